@@ -1,0 +1,76 @@
+// One structured event per accepted, rejected and closed connection. Only who/what/why and timing are
+// logged: the server never reads payload bytes on the application's behalf, so none can leak here.
+import type { PeerCredentials } from '@peerauth/core-native';
+import type { Identity } from '@peerauth/identity';
+import { levelEnabled, type PeerLogger } from './logger.js';
+
+export type AuditDecision = 'accepted' | 'rejected' | 'closed';
+
+export interface AuditEvent {
+  event: 'peerauth.connection';
+  decision: AuditDecision;
+  uid: number | null;
+  gid: number | null;
+  pid: number | null;
+  username: string | null;
+  person: string | null;
+  role: string | null;
+  fallback: boolean | null;
+  spiffeId: string | null;
+  reason: string | null;
+  durationMs: number;
+}
+
+function buildEvent(
+  decision: AuditDecision,
+  credentials: PeerCredentials | null,
+  identity: Identity | null | undefined,
+  reason: string | null,
+  durationMs: number,
+): AuditEvent {
+  return {
+    event: 'peerauth.connection',
+    decision,
+    uid: credentials?.uid ?? identity?.uid ?? null,
+    gid: credentials?.gid ?? identity?.gid ?? null,
+    pid: credentials?.pid ?? identity?.pid ?? null,
+    username: identity?.username ?? null,
+    person: identity?.person?.name ?? null,
+    role: identity?.role ?? null,
+    fallback: identity ? identity.fallback : null,
+    spiffeId: identity?.spiffeId ?? null,
+    reason,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+  };
+}
+
+export function auditAccepted(
+  logger: PeerLogger,
+  credentials: PeerCredentials,
+  identity: Identity,
+  durationMs: number,
+): void {
+  if (!levelEnabled(logger, 'info')) return;
+  logger.info(buildEvent('accepted', credentials, identity, null, durationMs), 'peer connection accepted');
+}
+
+export function auditRejected(
+  logger: PeerLogger,
+  credentials: PeerCredentials | null,
+  identity: Identity | null,
+  reason: string,
+  durationMs: number,
+): void {
+  if (!levelEnabled(logger, 'warn')) return;
+  logger.warn(buildEvent('rejected', credentials, identity, reason, durationMs), 'peer connection rejected');
+}
+
+export function auditClosed(
+  logger: PeerLogger,
+  identity: Identity,
+  reason: string | null,
+  durationMs: number,
+): void {
+  if (!levelEnabled(logger, 'info')) return;
+  logger.info(buildEvent('closed', null, identity, reason, durationMs), 'peer connection closed');
+}

@@ -1,0 +1,127 @@
+// A caching UserDirectory: passwd/group lookups are slow (NSS may go to LDAP) and identical for every
+// connection from the same uid, so they are cached per uid with a TTL, negatively cached when the uid has
+// no entry, bounded in size, and single-flight so a burst of connections from one uid costs one lookup.
+import type { UserDirectory } from '@peerauth/identity';
+
+export interface CacheOptions {
+  /** How long a found user/group list stays valid. Default 60 s. */
+  ttlMs?: number;
+  /** How long "no such uid" stays valid; shorter so a newly created user is seen soon. Default 5 s. */
+  negativeTtlMs?: number;
+  /** Most entries kept per table (users, group lists); the least recently used go first. Default 10,000. */
+  max?: number;
+  /** Clock, injectable for tests. */
+  now?: () => number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+export interface CachingDirectory extends UserDirectory {
+  readonly inner: UserDirectory;
+  stats(): CacheStats;
+  clear(): void;
+}
+
+interface Entry<V> {
+  // The promise itself is cached: concurrent callers share one in-flight lookup, and a hit hands back an
+  // already-settled promise without touching the inner directory (no pool round trip).
+  value: Promise<V>;
+  expiresAt: number;
+}
+
+class TtlLru<K, V> {
+  private readonly map = new Map<K, Entry<V>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly negativeTtlMs: number,
+    private readonly max: number,
+    private readonly now: () => number,
+    private readonly isNegative: (value: V) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  get(key: K, load: () => Promise<V>): Promise<V> {
+    const now = this.now();
+    const hit = this.map.get(key);
+    if (hit && hit.expiresAt > now) {
+      this.hits++;
+      // Re-insert to mark as recently used (Map keeps insertion order).
+      this.map.delete(key);
+      this.map.set(key, hit);
+      return hit.value;
+    }
+    this.misses++;
+    if (hit) this.map.delete(key);
+    const entry: Entry<V> = { value: load(), expiresAt: Number.POSITIVE_INFINITY };
+    this.map.set(key, entry);
+    this.evict();
+    entry.value.then(
+      (value) => {
+        // The TTL starts when the answer arrives; a slow lookup does not shorten its own validity.
+        if (this.map.get(key) === entry) {
+          entry.expiresAt = this.now() + (this.isNegative(value) ? this.negativeTtlMs : this.ttlMs);
+        }
+      },
+      () => {
+        // Failures (timeouts, NSS errors) are not cached: the next connection tries again.
+        if (this.map.get(key) === entry) this.map.delete(key);
+      },
+    );
+    return entry.value;
+  }
+
+  private evict(): void {
+    while (this.map.size > this.max) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) return;
+      this.map.delete(oldest.value);
+    }
+  }
+}
+
+export function createCachingDirectory(inner: UserDirectory, options: CacheOptions = {}): CachingDirectory {
+  const ttlMs = options.ttlMs ?? 60_000;
+  const negativeTtlMs = options.negativeTtlMs ?? 5_000;
+  const max = Math.max(1, options.max ?? 10_000);
+  const now = options.now ?? Date.now;
+  for (const [name, value] of [
+    ['ttlMs', ttlMs],
+    ['negativeTtlMs', negativeTtlMs],
+    ['max', max],
+  ] as const) {
+    if (!Number.isFinite(value) || value < 0)
+      throw new RangeError(`cache.${name} must be a non-negative number`);
+  }
+  type User = Awaited<ReturnType<UserDirectory['userByUid']>>;
+  type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;
+  const users = new TtlLru<number, User>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
+  const groups = new TtlLru<string, Groups>(ttlMs, negativeTtlMs, max, now, () => false);
+  return {
+    inner,
+    userByUid: (uid) => users.get(uid, () => inner.userByUid(uid)),
+    groupsOf: (name, gid) => groups.get(`${gid}:${name}`, () => inner.groupsOf(name, gid)),
+    stats: () => ({
+      hits: users.hits + groups.hits,
+      misses: users.misses + groups.misses,
+      size: users.size + groups.size,
+    }),
+    clear: () => {
+      users.clear();
+      groups.clear();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/** Base class for every error this package throws or emits; `code` is stable across releases. */
+export class PeerServerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Another server answers on the socket path; its socket file is left untouched. */
+export class AddressInUseError extends PeerServerError {
+  declare readonly code: 'ADDRESS_IN_USE';
+  readonly path: string;
+  constructor(path: string, detail = 'another server is accepting connections on it') {
+    super('ADDRESS_IN_USE', `socket path ${path} is in use: ${detail}`);
+    this.path = path;
+  }
+}
+
+/** A socket mode that is not an octal permission value between 0 and 0o777. */
+export class InvalidModeError extends PeerServerError {
+  declare readonly code: 'INVALID_MODE';
+  readonly mode: unknown;
+  constructor(mode: unknown, detail: string) {
+    super('INVALID_MODE', `invalid socket mode ${JSON.stringify(mode)}: ${detail}`);
+    this.mode = mode;
+  }
+}
+
+/**
+ * The socket path (or its directory) is something the server must not replace or trust: a regular file,
+ * a directory, a symlink, or a directory owned by another user.
+ */
+export class UnsafeSocketPathError extends PeerServerError {
+  declare readonly code: 'UNSAFE_SOCKET_PATH';
+  readonly path: string;
+  constructor(path: string, detail: string) {
+    super('UNSAFE_SOCKET_PATH', `refusing socket path ${path}: ${detail}`);
+    this.path = path;
+  }
+}
+
+/** `listenFds: true` was asked for but the process was not socket-activated. */
+export class NoActivationSocketError extends PeerServerError {
+  declare readonly code: 'NO_ACTIVATION_SOCKET';
+  constructor(detail: string) {
+    super('NO_ACTIVATION_SOCKET', `systemd socket activation requested but unavailable: ${detail}`);
+  }
+}

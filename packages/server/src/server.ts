@@ -1,0 +1,354 @@
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  type CredentialPool,
+  createCredentialPool,
+  getPeerCredentials,
+  type PeerCredentials,
+  type ProcessInfo,
+} from '@peerauth/core-native';
+import {
+  createResolver,
+  type Identity,
+  type IdentityConfig,
+  isResolver,
+  type Resolver,
+  runWithIdentity,
+} from '@peerauth/identity';
+import { attest, type ProcessOptions, takePidfd } from './attest.js';
+import { auditAccepted, auditClosed, auditRejected } from './audit.js';
+import { type CacheOptions, type CachingDirectory, createCachingDirectory } from './cache.js';
+import { NoActivationSocketError } from './errors.js';
+import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js';
+import { DEFAULT_MODE, parseMode } from './mode.js';
+import { setPeer } from './peers.js';
+import { poolDirectory } from './pool-directory.js';
+import { installSignalHandlers } from './signals.js';
+import {
+  type BoundSocketFile,
+  bindSocketFile,
+  defaultSocketPath,
+  ensurePrivateDirectory,
+  unlinkIfSameSync,
+  warnIfParentUnsafe,
+} from './socket-file.js';
+import { activationFromEnv, clearActivationEnv } from './systemd.js';
+
+export interface PeerServerOptions {
+  /** Socket path. Default: defaultSocketPath(). Ignored under systemd socket activation. */
+  path?: string;
+  /** Permission bits of the socket file: a number or an octal string ("0660", "660"). Default 0o660. */
+  mode?: number | string;
+  /** An identity config (validated by @peerauth/identity) or a ready Resolver. Default: no people, fallback role for all. */
+  identity?: IdentityConfig | object | Resolver;
+  /** Roles admitted. Default: every role, the fallback role included. */
+  allowRoles?: string[];
+  /** Per-uid user/group cache. */
+  cache?: Omit<CacheOptions, 'now'>;
+  /** pino-compatible logger for audit events and warnings. Default: pino at 'info' on stderr. */
+  logger?: PeerLogger;
+  /** Worker pool for user/group/process lookups; created (lazily) and owned by the server when not given. */
+  pool?: CredentialPool;
+  /** Also attest the peer executable (path, optional sha256) through the pool. Default false. */
+  process?: boolean | ProcessOptions;
+  /** systemd socket activation: 'auto' (default) uses fd 3 when LISTEN_PID/LISTEN_FDS say so; true requires it. */
+  listenFds?: boolean | 'auto';
+  /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
+  handleSignals?: boolean;
+}
+
+export interface RejectedEvent {
+  credentials: PeerCredentials | null;
+  identity: Identity | null;
+  reason: string;
+}
+
+export type PeerListener = (socket: net.Socket, identity: Identity) => void;
+
+export interface PeerServer extends net.Server {
+  /** Listens on the configured path (or the activation fd). Failures are emitted as 'error'. */
+  listen(callback?: () => void): this;
+  /** Only for compatibility with net.Server's type: any argument other than a callback throws a TypeError. */
+  listen(...args: unknown[]): this;
+  close(callback?: (err?: Error) => void): this;
+  /** The socket path served, or null before listening and under socket activation. */
+  readonly path: string | null;
+  readonly resolver: Resolver;
+  /** The per-uid directory cache (stats(), clear()). */
+  readonly cache: CachingDirectory;
+  on(event: 'peer', listener: PeerListener): this;
+  on(event: 'rejected', listener: (event: RejectedEvent) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'peer', listener: PeerListener): this;
+  once(event: 'rejected', listener: (event: RejectedEvent) => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Emitted (internally) when close() starts, so HTTP servers fed by serveHttp can release idle connections. */
+export const kStopping = Symbol('peerauth.stopping');
+
+// Errors on accepted sockets (a client resetting the connection) must not crash a daemon; the 'closed'
+// audit event records that the connection ended with an error.
+function ignoreSocketError(): void {}
+
+/** Makes currentIdentity() work in every listener of this socket, whenever it runs. */
+function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
+  const emit = socket.emit;
+  socket.emit = function emitWithIdentity(this: net.Socket, ...args: Parameters<net.Socket['emit']>) {
+    return runWithIdentity(identity, () => emit.apply(this, args));
+  } as net.Socket['emit'];
+}
+
+class PeerServerImpl extends net.Server {
+  readonly resolver: Resolver;
+  readonly cache: CachingDirectory;
+  private readonly logger: PeerLogger;
+  private readonly requestedPath: string | undefined;
+  private readonly mode: number;
+  private readonly allowRoles: Set<string> | null;
+  private readonly processOptions: ProcessOptions | null;
+  private readonly listenFds: boolean | 'auto';
+  private readonly handleSignals: boolean;
+  private ownedPool: CredentialPool | null = null;
+  private readonly givenPool: CredentialPool | undefined;
+  private bound: BoundSocketFile | null = null;
+  private activated = false;
+  private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private removeSignalHandlers: (() => void) | null = null;
+  private stopping = false;
+
+  constructor(options: PeerServerOptions) {
+    super();
+    // Validate everything that can be wrong before anything touches the filesystem.
+    this.mode = parseMode(options.mode ?? DEFAULT_MODE);
+    this.requestedPath = options.path;
+    this.logger = options.logger ?? createDefaultLogger();
+    this.allowRoles = options.allowRoles ? new Set(options.allowRoles) : null;
+    this.processOptions = options.process ? (options.process === true ? {} : options.process) : null;
+    this.listenFds = options.listenFds ?? 'auto';
+    this.handleSignals = options.handleSignals === true;
+    this.givenPool = options.pool;
+    const cacheOptions = options.cache ?? {};
+    const given = options.identity;
+    if (given !== undefined && isResolver(given)) {
+      this.cache = createCachingDirectory(given.directory, cacheOptions);
+      this.resolver = given.withDirectory(this.cache);
+    } else {
+      this.cache = createCachingDirectory(
+        poolDirectory(() => this.pool()),
+        cacheOptions,
+      );
+      this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
+    }
+    this.on('connection', this.onConnection);
+  }
+
+  get path(): string | null {
+    return this.bound?.path ?? null;
+  }
+
+  /** The given pool, or one created on first use (a ready resolver without process attestation needs none). */
+  private pool(): CredentialPool {
+    if (this.givenPool) return this.givenPool;
+    this.ownedPool ??= createCredentialPool();
+    return this.ownedPool;
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    const start = performance.now();
+    let credentials: PeerCredentials;
+    try {
+      // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
+      credentials = getPeerCredentials(socket);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      this.reject(
+        socket,
+        null,
+        null,
+        `peer credentials unavailable (${e.code ?? 'ERROR'}: ${e.message})`,
+        start,
+      );
+      return;
+    }
+    const pidfd = this.processOptions ? takePidfd(socket) : null;
+    socket.on('error', ignoreSocketError);
+    void this.admit(socket, credentials, pidfd, start);
+  };
+
+  private async admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number) {
+    let identity: Identity;
+    try {
+      let processInfo: ProcessInfo | undefined;
+      let attestFailure: string | undefined;
+      if (this.processOptions) {
+        const result = await attest(this.pool(), credentials.pid, pidfd, this.processOptions);
+        if (result.ok) processInfo = result.process;
+        else attestFailure = result.reason;
+      }
+      identity = await this.resolver.resolve(credentials, processInfo);
+      if (attestFailure) {
+        identity.trail.push({
+          stage: 'spiffe',
+          result: null,
+          detail: `process attestation failed (${attestFailure}); identity carries no executable`,
+        });
+      }
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      this.reject(
+        socket,
+        credentials,
+        null,
+        `identity resolution failed (${e.code ?? 'ERROR'}: ${e.message})`,
+        start,
+      );
+      return;
+    }
+    if (socket.destroyed) {
+      auditClosed(
+        this.logger,
+        identity,
+        'peer left before its identity was resolved',
+        performance.now() - start,
+      );
+      return;
+    }
+    if (this.allowRoles && !this.allowRoles.has(identity.role)) {
+      this.reject(socket, credentials, identity, `role "${identity.role}" is not in allowRoles`, start);
+      return;
+    }
+    setPeer(socket, identity);
+    bindEmitToIdentity(socket, identity);
+    if (levelEnabled(this.logger, 'info')) {
+      auditAccepted(this.logger, credentials, identity, performance.now() - start);
+      socket.once('close', (hadError: boolean) => {
+        auditClosed(this.logger, identity, hadError ? 'transmission error' : null, performance.now() - start);
+      });
+    }
+    runWithIdentity(identity, () => this.emit('peer', socket, identity));
+  }
+
+  private reject(
+    socket: net.Socket,
+    credentials: PeerCredentials | null,
+    identity: Identity | null,
+    reason: string,
+    start: number,
+  ): void {
+    socket.destroy();
+    auditRejected(this.logger, credentials, identity, reason, performance.now() - start);
+    this.emit('rejected', { credentials, identity, reason } satisfies RejectedEvent);
+  }
+
+  // net.Server emits 'listening' and 'error' for the bind inside the private directory; those belong to the
+  // internal step, not to the user, who hears 'listening' only once the socket is at its final path.
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const pending = this.pendingBind;
+    if (pending !== null && (event === 'listening' || event === 'error')) {
+      this.pendingBind = null;
+      if (event === 'listening') pending.resolve();
+      else pending.reject(args[0] as Error);
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+
+  private listenInternal(target: string | { fd: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingBind = { resolve, reject };
+      super.listen(target);
+    });
+  }
+
+  override listen(...args: unknown[]): this {
+    const callback = args[0];
+    if (args.length > 1 || (args.length === 1 && typeof callback !== 'function')) {
+      throw new TypeError(
+        'PeerServer.listen() takes only an optional callback; set the socket path in the options',
+      );
+    }
+    if (typeof callback === 'function') this.once('listening', callback as () => void);
+    this.start().then(
+      () => super.emit('listening'),
+      (err: Error) => super.emit('error', err),
+    );
+    return this;
+  }
+
+  private async start(): Promise<void> {
+    const activation = this.listenFds === false ? null : activationFromEnv();
+    if (this.listenFds === true && !activation) {
+      throw new NoActivationSocketError('LISTEN_PID does not name this process or LISTEN_FDS is not >= 1');
+    }
+    if (activation) {
+      // The variables are for this process only; children must not inherit a claim on fd 3.
+      clearActivationEnv();
+      await this.listenInternal({ fd: activation.fd });
+      this.activated = true;
+    } else {
+      const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
+      if (this.requestedPath === undefined)
+        await ensurePrivateDirectory(path.dirname(socketPath), this.logger);
+      else await warnIfParentUnsafe(path.dirname(socketPath), this.logger);
+      try {
+        this.bound = await bindSocketFile(socketPath, this.mode, (tmpPath) => this.listenInternal(tmpPath));
+      } catch (err) {
+        if (this.listening) super.close();
+        throw err;
+      }
+    }
+    if (this.handleSignals) this.removeSignalHandlers = installSignalHandlers(this);
+  }
+
+  override address(): AddressInfo | string | null {
+    return this.bound?.path ?? super.address();
+  }
+
+  get socketActivated(): boolean {
+    return this.activated;
+  }
+
+  override close(callback?: (err?: Error) => void): this {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.removeSignalHandlers?.();
+      this.removeSignalHandlers = null;
+      this.once('close', () => {
+        void this.ownedPool?.close();
+        this.ownedPool = null;
+      });
+      super.emit(kStopping);
+    }
+    const bound = this.bound;
+    // Unlink first so no client reaches a dying server; only our own file (same dev/inode) is removed.
+    if (bound) unlinkIfSameSync(bound.path, bound.file);
+    super.close(callback);
+    if (bound) {
+      // libuv unlinks the bind path inside the private directory when the handle closes (just now), so the
+      // directory is empty and can go. Kept until here so that unlink could never hit anything but our dir.
+      fs.rmSync(bound.privateDir, { recursive: true, force: true });
+      this.bound = null;
+    }
+    return this;
+  }
+}
+
+/**
+ * A Unix socket server whose every connection arrives with a kernel-verified identity.
+ * `onPeer` is a 'peer' listener, like net.createServer's connection listener.
+ */
+export function createPeerServer(options: PeerServerOptions = {}, onPeer?: PeerListener): PeerServer {
+  const server = new PeerServerImpl(options);
+  if (onPeer) server.on('peer', onPeer);
+  return server as unknown as PeerServer;
+}
+
+export { defaultSocketPath };

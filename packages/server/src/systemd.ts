@@ -1,0 +1,32 @@
+// systemd socket activation (sd_listen_fds(3)): the passed sockets start at fd 3, and the variables are
+// meant for this process only, which LISTEN_PID proves.
+export const SD_LISTEN_FDS_START = 3;
+
+export interface Activation {
+  fd: number;
+  count: number;
+  names: string[];
+}
+
+/** Returns the first activation fd when LISTEN_PID names this process and LISTEN_FDS >= 1, else null. */
+export function activationFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  pid: number = process.pid,
+): Activation | null {
+  const listenPid = env.LISTEN_PID;
+  const listenFds = env.LISTEN_FDS;
+  if (!listenPid || !listenFds) return null;
+  if (!/^\d+$/.test(listenPid) || Number(listenPid) !== pid) return null;
+  if (!/^\d+$/.test(listenFds)) return null;
+  const count = Number(listenFds);
+  if (count < 1) return null;
+  const names = env.LISTEN_FDNAMES ? env.LISTEN_FDNAMES.split(':') : [];
+  return { fd: SD_LISTEN_FDS_START, count, names };
+}
+
+/** Clears the variables so child processes do not mistake the fds for their own (sd_listen_fds unset_environment). */
+export function clearActivationEnv(env: NodeJS.ProcessEnv = process.env): void {
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+}
