@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { UserDirectory } from '@peerauth/identity';
+
+/** A private temp dir for socket paths; short so socket paths stay under the 108-byte limit. */
+export function makeTempDir(prefix = 'pasrv-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export interface LogRecord {
+  level: 'info' | 'warn' | 'error' | 'debug';
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
+
+/** A pino-compatible logger that records what it is given, for assertions. */
+export function recordingLogger(): {
+  records: LogRecord[];
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+} {
+  const records: LogRecord[] = [];
+  const at = (level: LogRecord['level']) => (obj: object, msg?: string) => {
+    records.push({ level, obj: obj as Record<string, unknown>, msg });
+  };
+  return { records, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}
+
+export const silentLogger = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  isLevelEnabled: () => false,
+};
+
+export function listenOn(server: net.Server, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Leaves a socket file nobody listens on: hard-link a live socket, then close the server. */
+export async function makeStaleSocket(socketPath: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(path.dirname(socketPath), '.stale-'));
+  const server = net.createServer();
+  await listenOn(server, path.join(dir, 's'));
+  fs.linkSync(path.join(dir, 's'), socketPath);
+  await closeServer(server);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Connects and resolves with 'connected' | error code. */
+export function tryConnect(socketPath: string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect(socketPath);
+    c.once('connect', () => {
+      c.destroy();
+      resolve('connected');
+    });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/** A static directory that counts calls and answers after a delay, like a slow NSS backend. */
+export function countingDirectory(
+  users: Record<number, { name: string; gid: number }>,
+  delayMs = 20,
+): UserDirectory & { userCalls: number; groupCalls: number; failNext: boolean } {
+  const dir = {
+    userCalls: 0,
+    groupCalls: 0,
+    failNext: false,
+    async userByUid(uid: number) {
+      dir.userCalls++;
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (dir.failNext) {
+        dir.failNext = false;
+        throw new Error('directory unavailable');
+      }
+      return users[uid] ?? null;
+    },
+    async groupsOf(_name: string, gid: number) {
+      dir.groupCalls++;
+      await new Promise((r) => setTimeout(r, delayMs));
+      return [{ gid, name: `g${gid}` }];
+    },
+  };
+  return dir;
+}
