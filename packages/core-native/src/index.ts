@@ -1,1 +1,24 @@
-export {};
+export { addonOrigin } from './addon.js';
+export type { PeerCredentials } from './credentials.js';
+export {
+  closePidfd,
+  formatCredentials,
+  getPeerCredentials,
+  openPeerPidfd,
+  platformSupport,
+} from './credentials.js';
+export {
+  type ConnType,
+  ExecutableTooLargeError,
+  LookupFailedError,
+  LookupTimeoutError,
+  NotUnixSocketError,
+  PeerAuthError,
+  PeerCredentialsError,
+  PeerCredentialsUnavailableError,
+  PeerProcessExitedError,
+  PoolClosedError,
+  WorkerCrashedError,
+} from './errors.js';
+export type { CredentialPool, CredentialPoolOptions, GroupEntry, ProcessInfo, UserEntry } from './pool.js';
+export { createCredentialPool } from './pool.js';

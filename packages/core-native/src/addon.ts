@@ -1,0 +1,71 @@
+// Loads the one native addon with node-gyp-build from the package root: build/Release when a local
+// build exists (a checkout), else prebuilds/<platform>-<arch>/ (what a packed install ships).
+// A missing addon is remembered rather than thrown at import, so importing never fails and each
+// call can report the problem as a typed error.
+import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PeerCredentialsUnavailableError } from './errors.js';
+
+export interface NativeBinding {
+  setBuffer(buf: Uint32Array): void;
+  readPeer(fd: number): number;
+  openPidfd(fd: number): number | null;
+  closeFd(fd: number): number;
+  probe(): number;
+  exePath(pid: number): string;
+  startTime(pid: number): string;
+  pidfdAlive(pidfd: number): number;
+  getpwuid(uid: number): RawUser | null;
+  getpwnam(name: string): RawUser | null;
+  getgrgid(gid: number): RawGroup | null;
+  getgrouplist(name: string, gid: number): number[];
+  readonly platform: string;
+  readonly unsupportedReason: string;
+  readonly resultNeedMore: number;
+  readonly resultUnsupported: number;
+}
+
+export interface RawUser {
+  uid: number;
+  gid: number;
+  name: string;
+  home: string;
+  shell: string;
+}
+
+export interface RawGroup {
+  gid: number;
+  name: string;
+  members: string[];
+}
+
+const require = createRequire(import.meta.url);
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+let loaded: { binding: NativeBinding; path: string } | null = null;
+let loadError: Error | null = null;
+
+try {
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  const path = nodeGypBuild.path(packageRoot);
+  loaded = { binding: require(path) as NativeBinding, path };
+} catch (err) {
+  loadError = err instanceof Error ? err : new Error(String(err));
+}
+
+/** The addon, or PeerCredentialsUnavailableError naming why it could not be loaded. */
+export function nativeBinding(): NativeBinding {
+  if (loaded) return loaded.binding;
+  throw new PeerCredentialsUnavailableError(
+    process.platform,
+    `the native addon could not be loaded (${loadError?.message.split('\n')[0] ?? 'unknown error'})`,
+  );
+}
+
+/** Which addon file was loaded: a local build or a shipped prebuild (shown by `peerauth doctor`). */
+export function addonOrigin(): { source: 'prebuild' | 'build'; path: string } {
+  if (!loaded) nativeBinding();
+  if (!loaded) throw new Error('unreachable');
+  return { source: loaded.path.includes(`${sep}prebuilds${sep}`) ? 'prebuild' : 'build', path: loaded.path };
+}

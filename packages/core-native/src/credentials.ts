@@ -1,0 +1,125 @@
+// The synchronous, main-thread credential read. The addon writes into a Uint32Array registered
+// once, and the object is built here in JavaScript: creating objects and arrays through N-API costs
+// more than the getsockopt calls themselves.
+import type * as net from 'node:net';
+import { nativeBinding } from './addon.js';
+import { errnoName } from './errno.js';
+import { PeerCredentialsError, PeerCredentialsUnavailableError } from './errors.js';
+import { unixSocketFd } from './socket-fd.js';
+
+export interface PeerCredentials {
+  pid: number | null;
+  uid: number;
+  gid: number;
+  groups: number[] | null;
+}
+
+// Mirrors platform.h.
+const SLOT_FLAGS = 0;
+const SLOT_PID = 1;
+const SLOT_UID = 2;
+const SLOT_GID = 3;
+const SLOT_NGROUPS = 4;
+const SLOT_GROUPS = 5;
+const FLAG_PID = 1;
+const FLAG_GROUPS = 2;
+const SUPPORT_PID = 1;
+const SUPPORT_GROUPS = 2;
+const SUPPORT_PIDFD = 4;
+const SUPPORT_CREDENTIALS = 8;
+
+let buffer: Uint32Array | null = null;
+
+function sharedBuffer(minGroups: number): Uint32Array {
+  if (!buffer || buffer.length < SLOT_GROUPS + minGroups) {
+    buffer = new Uint32Array(SLOT_GROUPS + Math.max(64, minGroups));
+    nativeBinding().setBuffer(buffer);
+  }
+  return buffer;
+}
+
+function unavailable(): PeerCredentialsUnavailableError {
+  const b = nativeBinding();
+  return new PeerCredentialsUnavailableError(
+    process.platform,
+    b.unsupportedReason || 'not supported by the addon',
+  );
+}
+
+export function getPeerCredentials(socket: net.Socket): PeerCredentials {
+  const fd = unixSocketFd(socket, 'getsockopt');
+  const native = nativeBinding();
+  let buf = sharedBuffer(0);
+  let rc = native.readPeer(fd);
+  // More supplementary groups than the buffer holds: grow to what the kernel asked for and re-read
+  // everything, so all fields come from the same read.
+  while (rc === native.resultNeedMore) {
+    buf = sharedBuffer(buf[SLOT_NGROUPS]!);
+    rc = native.readPeer(fd);
+  }
+  if (rc !== 0) {
+    if (rc === native.resultUnsupported) throw unavailable();
+    throw new PeerCredentialsError(errnoName(rc), 'getsockopt', rc);
+  }
+  const flags = buf[SLOT_FLAGS]!;
+  let groups: number[] | null = null;
+  if (flags & FLAG_GROUPS) {
+    const n = buf[SLOT_NGROUPS]!;
+    groups = new Array<number>(n);
+    for (let i = 0; i < n; i++) groups[i] = buf[SLOT_GROUPS + i]!;
+  }
+  return {
+    pid: flags & FLAG_PID ? buf[SLOT_PID]! : null,
+    uid: buf[SLOT_UID]!,
+    gid: buf[SLOT_GID]!,
+    groups,
+  };
+}
+
+export function formatCredentials(c: PeerCredentials): string {
+  return `pid=${c.pid ?? 'none'} uid=${c.uid} gid=${c.gid}`;
+}
+
+let support: { platform: string; pid: boolean; groups: boolean; pidfd: boolean } | null = null;
+
+/** What this OS and running kernel give, probed once with a real socketpair. */
+export function platformSupport(): { platform: string; pid: boolean; groups: boolean; pidfd: boolean } {
+  if (!support) {
+    let bits = 0;
+    try {
+      bits = nativeBinding().probe();
+    } catch {
+      // No addon: nothing is available.
+    }
+    const ok = (bits & SUPPORT_CREDENTIALS) !== 0;
+    support = {
+      platform: process.platform,
+      pid: ok && (bits & SUPPORT_PID) !== 0,
+      groups: ok && (bits & SUPPORT_GROUPS) !== 0,
+      pidfd: ok && (bits & SUPPORT_PIDFD) !== 0,
+    };
+  }
+  return { ...support };
+}
+
+/**
+ * Opens a pidfd for the peer (Linux SO_PEERPIDFD) at accept time, while the peer is certainly the
+ * process that connected. The caller owns the fd: hand it to pool.processInfo or closePidfd it.
+ * Returns null where the OS or kernel has no such option.
+ */
+export function openPeerPidfd(socket: net.Socket): number | null {
+  const fd = unixSocketFd(socket, 'getsockopt(SO_PEERPIDFD)');
+  const native = nativeBinding();
+  const rc = native.openPidfd(fd);
+  if (rc === null) return null;
+  if (rc < 0) throw new PeerCredentialsError(errnoName(-rc), 'getsockopt(SO_PEERPIDFD)', -rc);
+  return rc;
+}
+
+/** Closes a pidfd that was not handed to pool.processInfo. */
+export function closePidfd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new PeerCredentialsError('EBADF', 'close', null, `invalid fd ${fd}`);
+  const rc = nativeBinding().closeFd(fd);
+  if (rc !== 0) throw new PeerCredentialsError(errnoName(rc), 'close', rc);
+}

@@ -1,0 +1,59 @@
+// macOS: LOCAL_PEERCRED gives a struct xucred (uid and up to XU_NGROUPS groups, the first being the
+// effective gid); the pid needs a second call, LOCAL_PEERPID. There is no pidfd.
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/ucred.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+
+#include "platform.h"
+
+// What the code below relies on; checked at compile time for both macOS targets by check:darwin.
+static_assert(XUCRED_VERSION == 0, "xucred layout version this code was written for");
+static_assert(sizeof(uid_t) == sizeof(uint32_t), "cr_uid fits a uint32 slot");
+static_assert(sizeof(gid_t) == sizeof(uint32_t), "cr_groups entries fit uint32 slots");
+static_assert(sizeof(pid_t) == sizeof(int32_t), "LOCAL_PEERPID writes an int-sized pid_t");
+static_assert(offsetof(struct xucred, cr_version) == 0, "cr_version leads the struct");
+static_assert(sizeof(((struct xucred*)nullptr)->cr_groups) / sizeof(gid_t) == XU_NGROUPS,
+              "cr_groups holds XU_NGROUPS entries");
+static_assert(XU_NGROUPS >= 1, "cr_groups[0] (the effective gid) exists");
+
+namespace peerauth {
+
+int ReadPeer(int fd, uint32_t* out, uint32_t cap) {
+  struct xucred xu;
+  socklen_t len = sizeof xu;
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xu, &len) != 0) return errno;
+  if (len != sizeof xu || xu.cr_version != XUCRED_VERSION) return EPROTO;
+  if (xu.cr_ngroups < 1 || xu.cr_ngroups > XU_NGROUPS) return EPROTO;
+
+  pid_t pid = 0;
+  len = sizeof pid;
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) != 0) return errno;
+  if (len != sizeof pid || pid <= 0) return EPROTO;
+
+  const uint32_t ngroups = static_cast<uint32_t>(xu.cr_ngroups - 1);
+  if (cap < kSlotGroups + ngroups) {
+    out[kSlotNgroups] = ngroups;
+    return kResultNeedMore;
+  }
+  for (uint32_t i = 0; i < ngroups; i++) out[kSlotGroups + i] = xu.cr_groups[i + 1];
+  out[kSlotNgroups] = ngroups;
+  out[kSlotPid] = static_cast<uint32_t>(pid);
+  out[kSlotUid] = xu.cr_uid;
+  out[kSlotGid] = xu.cr_groups[0];
+  out[kSlotFlags] = kFlagPid | kFlagGroups;
+  return 0;
+}
+
+int OpenPeerPidfd(int, int*) { return kResultUnsupported; }
+
+uint32_t Probe() { return kSupportCredentials | kSupportPid | kSupportGroups; }
+
+const char* UnsupportedReason() { return ""; }
+const char* PlatformName() { return "darwin"; }
+
+}  // namespace peerauth

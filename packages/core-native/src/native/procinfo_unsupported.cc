@@ -1,0 +1,12 @@
+// No known way to name a process's executable on this OS.
+#include <string>
+
+#include "platform.h"
+
+namespace peerauth {
+
+int ExePath(int, std::string*) { return kResultUnsupported; }
+int StartTime(int, std::string*) { return kResultUnsupported; }
+int PidfdAlive(int) { return kResultUnsupported; }
+
+}  // namespace peerauth

@@ -1,0 +1,211 @@
+// The worker-thread pool for everything that can block: NSS lookups and executable hashing.
+// Every call has a timeout; on timeout piscina terminates the worker running it and starts a new
+// one, so a stuck NSS module costs one worker, never the event loop.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { nativeBinding } from './addon.js';
+import { errnoName } from './errno.js';
+import {
+  ExecutableTooLargeError,
+  LookupFailedError,
+  LookupTimeoutError,
+  PeerCredentialsUnavailableError,
+  PeerProcessExitedError,
+  PoolClosedError,
+  WorkerCrashedError,
+} from './errors.js';
+import type { ProcessInfo } from './process-info.js';
+import type { Task, TaskResult, TestHookKind, WireError, WorkerData } from './protocol.js';
+
+export type { ProcessInfo } from './process-info.js';
+
+export interface UserEntry {
+  uid: number;
+  gid: number;
+  name: string;
+  home: string;
+  shell: string;
+}
+
+export interface GroupEntry {
+  gid: number;
+  name: string;
+  members: string[];
+}
+
+export interface CredentialPoolOptions {
+  /** Worker threads (default: 2, at most the number of CPUs). */
+  threads?: number;
+  /** Per-call timeout in ms (default 2000). */
+  timeoutMs?: number;
+}
+
+export interface CredentialPool {
+  lookupUser(uid: number): Promise<UserEntry | null>;
+  lookupUserByName(name: string): Promise<UserEntry | null>;
+  lookupGroup(gid: number): Promise<GroupEntry | null>;
+  userGroups(name: string, primaryGid: number): Promise<number[]>;
+  /** Takes ownership of peer.pidfd: it is closed exactly once when the call settles. */
+  processInfo(
+    peer: { pid: number; pidfd?: number | null },
+    opts?: { sha256?: boolean; maxBytes?: number },
+  ): Promise<ProcessInfo>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 2000;
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+// Under vitest the package runs from src/, but worker threads are plain Node and need the compiled
+// worker, so fall back to dist/ (built by `npm run build`).
+function workerFile(): string {
+  const beside = fileURLToPath(new URL('./worker.js', import.meta.url));
+  if (existsSync(beside)) return beside;
+  return fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+}
+
+function toError(op: string, wire: WireError): Error {
+  switch (wire.kind) {
+    case 'exited':
+      return new PeerProcessExitedError(wire.pid, wire.detail);
+    case 'tooLarge':
+      return new ExecutableTooLargeError(wire.path, wire.maxBytes);
+    case 'unavailable':
+      return new PeerCredentialsUnavailableError(wire.platform, wire.reason);
+    case 'failed':
+      return new LookupFailedError(op, wire.errnoName, wire.detail);
+  }
+}
+
+function checkId(what: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new TypeError(`${what} must be an integer between 0 and 4294967295, got ${value}`);
+  }
+}
+
+/** Internal options; `__testHooks` is test-only (lets tests make a worker hang or crash). */
+interface InternalOptions extends CredentialPoolOptions {
+  __testHooks?: boolean;
+}
+
+class Pool implements CredentialPool {
+  readonly #piscina: Piscina;
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(options: InternalOptions) {
+    const threads = options.threads ?? Math.min(2, availableParallelism());
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new TypeError(`threads must be a positive integer, got ${threads}`);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+      throw new TypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
+    this.#timeoutMs = timeoutMs;
+    const workerData: WorkerData = { testHooks: options.__testHooks === true };
+    this.#piscina = new Piscina({
+      filename: workerFile(),
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+    });
+  }
+
+  async #run<T>(op: string, task: Task): Promise<T> {
+    if (this.#closed) throw new PoolClosedError(op);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#timeoutMs);
+    let result: TaskResult;
+    try {
+      result = (await this.#piscina.run(task, { signal: controller.signal })) as TaskResult;
+    } catch (err) {
+      if (timedOut) throw new LookupTimeoutError(op, this.#timeoutMs);
+      if (this.#closed) throw new PoolClosedError(op);
+      throw new WorkerCrashedError(op, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!result.ok) throw toError(op, result.error);
+    return result.value as T;
+  }
+
+  lookupUser(uid: number): Promise<UserEntry | null> {
+    checkId('uid', uid);
+    return this.#run('lookupUser', { op: 'lookupUser', uid });
+  }
+
+  lookupUserByName(name: string): Promise<UserEntry | null> {
+    if (typeof name !== 'string' || name === '' || name.includes('\0')) {
+      throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
+    }
+    return this.#run('lookupUserByName', { op: 'lookupUserByName', name });
+  }
+
+  lookupGroup(gid: number): Promise<GroupEntry | null> {
+    checkId('gid', gid);
+    return this.#run('lookupGroup', { op: 'lookupGroup', gid });
+  }
+
+  userGroups(name: string, primaryGid: number): Promise<number[]> {
+    if (typeof name !== 'string' || name === '' || name.includes('\0')) {
+      throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
+    }
+    checkId('primaryGid', primaryGid);
+    return this.#run('userGroups', { op: 'userGroups', name, gid: primaryGid });
+  }
+
+  async processInfo(
+    peer: { pid: number; pidfd?: number | null },
+    opts: { sha256?: boolean; maxBytes?: number } = {},
+  ): Promise<ProcessInfo> {
+    const pidfd = peer.pidfd ?? null;
+    try {
+      if (!Number.isInteger(peer.pid) || peer.pid <= 0)
+        throw new TypeError(`pid must be a positive integer, got ${peer.pid}`);
+      const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+      if (!Number.isInteger(maxBytes) || maxBytes < 0)
+        throw new TypeError(`maxBytes must be an integer >= 0, got ${maxBytes}`);
+      return await this.#run<ProcessInfo>('processInfo', {
+        op: 'processInfo',
+        pid: peer.pid,
+        pidfd,
+        sha256: opts.sha256 === true,
+        maxBytes,
+      });
+    } finally {
+      // The worker only borrows the pidfd, so this is its single close, whatever happened above.
+      // After a timeout the terminated worker can at worst send signal 0 through a reused number.
+      if (pidfd !== null) closeQuietly(pidfd);
+    }
+  }
+
+  /** Test-only: runs a task that hangs or crashes its worker. Needs the pool created with __testHooks. */
+  __testTask(kind: TestHookKind): Promise<unknown> {
+    return this.#run(`__test(${kind})`, { op: '__test', kind });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#piscina.destroy();
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    const rc = nativeBinding().closeFd(fd);
+    if (rc !== 0) process.emitWarning(`closing pidfd ${fd} failed with ${errnoName(rc)}`, 'PeerAuthWarning');
+  } catch {
+    // No addon means no pidfd could have been opened by this package.
+  }
+}
+
+export function createCredentialPool(options: CredentialPoolOptions = {}): CredentialPool {
+  return new Pool(options);
+}

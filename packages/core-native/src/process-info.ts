@@ -1,0 +1,129 @@
+// Runs inside a pool worker: names the peer's executable, optionally hashes it, and then proves the
+// process is still the one that connected (through its pidfd, or its start time as a fallback).
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { NativeBinding } from './addon.js';
+import { errnoName } from './errno.js';
+import type { WireError } from './protocol.js';
+
+export interface ProcessInfo {
+  pid: number;
+  exePath: string;
+  sha256?: string;
+}
+
+export class WireFailure extends Error {
+  constructor(readonly wire: WireError) {
+    super(wire.kind);
+  }
+}
+
+const GONE = new Set(['ENOENT', 'ESRCH']);
+const CHUNK = 1 << 20;
+
+function nativeErrno(err: unknown): { name: string | null; unsupported: boolean } {
+  const e = err as { errno?: number; unsupported?: boolean };
+  return {
+    name: typeof e?.errno === 'number' ? errnoName(e.errno) : null,
+    unsupported: e?.unsupported === true,
+  };
+}
+
+function fail(pid: number, what: string, err: unknown): never {
+  const { name, unsupported } = nativeErrno(err);
+  if (unsupported) {
+    throw new WireFailure({
+      kind: 'unavailable',
+      platform: process.platform,
+      reason: `${what} is not supported`,
+    });
+  }
+  if (name && GONE.has(name)) throw new WireFailure({ kind: 'exited', pid, detail: `${what}: ${name}` });
+  throw new WireFailure({
+    kind: 'failed',
+    errnoName: name,
+    detail: `${what} for pid ${pid}: ${String(err)}`,
+  });
+}
+
+function startTime(native: NativeBinding, pid: number): string | null {
+  try {
+    return native.startTime(pid);
+  } catch (err) {
+    if (nativeErrno(err).unsupported) return null;
+    return fail(pid, 'reading the start time', err);
+  }
+}
+
+function hashFile(openPath: string, shownPath: string, maxBytes: number, pid: number): string {
+  let fd: number;
+  try {
+    fd = openSync(openPath, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? null;
+    if (code && GONE.has(code))
+      throw new WireFailure({ kind: 'exited', pid, detail: `opening ${openPath}: ${code}` });
+    throw new WireFailure({ kind: 'failed', errnoName: code, detail: `opening ${openPath}: ${String(err)}` });
+  }
+  try {
+    if (fstatSync(fd).size > maxBytes) throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(CHUNK);
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK, null);
+      if (n === 0) break;
+      total += n;
+      // The file may have grown after fstat: never return the hash of a prefix.
+      if (total > maxBytes) throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
+      hash.update(chunk.subarray(0, n));
+    }
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The pidfd (if any) stays owned by the main thread, which closes it once the task settles. */
+export function processInfo(
+  native: NativeBinding,
+  pid: number,
+  pidfd: number | null,
+  sha256: boolean,
+  maxBytes: number,
+): ProcessInfo {
+  const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
+  if (usePidfd && pidfd !== null) assertAlive(native, pid, pidfd);
+  const before = usePidfd ? null : startTime(native, pid);
+
+  let exePath: string;
+  try {
+    exePath = native.exePath(pid);
+  } catch (err) {
+    fail(pid, 'reading the executable path', err);
+  }
+  const info: ProcessInfo = { pid, exePath };
+  if (sha256) {
+    // /proc/<pid>/exe opens the very file the process runs, even if its path was replaced since.
+    const openPath = process.platform === 'linux' ? `/proc/${pid}/exe` : exePath;
+    info.sha256 = hashFile(openPath, exePath, maxBytes, pid);
+  }
+
+  if (usePidfd && pidfd !== null) {
+    assertAlive(native, pid, pidfd);
+  } else if (before !== null) {
+    const after = startTime(native, pid);
+    if (after !== before)
+      throw new WireFailure({ kind: 'exited', pid, detail: 'start time changed during lookup' });
+  }
+  return info;
+}
+
+function assertAlive(native: NativeBinding, pid: number, pidfd: number): void {
+  const rc = native.pidfdAlive(pidfd);
+  if (rc === 0) return;
+  const name = errnoName(rc);
+  if (name === 'ESRCH')
+    throw new WireFailure({ kind: 'exited', pid, detail: 'pidfd reports the process is gone' });
+  throw new WireFailure({ kind: 'failed', errnoName: name, detail: `checking pidfd ${pidfd} of pid ${pid}` });
+}
