@@ -17,9 +17,13 @@ static_assert(sizeof(uid_t) == sizeof(uint32_t), "cr_uid fits a uint32 slot");
 static_assert(sizeof(gid_t) == sizeof(uint32_t), "cr_groups entries fit uint32 slots");
 static_assert(sizeof(pid_t) == sizeof(int32_t), "LOCAL_PEERPID writes an int-sized pid_t");
 static_assert(offsetof(struct xucred, cr_version) == 0, "cr_version leads the struct");
-static_assert(sizeof(((struct xucred*)nullptr)->cr_groups) / sizeof(gid_t) == XU_NGROUPS,
-              "cr_groups holds XU_NGROUPS entries");
-static_assert(XU_NGROUPS >= 1, "cr_groups[0] (the effective gid) exists");
+static_assert(offsetof(struct xucred, cr_uid) == sizeof(u_int), "cr_uid follows cr_version");
+// macOS sizes cr_groups with NGROUPS (16): groups past the 16th are silently missing from the kernel's
+// answer, which the README documents.
+constexpr int kXuGroups = static_cast<int>(sizeof(((struct xucred*)nullptr)->cr_groups) / sizeof(gid_t));
+static_assert(kXuGroups == NGROUPS, "cr_groups holds NGROUPS entries");
+static_assert(kXuGroups >= 1, "cr_groups[0] (the effective gid) exists");
+static_assert(sizeof(((struct xucred*)nullptr)->cr_ngroups) == sizeof(short), "cr_ngroups is a short");
 
 namespace peerauth {
 
@@ -28,7 +32,7 @@ int ReadPeer(int fd, uint32_t* out, uint32_t cap) {
   socklen_t len = sizeof xu;
   if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xu, &len) != 0) return errno;
   if (len != sizeof xu || xu.cr_version != XUCRED_VERSION) return EPROTO;
-  if (xu.cr_ngroups < 1 || xu.cr_ngroups > XU_NGROUPS) return EPROTO;
+  if (xu.cr_ngroups < 1 || xu.cr_ngroups > kXuGroups) return EPROTO;
 
   pid_t pid = 0;
   len = sizeof pid;

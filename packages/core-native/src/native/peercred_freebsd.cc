@@ -22,6 +22,7 @@
 
 static_assert(sizeof(uid_t) == sizeof(uint32_t), "cr_uid fits a uint32 slot");
 static_assert(sizeof(gid_t) == sizeof(uint32_t), "cr_groups entries fit uint32 slots");
+static_assert(XU_NGROUPS >= 1, "cr_groups[0] (the effective gid) exists");
 
 namespace peerauth {
 
