@@ -56,6 +56,8 @@ export interface PeerServerOptions {
   process?: boolean | ProcessOptions;
   /** systemd socket activation: 'auto' (default) uses fd 3 when LISTEN_PID/LISTEN_FDS say so; true requires it. */
   listenFds?: boolean | 'auto';
+  /** listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). Default 511. */
+  backlog?: number;
   /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
   handleSignals?: boolean;
 }
@@ -116,6 +118,7 @@ class PeerServerImpl extends net.Server {
   private readonly processOptions: ProcessOptions | null;
   private readonly listenFds: boolean | 'auto';
   private readonly handleSignals: boolean;
+  private readonly backlog: number | undefined;
   private ownedPool: CredentialPool | null = null;
   private readonly givenPool: CredentialPool | undefined;
   private bound: BoundSocketFile | null = null;
@@ -134,6 +137,7 @@ class PeerServerImpl extends net.Server {
     this.processOptions = options.process ? (options.process === true ? {} : options.process) : null;
     this.listenFds = options.listenFds ?? 'auto';
     this.handleSignals = options.handleSignals === true;
+    this.backlog = options.backlog;
     this.givenPool = options.pool;
     const cacheOptions = options.cache ?? {};
     const given = options.identity;
@@ -264,7 +268,8 @@ class PeerServerImpl extends net.Server {
   private listenInternal(target: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pendingBind = { resolve, reject };
-      super.listen(target);
+      const base = typeof target === 'string' ? { path: target } : target;
+      super.listen(this.backlog === undefined ? base : { ...base, backlog: this.backlog });
     });
   }
 

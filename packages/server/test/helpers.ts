@@ -104,3 +104,20 @@ export function countingDirectory(
   };
   return dir;
 }
+
+/** A client (run as another user) that prints whatever the server sends, then "|EOF", or "ERR <code>". */
+export const PRINT_CLIENT = `
+const c = require('node:net').connect(process.argv[1]);
+let d = '';
+c.on('data', (x) => { d += x; });
+c.on('close', () => { process.stdout.write(d + '|EOF'); });
+c.on('error', (e) => { process.stdout.write('ERR ' + e.code); c.destroy(); });
+`;
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,373 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { type CredentialPool, createCredentialPool } from '@peerauth/core-native';
+import { createResolver, currentIdentity, type Identity } from '@peerauth/identity';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AddressInUseError,
+  createPeerServer,
+  InvalidModeError,
+  type PeerServer,
+  type PeerServerOptions,
+  peerOf,
+  type RejectedEvent,
+  UnsafeSocketPathError,
+} from '../src/index.js';
+import {
+  countingDirectory,
+  makeStaleSocket,
+  makeTempDir,
+  recordingLogger,
+  removeDir,
+  silentLogger,
+  tryConnect,
+  waitFor,
+} from './helpers.js';
+
+const CONFIG = {
+  trustDomain: 'example.org',
+  fallbackRole: 'guest',
+  people: [],
+  groupRoles: {},
+  userMaps: [],
+};
+
+let dir: string;
+const open: PeerServer[] = [];
+
+beforeEach(() => {
+  dir = makeTempDir();
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => closed(s)));
+  removeDir(dir);
+});
+
+function closed(server: PeerServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function start(options: PeerServerOptions, onPeer?: (socket: net.Socket, identity: Identity) => void) {
+  const server = createPeerServer({ logger: silentLogger, identity: CONFIG, ...options }, onPeer);
+  open.push(server);
+  return server;
+}
+
+function listening(server: PeerServer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(() => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listenError(server: PeerServer): Promise<Error> {
+  return new Promise((resolve, reject) => {
+    server.once('error', resolve);
+    server.listen(() => reject(new Error('listen unexpectedly succeeded')));
+  });
+}
+
+/** Sends `payload`, collects the reply until the server closes. */
+function exchange(socketPath: string, payload = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socketPath, () => {
+      if (payload) c.write(payload);
+    });
+    let data = '';
+    c.on('data', (d) => {
+      data += d;
+    });
+    c.on('close', () => resolve(data));
+    c.on('error', reject);
+  });
+}
+
+describe('createPeerServer', () => {
+  it('hands each connection over with its kernel identity; peerOf and currentIdentity agree in later callbacks', async () => {
+    const socketPath = path.join(dir, 'a.sock');
+    const peers: Identity[] = [];
+    const server = start({ path: socketPath }, (socket, identity) => {
+      peers.push(identity);
+      expect(peerOf(socket)).toBe(identity);
+      expect(currentIdentity()).toBe(identity);
+      socket.on('data', (chunk) => {
+        // A callback that runs long after 'peer' still sees this connection's identity.
+        setImmediate(() => {
+          socket.end(
+            JSON.stringify({
+              echo: String(chunk),
+              uid: currentIdentity().uid,
+              same: peerOf(socket) === identity,
+            }),
+          );
+        });
+      });
+    });
+    await listening(server);
+    expect(server.path).toBe(socketPath);
+    expect(server.address()).toBe(socketPath);
+    const reply = JSON.parse(await exchange(socketPath, 'ping'));
+    expect(reply).toEqual({ echo: 'ping', uid: process.getuid?.(), same: true });
+    expect(peers).toHaveLength(1);
+    expect(peers[0]).toMatchObject({
+      uid: process.getuid?.(),
+      gid: process.getgid?.(),
+      pid: process.pid,
+      role: 'guest',
+    });
+  });
+
+  it('validates the mode before anything is created', () => {
+    const socketPath = path.join(dir, 'never.sock');
+    expect(() => createPeerServer({ path: socketPath, mode: '0999', logger: silentLogger })).toThrow(
+      InvalidModeError,
+    );
+    expect(() => createPeerServer({ path: socketPath, mode: 0o4755, logger: silentLogger })).toThrow(
+      InvalidModeError,
+    );
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('creates the socket with exactly the requested mode, also under umask 000', async () => {
+    const previous = process.umask(0);
+    try {
+      for (const [mode, expected] of [
+        ['0640', 0o640],
+        [0o600, 0o600],
+        [undefined, 0o660],
+      ] as const) {
+        const socketPath = path.join(dir, `m-${expected.toString(8)}.sock`);
+        const server = start({ path: socketPath, ...(mode === undefined ? {} : { mode }) });
+        await listening(server);
+        expect(fs.lstatSync(socketPath).mode & 0o7777).toBe(expected);
+      }
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('replaces a stale socket; a live one is AddressInUseError and keeps answering', async () => {
+    const socketPath = path.join(dir, 's.sock');
+    await makeStaleSocket(socketPath);
+    const first = start({ path: socketPath }, (s) => s.end('first'));
+    await listening(first);
+    expect(await exchange(socketPath)).toBe('first');
+    const second = start({ path: socketPath }, (s) => s.end('second'));
+    const err = await listenError(second);
+    expect(err).toBeInstanceOf(AddressInUseError);
+    expect((err as AddressInUseError).code).toBe('ADDRESS_IN_USE');
+    expect(second.listening).toBe(false);
+    expect(await exchange(socketPath)).toBe('first');
+  });
+
+  it('emits UnsafeSocketPathError for a regular file, a directory or a symlink and leaves them', async () => {
+    const file = path.join(dir, 'f.sock');
+    fs.writeFileSync(file, 'keep');
+    const sub = path.join(dir, 'd.sock');
+    fs.mkdirSync(sub);
+    const link = path.join(dir, 'l.sock');
+    fs.symlinkSync(file, link);
+    for (const p of [file, sub, link]) {
+      const err = await listenError(start({ path: p }));
+      expect(err).toBeInstanceOf(UnsafeSocketPathError);
+      expect((err as UnsafeSocketPathError).code).toBe('UNSAFE_SOCKET_PATH');
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('keep');
+    expect(fs.statSync(sub).isDirectory()).toBe(true);
+    expect(fs.readlinkSync(link)).toBe(file);
+    expect(fs.readdirSync(dir).sort()).toEqual(['d.sock', 'f.sock', 'l.sock']);
+  });
+
+  it('close() drains open connections and unlinks the socket file, nothing else', async () => {
+    const socketPath = path.join(dir, 'c.sock');
+    let held: net.Socket | undefined;
+    const server = start({ path: socketPath }, (s) => {
+      held = s;
+    });
+    await listening(server);
+    const client = net.connect(socketPath).resume();
+    await new Promise((r) => client.once('connect', r));
+    await waitFor(() => held !== undefined);
+    let closedAt: 'before' | 'after' | null = null;
+    server.close(() => {
+      closedAt ??= 'after';
+    });
+    // The path is gone at once: new clients are not accepted while old ones drain.
+    expect(fs.existsSync(socketPath)).toBe(false);
+    expect(await tryConnect(socketPath)).toBe('ENOENT');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closedAt).toBeNull();
+    held?.end('bye');
+    await new Promise((r) => client.once('close', r));
+    await waitFor(() => closedAt === 'after');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('close() leaves a file that replaced the socket', async () => {
+    const socketPath = path.join(dir, 'r.sock');
+    const server = start({ path: socketPath });
+    await listening(server);
+    fs.rmSync(socketPath);
+    fs.writeFileSync(socketPath, 'not yours');
+    await closed(server);
+    expect(fs.readFileSync(socketPath, 'utf8')).toBe('not yours');
+  });
+
+  it('refuses a role outside allowRoles: the connection is closed and a rejected event says why', async () => {
+    const socketPath = path.join(dir, 'p.sock');
+    const log = recordingLogger();
+    const server = start({ path: socketPath, allowRoles: ['admin'], logger: log }, () => {
+      throw new Error('must not be admitted');
+    });
+    const rejected = new Promise<RejectedEvent>((r) => server.once('rejected', r));
+    await listening(server);
+    expect(await exchange(socketPath, 'secret payload')).toBe('');
+    const event = await rejected;
+    expect(event.reason).toContain('guest');
+    expect(event.credentials?.uid).toBe(process.getuid?.());
+    expect(event.identity?.role).toBe('guest');
+    const audit = log.records.filter((r) => r.obj.event === 'peerauth.connection');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      level: 'warn',
+      obj: { decision: 'rejected', uid: process.getuid?.(), pid: process.pid, role: 'guest' },
+    });
+    expect(JSON.stringify(log.records)).not.toContain('secret payload');
+  });
+
+  it('audits accepted and closed connections with who, why and how long, never payload bytes', async () => {
+    const socketPath = path.join(dir, 'au.sock');
+    const log = recordingLogger();
+    const server = start({ path: socketPath, logger: log }, (s) => {
+      s.on('data', () => s.end('reply bytes'));
+    });
+    await listening(server);
+    await exchange(socketPath, 'payload bytes');
+    await waitFor(() => log.records.some((r) => r.obj.decision === 'closed'));
+    const audit = log.records.filter((r) => r.obj.event === 'peerauth.connection');
+    expect(audit.map((r) => r.obj.decision)).toEqual(['accepted', 'closed']);
+    for (const record of audit) {
+      expect(record.level).toBe('info');
+      expect(record.obj).toMatchObject({
+        uid: process.getuid?.(),
+        pid: process.pid,
+        role: 'guest',
+        person: null,
+      });
+      expect(typeof record.obj.durationMs).toBe('number');
+      expect(Object.keys(record.obj)).toEqual(
+        expect.arrayContaining([
+          'uid',
+          'pid',
+          'username',
+          'person',
+          'role',
+          'decision',
+          'reason',
+          'durationMs',
+        ]),
+      );
+    }
+    const text = JSON.stringify(log.records);
+    expect(text).not.toContain('payload bytes');
+    expect(text).not.toContain('reply bytes');
+  });
+
+  it('single-flight: 1,000 parallel connections from one uncached uid cause exactly one directory lookup', async () => {
+    const socketPath = path.join(dir, 'sf.sock');
+    const directory = countingDirectory({ [process.getuid?.() ?? 0]: { name: 'someone', gid: 0 } }, 50);
+    const resolver = createResolver(CONFIG, directory);
+    let peers = 0;
+    const server = start({ path: socketPath, identity: resolver, backlog: 2048 }, (s, identity) => {
+      peers++;
+      s.end(identity.username ?? 'none');
+    });
+    await listening(server);
+    const replies = await Promise.all(Array.from({ length: 1000 }, () => exchange(socketPath)));
+    expect(peers).toBe(1000);
+    expect(new Set(replies)).toEqual(new Set(['someone']));
+    expect(directory.userCalls).toBe(1);
+    expect(directory.groupCalls).toBeLessThanOrEqual(1);
+    expect(server.cache.stats().misses).toBeLessThanOrEqual(2);
+  });
+
+  describe('with the worker pool', () => {
+    let real: CredentialPool;
+    let pool: CredentialPool;
+    const calls = { lookupUser: 0, processInfo: 0 };
+    beforeEach(() => {
+      real = createCredentialPool();
+      calls.lookupUser = 0;
+      calls.processInfo = 0;
+      // Counts the round trips; every call still goes to the real worker pool.
+      pool = {
+        lookupUser: (uid) => {
+          calls.lookupUser++;
+          return real.lookupUser(uid);
+        },
+        lookupUserByName: (n) => real.lookupUserByName(n),
+        lookupGroup: (g) => real.lookupGroup(g),
+        userGroups: (n, g) => real.userGroups(n, g),
+        processInfo: (p, o) => {
+          calls.processInfo++;
+          return real.processInfo(p, o);
+        },
+        close: () => real.close(),
+      };
+    });
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => closed(s)));
+      await real.close();
+    });
+
+    it('a cache hit resolves without a pool round trip', async () => {
+      const socketPath = path.join(dir, 'pool.sock');
+      const server = start({ path: socketPath, pool }, (s, identity) => s.end(identity.username ?? ''));
+      await listening(server);
+      const first = await exchange(socketPath);
+      const second = await exchange(socketPath);
+      expect(first).toBe(second);
+      expect(first.length).toBeGreaterThan(0);
+      expect(calls.lookupUser).toBe(1);
+    });
+
+    it('process attestation adds the executable to the identity', async () => {
+      const socketPath = path.join(dir, 'proc.sock');
+      const server = start({ path: socketPath, pool, process: true }, (s, identity) =>
+        s.end(JSON.stringify(identity)),
+      );
+      await listening(server);
+      const identity = JSON.parse(await exchange(socketPath)) as Identity;
+      expect(calls.processInfo).toBe(1);
+      const exeName = path.basename(fs.realpathSync(process.execPath));
+      expect(JSON.stringify(identity.selectors) + identity.spiffeId).toContain(exeName);
+    });
+
+    it('a failed attestation gives an identity without an executable, and the trail says so', async () => {
+      const socketPath = path.join(dir, 'pf.sock');
+      const failing: CredentialPool = {
+        ...pool,
+        processInfo: async () => {
+          throw Object.assign(new Error('peer went away'), { code: 'PEER_PROCESS_EXITED' });
+        },
+      };
+      const server = start({ path: socketPath, pool: failing, process: true }, (s, identity) =>
+        s.end(JSON.stringify(identity)),
+      );
+      await listening(server);
+      const identity = JSON.parse(await exchange(socketPath)) as Identity;
+      expect(identity.uid).toBe(process.getuid?.());
+      const exeName = path.basename(fs.realpathSync(process.execPath));
+      expect(identity.spiffeId).not.toContain(exeName);
+      expect(identity.trail.some((step) => step.detail.includes('PEER_PROCESS_EXITED'))).toBe(true);
+    });
+  });
+});
