@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -120,4 +121,45 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Runs a command, resolves with its stdout (rejects with stderr on a non-zero exit). */
+export function run(
+  command: string,
+  args: string[],
+  options: { uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
+      timeout: options.timeoutMs ?? 20_000,
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} ${args.join(' ')} exited ${code ?? signal}: ${err}`));
+    });
+  });
+}
+
+/** setpriv prefix that runs the rest of the command with exactly these ids and supplementary groups. */
+export function asUser(uid: number, gid: number, groups: number[]): string[] {
+  return [
+    '--reuid',
+    String(uid),
+    '--regid',
+    String(gid),
+    groups.length ? `--groups=${groups.join(',')}` : '--clear-groups',
+    '--',
+  ];
 }
