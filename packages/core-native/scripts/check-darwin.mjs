@@ -21,7 +21,9 @@ const cacheDir = join(root, '.zig-cache');
 const zigDir = join(cacheDir, 'node_modules', ...ZIG_PACKAGE.split('/'));
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`check:darwin: skipped, ${ZIG_PACKAGE} runs on linux-x64 only (this is ${process.platform}-${process.arch})`);
+  console.log(
+    `check:darwin: skipped, ${ZIG_PACKAGE} runs on linux-x64 only (this is ${process.platform}-${process.arch})`,
+  );
   process.exit(0);
 }
 
@@ -38,22 +40,38 @@ if (installedVersion() !== ZIG_VERSION) {
   mkdirSync(cacheDir, { recursive: true });
   execFileSync(
     'npm',
-    ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', cacheDir, `${ZIG_PACKAGE}@${ZIG_VERSION}`],
+    [
+      'install',
+      '--no-save',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefix',
+      cacheDir,
+      `${ZIG_PACKAGE}@${ZIG_VERSION}`,
+    ],
     { stdio: 'inherit' },
   );
 }
 
 const zig = join(zigDir, 'zig');
-const env = { ...process.env, ZIG_LIB_DIR: join(zigDir, 'lib'), ZIG_GLOBAL_CACHE_DIR: join(cacheDir, 'global'), ZIG_LOCAL_CACHE_DIR: join(cacheDir, 'local') };
+const env = {
+  ...process.env,
+  ZIG_LIB_DIR: join(zigDir, 'lib'),
+  ZIG_GLOBAL_CACHE_DIR: join(cacheDir, 'global'),
+  ZIG_LOCAL_CACHE_DIR: join(cacheDir, 'local'),
+};
 
 const require = createRequire(join(root, 'package.json'));
 const addonApiDir = dirname(require.resolve('node-addon-api/package.json'));
 // The N-API headers are the same on every platform; take them from this Node's include dir.
-const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) =>
-  existsSync(join(d, 'node_api.h')),
+const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find(
+  (d) => existsSync(join(d, 'node_api.h')),
 );
 if (!nodeInclude) {
-  console.error('check:darwin: node_api.h not found (looked next to the node binary and in /usr/include/node)');
+  console.error(
+    'check:darwin: node_api.h not found (looked next to the node binary and in /usr/include/node)',
+  );
   process.exit(1);
 }
 

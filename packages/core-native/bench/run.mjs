@@ -1,0 +1,150 @@
+// Benchmarks for @peerauth/core-native (`npm run bench`). Prints figures; never fails on them.
+//  1. ns per getPeerCredentials call vs the same getsockopt calls in a C loop compiled now (cc).
+//  2. Pool round trip for lookupUser: p50/p99 over 10,000 sequential calls.
+//  3. Event-loop delay p99 while 1,000 lookups are in flight.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createCredentialPool, getPeerCredentials, platformSupport } from '../dist/index.js';
+
+const ITERATIONS = 1_000_000;
+const ROUNDS = 5;
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function cLoop() {
+  const dir = join(tmpdir(), `peerauth-bench-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, 'peercred_loop');
+  try {
+    execFileSync('cc', ['-O2', '-pthread', '-o', exe, join(here, 'peercred_loop.c')], { stdio: 'inherit' });
+    const run = (mode, threads = 0) =>
+      median(
+        Array.from({ length: ROUNDS }, () =>
+          Number(
+            execFileSync(exe, [String(ITERATIONS), String(mode), String(threads)], { encoding: 'utf8' }),
+          ),
+        ),
+      );
+    const threads = nodeThreads();
+    return { one: run(1), full: run(2), threads, fullThreaded: threads > 1 ? run(2, threads - 1) : null };
+  } catch (err) {
+    console.log(`C baseline unavailable (${err.message.split('\n')[0]})`);
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function nodeThreads() {
+  if (!existsSync('/proc/self/status')) return 1;
+  const m = /^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : 1;
+}
+
+async function connectedPair() {
+  const path = join(tmpdir(), `peerauth-bench-${process.pid}.sock`);
+  rmSync(path, { force: true });
+  const server = net.createServer();
+  const accepted = new Promise((resolve) => server.once('connection', resolve));
+  await new Promise((resolve) => server.listen(path, resolve));
+  const client = net.createConnection(path);
+  const socket = await accepted;
+  return {
+    socket,
+    close() {
+      client.destroy();
+      socket.destroy();
+      server.close();
+      try {
+        unlinkSync(path);
+      } catch {}
+    },
+  };
+}
+
+function jsLoop(socket) {
+  let sink = 0;
+  for (let i = 0; i < 100_000; i++) sink += getPeerCredentials(socket).uid;
+  const results = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ITERATIONS; i++) sink += getPeerCredentials(socket).uid;
+    results.push(Number(process.hrtime.bigint() - start) / ITERATIONS);
+  }
+  if (sink === 42) console.log('');
+  return median(results);
+}
+
+async function credentialBench() {
+  const support = platformSupport();
+  const pair = await connectedPair();
+  const js = jsLoop(pair.socket);
+  pair.close();
+  const c = cLoop();
+  const full =
+    process.platform === 'darwin'
+      ? 'LOCAL_PEERCRED + LOCAL_PEERPID'
+      : support.groups
+        ? 'SO_PEERCRED + SO_PEERGROUPS'
+        : 'SO_PEERCRED';
+  const one = process.platform === 'darwin' ? 'LOCAL_PEERCRED' : 'SO_PEERCRED';
+  console.log(
+    `getPeerCredentials (does ${full}): ${js.toFixed(1)} ns/call (median of ${ROUNDS} x ${ITERATIONS})`,
+  );
+  if (c) {
+    console.log(
+      `C loop, 1 syscall (${one}):          ${c.one.toFixed(1)} ns/iter  ratio ${(js / c.one).toFixed(2)}x`,
+    );
+    console.log(
+      `C loop, equal work (${full}): ${c.full.toFixed(1)} ns/iter  ratio ${(js / c.full).toFixed(2)}x`,
+    );
+    if (c.fullThreaded !== null) {
+      console.log(
+        `C loop, equal work, ${c.threads} threads like this Node process: ${c.fullThreaded.toFixed(1)} ns/iter  ratio ${(js / c.fullThreaded).toFixed(2)}x`,
+      );
+    }
+  }
+}
+
+async function poolBench() {
+  const pool = createCredentialPool({ threads: 2 });
+  for (let i = 0; i < 1000; i++) await pool.lookupUser(0);
+  const times = [];
+  for (let i = 0; i < 10_000; i++) {
+    const start = process.hrtime.bigint();
+    await pool.lookupUser(0);
+    times.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `pool lookupUser round trip (10,000 sequential calls): p50 ${percentile(times, 50).toFixed(1)} us, p99 ${percentile(times, 99).toFixed(1)} us`,
+  );
+
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  for (let batch = 0; batch < 5; batch++) {
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.lookupUser(i % 2 === 0 ? 0 : 65534)));
+  }
+  histogram.disable();
+  console.log(
+    `event-loop delay with 1,000 lookups in flight (5 batches): p99 ${(histogram.percentile(99) / 1e6).toFixed(2)} ms, max ${(histogram.max / 1e6).toFixed(2)} ms`,
+  );
+  await pool.close();
+}
+
+console.log(`@peerauth/core-native bench on ${process.platform}-${process.arch}, node ${process.version}`);
+await credentialBench();
+await poolBench();
