@@ -12,7 +12,12 @@ import {
   removeTestUser,
   uidIsFree,
 } from '../../../test-fixtures/users.js';
-import { createPeerServer, type PeerServer, type PeerServerOptions, type RejectedEvent } from '../src/index.js';
+import {
+  createPeerServer,
+  type PeerServer,
+  type PeerServerOptions,
+  type RejectedEvent,
+} from '../src/index.js';
 import { asUser, makeTempDir, PRINT_CLIENT, removeDir, run, silentLogger } from './helpers.js';
 
 const STAFF = { name: 'pasrv_staff', gid: 42010 };
