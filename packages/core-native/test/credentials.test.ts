@@ -63,7 +63,9 @@ describe('getPeerCredentials on a self connection', () => {
   });
 
   it('formatCredentials', () => {
-    expect(formatCredentials({ pid: 12, uid: 1000, gid: 1000, groups: [5] })).toBe('pid=12 uid=1000 gid=1000');
+    expect(formatCredentials({ pid: 12, uid: 1000, gid: 1000, groups: [5] })).toBe(
+      'pid=12 uid=1000 gid=1000',
+    );
     expect(formatCredentials(getPeerCredentials(server))).toBe(
       `pid=${process.pid} uid=${process.getuid!()} gid=${process.getgid!()}`,
     );
@@ -164,7 +166,8 @@ describe('platform and addon', () => {
     if (process.platform === 'linux') {
       expect(p).toMatchObject({ pid: true, groups: true });
     }
-    if (process.platform === 'darwin') expect(p).toEqual({ platform: 'darwin', pid: true, groups: true, pidfd: false });
+    if (process.platform === 'darwin')
+      expect(p).toEqual({ platform: 'darwin', pid: true, groups: true, pidfd: false });
   });
 
   it('addonOrigin names the loaded file', () => {

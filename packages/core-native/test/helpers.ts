@@ -55,7 +55,9 @@ export function spawnClient(
   opts: { wrapper?: string[]; uid?: number; gid?: number } = {},
 ): { child: ChildProcess; connected: Promise<void> } {
   const nodeArgs = ['-e', CLIENT, path];
-  const [cmd, ...args] = opts.wrapper ? [...opts.wrapper, process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs];
+  const [cmd, ...args] = opts.wrapper
+    ? [...opts.wrapper, process.execPath, ...nodeArgs]
+    : [process.execPath, ...nodeArgs];
   const spawnOpts: Parameters<typeof spawn>[2] = { stdio: ['ignore', 'pipe', 'pipe'] };
   if (opts.uid !== undefined) spawnOpts.uid = opts.uid;
   if (opts.gid !== undefined) spawnOpts.gid = opts.gid;
@@ -87,7 +89,8 @@ export function withLockRetry<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
-      if (attempt >= 20 || !/lock|try again/i.test(String((err as { stderr?: unknown }).stderr ?? err))) throw err;
+      if (attempt >= 20 || !/lock|try again/i.test(String((err as { stderr?: unknown }).stderr ?? err)))
+        throw err;
       execFileSync('sleep', ['0.25']);
     }
   }

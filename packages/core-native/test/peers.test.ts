@@ -3,7 +3,12 @@
 import { realpathSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import { createTestGroup, createTestUser, removeTestGroup, removeTestUser } from '../../../test-fixtures/users.js';
+import {
+  createTestGroup,
+  createTestUser,
+  removeTestGroup,
+  removeTestUser,
+} from '../../../test-fixtures/users.js';
 import { createCredentialPool, getPeerCredentials, openPeerPidfd, platformSupport } from '../src/index.js';
 import { killAndWait, type Listener, listen, spawnClient, withLockRetry } from './helpers.js';
 
@@ -27,7 +32,11 @@ describeAsRoot('peer credentials of other users (root)', () => {
     cleanup();
     for (const g of GROUPS) withLockRetry(() => createTestGroup(g.name, g.gid));
     withLockRetry(() =>
-      createTestUser(USER.name, { uid: USER.uid, gid: USER.gid, supplementary: ['pacn_peer_g2', 'pacn_peer_g3'] }),
+      createTestUser(USER.name, {
+        uid: USER.uid,
+        gid: USER.gid,
+        supplementary: ['pacn_peer_g2', 'pacn_peer_g3'],
+      }),
     );
     listener = await listen();
   });
@@ -75,7 +84,9 @@ describeAsRoot('peer credentials of other users (root)', () => {
   });
 
   it('setpriv --groups with uid != gid and groups not in the database', async () => {
-    const { child, creds } = await peerOf({ wrapper: ['setpriv', '--reuid=41011', '--regid=41012', '--groups=41013,41014'] });
+    const { child, creds } = await peerOf({
+      wrapper: ['setpriv', '--reuid=41011', '--regid=41012', '--groups=41013,41014'],
+    });
     try {
       expect(creds).toEqual({ pid: child.pid, uid: 41011, gid: 41012, groups: [41013, 41014] });
     } finally {
@@ -91,7 +102,9 @@ describeAsRoot('peer credentials of other users (root)', () => {
     try {
       expect(creds).toEqual({ pid: child.pid, uid: 41020, gid: 41021, groups: many });
       // And back to a short list: the grown buffer must not leak stale entries.
-      const again = await peerOf({ wrapper: ['setpriv', '--reuid=41022', '--regid=41023', '--groups=41024'] });
+      const again = await peerOf({
+        wrapper: ['setpriv', '--reuid=41022', '--regid=41023', '--groups=41024'],
+      });
       try {
         expect(again.creds).toEqual({ pid: again.child.pid, uid: 41022, gid: 41023, groups: [41024] });
       } finally {
@@ -114,17 +127,20 @@ describeAsRoot('peer credentials of other users (root)', () => {
     }
   });
 
-  it.runIf(platformSupport().pidfd)('pidfd taken at accept identifies the peer executable through the pool', async () => {
-    const pool = createCredentialPool({ threads: 1 });
-    const { child, socket, creds } = await peerOf({ uid: USER.uid, gid: USER.gid });
-    try {
-      const pidfd = openPeerPidfd(socket);
-      expect(pidfd).not.toBeNull();
-      const info = await pool.processInfo({ pid: creds.pid!, pidfd });
-      expect(info).toEqual({ pid: child.pid, exePath: realpathSync(process.execPath) });
-    } finally {
-      await killAndWait(child);
-      await pool.close();
-    }
-  });
+  it.runIf(platformSupport().pidfd)(
+    'pidfd taken at accept identifies the peer executable through the pool',
+    async () => {
+      const pool = createCredentialPool({ threads: 1 });
+      const { child, socket, creds } = await peerOf({ uid: USER.uid, gid: USER.gid });
+      try {
+        const pidfd = openPeerPidfd(socket);
+        expect(pidfd).not.toBeNull();
+        const info = await pool.processInfo({ pid: creds.pid!, pidfd });
+        expect(info).toEqual({ pid: child.pid, exePath: realpathSync(process.execPath) });
+      } finally {
+        await killAndWait(child);
+        await pool.close();
+      }
+    },
+  );
 });
