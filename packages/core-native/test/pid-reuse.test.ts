@@ -19,18 +19,25 @@ describeAsRoot('pid reuse in a private pid namespace', () => {
   const problem = unshareProblem() ?? (platformSupport().pidfd ? null : 'this kernel has no SO_PEERPIDFD');
   if (problem) console.warn(`[peerauth tests] pid reuse test skipped: ${problem}`);
 
-  it.skipIf(problem !== null)('processInfo with the accept-time pidfd rejects with PeerProcessExitedError', () => {
-    const out = execFileSync('unshare', ['-p', '-f', '--mount-proc', process.execPath, fixture], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    const result = JSON.parse(out.trim().split('\n').at(-1)!);
-    expect(result.pidfd).toBe(true);
-    expect(result.peerPid).toBe(result.childPid);
-    // The arranged reuse happened: sleep now has the peer's pid.
-    expect(result.reusedBy).toBe(result.peerPid);
-    expect(result.withPidfd).toMatchObject({ ok: false, code: 'PEER_PROCESS_EXITED', name: 'PeerProcessExitedError' });
-    // Without a pidfd the pid names sleep now; this is the race the README documents.
-    expect(result.withoutPidfd).toEqual({ ok: true, exePath: '/usr/bin/sleep' });
-  });
+  it.skipIf(problem !== null)(
+    'processInfo with the accept-time pidfd rejects with PeerProcessExitedError',
+    () => {
+      const out = execFileSync('unshare', ['-p', '-f', '--mount-proc', process.execPath, fixture], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      const result = JSON.parse(out.trim().split('\n').at(-1)!);
+      expect(result.pidfd).toBe(true);
+      expect(result.peerPid).toBe(result.childPid);
+      // The arranged reuse happened: sleep now has the peer's pid.
+      expect(result.reusedBy).toBe(result.peerPid);
+      expect(result.withPidfd).toMatchObject({
+        ok: false,
+        code: 'PEER_PROCESS_EXITED',
+        name: 'PeerProcessExitedError',
+      });
+      // Without a pidfd the pid names sleep now; this is the race the README documents.
+      expect(result.withoutPidfd).toEqual({ ok: true, exePath: '/usr/bin/sleep' });
+    },
+  );
 });

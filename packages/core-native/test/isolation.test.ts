@@ -1,0 +1,107 @@
+// Fault isolation: a worker that hangs (like a stuck NSS module) or crashes costs one call, never
+// the event loop, and the pool keeps serving. Uses the test-only __testHooks pool option.
+import { readlinkSync } from 'node:fs';
+import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CredentialPool,
+  createCredentialPool,
+  LookupTimeoutError,
+  openPeerPidfd,
+  platformSupport,
+  WorkerCrashedError,
+} from '../src/index.js';
+import { listen } from './helpers.js';
+
+type TestPool = CredentialPool & { __testTask(kind: 'hang' | 'crash'): Promise<unknown> };
+
+const TIMEOUT_MS = 1000;
+
+function testPool(timeoutMs: number): TestPool {
+  return createCredentialPool({ threads: 1, timeoutMs, __testHooks: true } as Parameters<
+    typeof createCredentialPool
+  >[0]) as TestPool;
+}
+
+describe('fault isolation', () => {
+  let pool: TestPool;
+  beforeAll(() => {
+    pool = testPool(TIMEOUT_MS);
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it('a hung worker: LookupTimeoutError within the timeout, event loop unaffected, next call served', async () => {
+    expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    histogram.enable();
+    const started = Date.now();
+    const err = (await pool.__testTask('hang').catch((e) => e)) as Error & { code: string };
+    const elapsed = Date.now() - started;
+    histogram.disable();
+    expect(err).toBeInstanceOf(LookupTimeoutError);
+    expect(err.code).toBe('LOOKUP_TIMEOUT');
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 2000);
+    expect(histogram.count).toBeGreaterThan(0);
+    expect(histogram.percentile(99) / 1e6).toBeLessThan(20);
+    // The only worker was the hung one: this is served by its replacement.
+    expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
+  });
+
+  it('a crashed worker: WorkerCrashedError, next call served', async () => {
+    const err = (await pool.__testTask('crash').catch((e) => e)) as Error & { code: string };
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect(err.code).toBe('WORKER_CRASHED');
+    expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
+    expect(await pool.lookupGroup(0)).toMatchObject({ name: 'root' });
+  });
+
+  it('other calls queued behind a hung worker are still answered', async () => {
+    const hung = pool.__testTask('hang').catch((e) => e);
+    const queued = pool.lookupUser(0).catch((e) => e);
+    expect(await hung).toBeInstanceOf(LookupTimeoutError);
+    // Queued behind the hang it may itself time out, but it must settle with a typed result.
+    const q = await queued;
+    if (q instanceof Error) expect(q).toBeInstanceOf(LookupTimeoutError);
+    else expect(q).toMatchObject({ name: 'root' });
+    expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
+  });
+
+  it('test hooks are refused by a pool created without them', async () => {
+    const normal = createCredentialPool({ threads: 1 }) as TestPool;
+    try {
+      await expect(normal.__testTask('hang')).rejects.toMatchObject({ code: 'LOOKUP_FAILED' });
+    } finally {
+      await normal.close();
+    }
+  });
+});
+
+describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
+  it('a processInfo that times out still closes its pidfd once', async () => {
+    // Hashing the ~100 MB node binary takes far longer than 20 ms: the call times out mid-hash.
+    const pool = testPool(20);
+    const listener = await listen();
+    const accepted = listener.nextConnection();
+    const client = net.createConnection(listener.path);
+    try {
+      const fd = openPeerPidfd(await accepted)!;
+      expect(readlinkSync(`/proc/self/fd/${fd}`)).toMatch(/pidfd/);
+      const err = await pool
+        .processInfo({ pid: process.pid, pidfd: fd }, { sha256: true, maxBytes: 1 << 30 })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(LookupTimeoutError);
+      let link = '';
+      try {
+        link = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {}
+      expect(link).not.toMatch(/pidfd/);
+    } finally {
+      client.destroy();
+      await listener.close();
+      await pool.close();
+    }
+  });
+});
