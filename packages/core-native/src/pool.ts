@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { nativeBinding } from './addon.js';
+import { Deadlines } from './deadlines.js';
 import { errnoName } from './errno.js';
 import {
   ExecutableTooLargeError,
@@ -93,6 +94,7 @@ interface InternalOptions extends CredentialPoolOptions {
 class Pool implements CredentialPool {
   readonly #piscina: Piscina;
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
   #closed = false;
 
   constructor(options: InternalOptions) {
@@ -103,6 +105,7 @@ class Pool implements CredentialPool {
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
       throw new TypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     this.#timeoutMs = timeoutMs;
+    this.#deadlines = new Deadlines(timeoutMs);
     const workerData: WorkerData = { testHooks: options.__testHooks === true };
     this.#piscina = new Piscina({
       filename: workerFile(),
@@ -115,21 +118,16 @@ class Pool implements CredentialPool {
 
   async #run<T>(op: string, task: Task): Promise<T> {
     if (this.#closed) throw new PoolClosedError(op);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.#timeoutMs);
+    const call = this.#deadlines.start();
     let result: TaskResult;
     try {
-      result = (await this.#piscina.run(task, { signal: controller.signal })) as TaskResult;
+      result = (await this.#piscina.run(task, { signal: call })) as TaskResult;
     } catch (err) {
-      if (timedOut) throw new LookupTimeoutError(op, this.#timeoutMs);
+      if (call.aborted) throw new LookupTimeoutError(op, this.#timeoutMs);
       if (this.#closed) throw new PoolClosedError(op);
       throw new WorkerCrashedError(op, err);
     } finally {
-      clearTimeout(timer);
+      this.#deadlines.settle(call);
     }
     if (!result.ok) throw toError(op, result.error);
     return result.value as T;
@@ -194,6 +192,7 @@ class Pool implements CredentialPool {
     if (this.#closed) return;
     this.#closed = true;
     await this.#piscina.destroy();
+    this.#deadlines.clear();
   }
 }
 
