@@ -1,7 +1,8 @@
 // Runs inside a pool worker: names the peer's executable, optionally hashes it, and then proves the
 // process is still the one that connected (through its pidfd, or its start time as a fallback).
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { NativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
 import type { WireError } from './protocol.js';
@@ -55,10 +56,13 @@ function startTime(native: NativeBinding, pid: number): string | null {
   }
 }
 
-function hashFile(openPath: string, shownPath: string, maxBytes: number, pid: number): string {
-  let fd: number;
+// The file is opened as a FileHandle because Node closes FileHandles when a worker is terminated
+// (a timeout), whereas a plain fd opened in the worker would leak. Reads are synchronous on its fd:
+// this is a worker thread, and it keeps the process-wide libuv threadpool free for the main thread.
+async function hashFile(openPath: string, shownPath: string, maxBytes: number, pid: number): Promise<string> {
+  let file: FileHandle;
   try {
-    fd = openSync(openPath, 'r');
+    file = await open(openPath, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? null;
     if (code && GONE.has(code))
@@ -66,32 +70,33 @@ function hashFile(openPath: string, shownPath: string, maxBytes: number, pid: nu
     throw new WireFailure({ kind: 'failed', errnoName: code, detail: `opening ${openPath}: ${String(err)}` });
   }
   try {
-    if (fstatSync(fd).size > maxBytes) throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
+    if ((await file.stat()).size > maxBytes)
+      throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafe(CHUNK);
     let total = 0;
     for (;;) {
-      const n = readSync(fd, chunk, 0, CHUNK, null);
+      const n = readSync(file.fd, chunk, 0, CHUNK, total);
       if (n === 0) break;
       total += n;
-      // The file may have grown after fstat: never return the hash of a prefix.
+      // The file may have grown after stat: never return the hash of a prefix.
       if (total > maxBytes) throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
       hash.update(chunk.subarray(0, n));
     }
     return hash.digest('hex');
   } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
 /** The pidfd (if any) stays owned by the main thread, which closes it once the task settles. */
-export function processInfo(
+export async function processInfo(
   native: NativeBinding,
   pid: number,
   pidfd: number | null,
   sha256: boolean,
   maxBytes: number,
-): ProcessInfo {
+): Promise<ProcessInfo> {
   const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
   if (usePidfd && pidfd !== null) assertAlive(native, pid, pidfd);
   const before = usePidfd ? null : startTime(native, pid);
@@ -106,7 +111,7 @@ export function processInfo(
   if (sha256) {
     // /proc/<pid>/exe opens the very file the process runs, even if its path was replaced since.
     const openPath = process.platform === 'linux' ? `/proc/${pid}/exe` : exePath;
-    info.sha256 = hashFile(openPath, exePath, maxBytes, pid);
+    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid);
   }
 
   if (usePidfd && pidfd !== null) {

@@ -1,6 +1,6 @@
 // Fault isolation: a worker that hangs (like a stuck NSS module) or crashes costs one call, never
 // the event loop, and the pool keeps serving. Uses the test-only __testHooks pool option.
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,7 +80,19 @@ describe('fault isolation', () => {
 });
 
 describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
-  it('a processInfo that times out still closes its pidfd once', async () => {
+  function fdsOpenOn(target: string): number {
+    let n = 0;
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`) === target) n++;
+      } catch {}
+    }
+    return n;
+  }
+
+  it('a processInfo that times out still closes its pidfd once, and the worker leaks no file', async () => {
+    const exe = realpathSync(process.execPath);
+    const openBefore = fdsOpenOn(exe);
     // Hashing the ~100 MB node binary takes far longer than 20 ms: the call times out mid-hash.
     const pool = testPool(20);
     const listener = await listen();
@@ -98,6 +110,10 @@ describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
         link = readlinkSync(`/proc/self/fd/${fd}`);
       } catch {}
       expect(link).not.toMatch(/pidfd/);
+      // The terminated worker's executable handle is closed when its thread is torn down.
+      for (let i = 0; i < 100 && fdsOpenOn(exe) > openBefore; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(fdsOpenOn(exe)).toBe(openBefore);
     } finally {
       client.destroy();
       await listener.close();
