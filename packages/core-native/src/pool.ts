@@ -158,9 +158,17 @@ class Pool implements CredentialPool {
     return this.#run('userGroups', { op: 'userGroups', name, gid: primaryGid });
   }
 
-  async processInfo(
+  processInfo(
     peer: { pid: number; pidfd?: number | null },
     opts: { sha256?: boolean; maxBytes?: number } = {},
+  ): Promise<ProcessInfo> {
+    return this.#processInfo(peer, opts, false);
+  }
+
+  async #processInfo(
+    peer: { pid: number; pidfd?: number | null },
+    opts: { sha256?: boolean; maxBytes?: number },
+    testHangAfterOpen: boolean,
   ): Promise<ProcessInfo> {
     const pidfd = peer.pidfd ?? null;
     try {
@@ -175,12 +183,18 @@ class Pool implements CredentialPool {
         pidfd,
         sha256: opts.sha256 === true,
         maxBytes,
+        testHangAfterOpen,
       });
     } finally {
       // The worker only borrows the pidfd, so this is its single close, whatever happened above.
       // After a timeout the terminated worker can at worst send signal 0 through a reused number.
       if (pidfd !== null) closeQuietly(pidfd);
     }
+  }
+
+  /** Test-only (needs __testHooks): processInfo with sha256 whose worker hangs once the file is open. */
+  __testProcessInfoHang(peer: { pid: number; pidfd?: number | null }): Promise<ProcessInfo> {
+    return this.#processInfo(peer, { sha256: true, maxBytes: 1 << 30 }, true);
   }
 
   /** Test-only: runs a task that hangs or crashes its worker. Needs the pool created with __testHooks. */

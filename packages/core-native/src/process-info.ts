@@ -59,7 +59,13 @@ function startTime(native: NativeBinding, pid: number): string | null {
 // The file is opened as a FileHandle because Node closes FileHandles when a worker is terminated
 // (a timeout), whereas a plain fd opened in the worker would leak. Reads are synchronous on its fd:
 // this is a worker thread, and it keeps the process-wide libuv threadpool free for the main thread.
-async function hashFile(openPath: string, shownPath: string, maxBytes: number, pid: number): Promise<string> {
+async function hashFile(
+  openPath: string,
+  shownPath: string,
+  maxBytes: number,
+  pid: number,
+  testHang: boolean,
+): Promise<string> {
   let file: FileHandle;
   try {
     file = await open(openPath, 'r');
@@ -70,6 +76,7 @@ async function hashFile(openPath: string, shownPath: string, maxBytes: number, p
     throw new WireFailure({ kind: 'failed', errnoName: code, detail: `opening ${openPath}: ${String(err)}` });
   }
   try {
+    if (testHang) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600_000);
     if ((await file.stat()).size > maxBytes)
       throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
     const hash = createHash('sha256');
@@ -96,6 +103,7 @@ export async function processInfo(
   pidfd: number | null,
   sha256: boolean,
   maxBytes: number,
+  testHangAfterOpen = false,
 ): Promise<ProcessInfo> {
   const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
   if (usePidfd && pidfd !== null) assertAlive(native, pid, pidfd);
@@ -111,7 +119,7 @@ export async function processInfo(
   if (sha256) {
     // /proc/<pid>/exe opens the very file the process runs, even if its path was replaced since.
     const openPath = process.platform === 'linux' ? `/proc/${pid}/exe` : exePath;
-    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid);
+    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid, testHangAfterOpen);
   }
 
   if (usePidfd && pidfd !== null) {

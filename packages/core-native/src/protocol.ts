@@ -8,7 +8,15 @@ export type Task =
   | { op: 'lookupUserByName'; name: string }
   | { op: 'lookupGroup'; gid: number }
   | { op: 'userGroups'; name: string; gid: number }
-  | { op: 'processInfo'; pid: number; pidfd: number | null; sha256: boolean; maxBytes: number }
+  | {
+      op: 'processInfo';
+      pid: number;
+      pidfd: number | null;
+      sha256: boolean;
+      maxBytes: number;
+      /** Test-only (needs testHooks): hang once the executable is open, to exercise timeouts. */
+      testHangAfterOpen?: boolean;
+    }
   | { op: '__test'; kind: TestHookKind };
 
 export type WireError =

@@ -21,7 +21,14 @@ function run(task: Task): unknown {
     case 'userGroups':
       return native.getgrouplist(task.name, task.gid);
     case 'processInfo':
-      return processInfo(native, task.pid, task.pidfd, task.sha256, task.maxBytes);
+      return processInfo(
+        native,
+        task.pid,
+        task.pidfd,
+        task.sha256,
+        task.maxBytes,
+        data.testHooks && task.testHangAfterOpen === true,
+      );
     case '__test':
       return testHook(task.kind);
   }

@@ -14,7 +14,10 @@ import {
 } from '../src/index.js';
 import { listen } from './helpers.js';
 
-type TestPool = CredentialPool & { __testTask(kind: 'hang' | 'crash'): Promise<unknown> };
+type TestPool = CredentialPool & {
+  __testTask(kind: 'hang' | 'crash'): Promise<unknown>;
+  __testProcessInfoHang(peer: { pid: number; pidfd: number | null }): Promise<unknown>;
+};
 
 const TIMEOUT_MS = 1000;
 
@@ -93,24 +96,29 @@ describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
   it('a processInfo that times out still closes its pidfd once, and the worker leaks no file', async () => {
     const exe = realpathSync(process.execPath);
     const openBefore = fdsOpenOn(exe);
-    // Hashing the ~100 MB node binary takes far longer than 20 ms: the call times out mid-hash.
-    const pool = testPool(20);
+    // The test hook makes the worker hang with the executable open, like a read stuck on slow storage.
+    const pool = testPool(500);
+    // A warm worker, so the timeout runs out while the file is open rather than while it boots.
+    await pool.lookupUser(0);
     const listener = await listen();
     const accepted = listener.nextConnection();
     const client = net.createConnection(listener.path);
     try {
       const fd = openPeerPidfd(await accepted)!;
       expect(readlinkSync(`/proc/self/fd/${fd}`)).toMatch(/pidfd/);
-      const err = await pool
-        .processInfo({ pid: process.pid, pidfd: fd }, { sha256: true, maxBytes: 1 << 30 })
-        .catch((e) => e);
+      const pending = pool.__testProcessInfoHang({ pid: process.pid, pidfd: fd }).catch((e) => e);
+      // The hung worker holds the executable open...
+      for (let i = 0; i < 20 && fdsOpenOn(exe) === openBefore; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(fdsOpenOn(exe)).toBe(openBefore + 1);
+      const err = await pending;
       expect(err).toBeInstanceOf(LookupTimeoutError);
       let link = '';
       try {
         link = readlinkSync(`/proc/self/fd/${fd}`);
       } catch {}
       expect(link).not.toMatch(/pidfd/);
-      // The terminated worker's executable handle is closed when its thread is torn down.
+      // ...and its handle is closed when the terminated worker's thread is torn down.
       for (let i = 0; i < 100 && fdsOpenOn(exe) > openBefore; i++)
         await new Promise((r) => setTimeout(r, 20));
       expect(fdsOpenOn(exe)).toBe(openBefore);
