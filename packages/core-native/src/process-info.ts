@@ -1,7 +1,7 @@
 // Runs inside a pool worker: names the peer's executable, optionally hashes it, and then proves the
 // process is still the one that connected (through its pidfd, or its start time as a fallback).
 import { createHash } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { readFileSync, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { NativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
@@ -106,7 +106,10 @@ export async function processInfo(
   testHangAfterOpen = false,
 ): Promise<ProcessInfo> {
   const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
-  if (usePidfd && pidfd !== null) assertAlive(native, pid, pidfd);
+  if (usePidfd && pidfd !== null) {
+    assertPidfdNames(pid, pidfd);
+    assertAlive(native, pid, pidfd);
+  }
   const before = usePidfd ? null : startTime(native, pid);
 
   let exePath: string;
@@ -130,6 +133,30 @@ export async function processInfo(
       throw new WireFailure({ kind: 'exited', pid, detail: 'start time changed during lookup' });
   }
   return info;
+}
+
+// A pidfd for some other process would make the liveness check meaningless: the kernel names the
+// pidfd's process in /proc/self/fdinfo ("Pid:", -1 once it has been reaped).
+function assertPidfdNames(pid: number, pidfd: number): void {
+  let fdinfo: string;
+  try {
+    fdinfo = readFileSync(`/proc/self/fdinfo/${pidfd}`, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? null;
+    throw new WireFailure({ kind: 'failed', errnoName: code, detail: `pidfd ${pidfd} is not an open fd` });
+  }
+  const m = /^Pid:\s*(-?\d+)/m.exec(fdinfo);
+  if (!m) throw new WireFailure({ kind: 'failed', errnoName: null, detail: `fd ${pidfd} is not a pidfd` });
+  const named = Number(m[1]);
+  if (named === -1)
+    throw new WireFailure({ kind: 'exited', pid, detail: 'pidfd reports the process was reaped' });
+  if (named !== pid) {
+    throw new WireFailure({
+      kind: 'failed',
+      errnoName: null,
+      detail: `pidfd ${pidfd} refers to pid ${named}, not ${pid}`,
+    });
+  }
 }
 
 function assertAlive(native: NativeBinding, pid: number, pidfd: number): void {

@@ -15,6 +15,7 @@ import {
   createCredentialPool,
   ExecutableTooLargeError,
   getPeerCredentials,
+  LookupFailedError,
   openPeerPidfd,
   PeerProcessExitedError,
   PoolClosedError,
@@ -219,7 +220,14 @@ describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
       expect(pid).toBe(child.pid);
       const fd = openPeerPidfd(socket)!;
       const fd2 = openPeerPidfd(socket)!;
-      expect(isPidfd(fd) && isPidfd(fd2)).toBe(true);
+      const fd3 = openPeerPidfd(socket)!;
+      expect(isPidfd(fd) && isPidfd(fd2) && isPidfd(fd3)).toBe(true);
+
+      // A pidfd of another process than the pid given is refused, not trusted.
+      const mismatch = await pool.processInfo({ pid: process.pid, pidfd: fd3 }).catch((e) => e);
+      expect(mismatch).toBeInstanceOf(LookupFailedError);
+      expect(mismatch.message).toMatch(new RegExp(`refers to pid ${pid}`));
+      expect(isPidfd(fd3)).toBe(false);
 
       expect(await pool.processInfo({ pid, pidfd: fd })).toEqual({
         pid,
