@@ -1,5 +1,5 @@
 // The worker pool against the real user database (getent, id -G) and real processes.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLinux, isRoot } from '../../../test-fixtures/root.js';
@@ -54,9 +54,12 @@ const GROUPS = [
   { name: 'pacn_pool_g3', gid: 41042 },
 ];
 const USER = { name: 'pacn_pool_u1', uid: 41050, gid: 41040 };
+// Home directory bytes that are not valid UTF-8: the lookup must decode them, not throw.
+const ODD_USER = { name: 'pacn_pool_u2', uid: 41051 };
 const canCreateUsers = isRoot && isLinux;
 
 function cleanup(): void {
+  withLockRetry(() => removeTestUser(ODD_USER.name));
   withLockRetry(() => removeTestUser(USER.name));
   for (const g of GROUPS) withLockRetry(() => removeTestGroup(g.name));
 }
@@ -73,6 +76,17 @@ beforeAll(() => {
         gid: USER.gid,
         supplementary: ['pacn_pool_g2', 'pacn_pool_g3'],
       }),
+    );
+    // Node passes argv strings as UTF-8, so the raw bytes come from printf in a shell.
+    withLockRetry(() =>
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `useradd -M -N -s /usr/sbin/nologin -u ${ODD_USER.uid} -g ${USER.gid} -d "$(printf '/home/caf\\303\\251-\\377\\376')" ${ODD_USER.name}`,
+        ],
+        { stdio: 'pipe' },
+      ),
     );
   } else {
     console.warn('[peerauth tests] pool: not root on Linux, the created-user cases are skipped');
@@ -114,6 +128,21 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     expect(expected).not.toBeNull();
     expect(await pool.lookupGroup(expected!.gid)).toEqual(expected);
   });
+
+  it.runIf(canCreateUsers)(
+    'strings that are not valid UTF-8 are decoded with U+FFFD, not an error',
+    async () => {
+      const raw = execFileSync('getent', ['passwd', ODD_USER.name]);
+      expect(raw.includes(Buffer.from([0xff, 0xfe]))).toBe(true);
+      const entry = await pool.lookupUser(ODD_USER.uid);
+      expect(entry).toMatchObject({
+        uid: ODD_USER.uid,
+        name: ODD_USER.name,
+        home: '/home/caf\u00e9-\ufffd\ufffd',
+      });
+      expect(await pool.lookupUserByName(ODD_USER.name)).toEqual(entry);
+    },
+  );
 
   it.runIf(canCreateUsers)('group members come back as names', async () => {
     expect(await pool.lookupGroup(41041)).toEqual({ gid: 41041, name: 'pacn_pool_g2', members: [USER.name] });
