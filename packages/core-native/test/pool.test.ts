@@ -56,9 +56,20 @@ const GROUPS = [
 const USER = { name: 'pacn_pool_u1', uid: 41050, gid: 41040 };
 // Home directory bytes that are not valid UTF-8: the lookup must decode them, not throw.
 const ODD_USER = { name: 'pacn_pool_u2', uid: 41051 };
+// Entries larger than the first buffer (sysconf says 1024 bytes on glibc), to exercise the ERANGE
+// growth: a user with a 1500-byte home, and a group with 32 members of 31-character names.
+const LONG_USER = { name: 'pacn_pool_u3', uid: 41052, home: `/home/${'d'.repeat(1500)}` };
+const BIG_GROUP = { name: 'pacn_pool_big', gid: 41043 };
+const MEMBERS = Array.from({ length: 32 }, (_, i) => ({
+  name: `pacn_mem_${String(i).padStart(2, '0')}_`.padEnd(31, 'x'),
+  uid: 41060 + i,
+}));
 const canCreateUsers = isRoot && isLinux;
 
 function cleanup(): void {
+  for (const m of MEMBERS) withLockRetry(() => removeTestUser(m.name));
+  withLockRetry(() => removeTestUser(LONG_USER.name));
+  withLockRetry(() => removeTestGroup(BIG_GROUP.name));
   withLockRetry(() => removeTestUser(ODD_USER.name));
   withLockRetry(() => removeTestUser(USER.name));
   for (const g of GROUPS) withLockRetry(() => removeTestGroup(g.name));
@@ -88,6 +99,37 @@ beforeAll(() => {
         { stdio: 'pipe' },
       ),
     );
+    withLockRetry(() =>
+      execFileSync(
+        'useradd',
+        [
+          '-M',
+          '-N',
+          '-u',
+          String(LONG_USER.uid),
+          '-g',
+          String(USER.gid),
+          '-d',
+          LONG_USER.home,
+          LONG_USER.name,
+        ],
+        {
+          stdio: 'pipe',
+        },
+      ),
+    );
+    withLockRetry(() => createTestGroup(BIG_GROUP.name, BIG_GROUP.gid));
+    for (const m of MEMBERS) {
+      withLockRetry(() =>
+        execFileSync(
+          'useradd',
+          ['-M', '-N', '-u', String(m.uid), '-g', String(USER.gid), '-G', BIG_GROUP.name, m.name],
+          {
+            stdio: 'pipe',
+          },
+        ),
+      );
+    }
   } else {
     console.warn('[peerauth tests] pool: not root on Linux, the created-user cases are skipped');
   }
@@ -143,6 +185,16 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
       expect(await pool.lookupUserByName(ODD_USER.name)).toEqual(entry);
     },
   );
+
+  it.runIf(canCreateUsers)('entries larger than the first buffer are read whole', async () => {
+    expect(sh('getent', ['passwd', LONG_USER.name]).length).toBeGreaterThan(1024);
+    expect(await pool.lookupUser(LONG_USER.uid)).toEqual(passwdEntry(LONG_USER.name));
+    expect((await pool.lookupUserByName(LONG_USER.name))?.home).toBe(LONG_USER.home);
+    expect(sh('getent', ['group', BIG_GROUP.name]).length).toBeGreaterThan(1024);
+    const group = await pool.lookupGroup(BIG_GROUP.gid);
+    expect(group).toEqual(groupEntry(BIG_GROUP.name));
+    expect(group?.members).toEqual(MEMBERS.map((m) => m.name));
+  });
 
   it.runIf(canCreateUsers)('group members come back as names', async () => {
     expect(await pool.lookupGroup(41041)).toEqual({ gid: 41041, name: 'pacn_pool_g2', members: [USER.name] });
