@@ -57,7 +57,7 @@ export class Deadlines {
     if (call.done) return;
     call.done = true;
     // Nothing in flight: drop the timer so an idle pool does not keep the process alive.
-    if (--this.#pending === 0) this.clear();
+    if (--this.#pending <= 0) this.clear();
   }
 
   #arm(ms: number): void {
