@@ -1,7 +1,7 @@
 // Finds the fd behind a net.Socket without duplicating it. Node keeps it on the libuv handle:
 // a Pipe handle for Unix sockets (and pipes), TCP for TCP; a dgram socket is a different class.
 import * as dgram from 'node:dgram';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { NotUnixSocketError, PeerCredentialsError } from './errors.js';
 
 interface Handle {
@@ -10,6 +10,15 @@ interface Handle {
 
 export function unixSocketFd(socket: net.Socket, syscall: string): number {
   if (socket instanceof dgram.Socket) throw new NotUnixSocketError('UDP');
+  // Linux answers SO_PEERCRED on a listening socket with the listener's own credentials: no peer.
+  if (socket instanceof net.Server) {
+    throw new PeerCredentialsError(
+      'ENOTCONN',
+      syscall,
+      null,
+      'a listening server has no peer; pass an accepted socket',
+    );
+  }
   const handle = (socket as unknown as { _handle?: Handle | null })._handle;
   if (!handle) {
     if (socket === null || typeof socket !== 'object' || !('destroyed' in socket)) {

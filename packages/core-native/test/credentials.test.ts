@@ -138,6 +138,24 @@ describe('errors', () => {
     await listener.close();
   });
 
+  it.runIf(process.platform === 'linux')(
+    'a listening Unix socket has no peer -> ENOTCONN, not uid -1',
+    async () => {
+      // Linux answers SO_PEERCRED on a peerless socket with success and uid/gid -1; that is refused.
+      const listener = await listen();
+      const err = (() => {
+        try {
+          getPeerCredentials(listener.server as unknown as net.Socket);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(PeerCredentialsError);
+      expect((err as PeerCredentialsError).code).toBe('ENOTCONN');
+      await listener.close();
+    },
+  );
+
   it('a socket that was never connected -> PeerCredentialsError, never a made-up identity', () => {
     const s = new net.Socket();
     expect(() => getPeerCredentials(s)).toThrow(PeerCredentialsError);
