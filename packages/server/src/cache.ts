@@ -8,7 +8,7 @@ export interface CacheOptions {
   ttlMs?: number;
   /** How long "no such uid" stays valid; shorter so a newly created user is seen soon. Default 5 s. */
   negativeTtlMs?: number;
-  /** Most entries kept per table (users, group lists); the least recently used go first. Default 10,000. */
+  /** Most entries kept per table (users, group lists); entries not used recently go first. Default 10,000. */
   max?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
@@ -31,6 +31,9 @@ interface Entry<V> {
   // already-settled promise without touching the inner directory (no pool round trip).
   value: Promise<V>;
   expiresAt: number;
+  // Second-chance bit (CLOCK): a hit only sets it; eviction gives used entries another round. Cheaper on
+  // the hot path than moving the entry to the end of the Map on every hit.
+  used: boolean;
 }
 
 class TtlLru<K, V> {
@@ -59,14 +62,12 @@ class TtlLru<K, V> {
     const hit = this.map.get(key);
     if (hit && hit.expiresAt > now) {
       this.hits++;
-      // Re-insert to mark as recently used (Map keeps insertion order).
-      this.map.delete(key);
-      this.map.set(key, hit);
+      hit.used = true;
       return hit.value;
     }
     this.misses++;
     if (hit) this.map.delete(key);
-    const entry: Entry<V> = { value: load(), expiresAt: Number.POSITIVE_INFINITY };
+    const entry: Entry<V> = { value: load(), expiresAt: Number.POSITIVE_INFINITY, used: false };
     this.map.set(key, entry);
     this.evict();
     entry.value.then(
@@ -85,10 +86,17 @@ class TtlLru<K, V> {
   }
 
   private evict(): void {
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
+    // Bounded: each pass clears at most every used bit once, so this ends within two sweeps.
+    let budget = this.map.size * 2;
+    while (this.map.size > this.max && budget-- > 0) {
+      const oldest = this.map.entries().next();
       if (oldest.done) return;
-      this.map.delete(oldest.value);
+      const [key, entry] = oldest.value;
+      this.map.delete(key);
+      if (entry.used) {
+        entry.used = false;
+        this.map.set(key, entry);
+      }
     }
   }
 }

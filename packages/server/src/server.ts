@@ -8,7 +8,6 @@ import {
   createCredentialPool,
   getPeerCredentials,
   type PeerCredentials,
-  type ProcessInfo,
 } from '@peerauth/core-native';
 import {
   createResolver,
@@ -187,35 +186,43 @@ class PeerServerImpl extends net.Server {
     void this.admit(socket, credentials, pidfd, start);
   };
 
-  private async admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number) {
-    let identity: Identity;
-    try {
-      let processInfo: ProcessInfo | undefined;
-      let attestFailure: string | undefined;
-      if (this.processOptions) {
-        const result = await attest(this.pool(), credentials.pid, pidfd, this.processOptions);
-        if (result.ok) processInfo = result.process;
-        else attestFailure = result.reason;
-      }
-      identity = await this.resolver.resolve(credentials, processInfo);
-      if (attestFailure) {
-        identity.trail.push({
-          stage: 'spiffe',
-          result: null,
-          detail: `process attestation failed (${attestFailure}); identity carries no executable`,
-        });
-      }
-    } catch (err) {
+  // Plain promise callbacks rather than async/await: with AsyncLocalStorage active every promise pays for
+  // async hooks on Node 20, and this runs once per connection.
+  private admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number): void {
+    const failed = (err: unknown) => {
       const e = err as { code?: string; message?: string };
-      this.reject(
-        socket,
-        credentials,
-        null,
-        `identity resolution failed (${e.code ?? 'ERROR'}: ${e.message})`,
-        start,
-      );
+      const reason = `identity resolution failed (${e.code ?? 'ERROR'}: ${e.message})`;
+      this.reject(socket, credentials, null, reason, start);
+    };
+    let resolving: Promise<Identity>;
+    try {
+      resolving = this.processOptions
+        ? this.attestAndResolve(credentials, pidfd, this.processOptions)
+        : this.resolver.resolve(credentials);
+    } catch (err) {
+      failed(err);
       return;
     }
+    resolving.then((identity) => this.decide(socket, credentials, identity, start), failed);
+  }
+
+  private async attestAndResolve(
+    credentials: PeerCredentials,
+    pidfd: number | null,
+    options: ProcessOptions,
+  ): Promise<Identity> {
+    const attested = await attest(this.pool(), credentials.pid, pidfd, options);
+    if (attested.ok) return this.resolver.resolve(credentials, attested.process);
+    const identity = await this.resolver.resolve(credentials);
+    identity.trail.push({
+      stage: 'spiffe',
+      result: null,
+      detail: `process attestation failed (${attested.reason}); identity carries no executable`,
+    });
+    return identity;
+  }
+
+  private decide(socket: net.Socket, credentials: PeerCredentials, identity: Identity, start: number): void {
     if (socket.destroyed) {
       auditClosed(
         this.logger,
