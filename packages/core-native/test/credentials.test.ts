@@ -1,7 +1,10 @@
 // Same-process tests: these run everywhere (root or not, Linux or macOS).
+import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addonOrigin,
@@ -178,6 +181,45 @@ describe('errors', () => {
 });
 
 describe('platform and addon', () => {
+  it('without a loadable addon, import works and every call is PeerCredentialsUnavailableError', () => {
+    // node-gyp-build honours <PACKAGE>_PREBUILD: point it at an empty directory so nothing loads.
+    const empty = mkdtempSync(join(tmpdir(), 'pacn-noaddon-'));
+    const script = `
+      import net from 'node:net';
+      import * as pa from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const path = ${JSON.stringify(join(empty, 's.sock'))};
+      const server = net.createServer();
+      await new Promise((r) => server.listen(path, r));
+      const accepted = new Promise((r) => server.once('connection', r));
+      const client = net.createConnection(path);
+      const socket = await accepted;
+      const out = {};
+      for (const [name, fn] of [['get', () => pa.getPeerCredentials(socket)], ['origin', () => pa.addonOrigin()]]) {
+        try { fn(); out[name] = 'no error'; } catch (e) { out[name] = { name: e.name, code: e.code, platform: e.platform, reason: e.reason }; }
+      }
+      out.support = pa.platformSupport();
+      client.destroy(); socket.destroy(); server.close();
+      console.log(JSON.stringify(out));`;
+    try {
+      const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, '@PEERAUTH/CORE_NATIVE_PREBUILD': empty },
+      });
+      const out = JSON.parse(stdout);
+      for (const e of [out.get, out.origin]) {
+        expect(e).toMatchObject({
+          name: 'PeerCredentialsUnavailableError',
+          code: 'PEER_CREDENTIALS_UNAVAILABLE',
+          platform: process.platform,
+        });
+        expect(e.reason).toMatch(/native addon could not be loaded/);
+      }
+      expect(out.support).toEqual({ platform: process.platform, pid: false, groups: false, pidfd: false });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('platformSupport reflects this OS', () => {
     const p = platformSupport();
     expect(p.platform).toBe(process.platform);
