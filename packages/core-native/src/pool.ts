@@ -86,6 +86,12 @@ function checkId(what: string, value: number): void {
   }
 }
 
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name === '' || name.includes('\0')) {
+    throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
+  }
+}
+
 /** Internal options; `__testHooks` is test-only (lets tests make a worker hang or crash). */
 interface InternalOptions extends CredentialPoolOptions {
   __testHooks?: boolean;
@@ -133,27 +139,24 @@ class Pool implements CredentialPool {
     return result.value as T;
   }
 
-  lookupUser(uid: number): Promise<UserEntry | null> {
+  // Argument errors reject like every other failure, so callers need only one error path.
+  async lookupUser(uid: number): Promise<UserEntry | null> {
     checkId('uid', uid);
     return this.#run('lookupUser', { op: 'lookupUser', uid });
   }
 
-  lookupUserByName(name: string): Promise<UserEntry | null> {
-    if (typeof name !== 'string' || name === '' || name.includes('\0')) {
-      throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
-    }
+  async lookupUserByName(name: string): Promise<UserEntry | null> {
+    checkName(name);
     return this.#run('lookupUserByName', { op: 'lookupUserByName', name });
   }
 
-  lookupGroup(gid: number): Promise<GroupEntry | null> {
+  async lookupGroup(gid: number): Promise<GroupEntry | null> {
     checkId('gid', gid);
     return this.#run('lookupGroup', { op: 'lookupGroup', gid });
   }
 
-  userGroups(name: string, primaryGid: number): Promise<number[]> {
-    if (typeof name !== 'string' || name === '' || name.includes('\0')) {
-      throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
-    }
+  async userGroups(name: string, primaryGid: number): Promise<number[]> {
+    checkName(name);
     checkId('primaryGid', primaryGid);
     return this.#run('userGroups', { op: 'userGroups', name, gid: primaryGid });
   }

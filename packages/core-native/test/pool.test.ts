@@ -209,10 +209,12 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     expect(await pool.lookupUserByName('pacn_no_such_user')).toBeNull();
   });
 
-  it('bad arguments throw synchronously as TypeError', () => {
-    expect(() => pool.lookupUser(-1)).toThrow(TypeError);
-    expect(() => pool.lookupGroup(1.5)).toThrow(TypeError);
-    expect(() => pool.lookupUserByName('')).toThrow(TypeError);
+  it('bad arguments reject with TypeError', async () => {
+    await expect(pool.lookupUser(-1)).rejects.toThrow(TypeError);
+    await expect(pool.lookupGroup(1.5)).rejects.toThrow(TypeError);
+    await expect(pool.lookupUserByName('')).rejects.toThrow(TypeError);
+    await expect(pool.userGroups('root', 2 ** 32)).rejects.toThrow(TypeError);
+    await expect(pool.processInfo({ pid: 0 })).rejects.toThrow(TypeError);
   });
 });
 
