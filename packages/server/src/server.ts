@@ -288,8 +288,18 @@ class PeerServerImpl extends net.Server {
       );
     }
     if (typeof callback === 'function') this.once('listening', callback as () => void);
+    this.stopping = false;
     this.start().then(
-      () => super.emit('listening'),
+      () => {
+        if (this.stopping) {
+          // close() was called while the socket was being set up: undo it instead of announcing it.
+          this.releaseSocketFile();
+          if (this.listening) super.close();
+          this.removeSignalHandlers?.();
+          return;
+        }
+        super.emit('listening');
+      },
       (err: Error) => super.emit('error', err),
     );
     return this;
@@ -328,6 +338,18 @@ class PeerServerImpl extends net.Server {
     return this.activated;
   }
 
+  /** Removes our socket file (only if it is still ours) and the private bind directory. */
+  private releaseSocketFile(): void {
+    const bound = this.bound;
+    if (!bound) return;
+    this.bound = null;
+    unlinkIfSameSync(bound.path, bound.file);
+    // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
+    // close()), so the directory is empty by now. It was kept until here so that unlink could never hit
+    // anything but our own directory.
+    fs.rmSync(bound.privateDir, { recursive: true, force: true });
+  }
+
   override close(callback?: (err?: Error) => void): this {
     if (!this.stopping) {
       this.stopping = true;
@@ -339,16 +361,8 @@ class PeerServerImpl extends net.Server {
       });
       super.emit(kStopping);
     }
-    const bound = this.bound;
-    // Unlink first so no client reaches a dying server; only our own file (same dev/inode) is removed.
-    if (bound) unlinkIfSameSync(bound.path, bound.file);
     super.close(callback);
-    if (bound) {
-      // libuv unlinks the bind path inside the private directory when the handle closes (just now), so the
-      // directory is empty and can go. Kept until here so that unlink could never hit anything but our dir.
-      fs.rmSync(bound.privateDir, { recursive: true, force: true });
-      this.bound = null;
-    }
+    this.releaseSocketFile();
     return this;
   }
 }

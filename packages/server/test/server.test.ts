@@ -211,6 +211,20 @@ describe('createPeerServer', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('close() right after listen() leaves nothing behind and never announces listening', async () => {
+    const socketPath = path.join(dir, 'early.sock');
+    const server = start({ path: socketPath });
+    let announced = false;
+    server.listen(() => {
+      announced = true;
+    });
+    server.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(announced).toBe(false);
+    expect(server.listening).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('close() leaves a file that replaced the socket', async () => {
     const socketPath = path.join(dir, 'r.sock');
     const server = start({ path: socketPath });
