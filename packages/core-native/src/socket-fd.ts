@@ -19,7 +19,7 @@ export function unixSocketFd(socket: net.Socket, syscall: string): number {
       'a listening server has no peer; pass an accepted socket',
     );
   }
-  const handle = (socket as unknown as { _handle?: Handle | null })._handle;
+  const handle = (socket as unknown as { _handle?: Handle | null } | null | undefined)?._handle;
   if (!handle) {
     if (socket === null || typeof socket !== 'object' || !('destroyed' in socket)) {
       throw new NotUnixSocketError('unknown');
