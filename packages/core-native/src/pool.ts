@@ -165,13 +165,13 @@ class Pool implements CredentialPool {
     peer: { pid: number; pidfd?: number | null },
     opts: { sha256?: boolean; maxBytes?: number } = {},
   ): Promise<ProcessInfo> {
-    return this.#processInfo(peer, opts, false);
+    return this.#processInfo(peer, opts, {});
   }
 
   async #processInfo(
     peer: { pid: number; pidfd?: number | null },
     opts: { sha256?: boolean; maxBytes?: number },
-    testHangAfterOpen: boolean,
+    test: { testHangAfterOpen?: boolean; testGate?: Int32Array },
   ): Promise<ProcessInfo> {
     const pidfd = peer.pidfd ?? null;
     try {
@@ -186,7 +186,7 @@ class Pool implements CredentialPool {
         pidfd,
         sha256: opts.sha256 === true,
         maxBytes,
-        testHangAfterOpen,
+        ...test,
       });
     } finally {
       // The worker only borrows the pidfd, so this is its single close, whatever happened above.
@@ -197,7 +197,19 @@ class Pool implements CredentialPool {
 
   /** Test-only (needs __testHooks): processInfo with sha256 whose worker hangs once the file is open. */
   __testProcessInfoHang(peer: { pid: number; pidfd?: number | null }): Promise<ProcessInfo> {
-    return this.#processInfo(peer, { sha256: true, maxBytes: 1 << 30 }, true);
+    return this.#processInfo(peer, { sha256: true, maxBytes: 1 << 30 }, { testHangAfterOpen: true });
+  }
+
+  /**
+   * Test-only (needs __testHooks): processInfo that pauses between reading the executable and the
+   * liveness check. The worker sets gate[1] = 1 when paused and resumes once gate[0] is set and
+   * notified. `gate` must be backed by a SharedArrayBuffer.
+   */
+  __testProcessInfoGated(
+    peer: { pid: number; pidfd?: number | null },
+    gate: Int32Array,
+  ): Promise<ProcessInfo> {
+    return this.#processInfo(peer, {}, { testGate: gate });
   }
 
   /** Test-only: runs a task that hangs or crashes its worker. Needs the pool created with __testHooks. */

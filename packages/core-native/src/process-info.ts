@@ -103,7 +103,7 @@ export async function processInfo(
   pidfd: number | null,
   sha256: boolean,
   maxBytes: number,
-  testHangAfterOpen = false,
+  test: { hangAfterOpen?: boolean; gate?: Int32Array | undefined } = {},
 ): Promise<ProcessInfo> {
   const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
   if (usePidfd && pidfd !== null) {
@@ -122,7 +122,12 @@ export async function processInfo(
   if (sha256) {
     // /proc/<pid>/exe opens the very file the process runs, even if its path was replaced since.
     const openPath = process.platform === 'linux' ? `/proc/${pid}/exe` : exePath;
-    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid, testHangAfterOpen);
+    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid, test.hangAfterOpen === true);
+  }
+
+  if (test.gate) {
+    Atomics.store(test.gate, 1, 1);
+    Atomics.wait(test.gate, 0, 0, 10_000);
   }
 
   if (usePidfd && pidfd !== null) {

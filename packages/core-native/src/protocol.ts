@@ -16,6 +16,11 @@ export type Task =
       maxBytes: number;
       /** Test-only (needs testHooks): hang once the executable is open, to exercise timeouts. */
       testHangAfterOpen?: boolean;
+      /**
+       * Test-only (needs testHooks): after reading, set gate[1] = 1 and wait until gate[0] != 0, so a
+       * test can end or replace the process before the liveness check.
+       */
+      testGate?: Int32Array;
     }
   | { op: '__test'; kind: TestHookKind };
 

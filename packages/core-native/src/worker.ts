@@ -21,14 +21,10 @@ function run(task: Task): unknown {
     case 'userGroups':
       return native.getgrouplist(task.name, task.gid);
     case 'processInfo':
-      return processInfo(
-        native,
-        task.pid,
-        task.pidfd,
-        task.sha256,
-        task.maxBytes,
-        data.testHooks && task.testHangAfterOpen === true,
-      );
+      return processInfo(native, task.pid, task.pidfd, task.sha256, task.maxBytes, {
+        hangAfterOpen: data.testHooks && task.testHangAfterOpen === true,
+        gate: data.testHooks ? task.testGate : undefined,
+      });
     case '__test':
       return testHook(task.kind);
   }

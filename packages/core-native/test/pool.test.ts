@@ -1,7 +1,7 @@
 // The worker pool against the real user database (getent, id -G) and real processes.
 import { execFileSync, spawn } from 'node:child_process';
 import { readlinkSync, realpathSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLinux, isRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,
@@ -324,6 +324,38 @@ describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
     } finally {
       await killAndWait(child);
       await listener.close();
+    }
+  });
+
+  it('the peer exiting between reading its executable and the pidfd check -> PeerProcessExitedError', async () => {
+    // Test hook: the worker pauses after the read until the gate opens; the peer is killed meanwhile.
+    const gated = createCredentialPool({ threads: 1, __testHooks: true } as Parameters<
+      typeof createCredentialPool
+    >[0]) as CredentialPool & {
+      __testProcessInfoGated(peer: { pid: number; pidfd: number | null }, gate: Int32Array): Promise<unknown>;
+    };
+    const listener = await listen();
+    const accepted = listener.nextConnection();
+    const { child, connected } = spawnClient(listener.path);
+    try {
+      await connected;
+      const socket = await accepted;
+      const pid = getPeerCredentials(socket).pid!;
+      const gate = new Int32Array(new SharedArrayBuffer(8));
+      const pending = gated
+        .__testProcessInfoGated({ pid, pidfd: openPeerPidfd(socket) }, gate)
+        .catch((e) => e);
+      await vi.waitFor(() => expect(Atomics.load(gate, 1)).toBe(1), { timeout: 5000 });
+      await killAndWait(child);
+      Atomics.store(gate, 0, 1);
+      Atomics.notify(gate, 0);
+      const err = (await pending) as Error;
+      expect(err).toBeInstanceOf(PeerProcessExitedError);
+      expect(err.message).toMatch(/pidfd reports the process is gone/);
+    } finally {
+      await killAndWait(child);
+      await listener.close();
+      await gated.close();
     }
   });
 
