@@ -55,6 +55,12 @@ export interface PeerServerOptions {
   process?: boolean | ProcessOptions;
   /** systemd socket activation: 'auto' (default) uses fd 3 when LISTEN_PID/LISTEN_FDS say so; true requires it. */
   listenFds?: boolean | 'auto';
+  /**
+   * Run each connection's listeners inside its identity context, so currentIdentity() works in them.
+   * Default true. False skips AsyncLocalStorage entirely (peerOf() still works), which on Node 20 saves the
+   * async-hooks cost it puts on every promise and callback of the process.
+   */
+  asyncContext?: boolean;
   /** listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). Default 511. */
   backlog?: number;
   /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
@@ -99,11 +105,16 @@ export const kStopping = Symbol('peerauth.stopping');
 // audit event records that the connection ended with an error.
 function ignoreSocketError(): void {}
 
-/** Makes currentIdentity() work in every listener of this socket, whenever it runs. */
+/**
+ * Makes currentIdentity() work in every listener of this socket, whenever it runs. AsyncLocalStorage alone
+ * does not do it: the socket's later events come from its libuv handle, created at accept outside any
+ * identity context. Events nobody listens to skip the context switch (emit would do nothing anyway).
+ */
 function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
-  const emit = socket.emit;
-  socket.emit = function emitWithIdentity(this: net.Socket, ...args: Parameters<net.Socket['emit']>) {
-    return runWithIdentity(identity, () => emit.apply(this, args));
+  const emit = socket.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
+  socket.emit = function emitWithIdentity(this: net.Socket, event: string | symbol, ...args: unknown[]) {
+    if (this.listenerCount(event) === 0) return emit.call(this, event, ...args);
+    return runWithIdentity(identity, () => emit.call(this, event, ...args));
   } as net.Socket['emit'];
 }
 
@@ -118,6 +129,7 @@ class PeerServerImpl extends net.Server {
   private readonly listenFds: boolean | 'auto';
   private readonly handleSignals: boolean;
   private readonly backlog: number | undefined;
+  private readonly asyncContext: boolean;
   private ownedPool: CredentialPool | null = null;
   private readonly givenPool: CredentialPool | undefined;
   private bound: BoundSocketFile | null = null;
@@ -137,6 +149,7 @@ class PeerServerImpl extends net.Server {
     this.listenFds = options.listenFds ?? 'auto';
     this.handleSignals = options.handleSignals === true;
     this.backlog = options.backlog;
+    this.asyncContext = options.asyncContext !== false;
     this.givenPool = options.pool;
     const cacheOptions = options.cache ?? {};
     const given = options.identity;
@@ -237,14 +250,15 @@ class PeerServerImpl extends net.Server {
       return;
     }
     setPeer(socket, identity);
-    bindEmitToIdentity(socket, identity);
+    if (this.asyncContext) bindEmitToIdentity(socket, identity);
     if (levelEnabled(this.logger, 'info')) {
       auditAccepted(this.logger, credentials, identity, performance.now() - start);
       socket.once('close', (hadError: boolean) => {
         auditClosed(this.logger, identity, hadError ? 'transmission error' : null, performance.now() - start);
       });
     }
-    runWithIdentity(identity, () => this.emit('peer', socket, identity));
+    if (this.asyncContext) runWithIdentity(identity, () => this.emit('peer', socket, identity));
+    else this.emit('peer', socket, identity);
   }
 
   private reject(

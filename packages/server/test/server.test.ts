@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { type CredentialPool, createCredentialPool } from '@peerauth/core-native';
-import { createResolver, currentIdentity, type Identity } from '@peerauth/identity';
+import { createResolver, currentIdentity, type Identity, tryCurrentIdentity } from '@peerauth/identity';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AddressInUseError,
@@ -123,6 +123,17 @@ describe('createPeerServer', () => {
       pid: process.pid,
       role: 'guest',
     });
+  });
+
+  it('asyncContext: false still gives peerOf, without an identity context', async () => {
+    const socketPath = path.join(dir, 'noctx.sock');
+    const server = start({ path: socketPath, asyncContext: false }, (socket, identity) => {
+      socket.end(
+        JSON.stringify({ same: peerOf(socket) === identity, context: tryCurrentIdentity() ?? null }),
+      );
+    });
+    await listening(server);
+    expect(JSON.parse(await exchange(socketPath))).toEqual({ same: true, context: null });
   });
 
   it('validates the mode before anything is created', () => {
