@@ -1,1 +1,44 @@
-export {};
+export {
+  DEFAULT_FALLBACK_ROLE,
+  DEFAULT_TRUST_DOMAIN,
+  formatIssuePath,
+  type IdentityConfig,
+  loadIdentityConfig,
+  type Person,
+  parseIdentityConfig,
+  validateIdentityConfig,
+} from './config.js';
+export { currentIdentity, runWithIdentity, tryCurrentIdentity } from './context.js';
+export {
+  type ConfigIssue,
+  IdentityConfigError,
+  IdentityError,
+  InvalidTrustDomainError,
+  InvalidUidError,
+  NoIdentityError,
+} from './errors.js';
+export {
+  createResolver,
+  DEFAULT_TIMEOUT_MS,
+  isResolver,
+  type Resolver,
+  type ResolverOptions,
+} from './resolver.js';
+export { buildSelectors, type NamedGroup, type SelectorInput } from './selectors.js';
+export {
+  decodeExecutableSegment,
+  encodeExecutableSegment,
+  executableName,
+  formatSpiffeId,
+  MAX_EXECUTABLE_SEGMENT_BYTES,
+  MAX_SPIFFE_ID_BYTES,
+  trustDomainProblem,
+} from './spiffe.js';
+export type {
+  Identity,
+  Logger,
+  PeerCredentialsLike,
+  ProcessLike,
+  TrailStep,
+  UserDirectory,
+} from './types.js';

@@ -1,0 +1,308 @@
+// The identity config: a zod schema for shape, then cross-field checks (roles, duplicates, userMaps) that
+// run on whatever parts are well-formed, so a single pass reports every problem.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { type ConfigIssue, IdentityConfigError } from './errors.js';
+import { trustDomainProblem } from './spiffe.js';
+import { didYouMean } from './suggest.js';
+import { captureGroupCount, compilePattern, isTemplate, literalName, templateGroupRefs } from './usermaps.js';
+
+export const DEFAULT_TRUST_DOMAIN = 'peerauth.local';
+export const DEFAULT_FALLBACK_ROLE = 'public';
+
+export interface Person {
+  name: string;
+  role: string;
+  osUsername?: string;
+  uids?: number[];
+  /** Other identity channels (telegram, discord, email...) are kept as they are. */
+  [channel: string]: unknown;
+}
+
+export interface IdentityConfig {
+  trustDomain: string;
+  fallbackRole: string;
+  roles?: string[];
+  people: Person[];
+  groupRoles: Record<string, string>;
+  userMaps: { systemUser: string; person: string }[];
+}
+
+const MAX_UID = 0xffffffff;
+const TOP_LEVEL_KEYS = [
+  '$schema',
+  'trustDomain',
+  'fallbackRole',
+  'roles',
+  'people',
+  'groupRoles',
+  'userMaps',
+];
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const uid = z
+  .number()
+  .int('must be an integer uid')
+  .min(0, 'must be a uid in 0..4294967295')
+  .max(MAX_UID, 'must be a uid in 0..4294967295');
+
+const personSchema = z.looseObject({
+  name: nonEmpty,
+  role: nonEmpty,
+  osUsername: nonEmpty.optional(),
+  uids: z.array(uid).optional(),
+});
+
+const userMapSchema = z.strictObject({ systemUser: nonEmpty, person: nonEmpty });
+
+const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  trustDomain: z.string().default(DEFAULT_TRUST_DOMAIN),
+  fallbackRole: nonEmpty.default(DEFAULT_FALLBACK_ROLE),
+  roles: z.array(nonEmpty).optional(),
+  people: z.array(personSchema, {
+    error: (issue) =>
+      issue.input === undefined ? 'required: a list of people (it may be empty)' : undefined,
+  }),
+  groupRoles: z.record(z.string(), nonEmpty).default({}),
+  userMaps: z.array(userMapSchema).default([]),
+});
+
+type Segment = string | number;
+
+interface RawIssue {
+  path: Segment[];
+  message: string;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/** `people[2].role`, `groupRoles["my group"]`; `(root)` for the whole document. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else {
+      const key = String(segment);
+      out += IDENTIFIER.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+    }
+  }
+  return out || '(root)';
+}
+
+function zodIssues(error: z.ZodError): RawIssue[] {
+  const out: RawIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    if (issue.code === 'unrecognized_keys') {
+      const known = path.length === 0 ? TOP_LEVEL_KEYS : ['systemUser', 'person'];
+      for (const key of issue.keys) {
+        out.push({ path: [...path, key], message: `unknown field${didYouMean(key, known)}` });
+      }
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function personLabel(index: number, person: unknown): string {
+  const name = isRecord(person) && typeof person.name === 'string' ? ` (${JSON.stringify(person.name)})` : '';
+  return `people[${index}]${name}`;
+}
+
+function checkTrustDomain(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  if (typeof raw.trustDomain !== 'string') return;
+  const problem = trustDomainProblem(raw.trustDomain);
+  if (problem) {
+    issues.push({
+      path: ['trustDomain'],
+      message: `invalid trust domain ${JSON.stringify(raw.trustDomain)}: ${problem}`,
+    });
+  }
+}
+
+function checkRoles(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  if (!Array.isArray(raw.roles)) return;
+  const roles = raw.roles.filter((r): r is string => typeof r === 'string');
+  const known = new Set(roles);
+  const check = (path: Segment[], role: unknown, note = ''): void => {
+    if (typeof role !== 'string' || role === '' || known.has(role)) return;
+    const hint = didYouMean(role, roles);
+    const listed = roles.length
+      ? ` (roles: ${roles.map((r) => JSON.stringify(r)).join(', ')})`
+      : ' (roles is empty)';
+    issues.push({ path, message: `unknown role ${JSON.stringify(role)}${note}${hint || listed}` });
+  };
+  asArray(raw.people).forEach((person, i) => {
+    if (isRecord(person)) check(['people', i, 'role'], person.role);
+  });
+  if (isRecord(raw.groupRoles)) {
+    for (const [group, role] of Object.entries(raw.groupRoles)) check(['groupRoles', group], role);
+  }
+  if (raw.fallbackRole === undefined) {
+    check(['fallbackRole'], DEFAULT_FALLBACK_ROLE, ' (the default fallbackRole: add it to roles or set one)');
+  } else {
+    check(['fallbackRole'], raw.fallbackRole);
+  }
+}
+
+function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  const names = new Map<string, number>();
+  const usernames = new Map<string, number>();
+  const uids = new Map<number, number>();
+  asArray(raw.people).forEach((person, i) => {
+    if (!isRecord(person)) return;
+    const people = asArray(raw.people);
+    if (typeof person.name === 'string' && person.name !== '') {
+      const first = names.get(person.name);
+      if (first === undefined) names.set(person.name, i);
+      else {
+        issues.push({
+          path: ['people', i, 'name'],
+          message: `duplicate name ${JSON.stringify(person.name)}: already used by people[${first}] (userMaps name people, so names must be unique)`,
+        });
+      }
+    }
+    if (typeof person.osUsername === 'string' && person.osUsername !== '') {
+      const first = usernames.get(person.osUsername);
+      if (first === undefined) usernames.set(person.osUsername, i);
+      else {
+        issues.push({
+          path: ['people', i, 'osUsername'],
+          message: `duplicate osUsername ${JSON.stringify(person.osUsername)}: already used by ${personLabel(first, people[first])}`,
+        });
+      }
+    }
+    asArray(person.uids).forEach((u, j) => {
+      if (typeof u !== 'number' || !Number.isInteger(u)) return;
+      const first = uids.get(u);
+      if (first === undefined) uids.set(u, i);
+      else {
+        const by =
+          first === i
+            ? 'listed twice for the same person'
+            : `already used by ${personLabel(first, people[first])}`;
+        issues.push({ path: ['people', i, 'uids', j], message: `duplicate uid ${u}: ${by}` });
+      }
+    });
+  });
+}
+
+function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  const names = asArray(raw.people)
+    .map((p) => (isRecord(p) && typeof p.name === 'string' ? p.name : undefined))
+    .filter((n): n is string => n !== undefined);
+  const known = new Set(names);
+  asArray(raw.userMaps).forEach((rule, i) => {
+    if (!isRecord(rule)) return;
+    let groups: number | undefined;
+    if (typeof rule.systemUser === 'string' && rule.systemUser !== '') {
+      try {
+        groups = captureGroupCount(compilePattern(rule.systemUser));
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        issues.push({
+          path: ['userMaps', i, 'systemUser'],
+          message: `invalid regular expression ${JSON.stringify(rule.systemUser)}: ${reason}`,
+        });
+      }
+    }
+    if (typeof rule.person !== 'string' || rule.person === '') return;
+    if (isTemplate(rule.person)) {
+      // Which person a template names depends on the username, so it is checked when resolving.
+      const tooHigh = templateGroupRefs(rule.person).filter((n) => groups !== undefined && n > groups);
+      if (tooHigh.length) {
+        issues.push({
+          path: ['userMaps', i, 'person'],
+          message: `${JSON.stringify(rule.person)} refers to capture group $${tooHigh[0]} but systemUser has ${groups} group${groups === 1 ? '' : 's'}`,
+        });
+      }
+    } else {
+      const name = literalName(rule.person);
+      if (!known.has(name)) {
+        issues.push({
+          path: ['userMaps', i, 'person'],
+          message: `names no person: no entry in people has name ${JSON.stringify(name)}${didYouMean(name, names)}`,
+        });
+      }
+    }
+  });
+}
+
+function compareSegments(a: Segment[], b: Segment[]): number {
+  const order = (s: Segment | undefined): number =>
+    s === undefined ? -1 : TOP_LEVEL_KEYS.indexOf(String(s)) === -1 ? 99 : TOP_LEVEL_KEYS.indexOf(String(s));
+  const top = order(a[0]) - order(b[0]);
+  if (top !== 0) return top;
+  for (let i = 1; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return 0;
+  }
+  return a.length - b.length;
+}
+
+/** Every problem with `value` as an identity config, in document order; empty when it is valid. */
+export function validateIdentityConfig(value: unknown): ConfigIssue[] {
+  const raw: RawIssue[] = [];
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) raw.push(...zodIssues(parsed.error));
+  if (isRecord(value)) {
+    checkTrustDomain(value, raw);
+    checkRoles(value, raw);
+    checkDuplicatePeople(value, raw);
+    checkUserMaps(value, raw);
+  }
+  // Stable sort: issues for the same place keep the order they were found in.
+  return raw
+    .map((issue, i) => ({ issue, i }))
+    .sort((x, y) => compareSegments(x.issue.path, y.issue.path) || x.i - y.i)
+    .map(({ issue }) => ({ path: formatIssuePath(issue.path), message: issue.message }));
+}
+
+/** Validate and fill in defaults. Throws IdentityConfigError listing every problem. */
+export function parseIdentityConfig(value: unknown, file?: string): IdentityConfig {
+  const issues = validateIdentityConfig(value);
+  if (issues.length > 0) throw new IdentityConfigError(issues, file);
+  const { $schema: _schema, ...config } = configSchema.parse(value);
+  return config as IdentityConfig;
+}
+
+function jsonErrorMessage(text: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const position = /position (\d+)/.exec(message);
+  if (!position) return `invalid JSON: ${message}`;
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `invalid JSON at line ${line} column ${column}: ${message}`;
+}
+
+/** Read a JSON config file. Unreadable file, bad JSON and bad config all throw IdentityConfigError naming the file. */
+export async function loadIdentityConfig(path: string): Promise<IdentityConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new IdentityConfigError([{ path: '(file)', message: `cannot read: ${reason}` }], path, {
+      cause: err,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new IdentityConfigError([{ path: '(root)', message: jsonErrorMessage(text, err) }], path, {
+      cause: err,
+    });
+  }
+  return parseIdentityConfig(value, path);
+}

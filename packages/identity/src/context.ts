@@ -1,0 +1,23 @@
+// The identity of the peer a piece of code is serving, carried across awaits and callbacks.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { NoIdentityError } from './errors.js';
+import type { Identity } from './types.js';
+
+const storage = new AsyncLocalStorage<Identity>();
+
+/** Run `fn` (and everything it schedules) with `identity` as the current identity. */
+export function runWithIdentity<T>(identity: Identity, fn: () => T): T {
+  return storage.run(identity, fn);
+}
+
+/** The current identity; throws NoIdentityError outside runWithIdentity. */
+export function currentIdentity(): Identity {
+  const identity = storage.getStore();
+  if (identity === undefined) throw new NoIdentityError();
+  return identity;
+}
+
+/** The current identity, or undefined outside runWithIdentity. */
+export function tryCurrentIdentity(): Identity | undefined {
+  return storage.getStore();
+}

@@ -1,0 +1,63 @@
+/** Base class of every error this package throws; `code` is stable, the message is for humans. */
+export class IdentityError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export interface ConfigIssue {
+  /** Where in the config, e.g. `people[2].role`; `(root)` for the document itself. */
+  path: string;
+  message: string;
+}
+
+/** Every problem found in a config at once, so one edit-check cycle fixes them all. */
+export class IdentityConfigError extends IdentityError {
+  declare readonly code: 'IDENTITY_CONFIG_INVALID';
+  readonly issues: ConfigIssue[];
+  /** The file the config came from, when it came from one. */
+  readonly file: string | undefined;
+
+  constructor(issues: ConfigIssue[], file?: string, options?: ErrorOptions) {
+    const where = file ? `identity config ${file}` : 'identity config';
+    const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
+    const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
+    super('IDENTITY_CONFIG_INVALID', `${where} is invalid (${count}):\n${lines}`, options);
+    this.issues = issues;
+    this.file = file;
+  }
+}
+
+/** `currentIdentity()` was called outside `runWithIdentity`. */
+export class NoIdentityError extends IdentityError {
+  declare readonly code: 'NO_IDENTITY';
+
+  constructor(message = 'no peer identity in this async context (call inside runWithIdentity)') {
+    super('NO_IDENTITY', message);
+  }
+}
+
+export class InvalidTrustDomainError extends IdentityError {
+  declare readonly code: 'INVALID_TRUST_DOMAIN';
+  readonly trustDomain: string;
+
+  constructor(trustDomain: string, reason: string) {
+    super('INVALID_TRUST_DOMAIN', `invalid trust domain ${JSON.stringify(trustDomain)}: ${reason}`);
+    this.trustDomain = trustDomain;
+  }
+}
+
+/** A uid outside 0..2^32-1 cannot come from the kernel; it is a programming error upstream. */
+export class InvalidUidError extends IdentityError {
+  declare readonly code: 'INVALID_UID';
+  readonly uid: unknown;
+
+  constructor(uid: unknown) {
+    super('INVALID_UID', `invalid uid ${String(uid)}: expected an integer in 0..4294967295`);
+    this.uid = uid;
+  }
+}

@@ -1,0 +1,203 @@
+// createResolver: the I/O around the pure stages. Directory calls are bounded by a timeout and never make
+// resolve() reject: a slow or broken NSS must not lock peers out, it only costs them their name.
+import { type IdentityConfig, parseIdentityConfig } from './config.js';
+import { InvalidUidError } from './errors.js';
+import {
+  indexConfig,
+  type Lookup,
+  type PeopleIndex,
+  peerGroups,
+  personStage,
+  roleStage,
+  spiffeStage,
+  usernameStage,
+} from './pipeline.js';
+import { buildSelectors } from './selectors.js';
+import type { Identity, Logger, PeerCredentialsLike, ProcessLike, UserDirectory } from './types.js';
+
+export const DEFAULT_TIMEOUT_MS = 1000;
+
+export interface ResolverOptions {
+  /** Bound on each directory call (user, then groups). Default 1000 ms. */
+  timeoutMs?: number;
+  /** Told about directory failures and timeouts (pino-compatible). Default: one Node process warning per resolver. */
+  logger?: Logger;
+}
+
+export interface Resolver {
+  readonly config: IdentityConfig;
+  readonly directory: UserDirectory;
+  resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity>;
+  /** The same config and options over another directory (e.g. a caching one). */
+  withDirectory(directory: UserDirectory): Resolver;
+}
+
+const RESOLVER = Symbol.for('@peerauth/identity.resolver');
+
+export function isResolver(value: unknown): value is Resolver {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[RESOLVER] === true;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+function call<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Lookup<T>> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => resolve({ ok: false, reason: `timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    const settle = (result: Lookup<T>): void => {
+      clearTimeout(timer);
+      resolve(result);
+    };
+    let pending: Promise<T>;
+    try {
+      pending = Promise.resolve(fn());
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (value) => settle({ ok: true, value }),
+      (err: unknown) => settle({ ok: false, reason: describeError(err) }),
+    );
+  });
+}
+
+function checkUser(value: unknown): Lookup<{ name: string; gid: number } | null> {
+  if (value === null || value === undefined) return { ok: true, value: null };
+  const v = value as { name?: unknown; gid?: unknown };
+  if (typeof v.name === 'string' && v.name !== '' && Number.isInteger(v.gid)) {
+    return { ok: true, value: { name: v.name, gid: v.gid as number } };
+  }
+  return { ok: false, reason: 'directory returned a malformed user entry' };
+}
+
+function checkGroups(value: unknown): Lookup<{ gid: number; name: string }[]> {
+  if (!Array.isArray(value)) return { ok: false, reason: 'directory returned a malformed group list' };
+  const groups = value.filter(
+    (g): g is { gid: number; name: string } =>
+      typeof g === 'object' && g !== null && Number.isInteger(g.gid) && typeof g.name === 'string',
+  );
+  return { ok: true, value: groups.map((g) => ({ gid: g.gid, name: g.name })) };
+}
+
+function defaultLogger(): Logger {
+  let warned = false;
+  return {
+    warn(obj, msg) {
+      if (warned) return;
+      warned = true;
+      process.emitWarning(
+        `${msg ?? 'directory lookup failed'} ${JSON.stringify(obj)} (further failures not shown: pass options.logger)`,
+        {
+          code: 'PEERAUTH_DIRECTORY',
+        },
+      );
+    },
+  };
+}
+
+interface Settings {
+  timeoutMs: number;
+  logger: Logger;
+}
+
+function assertCredentials(creds: PeerCredentialsLike): void {
+  const valid = (n: unknown): boolean =>
+    Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+  if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
+}
+
+class PeerResolver implements Resolver {
+  readonly config: IdentityConfig;
+  readonly directory: UserDirectory;
+  readonly [RESOLVER] = true;
+  readonly #index: PeopleIndex;
+  readonly #settings: Settings;
+
+  constructor(config: IdentityConfig, directory: UserDirectory, settings: Settings, index?: PeopleIndex) {
+    this.config = config;
+    this.directory = directory;
+    this.#settings = settings;
+    this.#index = index ?? indexConfig(config);
+  }
+
+  withDirectory(directory: UserDirectory): Resolver {
+    return new PeerResolver(this.config, directory, this.#settings, this.#index);
+  }
+
+  async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
+    assertCredentials(creds);
+    const { timeoutMs, logger } = this.#settings;
+    const userLookup = await call(() => this.directory.userByUid(creds.uid), timeoutMs);
+    const user = userLookup.ok ? checkUser(userLookup.value) : userLookup;
+    if (!user.ok) {
+      logger.warn(
+        { uid: creds.uid, lookup: 'userByUid', reason: user.reason, timeoutMs },
+        `peerauth: user lookup for uid ${creds.uid} failed; resolving without a username`,
+      );
+    }
+    const username = usernameStage(creds.uid, user);
+
+    let groupLookup: Lookup<{ gid: number; name: string }[]> | null = null;
+    if (username.username !== null) {
+      const name = username.username;
+      const answer = await call(() => this.directory.groupsOf(name, creds.gid), timeoutMs);
+      groupLookup = answer.ok ? checkGroups(answer.value) : answer;
+      if (!groupLookup.ok) {
+        logger.warn(
+          { uid: creds.uid, username: name, lookup: 'groupsOf', reason: groupLookup.reason, timeoutMs },
+          `peerauth: group lookup for ${JSON.stringify(name)} failed; resolving without group names`,
+        );
+      }
+    }
+    const groups = peerGroups(creds, groupLookup);
+    const person = personStage(this.#index, creds.uid, username.username);
+    const role = roleStage(this.config, this.#index, person.person, groups);
+    const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
+    return {
+      uid: creds.uid,
+      gid: creds.gid,
+      pid: creds.pid ?? process?.pid ?? null,
+      groups: creds.groups,
+      username: username.username,
+      person: person.person,
+      role: role.role,
+      fallback: role.fallback,
+      spiffeId: spiffe.spiffeId,
+      selectors: buildSelectors({
+        creds,
+        username: username.username,
+        primaryGroup: groups.primaryGroup,
+        supplementary: groups.supplementary,
+        process,
+      }),
+      trail: [username.step, person.step, role.step, spiffe.step],
+    };
+  }
+}
+
+/**
+ * A resolver for `config` (validated here: IdentityConfigError when invalid) over `directory`.
+ * resolve() only rejects for credentials no kernel produces (InvalidUidError).
+ */
+export function createResolver(
+  config: IdentityConfig | unknown,
+  directory: UserDirectory,
+  options: ResolverOptions = {},
+): Resolver {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+  }
+  return new PeerResolver(parseIdentityConfig(config), directory, {
+    timeoutMs,
+    logger: options.logger ?? defaultLogger(),
+  });
+}

@@ -1,0 +1,52 @@
+import type { Person } from './config.js';
+
+/** Where usernames and group names come from (the core-native worker pool in production). */
+export interface UserDirectory {
+  /** The passwd entry for `uid`, or null when there is none. */
+  userByUid(uid: number): Promise<{ name: string; gid: number } | null>;
+  /** The groups `name` belongs to, including `gid` (getgrouplist semantics), with their names. */
+  groupsOf(name: string, gid: number): Promise<{ gid: number; name: string }[]>;
+}
+
+/** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */
+export interface PeerCredentialsLike {
+  pid: number | null;
+  uid: number;
+  gid: number;
+  /** Supplementary groups as the kernel reports them; null where the platform cannot tell. */
+  groups: number[] | null;
+}
+
+/** The peer's executable, when attested. */
+export interface ProcessLike {
+  pid: number;
+  exePath: string;
+  sha256?: string;
+}
+
+export interface TrailStep {
+  stage: 'username' | 'person' | 'role' | 'spiffe';
+  /** What the stage decided: the username, the person's name, the role, the SPIFFE ID (null: nothing found). */
+  result: string | null;
+  /** Why, in a sentence, for `peerauth resolve` and audit logs. */
+  detail: string;
+}
+
+export interface Identity {
+  uid: number;
+  gid: number;
+  pid: number | null;
+  groups: number[] | null;
+  username: string | null;
+  person: Person | null;
+  role: string;
+  /** True when no person and no group matched, so `role` is the config's fallbackRole. */
+  fallback: boolean;
+  spiffeId: string;
+  selectors: string[];
+  trail: TrailStep[];
+}
+
+export interface Logger {
+  warn(obj: object, msg?: string): void;
+}
