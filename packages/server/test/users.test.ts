@@ -109,15 +109,30 @@ describeAsRoot('clients with other uids, gids and groups (root)', () => {
     });
   });
 
-  it('a member of a mapped group gets the group role (child_process uid/gid)', async () => {
+  it('a process holding a mapped group gets the group role (setpriv --groups)', async () => {
     const socketPath = await serve('group.sock');
-    const out = await run(process.execPath, ['-e', PRINT_CLIENT, socketPath], { uid: BOB.uid, gid: BOB.gid });
+    const out = await client(socketPath, BOB.uid, BOB.gid, [STAFF.gid, OPS.gid]);
     expect(JSON.parse(out.replace(/\|EOF$/, ''))).toMatchObject({
       uid: BOB.uid,
       gid: BOB.gid,
       username: BOB.name,
       person: null,
       role: 'operator',
+      fallback: false,
+    });
+  });
+
+  it('the kernel decides group membership: child_process uid/gid drops supplementary groups, so no group role', async () => {
+    const socketPath = await serve('nogroup.sock');
+    // Node's spawn({ uid, gid }) calls setgroups(0): the client does not hold pasrv_ops, whatever
+    // /etc/group says, so it must not get the operator role.
+    const out = await run(process.execPath, ['-e', PRINT_CLIENT, socketPath], { uid: BOB.uid, gid: BOB.gid });
+    expect(JSON.parse(out.replace(/\|EOF$/, ''))).toMatchObject({
+      uid: BOB.uid,
+      gid: BOB.gid,
+      username: BOB.name,
+      role: 'guest',
+      fallback: true,
     });
   });
 
