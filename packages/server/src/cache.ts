@@ -101,8 +101,10 @@ class TtlLru<K, V> {
   }
 }
 
+export const DEFAULT_TTL_MS = 60_000;
+
 export function createCachingDirectory(inner: UserDirectory, options: CacheOptions = {}): CachingDirectory {
-  const ttlMs = options.ttlMs ?? 60_000;
+  const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
   const negativeTtlMs = options.negativeTtlMs ?? 5_000;
   const max = Math.max(1, options.max ?? 10_000);
   const now = options.now ?? Date.now;

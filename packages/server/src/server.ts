@@ -19,8 +19,9 @@ import {
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { auditAccepted, auditClosed, auditRejected } from './audit.js';
-import { type CacheOptions, type CachingDirectory, createCachingDirectory } from './cache.js';
+import { type CacheOptions, type CachingDirectory, createCachingDirectory, DEFAULT_TTL_MS } from './cache.js';
 import { NoActivationSocketError } from './errors.js';
+import { IdentityMemo } from './identity-memo.js';
 import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js';
 import { DEFAULT_MODE, parseMode } from './mode.js';
 import { setPeer } from './peers.js';
@@ -45,8 +46,11 @@ export interface PeerServerOptions {
   identity?: IdentityConfig | object | Resolver;
   /** Roles admitted. Default: every role, the fallback role included. */
   allowRoles?: string[];
-  /** Per-uid user/group cache. */
-  cache?: Omit<CacheOptions, 'now'>;
+  /**
+   * Per-uid user/group cache, plus `identities`: how many resolved identities of repeat client processes
+   * (same uid, gid, pid, groups) are remembered for `ttlMs` (default 1024; 0 disables).
+   */
+  cache?: Omit<CacheOptions, 'now'> & { identities?: number };
   /** pino-compatible logger for audit events and warnings. Default: pino at 'info' on stderr. */
   logger?: PeerLogger;
   /** Worker pool for user/group/process lookups; created (lazily) and owned by the server when not given. */
@@ -130,6 +134,7 @@ class PeerServerImpl extends net.Server {
   private readonly handleSignals: boolean;
   private readonly backlog: number | undefined;
   private readonly asyncContext: boolean;
+  private readonly memo: IdentityMemo;
   private ownedPool: CredentialPool | null = null;
   private readonly givenPool: CredentialPool | undefined;
   private bound: BoundSocketFile | null = null;
@@ -163,6 +168,16 @@ class PeerServerImpl extends net.Server {
       );
       this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
     }
+    this.memo = new IdentityMemo(
+      cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
+      Math.max(0, cacheOptions.identities ?? 1024),
+    );
+    // Clearing the cache must also forget identities built from it.
+    const clearDirectory = this.cache.clear;
+    this.cache.clear = () => {
+      clearDirectory();
+      this.memo.clear();
+    };
     this.on('connection', this.onConnection);
   }
 
@@ -194,9 +209,14 @@ class PeerServerImpl extends net.Server {
       );
       return;
     }
-    const pidfd = this.processOptions ? takePidfd(socket) : null;
     socket.on('error', ignoreSocketError);
-    void this.admit(socket, credentials, pidfd, start);
+    if (this.processOptions) {
+      this.admit(socket, credentials, takePidfd(socket), start);
+      return;
+    }
+    const known = this.memo.get(credentials);
+    if (known) this.decide(socket, credentials, known, start);
+    else this.admit(socket, credentials, null, start);
   };
 
   // Plain promise callbacks rather than async/await: with AsyncLocalStorage active every promise pays for
@@ -216,7 +236,10 @@ class PeerServerImpl extends net.Server {
       failed(err);
       return;
     }
-    resolving.then((identity) => this.decide(socket, credentials, identity, start), failed);
+    resolving.then((identity) => {
+      const settled = this.processOptions ? identity : this.memo.remember(credentials, identity);
+      this.decide(socket, credentials, settled, start);
+    }, failed);
   }
 
   private async attestAndResolve(

@@ -136,6 +136,41 @@ describe('createPeerServer', () => {
     expect(JSON.parse(await exchange(socketPath))).toEqual({ same: true, context: null });
   });
 
+  it('remembers the identity of a repeat client process (frozen, shared); identities: 0 and cache.clear() opt out', async () => {
+    const socketPath = path.join(dir, 'memo.sock');
+    const seen: Identity[] = [];
+    const directory = countingDirectory({ [process.getuid?.() ?? 0]: { name: 'someone', gid: 0 } }, 0);
+    const server = start({ path: socketPath, identity: createResolver(CONFIG, directory) }, (s, identity) => {
+      seen.push(identity);
+      s.end();
+    });
+    await listening(server);
+    await exchange(socketPath);
+    await exchange(socketPath);
+    expect(seen[1]).toBe(seen[0]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+    server.cache.clear();
+    await exchange(socketPath);
+    expect(seen[2]).not.toBe(seen[0]);
+    expect(seen[2]).toEqual(seen[0]);
+    expect(directory.userCalls).toBe(2);
+
+    const otherPath = path.join(dir, 'nomemo.sock');
+    const fresh: Identity[] = [];
+    const other = start(
+      { path: otherPath, identity: createResolver(CONFIG, directory), cache: { identities: 0 } },
+      (s, identity) => {
+        fresh.push(identity);
+        s.end();
+      },
+    );
+    await listening(other);
+    await exchange(otherPath);
+    await exchange(otherPath);
+    expect(fresh[1]).not.toBe(fresh[0]);
+    expect(Object.isFrozen(fresh[0])).toBe(false);
+  });
+
   it('validates the mode before anything is created', () => {
     const socketPath = path.join(dir, 'never.sock');
     expect(() => createPeerServer({ path: socketPath, mode: '0999', logger: silentLogger })).toThrow(
