@@ -169,18 +169,21 @@ export interface PeerGroups {
 export function peerGroups(
   creds: PeerCredentialsLike,
   directory: Lookup<{ gid: number; name: string }[]> | null,
+  /** Names found some other way (UserDirectory.groupByGid) for gids the directory's list lacks. */
+  extraNames: ReadonlyMap<number, string> = new Map(),
 ): PeerGroups {
   const known = directory?.ok ? directory.value : [];
   const names = new Map<number, string>();
   for (const g of known) if (!names.has(g.gid)) names.set(g.gid, g.name);
+  for (const [gid, name] of extraNames) if (!names.has(gid)) names.set(gid, name);
   const named = (gid: number): NamedGroup => ({ gid, name: names.get(gid) ?? null });
   const kernel = creds.groups !== null;
   const supplementaryGids = unique(kernel ? (creds.groups ?? []) : known.map((g) => g.gid));
   const supplementary = supplementaryGids.map(named);
   const ordered = unique([creds.gid, ...supplementaryGids]).map(named);
   let source = kernel ? 'kernel-reported groups' : 'directory groups (the kernel reported no group list)';
-  if (directory === null) source += ', unnamed (no username to look groups up for)';
-  else if (!directory.ok) source += `, unnamed (group lookup failed: ${directory.reason})`;
+  if (directory === null) source += '; no username to look group memberships up for';
+  else if (!directory.ok) source += `; group lookup failed: ${directory.reason}`;
   return { primaryGroup: names.get(creds.gid) ?? null, supplementary, ordered, source };
 }
 

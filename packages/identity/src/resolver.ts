@@ -5,6 +5,7 @@ import { InvalidUidError } from './errors.js';
 import {
   indexConfig,
   type Lookup,
+  type PeerGroups,
   type PeopleIndex,
   peerGroups,
   personStage,
@@ -132,6 +133,32 @@ class PeerResolver implements Resolver {
     return new PeerResolver(this.config, directory, this.#settings, this.#index);
   }
 
+  /** Group list for the role stage and selectors, asking groupByGid (when there is one) for unnamed gids. */
+  async #nameGroups(
+    creds: PeerCredentialsLike,
+    groupLookup: Lookup<{ gid: number; name: string }[]> | null,
+  ): Promise<PeerGroups> {
+    const groups = peerGroups(creds, groupLookup);
+    const byGid = this.directory.groupByGid?.bind(this.directory);
+    const unnamed = groups.ordered.filter((g) => g.name === null).map((g) => g.gid);
+    if (!byGid || unnamed.length === 0) return groups;
+    const { timeoutMs, logger } = this.#settings;
+    const answers = await Promise.all(unnamed.map((gid) => call(() => byGid(gid), timeoutMs)));
+    const names = new Map<number, string>();
+    answers.forEach((answer, i) => {
+      const gid = unnamed[i]!;
+      const entry = answer.ok ? answer.value : null;
+      if (entry && typeof entry.name === 'string' && entry.name !== '') names.set(gid, entry.name);
+      if (!answer.ok) {
+        logger.warn(
+          { uid: creds.uid, gid, lookup: 'groupByGid', reason: answer.reason, timeoutMs },
+          `peerauth: group lookup for gid ${gid} failed; it stays unnamed`,
+        );
+      }
+    });
+    return peerGroups(creds, groupLookup, names);
+  }
+
   async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
     assertCredentials(creds);
     const { timeoutMs, logger } = this.#settings;
@@ -157,7 +184,7 @@ class PeerResolver implements Resolver {
         );
       }
     }
-    const groups = peerGroups(creds, groupLookup);
+    const groups = await this.#nameGroups(creds, groupLookup);
     const person = personStage(this.#index, creds.uid, username.username);
     const role = roleStage(this.config, this.#index, person.person, groups);
     const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);

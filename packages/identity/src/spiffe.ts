@@ -38,28 +38,31 @@ export function assertTrustDomain(trustDomain: string): void {
   if (problem) throw new InvalidTrustDomainError(String(trustDomain), problem);
 }
 
+/** The UTF-8 bytes of one code point; a lone surrogate gets its own 3-byte sequence (as WTF-8 does). */
+function codePointBytes(cp: number): number[] {
+  if (cp < 0x80) return [cp];
+  if (cp < 0x800) return [0xc0 | (cp >> 6), 0x80 | (cp & 0x3f)];
+  if (cp < 0x10000) return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f)];
+  return [0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f)];
+}
+
+/** The code points of `s`, lone surrogates included as themselves. */
+function codePoints(s: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const cp = s.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    out.push(cp);
+  }
+  return out;
+}
+
 /**
  * UTF-8 bytes of `s`, except that lone surrogates are encoded as their own 3-byte sequences (WTF-8)
  * instead of U+FFFD, so two different JS strings never share a byte sequence.
  */
 export function wtf8Bytes(s: string): number[] {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const cp = s.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    if (cp < 0x80) bytes.push(cp);
-    else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
-    else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
-    else {
-      bytes.push(
-        0xf0 | (cp >> 18),
-        0x80 | ((cp >> 12) & 0x3f),
-        0x80 | ((cp >> 6) & 0x3f),
-        0x80 | (cp & 0x3f),
-      );
-    }
-  }
-  return bytes;
+  return codePoints(s).flatMap(codePointBytes);
 }
 
 function escapeByte(b: number): string {
@@ -76,22 +79,25 @@ function escapeByte(b: number): string {
  */
 export function encodeExecutableSegment(name: string): string {
   if (name.length === 0) return '_';
-  const bytes = wtf8Bytes(name);
-  const allDots = bytes.every((b) => b === 0x2e);
-  const parts = bytes.map((b) => {
-    const ch = String.fromCharCode(b);
-    return !allDots && b < 0x80 && PLAIN_BYTE.test(ch) ? ch : escapeByte(b);
+  const points = codePoints(name);
+  const allDots = points.every((cp) => cp === 0x2e);
+  // One part per code point, so a shortened prefix never splits a character.
+  const parts = points.map((cp) => {
+    const ch = String.fromCodePoint(cp);
+    return !allDots && cp < 0x80 && PLAIN_BYTE.test(ch) ? ch : codePointBytes(cp).map(escapeByte).join('');
   });
   const encoded = parts.join('');
   if (encoded.length <= MAX_EXECUTABLE_SEGMENT_BYTES) return encoded;
   const budget = MAX_EXECUTABLE_SEGMENT_BYTES - HASH_MARK.length - HASH_HEX_LENGTH;
   let prefix = '';
-  // Cut between escapes, never inside one, so the prefix still decodes to a prefix of the name.
+  // Cut between characters, never inside one, so the prefix still decodes to a prefix of the name.
   for (const part of parts) {
     if (prefix.length + part.length > budget) break;
     prefix += part;
   }
-  const digest = createHash('sha256').update(Uint8Array.from(bytes)).digest('hex');
+  const digest = createHash('sha256')
+    .update(Uint8Array.from(wtf8Bytes(name)))
+    .digest('hex');
   return `${prefix}${HASH_MARK}${digest}`;
 }
 

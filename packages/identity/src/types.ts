@@ -6,6 +6,11 @@ export interface UserDirectory {
   userByUid(uid: number): Promise<{ name: string; gid: number } | null>;
   /** The groups `name` belongs to, including `gid` (getgrouplist semantics), with their names. */
   groupsOf(name: string, gid: number): Promise<{ gid: number; name: string }[]>;
+  /**
+   * Optional: the name of one group. Used for gids the peer holds that groupsOf did not name (a group
+   * gained through setgid or newgrp, or a peer without a passwd entry). Without it such gids stay unnamed.
+   */
+  groupByGid?(gid: number): Promise<{ gid: number; name: string } | null>;
 }
 
 /** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */

@@ -1,0 +1,353 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  type ConfigIssue,
+  IdentityConfigError,
+  loadIdentityConfig,
+  parseIdentityConfig,
+  validateIdentityConfig,
+} from '../src/index.js';
+
+const fixtures = join(import.meta.dirname, '../../../test-fixtures/configs');
+
+function issuesOf(value: unknown): ConfigIssue[] {
+  try {
+    parseIdentityConfig(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    return (err as IdentityConfigError).issues;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const base = { roles: ['admin', 'member', 'public'] };
+
+describe('parseIdentityConfig: valid configs', () => {
+  it('fills in defaults: trustDomain peerauth.local, fallbackRole public, no groupRoles or userMaps', () => {
+    expect(parseIdentityConfig({ people: [] })).toEqual({
+      trustDomain: 'peerauth.local',
+      fallbackRole: 'public',
+      people: [],
+      groupRoles: {},
+      userMaps: [],
+    });
+  });
+
+  it('accepts the full example and keeps unknown fields on people', () => {
+    const config = parseIdentityConfig({
+      trustDomain: 'example.org',
+      fallbackRole: 'public',
+      roles: ['admin', 'member', 'public'],
+      people: [
+        { name: 'Alice', role: 'admin', osUsername: 'alice' },
+        { name: 'Build bot', role: 'member', uids: [4300] },
+        { name: 'Carol', role: 'member', telegram: '@carol', discord: { id: 42 } },
+      ],
+      groupRoles: { docker: 'member' },
+      userMaps: [{ systemUser: '^svc-(.+)$', person: 'Service $1' }],
+    });
+    expect(config.people[2]).toEqual({
+      name: 'Carol',
+      role: 'member',
+      telegram: '@carol',
+      discord: { id: 42 },
+    });
+    expect(config.roles).toEqual(['admin', 'member', 'public']);
+  });
+
+  it('accepts a config written before osUsername existed', async () => {
+    const config = await loadIdentityConfig(join(fixtures, 'legacy-no-osusername.json'));
+    expect(config.people.map((p) => p.osUsername)).toEqual([undefined, undefined]);
+    expect(config.people[0]).toMatchObject({ telegram: '@alice', discord: 'alice#0001' });
+  });
+
+  it('allows any role names when roles is not given', () => {
+    const config = parseIdentityConfig({
+      people: [{ name: 'A', role: 'anything' }],
+      groupRoles: { g: 'other' },
+    });
+    expect(config.people[0]!.role).toBe('anything');
+  });
+
+  it('allows a $schema key and uids up to 2^32-1', () => {
+    expect(() =>
+      parseIdentityConfig({
+        $schema: './schema.json',
+        people: [{ name: 'A', role: 'x', uids: [0, 4294967295] }],
+      }),
+    ).not.toThrow();
+    expect(parseIdentityConfig({ $schema: 'x', people: [] })).not.toHaveProperty('$schema');
+  });
+
+  it('is idempotent: a parsed config parses to itself', () => {
+    const once = parseIdentityConfig({ ...base, people: [{ name: 'A', role: 'admin' }] });
+    expect(parseIdentityConfig(once)).toEqual(once);
+  });
+
+  it('does not require templated userMaps persons to exist (they are checked per username)', () => {
+    expect(() =>
+      parseIdentityConfig({ people: [], userMaps: [{ systemUser: '^svc-(.+)$', person: 'Service $1' }] }),
+    ).not.toThrow();
+  });
+
+  it('treats $$ as a literal dollar, so "Cost $$" must name the person "Cost $"', () => {
+    expect(() =>
+      parseIdentityConfig({
+        people: [{ name: 'Cost $', role: 'x' }],
+        userMaps: [{ systemUser: 'a', person: 'Cost $$' }],
+      }),
+    ).not.toThrow();
+    expect(
+      issuesOf({ people: [], userMaps: [{ systemUser: 'a', person: 'Cost $$' }] })[0]!.message,
+    ).toContain('"Cost $"');
+  });
+});
+
+describe('parseIdentityConfig: each error', () => {
+  it('unknown role on a person, with a suggestion', () => {
+    expect(
+      issuesOf({
+        ...base,
+        people: [
+          { name: 'A', role: 'admin' },
+          { name: 'B', role: 'x' },
+          { name: 'C', role: 'admn' },
+        ],
+      }),
+    ).toEqual([
+      { path: 'people[1].role', message: 'unknown role "x" (roles: "admin", "member", "public")' },
+      { path: 'people[2].role', message: 'unknown role "admn" (did you mean "admin"?)' },
+    ]);
+  });
+
+  it('unknown role in groupRoles and fallbackRole', () => {
+    expect(
+      issuesOf({
+        ...base,
+        fallbackRole: 'guest',
+        people: [],
+        groupRoles: { docker: 'membr', 'my group': 'root' },
+      }),
+    ).toEqual([
+      { path: 'fallbackRole', message: 'unknown role "guest" (roles: "admin", "member", "public")' },
+      { path: 'groupRoles.docker', message: 'unknown role "membr" (did you mean "member"?)' },
+      { path: 'groupRoles["my group"]', message: 'unknown role "root" (roles: "admin", "member", "public")' },
+    ]);
+  });
+
+  it('the default fallbackRole must be in roles too', () => {
+    const [issue] = issuesOf({ roles: ['admin'], people: [] });
+    expect(issue!.path).toBe('fallbackRole');
+    expect(issue!.message).toContain('unknown role "public" (the default fallbackRole');
+  });
+
+  it('suggests a role differing only in case or by a transposition', () => {
+    const issues = issuesOf({
+      ...base,
+      people: [
+        { name: 'A', role: 'Admin' },
+        { name: 'B', role: 'memebr' },
+      ],
+    });
+    expect(issues.map((i) => i.message)).toEqual([
+      'unknown role "Admin" (did you mean "admin"?)',
+      'unknown role "memebr" (did you mean "member"?)',
+    ]);
+  });
+
+  it('the same osUsername on two people', () => {
+    expect(
+      issuesOf({
+        people: [
+          { name: 'A', role: 'r', osUsername: 'alice' },
+          { name: 'B', role: 'r', osUsername: 'alice' },
+        ],
+      }),
+    ).toEqual([
+      {
+        path: 'people[1].osUsername',
+        message: 'duplicate osUsername "alice": already used by people[0] ("A")',
+      },
+    ]);
+  });
+
+  it('the same uid on two people, or twice on one', () => {
+    expect(
+      issuesOf({
+        people: [
+          { name: 'A', role: 'r', uids: [1, 2] },
+          { name: 'B', role: 'r', uids: [3, 2, 3] },
+        ],
+      }),
+    ).toEqual([
+      { path: 'people[1].uids[1]', message: 'duplicate uid 2: already used by people[0] ("A")' },
+      { path: 'people[1].uids[2]', message: 'duplicate uid 3: listed twice for the same person' },
+    ]);
+  });
+
+  it('the same name on two people (userMaps refer to people by name)', () => {
+    expect(
+      issuesOf({
+        people: [
+          { name: 'A', role: 'r' },
+          { name: 'A', role: 'r' },
+        ],
+      })[0],
+    ).toMatchObject({
+      path: 'people[1].name',
+    });
+  });
+
+  it('an invalid trust domain', () => {
+    const cases: [string, string][] = [
+      ['Example.org', 'use lowercase'],
+      ['spiffe://example.org', 'without "spiffe://"'],
+      ['', 'must not be empty'],
+      ['example.org:443', 'only lowercase letters'],
+      ['a'.repeat(256), 'at most 255 bytes'],
+    ];
+    for (const [trustDomain, reason] of cases) {
+      const issues = issuesOf({ trustDomain, people: [] });
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.path).toBe('trustDomain');
+      expect(issues[0]!.message).toContain(reason);
+    }
+  });
+
+  it('an invalid regular expression in userMaps', () => {
+    const [issue] = issuesOf({ people: [], userMaps: [{ systemUser: '^svc-(.+$', person: 'Service $1' }] });
+    expect(issue!.path).toBe('userMaps[0].systemUser');
+    expect(issue!.message).toMatch(/^invalid regular expression "\^svc-\(\.\+\$": .+/);
+  });
+
+  it('a userMaps person that names no person', () => {
+    expect(
+      issuesOf({
+        people: [{ name: 'Operator', role: 'r' }],
+        userMaps: [{ systemUser: '^ops$', person: 'Operater' }],
+      }),
+    ).toEqual([
+      {
+        path: 'userMaps[0].person',
+        message: 'names no person: no entry in people has name "Operater" (did you mean "Operator"?)',
+      },
+    ]);
+  });
+
+  it('a userMaps template that refers to a capture group the pattern lacks', () => {
+    expect(issuesOf({ people: [], userMaps: [{ systemUser: '^svc-.+$', person: 'Service $1' }] })).toEqual([
+      {
+        path: 'userMaps[0].person',
+        message: '"Service $1" refers to capture group $1 but systemUser has 0 groups',
+      },
+    ]);
+  });
+
+  it('unknown fields at the top level and in userMaps, with suggestions', () => {
+    expect(
+      issuesOf({ people: [], grouproles: {}, userMaps: [{ systemUser: 'a', person: '$0', persn: 'x' }] }),
+    ).toEqual([
+      { path: 'userMaps[0].persn', message: 'unknown field (did you mean "person"?)' },
+      { path: 'grouproles', message: 'unknown field (did you mean "groupRoles"?)' },
+    ]);
+  });
+
+  it('missing people, and wrong types', () => {
+    expect(issuesOf({})).toEqual([
+      { path: 'people', message: 'required: a list of people (it may be empty)' },
+    ]);
+    expect(issuesOf(null)[0]!.path).toBe('(root)');
+    expect(issuesOf([])[0]!.path).toBe('(root)');
+    const issues = issuesOf({
+      trustDomain: 5,
+      people: [{ name: '', role: 3, uids: [-1, 1.5, 2 ** 32] }, 'bob'],
+    });
+    expect(issues.map((i) => i.path)).toEqual([
+      'trustDomain',
+      'people[0].name',
+      'people[0].role',
+      'people[0].uids[0]',
+      'people[0].uids[1]',
+      'people[0].uids[2]',
+      'people[1]',
+    ]);
+    expect(issues[1]!.message).toBe('must not be empty');
+    expect(issues[3]!.message).toBe('must be a uid in 0..4294967295');
+  });
+
+  it('collects every error at once, in document order, each named in the message', () => {
+    const issues = validateIdentityConfig({
+      trustDomain: 'Bad',
+      roles: ['admin', 'public'],
+      people: [
+        { name: 'A', role: 'admn', osUsername: 'a' },
+        { name: 'B', role: 'admin', osUsername: 'a' },
+      ],
+      userMaps: [{ systemUser: '(', person: 'Nobody' }],
+    });
+    expect(issues.map((i) => i.path)).toEqual([
+      'trustDomain',
+      'people[0].role',
+      'people[1].osUsername',
+      'userMaps[0].systemUser',
+      'userMaps[0].person',
+    ]);
+    const err = new IdentityConfigError(issues);
+    expect(err.code).toBe('IDENTITY_CONFIG_INVALID');
+    expect(err.message).toContain('5 problems');
+    for (const issue of issues) expect(err.message).toContain(`${issue.path}: ${issue.message}`);
+  });
+
+  it('validateIdentityConfig returns [] for a valid config', () => {
+    expect(validateIdentityConfig({ people: [] })).toEqual([]);
+  });
+});
+
+describe('loadIdentityConfig', () => {
+  it('loads the valid fixture', async () => {
+    const config = await loadIdentityConfig(join(fixtures, 'valid.json'));
+    expect(config.trustDomain).toBe('example.org');
+    expect(config.people).toHaveLength(4);
+  });
+
+  it('reports every problem in the invalid fixture, naming the file', async () => {
+    const file = join(fixtures, 'invalid.json');
+    const err = await loadIdentityConfig(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    const e = err as IdentityConfigError;
+    expect(e.file).toBe(file);
+    expect(e.message).toContain(file);
+    expect(e.issues.map((i) => i.path)).toEqual([
+      'trustDomain',
+      'people[1].osUsername',
+      'people[2].role',
+      'people[3].uids[0]',
+      'groupRoles.docker',
+      'userMaps[0].systemUser',
+      'userMaps[1].person',
+    ]);
+    expect(e.message).toContain('people[2].role: unknown role "admn" (did you mean "admin"?)');
+  });
+
+  it('reports bad JSON with its line and column', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const file = join(dir, 'bad.json');
+    await writeFile(file, '{\n  "people": [\n    { "name": "A", }\n  ]\n}\n');
+    const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]!.message).toMatch(/^invalid JSON at line 3 column \d+/);
+    expect(err.message).toContain(file);
+  });
+
+  it('reports an unreadable file as IdentityConfigError naming the path', async () => {
+    const file = join(tmpdir(), 'peerauth-identity-does-not-exist.json');
+    const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    expect(err.issues[0]).toMatchObject({ path: '(file)' });
+    expect(err.message).toContain('ENOENT');
+    expect(err.message).toContain(file);
+  });
+});

@@ -1,0 +1,369 @@
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  createResolver,
+  IdentityConfigError,
+  InvalidUidError,
+  isResolver,
+  loadIdentityConfig,
+  type UserDirectory,
+} from '../src/index.js';
+import { creds, hangingDirectory, hostDirectory, recordingLogger, staticDirectory } from './directory.js';
+import { spiffeIdProblem } from './spiffe-validator.js';
+
+const fixtures = join(import.meta.dirname, '../../../test-fixtures/configs');
+
+const config = {
+  trustDomain: 'example.org',
+  roles: ['admin', 'member', 'ops', 'public'],
+  people: [
+    { name: 'Alice', role: 'admin', osUsername: 'alice', telegram: '@alice' },
+    { name: 'Build bot', role: 'member', uids: [4300] },
+    { name: 'Service backup', role: 'member' },
+  ],
+  groupRoles: { docker: 'member', wheel: 'ops' },
+  userMaps: [{ systemUser: '^svc-(.+)$', person: 'Service $1' }],
+};
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('resolve', () => {
+  it('resolves a person by osUsername, with selectors and a four-step trail', async () => {
+    const resolver = createResolver(config, hostDirectory(true), { logger: recordingLogger() });
+    const identity = await resolver.resolve(creds(1000, 1000, [1000, 998]), {
+      pid: 4242,
+      exePath: '/usr/bin/node',
+      sha256: 'ab'.repeat(32),
+    });
+    expect(identity).toEqual({
+      uid: 1000,
+      gid: 1000,
+      pid: 4242,
+      groups: [1000, 998],
+      username: 'alice',
+      person: { name: 'Alice', role: 'admin', osUsername: 'alice', telegram: '@alice' },
+      role: 'admin',
+      fallback: false,
+      spiffeId: 'spiffe://example.org/uid-1000/node',
+      selectors: [
+        'unix:uid:1000',
+        'unix:user:alice',
+        'unix:gid:1000',
+        'unix:group:alice',
+        'unix:supplementary_gid:1000',
+        'unix:supplementary_gid:998',
+        'unix:supplementary_group:alice',
+        'unix:supplementary_group:docker',
+        'unix:pid:4242',
+        'unix:path:/usr/bin/node',
+        `unix:sha256:${'ab'.repeat(32)}`,
+      ],
+      trail: [
+        { stage: 'username', result: 'alice', detail: 'uid 1000 is user "alice"' },
+        { stage: 'person', result: 'Alice', detail: 'osUsername "alice" is "Alice"' },
+        { stage: 'role', result: 'admin', detail: 'role of "Alice"' },
+        {
+          stage: 'spiffe',
+          result: 'spiffe://example.org/uid-1000/node',
+          detail: 'uid 1000, executable "node"',
+        },
+      ],
+    });
+  });
+
+  it('resolves by uids, by userMaps and by group', async () => {
+    const resolver = createResolver(config, hostDirectory());
+    expect((await resolver.resolve(creds(4300))).person?.name).toBe('Build bot');
+    expect((await resolver.resolve(creds(1002))).person?.name).toBe('Service backup');
+    const bob = await resolver.resolve(creds(1001, 1001, null));
+    expect(bob).toMatchObject({ username: 'bob', person: null, role: 'member', fallback: false });
+    expect(bob.trail[2]!.detail).toContain('group "docker" (gid 998)');
+  });
+
+  it('uses the groups the kernel reports, not the ones /etc/group lists', async () => {
+    const resolver = createResolver(config, hostDirectory());
+    // bob is in docker and wheel per the directory, but this process dropped both.
+    const bob = await resolver.resolve(creds(1001, 1001, [1001]));
+    expect(bob).toMatchObject({ role: 'public', fallback: true, groups: [1001] });
+    expect(bob.selectors).not.toContain('unix:supplementary_group:docker');
+    // ...and a process holding only wheel gets wheel's role.
+    expect((await resolver.resolve(creds(1001, 1001, [999]))).role).toBe('ops');
+  });
+
+  it('names a held group groupsOf does not list only through the optional groupByGid', async () => {
+    // alice holds docker (998) via setgid, but /etc/group does not list her in it.
+    const without = await createResolver(config, hostDirectory()).resolve(creds(1000, 1000, [1000, 998]));
+    expect(without.selectors).toContain('unix:supplementary_gid:998');
+    expect(without.selectors).not.toContain('unix:supplementary_group:docker');
+    const directory = hostDirectory(true);
+    const withIt = await createResolver(config, directory).resolve(creds(1000, 1000, [1000, 998]));
+    expect(withIt.selectors).toContain('unix:supplementary_group:docker');
+    expect(directory.calls).toEqual(['userByUid(1000)', 'groupsOf(alice, 1000)', 'groupByGid(998)']);
+  });
+
+  it('a peer without a passwd entry still gets a group role when groupByGid names its groups', async () => {
+    const identity = await createResolver(config, hostDirectory(true)).resolve(creds(77777, 77777, [999]));
+    expect(identity).toMatchObject({ username: null, role: 'ops', fallback: false });
+    expect(identity.selectors).toEqual([
+      'unix:uid:77777',
+      'unix:gid:77777',
+      'unix:supplementary_gid:999',
+      'unix:supplementary_group:wheel',
+      'unix:pid:4242',
+    ]);
+  });
+
+  it('asks the directory for the groups of the kernel-reported gid', async () => {
+    const directory = hostDirectory();
+    await createResolver(config, directory).resolve(creds(1001, 998, null));
+    expect(directory.calls).toEqual(['userByUid(1001)', 'groupsOf(bob, 998)']);
+  });
+
+  it('a peer with no passwd entry gets the fallback role', async () => {
+    const directory = hostDirectory();
+    const identity = await createResolver(config, directory).resolve(creds(77777, 77777, [77777]));
+    expect(identity).toMatchObject({
+      username: null,
+      person: null,
+      role: 'public',
+      fallback: true,
+      spiffeId: 'spiffe://example.org/uid-77777',
+      selectors: ['unix:uid:77777', 'unix:gid:77777', 'unix:supplementary_gid:77777', 'unix:pid:4242'],
+    });
+    expect(identity.trail[0]).toEqual({
+      stage: 'username',
+      result: null,
+      detail: 'uid 77777 has no passwd entry',
+    });
+    expect(directory.calls).toEqual(['userByUid(77777)']);
+  });
+
+  it('works with a config written without any osUsername', async () => {
+    const legacy = await loadIdentityConfig(join(fixtures, 'legacy-no-osusername.json'));
+    const resolver = createResolver(legacy, hostDirectory());
+    expect(await resolver.resolve(creds(4300))).toMatchObject({
+      person: { name: 'Build bot' },
+      role: 'member',
+    });
+    expect(await resolver.resolve(creds(1000))).toMatchObject({
+      person: null,
+      role: 'public',
+      fallback: true,
+    });
+  });
+
+  it('takes pid from the process when the credentials have none', async () => {
+    const identity = await createResolver(config, hostDirectory()).resolve(creds(1000, 1000, null, null), {
+      pid: 9,
+      exePath: '/bin/sh',
+    });
+    expect(identity.pid).toBe(9);
+    expect(identity.selectors).toContain('unix:pid:9');
+  });
+
+  it('rejects credentials no kernel produces', async () => {
+    const resolver = createResolver(config, hostDirectory());
+    await expect(resolver.resolve(creds(-1))).rejects.toBeInstanceOf(InvalidUidError);
+    await expect(resolver.resolve(creds(2 ** 32))).rejects.toBeInstanceOf(InvalidUidError);
+  });
+});
+
+describe('a failing directory', () => {
+  it('a rejecting userByUid: logs, falls through to the fallback role, never rejects', async () => {
+    const logger = recordingLogger();
+    const directory: UserDirectory = {
+      userByUid: async () => {
+        throw Object.assign(new Error('NSS is down'), { code: 'EIO' });
+      },
+      groupsOf: async () => [],
+    };
+    const identity = await createResolver(config, directory, { logger }).resolve(creds(1000));
+    expect(identity).toMatchObject({ username: null, role: 'public', fallback: true });
+    expect(identity.trail[0]!.detail).toBe(
+      'user lookup for uid 1000 failed (EIO: NSS is down); continuing without a username',
+    );
+    expect(logger.entries).toHaveLength(1);
+    expect(logger.entries[0]!.obj).toMatchObject({
+      uid: 1000,
+      lookup: 'userByUid',
+      reason: 'EIO: NSS is down',
+    });
+    expect(logger.entries[0]!.msg).toContain('uid 1000');
+  });
+
+  it('a userByUid that throws synchronously is handled the same way', async () => {
+    const directory = {
+      userByUid: () => {
+        throw new Error('sync');
+      },
+      groupsOf: async () => [],
+    } as unknown as UserDirectory;
+    const identity = await createResolver(config, directory, { logger: recordingLogger() }).resolve(
+      creds(1000),
+    );
+    expect(identity.fallback).toBe(true);
+  });
+
+  it('a directory that never answers: resolve completes after the timeout with the fallback role', async () => {
+    const logger = recordingLogger();
+    const resolver = createResolver(config, hangingDirectory, { timeoutMs: 50, logger });
+    const outcome = await Promise.race([
+      resolver.resolve(creds(1000)),
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 50 + 2000)),
+    ]);
+    expect(outcome).not.toBe('hung');
+    expect(outcome).toMatchObject({ username: null, role: 'public', fallback: true });
+    expect(logger.entries[0]!.obj).toMatchObject({
+      lookup: 'userByUid',
+      reason: 'timed out after 50 ms',
+      timeoutMs: 50,
+    });
+  });
+
+  it('uids still match when the directory never answers', async () => {
+    const identity = await createResolver(config, hangingDirectory, {
+      timeoutMs: 50,
+      logger: recordingLogger(),
+    }).resolve(creds(4300));
+    expect(identity).toMatchObject({ person: { name: 'Build bot' }, role: 'member', fallback: false });
+  });
+
+  it('a groupsOf that rejects or hangs keeps the username and person, loses group names', async () => {
+    for (const groupsOf of [
+      () => Promise.reject(new Error('no groups')),
+      () => new Promise<never>(() => {}),
+    ]) {
+      const logger = recordingLogger();
+      const directory: UserDirectory = { userByUid: async () => ({ name: 'bob', gid: 1001 }), groupsOf };
+      const identity = await createResolver(config, directory, { timeoutMs: 50, logger }).resolve(
+        creds(1001, 1001, [998]),
+      );
+      expect(identity).toMatchObject({ username: 'bob', role: 'public', fallback: true });
+      expect(identity.selectors).toEqual([
+        'unix:uid:1001',
+        'unix:user:bob',
+        'unix:gid:1001',
+        'unix:supplementary_gid:998',
+        'unix:pid:4242',
+      ]);
+      expect(identity.trail[2]!.detail).toContain('group lookup failed');
+      expect(logger.entries[0]!.obj).toMatchObject({ lookup: 'groupsOf', username: 'bob' });
+    }
+  });
+
+  it('a groupByGid that hangs leaves the gid unnamed after the timeout', async () => {
+    const logger = recordingLogger();
+    const directory: UserDirectory = {
+      userByUid: async () => null,
+      groupsOf: async () => [],
+      groupByGid: () => new Promise(() => {}),
+    };
+    const identity = await createResolver(config, directory, { timeoutMs: 50, logger }).resolve(
+      creds(5, 5, [998]),
+    );
+    expect(identity).toMatchObject({ role: 'public', fallback: true });
+    expect(logger.entries.map((e) => e.obj)).toMatchObject([
+      { lookup: 'groupByGid', gid: 5 },
+      { lookup: 'groupByGid', gid: 998 },
+    ]);
+  });
+
+  it('malformed directory answers count as failures, not crashes', async () => {
+    const directory = {
+      userByUid: async () => ({ nom: 'x' }),
+      groupsOf: async () => 'nope',
+    } as unknown as UserDirectory;
+    const logger = recordingLogger();
+    const identity = await createResolver(config, directory, { logger }).resolve(creds(1000));
+    expect(identity.username).toBeNull();
+    expect(logger.entries[0]!.obj).toMatchObject({ reason: 'directory returned a malformed user entry' });
+  });
+
+  it('without a logger, emits one process warning per resolver', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const directory: UserDirectory = {
+      userByUid: () => Promise.reject(new Error('down')),
+      groupsOf: async () => [],
+    };
+    const resolver = createResolver(config, directory);
+    await resolver.resolve(creds(1000));
+    await resolver.resolve(creds(1001));
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toContain('uid 1000');
+  });
+});
+
+describe('createResolver', () => {
+  it('validates the config', () => {
+    expect(() => createResolver({ people: [{ name: 'A' }] }, hostDirectory())).toThrow(IdentityConfigError);
+  });
+
+  it('exposes the validated config and the directory', () => {
+    const directory = hostDirectory();
+    const resolver = createResolver({ people: [] }, directory);
+    expect(resolver.config.trustDomain).toBe('peerauth.local');
+    expect(resolver.directory).toBe(directory);
+  });
+
+  it('rejects a non-positive timeout', () => {
+    expect(() => createResolver({ people: [] }, hostDirectory(), { timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => createResolver({ people: [] }, hostDirectory(), { timeoutMs: Number.NaN })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('withDirectory keeps config and options, swaps the directory', async () => {
+    const logger = recordingLogger();
+    const first = createResolver(config, hangingDirectory, { timeoutMs: 50, logger });
+    const other = staticDirectory({ users: { 1000: { name: 'alice', gid: 1000 } } });
+    const second = first.withDirectory(other);
+    expect(second.directory).toBe(other);
+    expect(second.config).toBe(first.config);
+    expect((await second.resolve(creds(1000))).role).toBe('admin');
+    await second.withDirectory(hangingDirectory).resolve(creds(1000));
+    expect(logger.entries[0]!.obj).toMatchObject({ timeoutMs: 50 });
+  });
+
+  it('isResolver recognises resolvers only', () => {
+    expect(isResolver(createResolver({ people: [] }, hostDirectory()))).toBe(true);
+    expect(isResolver(createResolver({ people: [] }, hostDirectory()).withDirectory(hostDirectory()))).toBe(
+      true,
+    );
+    for (const v of [null, undefined, {}, { resolve() {}, config: {}, directory: {} }, 'resolver']) {
+      expect(isResolver(v)).toBe(false);
+    }
+  });
+});
+
+describe('resolve properties', () => {
+  it('any uid and executable name: an identity with a valid SPIFFE ID and distinct IDs for distinct names', async () => {
+    const resolver = createResolver(config, hostDirectory());
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary' }),
+        async (uid, a, b) => {
+          const ia = await resolver.resolve(creds(uid), {
+            pid: 1,
+            exePath: `/opt/bin/${a.replaceAll('/', '')}`,
+          });
+          const ib = await resolver.resolve(creds(uid), {
+            pid: 1,
+            exePath: `/opt/bin/${b.replaceAll('/', '')}`,
+          });
+          expect(ia.uid).toBe(uid);
+          expect(typeof ia.role).toBe('string');
+          expect(ia.trail.map((s) => s.stage)).toEqual(['username', 'person', 'role', 'spiffe']);
+          expect(spiffeIdProblem(ia.spiffeId)).toBeNull();
+          expect(spiffeIdProblem(ib.spiffeId)).toBeNull();
+          if (a.replaceAll('/', '') !== b.replaceAll('/', '')) expect(ia.spiffeId).not.toBe(ib.spiffeId);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
