@@ -155,9 +155,9 @@ function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]):
   const names = new Map<string, number>();
   const usernames = new Map<string, number>();
   const uids = new Map<number, number>();
-  asArray(raw.people).forEach((person, i) => {
+  const people = asArray(raw.people);
+  people.forEach((person, i) => {
     if (!isRecord(person)) return;
-    const people = asArray(raw.people);
     if (typeof person.name === 'string' && person.name !== '') {
       const first = names.get(person.name);
       if (first === undefined) names.set(person.name, i);

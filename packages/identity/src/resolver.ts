@@ -104,6 +104,24 @@ function defaultLogger(): Logger {
   };
 }
 
+/**
+ * Freeze the parsed config's own structure: every identity shares these person objects, and code serving
+ * one peer must not be able to change another's role. Values of unknown person fields are the caller's
+ * objects (zod passes them through), so they are left alone.
+ */
+function freezeConfig(config: IdentityConfig): IdentityConfig {
+  for (const person of config.people) {
+    if (person.uids) Object.freeze(person.uids);
+    Object.freeze(person);
+  }
+  Object.freeze(config.people);
+  if (config.roles) Object.freeze(config.roles);
+  Object.freeze(config.groupRoles);
+  for (const rule of config.userMaps) Object.freeze(rule);
+  Object.freeze(config.userMaps);
+  return Object.freeze(config);
+}
+
 interface Settings {
   timeoutMs: number;
   logger: Logger;
@@ -223,7 +241,7 @@ export function createResolver(
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
   }
-  return new PeerResolver(parseIdentityConfig(config), directory, {
+  return new PeerResolver(freezeConfig(parseIdentityConfig(config)), directory, {
     timeoutMs,
     logger: options.logger ?? defaultLogger(),
   });

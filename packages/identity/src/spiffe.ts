@@ -102,29 +102,35 @@ export function encodeExecutableSegment(name: string): string {
 }
 
 /**
- * Inverse of encodeExecutableSegment for unshortened segments; null for a shortened (hashed) segment or
- * anything the encoder never produces. Returns the name's WTF-8 bytes (see wtf8Bytes): decode them with
- * `Buffer.from(bytes).toString('utf8')` for display.
+ * Inverse of encodeExecutableSegment for unshortened segments: the name's WTF-8 bytes (see wtf8Bytes;
+ * `Buffer.from(bytes).toString('utf8')` displays them). Null for a shortened (hashed) segment and for
+ * anything the encoder never produces, such as `_41` for `A` or a literal `.` segment.
  */
 export function decodeExecutableSegment(segment: string): Uint8Array | null {
   if (segment === '_') return new Uint8Array(0);
-  if (segment.includes(HASH_MARK)) return null;
-  const bytes: number[] = [];
+  if (segment === '' || segment.includes(HASH_MARK)) return null;
+  const tokens: { byte: number; escaped: boolean }[] = [];
   for (let i = 0; i < segment.length; ) {
     const ch = segment[i]!;
     if (ch === '_') {
       const hex = segment.slice(i + 1, i + 3);
       if (!/^[0-9A-F]{2}$/.test(hex)) return null;
-      bytes.push(Number.parseInt(hex, 16));
+      tokens.push({ byte: Number.parseInt(hex, 16), escaped: true });
       i += 3;
     } else if (PLAIN_BYTE.test(ch)) {
-      bytes.push(ch.charCodeAt(0));
+      tokens.push({ byte: ch.charCodeAt(0), escaped: false });
       i += 1;
     } else {
       return null;
     }
   }
-  return Uint8Array.from(bytes);
+  const allDots = tokens.every((t) => t.byte === 0x2e);
+  // Canonical form only: a byte is escaped exactly when the encoder would escape it.
+  for (const { byte, escaped } of tokens) {
+    const plain = !allDots && byte < 0x80 && PLAIN_BYTE.test(String.fromCharCode(byte));
+    if (plain === escaped) return null;
+  }
+  return Uint8Array.from(tokens, (t) => t.byte);
 }
 
 function assertUid(uid: number): void {

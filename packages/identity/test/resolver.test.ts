@@ -308,6 +308,22 @@ describe('createResolver', () => {
     expect(resolver.directory).toBe(directory);
   });
 
+  it("freezes its copy of the config, leaving the caller's object alone", async () => {
+    const mine = { people: [{ name: 'A', role: 'r', uids: [1], extra: { nested: true } }] };
+    const resolver = createResolver(mine, hostDirectory());
+    const identity = await resolver.resolve(creds(1));
+    expect(Object.isFrozen(identity.person)).toBe(true);
+    expect(Object.isFrozen(resolver.config.people)).toBe(true);
+    expect(() => {
+      (identity.person as { role: string }).role = 'admin';
+    }).toThrow(TypeError);
+    expect(Object.isFrozen(mine.people[0])).toBe(false);
+    expect(Object.isFrozen(mine.people[0]!.extra)).toBe(false);
+    // The identity itself stays a plain object: servers append trail steps (e.g. a failed attestation).
+    identity.trail.push({ stage: 'spiffe', result: null, detail: 'appended' });
+    expect(identity.trail).toHaveLength(5);
+  });
+
   it('rejects a non-positive timeout', () => {
     expect(() => createResolver({ people: [] }, hostDirectory(), { timeoutMs: 0 })).toThrow(RangeError);
     expect(() => createResolver({ people: [] }, hostDirectory(), { timeoutMs: Number.NaN })).toThrow(

@@ -8,6 +8,7 @@ import {
   InvalidUidError,
   MAX_EXECUTABLE_SEGMENT_BYTES,
 } from '../src/index.js';
+import { wtf8Bytes } from '../src/spiffe.js';
 import { spiffeIdProblem } from './spiffe-validator.js';
 
 const MAX_UID = 2 ** 32 - 1;
@@ -165,10 +166,29 @@ describe('SPIFFE properties', () => {
     );
   });
 
+  it('every segment of any name decodes to its WTF-8 bytes, or is shortened', () => {
+    fc.assert(
+      fc.property(anyName, (name) => {
+        const segment = encodeExecutableSegment(name);
+        const decoded = decodeExecutableSegment(segment);
+        if (decoded === null) expect(segment).toMatch(/__[0-9a-f]{64}$/);
+        else expect(Buffer.from(decoded).equals(Buffer.from(wtf8Bytes(name)))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('decoding rejects what the encoder never produces', () => {
     expect(decodeExecutableSegment('a_4')).toBeNull();
     expect(decodeExecutableSegment('a_zz')).toBeNull();
     expect(decodeExecutableSegment('a_2e')).toBeNull();
     expect(decodeExecutableSegment('a b')).toBeNull();
+    expect(decodeExecutableSegment('_41')).toBeNull();
+    expect(decodeExecutableSegment('.')).toBeNull();
+    expect(decodeExecutableSegment('..')).toBeNull();
+    expect(decodeExecutableSegment('')).toBeNull();
+    expect(decodeExecutableSegment('_2E')).toEqual(Uint8Array.of(0x2e));
+    expect(decodeExecutableSegment('a_2E')).toBeNull();
+    expect(decodeExecutableSegment('_')).toEqual(new Uint8Array(0));
   });
 });
