@@ -234,17 +234,21 @@ function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
   });
 }
 
+// Fields in the order a reader meets them, so issues about one entry read top to bottom.
+const FIELD_ORDER = [...TOP_LEVEL_KEYS, 'name', 'role', 'osUsername', 'uids', 'systemUser', 'person'];
+
 function compareSegments(a: Segment[], b: Segment[]): number {
-  const order = (s: Segment | undefined): number =>
-    s === undefined ? -1 : TOP_LEVEL_KEYS.indexOf(String(s)) === -1 ? 99 : TOP_LEVEL_KEYS.indexOf(String(s));
-  const top = order(a[0]) - order(b[0]);
-  if (top !== 0) return top;
-  for (let i = 1; i < Math.min(a.length, b.length); i++) {
+  const rank = (s: Segment): number => {
+    const i = FIELD_ORDER.indexOf(String(s));
+    return i === -1 ? FIELD_ORDER.length : i;
+  };
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const x = a[i]!;
     const y = b[i]!;
     if (x === y) continue;
     if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return 0;
+    // Different keys of a record (groupRoles) or unknown fields: keep the order they were found in.
+    return rank(x) - rank(y);
   }
   return a.length - b.length;
 }

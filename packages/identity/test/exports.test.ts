@@ -1,0 +1,56 @@
+// The names other packages compile against (see the cross-package contract): a rename must fail here.
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type {
+  Identity,
+  IdentityConfig,
+  PeerCredentialsLike,
+  Person,
+  Resolver,
+  TrailStep,
+  UserDirectory,
+} from '../src/index.js';
+import * as identity from '../src/index.js';
+
+describe('public API', () => {
+  it('exports the contract functions', () => {
+    const api: Record<string, unknown> = { ...identity };
+    for (const name of [
+      'parseIdentityConfig',
+      'loadIdentityConfig',
+      'createResolver',
+      'isResolver',
+      'formatSpiffeId',
+      'runWithIdentity',
+      'currentIdentity',
+      'tryCurrentIdentity',
+    ]) {
+      expect(typeof api[name], name).toBe('function');
+    }
+  });
+
+  it('exports error classes with stable codes, all IdentityError', () => {
+    const cases: [Error & { code: string }, string][] = [
+      [new identity.IdentityConfigError([{ path: 'people', message: 'x' }]), 'IDENTITY_CONFIG_INVALID'],
+      [new identity.NoIdentityError(), 'NO_IDENTITY'],
+      [new identity.InvalidTrustDomainError('X', 'bad'), 'INVALID_TRUST_DOMAIN'],
+      [new identity.InvalidUidError(-1), 'INVALID_UID'],
+    ];
+    for (const [err, code] of cases) {
+      expect(err).toBeInstanceOf(identity.IdentityError);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.code).toBe(code);
+      expect(err.name).toBe(err.constructor.name);
+    }
+  });
+
+  it('has the contract types', () => {
+    expectTypeOf<Identity['trail']>().toEqualTypeOf<TrailStep[]>();
+    expectTypeOf<TrailStep['stage']>().toEqualTypeOf<'username' | 'person' | 'role' | 'spiffe'>();
+    expectTypeOf<Identity['person']>().toEqualTypeOf<Person | null>();
+    expectTypeOf<Resolver['resolve']>().parameter(0).toEqualTypeOf<PeerCredentialsLike>();
+    expectTypeOf<IdentityConfig['userMaps']>().toEqualTypeOf<{ systemUser: string; person: string }[]>();
+    expectTypeOf<UserDirectory['userByUid']>().returns.toEqualTypeOf<
+      Promise<{ name: string; gid: number } | null>
+    >();
+  });
+});
