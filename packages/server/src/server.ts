@@ -250,12 +250,13 @@ class PeerServerImpl extends net.Server {
     const attested = await attest(this.pool(), credentials.pid, pidfd, options);
     if (attested.ok) return this.resolver.resolve(credentials, attested.process);
     const identity = await this.resolver.resolve(credentials);
-    identity.trail.push({
-      stage: 'spiffe',
+    // A new object rather than a push: the resolver's result may be frozen.
+    const note = {
+      stage: 'spiffe' as const,
       result: null,
       detail: `process attestation failed (${attested.reason}); identity carries no executable`,
-    });
-    return identity;
+    };
+    return { ...identity, trail: [...identity.trail, note] };
   }
 
   private decide(socket: net.Socket, credentials: PeerCredentials, identity: Identity, start: number): void {
@@ -330,8 +331,8 @@ class PeerServerImpl extends net.Server {
       () => {
         if (this.stopping) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
-          this.releaseSocketFile();
           if (this.listening) super.close();
+          this.releaseSocketFile();
           this.removeSignalHandlers?.();
           return;
         }
@@ -384,7 +385,11 @@ class PeerServerImpl extends net.Server {
     // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
     // close()), so the directory is empty by now. It was kept until here so that unlink could never hit
     // anything but our own directory.
-    fs.rmSync(bound.privateDir, { recursive: true, force: true });
+    try {
+      fs.rmSync(bound.privateDir, { recursive: true, force: true });
+    } catch (err) {
+      this.logger.warn({ dir: bound.privateDir, err }, 'could not remove the private bind directory');
+    }
   }
 
   override close(callback?: (err?: Error) => void): this {
