@@ -1,12 +1,1 @@
-import { defineConfig } from 'vitest/config';
-
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // The JSON report feeds the pass/fail totals that .ci/run prints.
-    reporters: ['default', 'json'],
-    outputFile: { json: '.vitest-results.json' },
-  },
-});
+export { default } from '../../vitest.shared.js';
