@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { currentIdentity, type Identity } from '@peerauth/identity';
+import { createCredentialPool } from '@peerauth/core-native';
+import { createResolver, currentIdentity, type Identity } from '@peerauth/identity';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
@@ -16,6 +17,7 @@ import {
   createPeerServer,
   type PeerServer,
   type PeerServerOptions,
+  poolDirectory,
   type RejectedEvent,
 } from '../src/index.js';
 import { asUser, makeTempDir, PRINT_CLIENT, removeDir, run, silentLogger } from './helpers.js';
@@ -164,6 +166,55 @@ describeAsRoot('clients with other uids, gids and groups (root)', () => {
     const aliceOut = await client(socketPath, ALICE.uid, ALICE.gid, []);
     expect(JSON.parse(aliceOut.replace(/\|EOF$/, '')).role).toBe('admin');
     expect(rejected).toHaveLength(1);
+  });
+
+  it('single-flight: 1,000 parallel connections from a new uid (a real user, real NSS) cost one user lookup', async () => {
+    const pool = createCredentialPool();
+    const real = poolDirectory(pool);
+    const counted = { users: 0, groups: 0 };
+    const directory = {
+      userByUid: (uid: number) => {
+        counted.users++;
+        return real.userByUid(uid);
+      },
+      groupsOf: (name: string, gid: number) => {
+        counted.groups++;
+        return real.groupsOf(name, gid);
+      },
+    };
+    try {
+      const socketPath = await serve('burst.sock', {
+        identity: createResolver(CONFIG, directory),
+        backlog: 2048,
+      });
+      const burst = `
+        const net = require('node:net');
+        const n = 1000;
+        let named = 0, done = 0;
+        for (let i = 0; i < n; i++) {
+          const c = net.connect(process.argv[1]);
+          let d = '';
+          c.on('data', (x) => { d += x; });
+          c.on('error', () => {});
+          c.on('close', () => {
+            if (d && JSON.parse(d).username === process.argv[2]) named++;
+            if (++done === n) process.stdout.write(String(named));
+          });
+        }`;
+      const out = await run('setpriv', [
+        ...asUser(BOB.uid, BOB.gid, [STAFF.gid]),
+        process.execPath,
+        '-e',
+        burst,
+        socketPath,
+        BOB.name,
+      ]);
+      expect(out).toBe('1000');
+      expect(counted.users).toBe(1);
+      expect(counted.groups).toBe(1);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('the socket mode keeps other users out when asked to (0600)', async () => {
