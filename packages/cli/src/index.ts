@@ -1,1 +1,124 @@
-export {};
+import { readFileSync } from 'node:fs';
+import { PeerServerError } from '@peerauth/server';
+import { Command, CommanderError } from 'commander';
+import { checkConfigCommand } from './commands/check-config.js';
+import { doctorCommand } from './commands/doctor.js';
+import { execCommand } from './commands/exec.js';
+import { proxyCommand } from './commands/proxy.js';
+import { resolveCommand } from './commands/resolve.js';
+import { serveCommand } from './commands/serve.js';
+import { whoamiCommand } from './commands/whoami.js';
+import { addServerOptions } from './common.js';
+import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+export { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command('peerauth')
+    .description('Kernel-verified caller identity for services on Unix domain sockets')
+    .version(version, '-V, --version')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  const run =
+    <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
+    async (...a: A) => {
+      setCode(await fn(...a));
+    };
+
+  addServerOptions(
+    program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+  ).action(run((opts) => serveCommand(opts)));
+
+  addServerOptions(
+    program
+      .command('proxy')
+      .description(
+        'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
+      )
+      .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+      .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+  ).action(run((opts) => proxyCommand(opts)));
+
+  addServerOptions(
+    program
+      .command('exec')
+      .description(
+        'run CMD per connection, the socket on its stdin/stdout and the identity in PEERAUTH_* variables',
+      )
+      .argument('<command...>', 'the command and its arguments, after --')
+      .option(
+        '--max-children <n>',
+        'at most this many children at once; further connections are refused',
+        '64',
+      ),
+  ).action(run((command: string[], opts) => execCommand(command, opts)));
+
+  program
+    .command('whoami')
+    .description('connect to a peerauth server and print what it sees of you')
+    .option('--socket <path>', 'socket path (default: the server default)')
+    .option('--json', 'print JSON')
+    .action(run((opts) => whoamiCommand(opts)));
+
+  program
+    .command('resolve')
+    .description('run the identity pipeline for a uid or username and explain each stage')
+    .argument('<uid|username>')
+    .option('--config <file>', 'identity config JSON (default: the embedded one)')
+    .option('--json', 'print the whole identity as JSON')
+    .action(run((who: string, opts) => resolveCommand(who, opts)));
+
+  program
+    .command('check-config')
+    .description('validate an identity config; every problem is listed with its path')
+    .argument('<file>')
+    .action(run((file: string) => checkConfigCommand(file)));
+
+  program
+    .command('doctor')
+    .description('platform support, socket directory, config and addon checks')
+    .option('--socket <path>', 'socket path to check (default: the server default)')
+    .option('--config <file>', 'identity config JSON to check')
+    .action(run((opts) => doctorCommand(opts)));
+
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 ok, 1 runtime or validation error, 2 usage error. */
+export async function main(argv: string[]): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      ) {
+        return EXIT_OK;
+      }
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`peerauth: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof PeerServerError) {
+      process.stderr.write(`peerauth: ${err.message} (${err.code})\n`);
+      return EXIT_ERROR;
+    }
+    process.stderr.write(`peerauth: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_ERROR;
+  }
+}

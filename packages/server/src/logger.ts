@@ -15,7 +15,11 @@ export interface PeerLogger {
  * overrides the level without code changes ('warn' keeps only refusals and problems, 'silent' nothing).
  */
 export function createDefaultLogger(): PeerLogger {
-  return pino({ name: 'peerauth', level: process.env.PEERAUTH_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  return pino(
+    // No `pid` in the base: audit events carry the peer's pid, and a second "pid" key would be ambiguous.
+    { base: { name: 'peerauth' }, level: process.env.PEERAUTH_LOG_LEVEL ?? 'info' },
+    pino.destination(2),
+  );
 }
 
 export function levelEnabled(logger: PeerLogger, level: 'info' | 'warn' | 'debug'): boolean {

@@ -1,0 +1,46 @@
+import { createCredentialPool } from '@peerauth/core-native';
+import { createResolver } from '@peerauth/identity';
+import { poolDirectory } from '@peerauth/server';
+import { loadConfig } from '../common.js';
+import { CliError } from '../exit-codes.js';
+
+/** Runs the identity pipeline for a uid or username, as the server would, and explains each stage. */
+export async function resolveCommand(
+  who: string,
+  opts: { config?: string; json?: boolean },
+): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const pool = createCredentialPool({ threads: 1 });
+  try {
+    let uid: number;
+    let gid: number;
+    if (/^\d+$/.test(who)) {
+      uid = Number(who);
+      if (uid > 0xffffffff) throw new CliError(`uid out of range: ${who}`);
+      gid = (await pool.lookupUser(uid))?.gid ?? uid;
+    } else {
+      const user = await pool.lookupUserByName(who);
+      if (!user) throw new CliError(`no such user: ${who}`);
+      uid = user.uid;
+      gid = user.gid;
+    }
+    const resolver = createResolver(config, poolDirectory(pool));
+    // Not a live peer: no pid, and the groups come from the directory, as for a peer whose kernel gives none.
+    const identity = await resolver.resolve({ pid: null, uid, gid, groups: null });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(identity, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [`uid ${uid}`];
+    for (const step of identity.trail)
+      lines.push(`  -> ${step.stage.padEnd(8)} ${step.result ?? '(none)'}: ${step.detail}`);
+    lines.push(`role      ${identity.role}${identity.fallback ? ' (fallback)' : ''}`);
+    lines.push(`spiffe    ${identity.spiffeId}`);
+    lines.push('selectors');
+    for (const s of identity.selectors) lines.push(`  ${s}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}

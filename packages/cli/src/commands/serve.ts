@@ -1,0 +1,42 @@
+import http from 'node:http';
+import { peerOf } from '@peerauth/server';
+import { type CommonOptions, serverSettings } from '../common.js';
+import { whoamiBody } from '../identity-view.js';
+import { createLogger } from '../logger.js';
+import { announce, type RunningServer, runPeerServer } from '../run-server.js';
+
+/** HTTP over the socket: GET /whoami answers with the caller's kernel-verified identity. */
+export function createServeHandler(running: () => RunningServer | undefined): http.RequestListener {
+  return (req, res) => {
+    if (running()?.stopping) res.setHeader('connection', 'close');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const send = (status: number, body: unknown) => {
+      const text = `${JSON.stringify(body, null, 2)}\n`;
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method not allowed' });
+    if (url.pathname === '/healthz') return send(200, { ok: true });
+    if (url.pathname === '/whoami') {
+      const identity = peerOf(req);
+      // Every connection that reaches the handler was admitted with an identity; a missing one is a bug.
+      if (!identity) return send(500, { error: 'no identity for this connection' });
+      return send(200, whoamiBody(identity));
+    }
+    return send(404, { error: `not found: ${url.pathname}` });
+  };
+}
+
+export async function serveCommand(opts: CommonOptions): Promise<number> {
+  const settings = await serverSettings(opts);
+  const logger = await createLogger(settings.logFormat);
+  let running: RunningServer | undefined;
+  const httpServer = http.createServer(createServeHandler(() => running));
+  running = await runPeerServer(settings, logger, { http: httpServer });
+  announce(running.server, 'serve');
+  await running.stopped;
+  return 0;
+}

@@ -1,0 +1,50 @@
+import http from 'node:http';
+import { defaultSocketPath } from '@peerauth/server';
+import { CliError } from '../exit-codes.js';
+import type { WhoamiBody } from '../identity-view.js';
+
+function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: '/whoami', headers: { host: 'localhost' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200)
+          return reject(new CliError(`${socketPath}: HTTP ${res.statusCode}: ${text.trim()}`));
+        try {
+          resolve(JSON.parse(text) as WhoamiBody);
+        } catch {
+          reject(new CliError(`${socketPath}: the answer is not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? 'no peerauth server is listening there'
+          : err.code === 'ECONNRESET' || err.message === 'socket hang up'
+            ? 'the server closed the connection (your role is not admitted?)'
+            : err.message;
+      reject(new CliError(`${socketPath}: ${why}`));
+    });
+  });
+}
+
+export function formatWhoami(w: WhoamiBody): string {
+  return [
+    `user      ${w.username ?? '(no passwd entry)'} (uid ${w.uid}, gid ${w.gid})`,
+    `person    ${w.person ?? '(none)'}`,
+    `role      ${w.role}${w.fallback ? ' (fallback)' : ''}`,
+    `pid       ${w.pid ?? '(unknown)'}`,
+    `groups    ${w.groups ? w.groups.join(' ') : '(not reported)'}`,
+    `spiffe    ${w.spiffeId}`,
+    `selectors ${w.selectors.join('\n          ')}`,
+  ].join('\n');
+}
+
+export async function whoamiCommand(opts: { socket?: string; json?: boolean }): Promise<number> {
+  const body = await fetchWhoami(opts.socket ?? defaultSocketPath());
+  process.stdout.write(opts.json ? `${JSON.stringify(body, null, 2)}\n` : `${formatWhoami(body)}\n`);
+  return 0;
+}

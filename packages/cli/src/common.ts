@@ -1,0 +1,99 @@
+import type { IdentityConfig } from '@peerauth/identity';
+import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
+import { defaultSocketPath, parseMode } from '@peerauth/server';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { defaultIdentityConfig } from './default-config.js';
+import { CliError } from './exit-codes.js';
+import { type LogFormat, parseLogFormat } from './logger.js';
+
+export interface CommonOptions {
+  socket?: string;
+  mode?: string;
+  config?: string;
+  allowRoles?: string;
+  logFormat?: string;
+  drainTimeout?: string;
+}
+
+export interface ServerSettings {
+  socket: string;
+  mode: number;
+  config: IdentityConfig;
+  allowRoles: string[] | undefined;
+  logFormat: LogFormat;
+  drainTimeoutMs: number;
+}
+
+/** The flags every serving command (serve, proxy, exec) shares. */
+export function addServerOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--socket <path>',
+      'socket path (default: $XDG_RUNTIME_DIR/peerauth/peerauth.sock or /tmp/peerauth-<uid>/peerauth.sock)',
+    )
+    .option('--mode <octal>', 'permission bits of the socket file', '0660')
+    .option('--config <file>', 'identity config JSON (default: you are "owner", everyone else "public")')
+    .option('--allow-roles <roles>', 'comma-separated roles admitted (default: every role)')
+    .addOption(
+      new Option('--log-format <format>', 'log format (default: pretty on a TTY, else json)').choices([
+        'pretty',
+        'json',
+      ]),
+    )
+    .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long open requests may finish', '5000');
+}
+
+export async function loadConfig(file: string | undefined): Promise<IdentityConfig> {
+  if (file === undefined) return defaultIdentityConfig();
+  try {
+    return await loadIdentityConfig(file);
+  } catch (err) {
+    if (err instanceof IdentityConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+function parseDrainTimeout(value: string | undefined): number {
+  const ms = Number(value ?? '5000');
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new CliError(`--drain-timeout must be a whole number of milliseconds, got "${value}"`);
+  return ms;
+}
+
+function parseRoles(value: string | undefined, config: IdentityConfig): string[] | undefined {
+  if (value === undefined) return undefined;
+  const roles = value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (roles.length === 0) throw new CliError('--allow-roles needs at least one role');
+  const known = new Set([
+    ...(config.roles ?? []),
+    config.fallbackRole,
+    ...config.people.map((p) => p.role),
+    ...Object.values(config.groupRoles),
+  ]);
+  const unknown = roles.filter((r) => !known.has(r));
+  if (unknown.length)
+    throw new CliError(`--allow-roles names roles the config does not know: ${unknown.join(', ')}`);
+  return roles;
+}
+
+export async function serverSettings(opts: CommonOptions): Promise<ServerSettings> {
+  let mode: number;
+  try {
+    mode = parseMode(opts.mode ?? '0660');
+  } catch (err) {
+    throw new CliError(`--mode: ${(err as Error).message}`);
+  }
+  const config = await loadConfig(opts.config);
+  return {
+    socket: opts.socket ?? defaultSocketPath(),
+    mode,
+    config,
+    allowRoles: parseRoles(opts.allowRoles, config),
+    logFormat: parseLogFormat(opts.logFormat),
+    drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
+  };
+}

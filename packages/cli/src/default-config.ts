@@ -1,0 +1,16 @@
+import os from 'node:os';
+import type { IdentityConfig } from '@peerauth/identity';
+import { parseIdentityConfig } from '@peerauth/identity';
+
+/**
+ * The config used without --config: whoever runs peerauth is the person "owner" (by name and by uid, so
+ * it holds even where the passwd entry cannot be read), everyone else gets the fallback role "public".
+ */
+export function defaultIdentityConfig(): IdentityConfig {
+  const me = os.userInfo();
+  return parseIdentityConfig({
+    roles: ['owner', 'public'],
+    fallbackRole: 'public',
+    people: [{ name: 'owner', role: 'owner', osUsername: me.username, uids: [me.uid] }],
+  });
+}

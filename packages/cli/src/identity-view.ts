@@ -1,0 +1,45 @@
+import type { Identity } from '@peerauth/identity';
+
+/** The JSON that /whoami returns: exactly these fields, person reduced to its name. */
+export interface WhoamiBody {
+  uid: number;
+  gid: number;
+  pid: number | null;
+  groups: number[] | null;
+  username: string | null;
+  person: string | null;
+  role: string;
+  fallback: boolean;
+  spiffeId: string;
+  selectors: string[];
+}
+
+export function whoamiBody(id: Identity): WhoamiBody {
+  return {
+    uid: id.uid,
+    gid: id.gid,
+    pid: id.pid,
+    groups: id.groups,
+    username: id.username,
+    person: id.person?.name ?? null,
+    role: id.role,
+    fallback: id.fallback,
+    spiffeId: id.spiffeId,
+    selectors: id.selectors,
+  };
+}
+
+/** The identity as headers for an upstream (proxy) and as environment for a child (exec). */
+export function identityFields(
+  id: Identity,
+): Record<'uid' | 'gid' | 'pid' | 'user' | 'person' | 'role' | 'spiffeId', string> {
+  return {
+    uid: String(id.uid),
+    gid: String(id.gid),
+    pid: id.pid === null ? '' : String(id.pid),
+    user: id.username ?? '',
+    person: id.person?.name ?? '',
+    role: id.role,
+    spiffeId: id.spiffeId,
+  };
+}

@@ -1,0 +1,31 @@
+import { CliError } from './exit-codes.js';
+
+export type Upstream =
+  | { kind: 'tcp'; host: string; port: number; label: string }
+  | { kind: 'unix'; socketPath: string; label: string };
+
+/** `http://host:port` or `unix:/path/to.sock`; anything else is a usage mistake named as such. */
+export function parseUpstream(value: string): Upstream {
+  if (value.startsWith('unix:')) {
+    const socketPath = value.slice('unix:'.length);
+    if (!socketPath.startsWith('/'))
+      throw new CliError(`--upstream unix: needs an absolute path, got "${value}"`);
+    return { kind: 'unix', socketPath, label: value };
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--upstream must be http://host:port or unix:/path, got "${value}"`);
+  }
+  if (url.protocol !== 'http:')
+    throw new CliError(`--upstream must be http://host:port or unix:/path, got "${value}"`);
+  if (url.pathname !== '/' || url.search)
+    throw new CliError(`--upstream takes no path or query, got "${value}"`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { kind: 'tcp', host, port: url.port ? Number(url.port) : 80, label: value };
+}
+
+export function connectOptions(u: Upstream): { host: string; port: number } | { path: string } {
+  return u.kind === 'unix' ? { path: u.socketPath } : { host: u.host, port: u.port };
+}
