@@ -92,6 +92,8 @@ export async function runPeerServer(
 /** What a serving command prints on start: where it listens and a line to try. */
 export function announce(server: PeerServer, what: string): void {
   const path = String(server.address());
-  process.stdout.write(`peerauth ${what} listening on ${path}\n`);
-  process.stdout.write(`try: curl --unix-socket ${path} http://localhost/whoami\n`);
+  // One write, so a reader never sees the first line without the second.
+  process.stdout.write(
+    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost/whoami\n`,
+  );
 }
