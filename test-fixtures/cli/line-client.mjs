@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Connects to a Unix socket, sends one JSON-RPC request line, prints the first line it gets back, then
 // either disconnects or (with --hold) keeps the connection open until stdin closes.
-// Prints "CLOSED" when the server closes the connection before answering.
+// Prints "CLOSED" when the server closes (or resets) the connection before answering.
 import net from 'node:net';
 
 const [socketPath, ...flags] = process.argv.slice(2);
@@ -24,7 +24,13 @@ sock.on('close', () => {
   if (!answered) process.stdout.write('CLOSED\n');
   process.exit(0);
 });
+let connected = false;
+sock.on('connect', () => {
+  connected = true;
+});
+// Once connected, a reset or broken pipe is the server refusing us: 'close' follows and says CLOSED.
 sock.on('error', (err) => {
+  if (connected) return;
   process.stdout.write(`ERROR ${err.code}\n`);
   process.exit(0);
 });

@@ -1,6 +1,6 @@
 import type { IdentityConfig } from '@peerauth/identity';
 import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
-import { defaultSocketPath, parseMode } from '@peerauth/server';
+import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
@@ -17,7 +17,8 @@ export interface CommonOptions {
 }
 
 export interface ServerSettings {
-  socket: string;
+  /** Undefined: the server's default path, whose private directory the server creates. */
+  socket: string | undefined;
   mode: number;
   config: IdentityConfig;
   allowRoles: string[] | undefined;
@@ -89,7 +90,7 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
   }
   const config = await loadConfig(opts.config);
   return {
-    socket: opts.socket ?? defaultSocketPath(),
+    socket: opts.socket,
     mode,
     config,
     allowRoles: parseRoles(opts.allowRoles, config),

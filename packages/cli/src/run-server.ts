@@ -30,7 +30,7 @@ export async function runPeerServer(
   opts: RunOptions = {},
 ): Promise<RunningServer> {
   const server = createPeerServer({
-    path: settings.socket,
+    ...(settings.socket !== undefined ? { path: settings.socket } : {}),
     mode: settings.mode,
     identity: settings.config,
     ...(settings.allowRoles ? { allowRoles: settings.allowRoles } : {}),

@@ -39,9 +39,15 @@ export interface RunningCli {
 
 /** Starts a serving subcommand and waits until it prints that it listens. */
 export async function startCli(args: string[], socket: string): Promise<RunningCli> {
-  const child = spawn(process.execPath, [bin, ...args, '--socket', socket, '--log-format', 'json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const [command, ...rest] = args;
+  // Options go right after the subcommand: for exec, everything after -- belongs to the child.
+  const child = spawn(
+    process.execPath,
+    [bin, command!, '--socket', socket, '--log-format', 'json', ...rest],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => {
