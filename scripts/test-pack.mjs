@@ -186,6 +186,8 @@ await attempt('cli', 'installs alone: --version, check-config, serve answers /wh
   const child = spawn(bin, ['serve', '--socket', sock, '--log-format', 'json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let body;
   try {
     await new Promise((resolve, reject) => {
       let out = '';
@@ -196,15 +198,14 @@ await attempt('cli', 'installs alone: --version, check-config, serve answers /wh
       child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
       setTimeout(() => reject(new Error('serve did not start in 20 s')), 20_000).unref();
     });
-    const body = JSON.parse(sh('curl', ['-sS', '--unix-socket', sock, 'http://localhost/whoami']));
-    if (body.uid !== process.getuid() || body.role !== 'owner') throw new Error(JSON.stringify(body));
+    body = JSON.parse(sh('curl', ['-sS', '--unix-socket', sock, 'http://localhost/whoami']));
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
-    const code = await exited;
-    if (code !== 0) throw new Error(`serve exited ${code} on SIGTERM`);
-    if (fs.existsSync(sock)) throw new Error('socket file left behind');
   }
+  if (body.uid !== process.getuid() || body.role !== 'owner') throw new Error(JSON.stringify(body));
+  const code = await exited;
+  if (code !== 0) throw new Error(`serve exited ${code} on SIGTERM`);
+  if (fs.existsSync(sock)) throw new Error('socket file left behind');
 });
 
 fs.rmSync(work, { recursive: true, force: true });
