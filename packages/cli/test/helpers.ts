@@ -127,6 +127,21 @@ export async function curlJson(
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
+/** The HTTP status code curl gets for a path on the socket ('000' when the connection was closed). */
+export async function curlStatus(socket: string, urlPath: string): Promise<string> {
+  const r = await run('curl', [
+    '-s',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '--unix-socket',
+    socket,
+    `http://localhost${urlPath}`,
+  ]);
+  return r.stdout;
+}
+
 export function writeConfig(dir: string, config: unknown): string {
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(file, JSON.stringify(config));

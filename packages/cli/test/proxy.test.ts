@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, run, startCli, tempDir } from './helpers.js';
+import { curlStatus, type RunningCli, run, startCli, tempDir } from './helpers.js';
 
 interface Seen {
   headers: http.IncomingHttpHeaders;
@@ -139,20 +139,11 @@ describe('peerauth shutdown', () => {
     slow.once('request', () => {
       arrived = true;
     });
-    const request = run('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--unix-socket',
-      cli.socket,
-      'http://localhost/slow',
-    ]);
+    const request = curlStatus(cli.socket, '/slow');
     while (!arrived) await new Promise((r) => setTimeout(r, 20));
     cli.child.kill('SIGTERM');
     const [r, code] = await Promise.all([request, cli.exited]);
-    expect(r.stdout).toBe('200');
+    expect(r).toBe('200');
     expect(code).toBe(0);
     expect(fs.existsSync(cli.socket)).toBe(false);
     await close(slow);

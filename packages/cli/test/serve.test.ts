@@ -10,7 +10,16 @@ import {
   removeTestUser,
   uidIsFree,
 } from '../../../test-fixtures/users.js';
-import { curlJson, type RunningCli, run, startCli, tempDir, waitFor, writeConfig } from './helpers.js';
+import {
+  curlJson,
+  curlStatus,
+  type RunningCli,
+  run,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from './helpers.js';
 
 const WHOAMI_FIELDS = [
   'uid',
@@ -55,28 +64,8 @@ describe('peerauth serve (as the current user)', () => {
   });
 
   it('GET /healthz is 200 and unknown paths are 404', async () => {
-    const ok = await run('curl', [
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--unix-socket',
-      cli.socket,
-      'http://localhost/healthz',
-    ]);
-    expect(ok.stdout).toBe('200');
-    const missing = await run('curl', [
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--unix-socket',
-      cli.socket,
-      'http://localhost/nope',
-    ]);
-    expect(missing.stdout).toBe('404');
+    expect(await curlStatus(cli.socket, '/healthz')).toBe('200');
+    expect(await curlStatus(cli.socket, '/nope')).toBe('404');
   });
 
   it('whoami prints what the server sees', async () => {
