@@ -37,7 +37,7 @@ export function formatWhoami(w: WhoamiBody): string {
     `person    ${w.person ?? '(none)'}`,
     `role      ${w.role}${w.fallback ? ' (fallback)' : ''}`,
     `pid       ${w.pid ?? '(unknown)'}`,
-    `groups    ${w.groups ? w.groups.join(' ') : '(not reported)'}`,
+    `groups    ${w.groups === null ? '(not reported)' : w.groups.length ? w.groups.join(' ') : '(none)'}`,
     `spiffe    ${w.spiffeId}`,
     `selectors ${w.selectors.join('\n          ')}`,
   ].join('\n');
