@@ -37,6 +37,7 @@ export {
 export type {
   Identity,
   Logger,
+  MaybePromise,
   PeerCredentialsLike,
   ProcessLike,
   TrailStep,

@@ -47,7 +47,23 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-function call<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Lookup<T>> {
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * One directory call. An answer given synchronously (a cache hit) is used as it is: no timer, no race.
+ * Only a pending answer is raced against the timeout.
+ */
+function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promise<Lookup<T>> {
+  let answer: T | Promise<T>;
+  try {
+    answer = fn();
+  } catch (err) {
+    return { ok: false, reason: describeError(err) };
+  }
+  if (!isThenable(answer)) return { ok: true, value: answer };
+  const pending = answer;
   return new Promise((resolve) => {
     const timer = setTimeout(
       () => resolve({ ok: false, reason: `timed out after ${timeoutMs} ms` }),
@@ -57,13 +73,7 @@ function call<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Lookup<T>> {
       clearTimeout(timer);
       resolve(result);
     };
-    let pending: Promise<T>;
-    try {
-      pending = Promise.resolve(fn());
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    pending.then(
+    Promise.resolve(pending).then(
       (value) => settle({ ok: true, value }),
       (err: unknown) => settle({ ok: false, reason: describeError(err) }),
     );

@@ -1,16 +1,22 @@
 import type { Person } from './config.js';
 
 /** Where usernames and group names come from (the core-native worker pool in production). */
+/**
+ * A directory answer: a promise for a real lookup, or the value itself when it is already known (a cache
+ * hit). A plain value skips the resolver's timeout timer, so cached answers cost no timer and no race.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface UserDirectory {
   /** The passwd entry for `uid`, or null when there is none. */
-  userByUid(uid: number): Promise<{ name: string; gid: number } | null>;
+  userByUid(uid: number): MaybePromise<{ name: string; gid: number } | null>;
   /** The groups `name` belongs to, including `gid` (getgrouplist semantics), with their names. */
-  groupsOf(name: string, gid: number): Promise<{ gid: number; name: string }[]>;
+  groupsOf(name: string, gid: number): MaybePromise<{ gid: number; name: string }[]>;
   /**
    * Optional: the name of one group. Used for gids the peer holds that groupsOf did not name (a group
    * gained through setgid or newgrp, or a peer without a passwd entry). Without it such gids stay unnamed.
    */
-  groupByGid?(gid: number): Promise<{ gid: number; name: string } | null>;
+  groupByGid?(gid: number): MaybePromise<{ gid: number; name: string } | null>;
 }
 
 /** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */

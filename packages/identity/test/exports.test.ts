@@ -3,6 +3,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type {
   Identity,
   IdentityConfig,
+  MaybePromise,
   PeerCredentialsLike,
   Person,
   Resolver,
@@ -49,8 +50,12 @@ describe('public API', () => {
     expectTypeOf<Identity['person']>().toEqualTypeOf<Person | null>();
     expectTypeOf<Resolver['resolve']>().parameter(0).toEqualTypeOf<PeerCredentialsLike>();
     expectTypeOf<IdentityConfig['userMaps']>().toEqualTypeOf<{ systemUser: string; person: string }[]>();
+    // A directory may answer with a promise, or with the value itself when it already knows it.
     expectTypeOf<UserDirectory['userByUid']>().returns.toEqualTypeOf<
-      Promise<{ name: string; gid: number } | null>
+      MaybePromise<{ name: string; gid: number } | null>
+    >();
+    expectTypeOf<Promise<{ name: string; gid: number } | null>>().toMatchTypeOf<
+      ReturnType<UserDirectory['userByUid']>
     >();
   });
 });

@@ -383,3 +383,49 @@ describe('resolve properties', () => {
     );
   });
 });
+
+describe('a directory that answers synchronously (a cache hit)', () => {
+  it('uses the plain values without arming a timeout timer', async () => {
+    const directory: UserDirectory = {
+      userByUid: (uid) => (uid === 1000 ? { name: 'alice', gid: 1000 } : null),
+      groupsOf: () => [{ gid: 999, name: 'docker' }],
+    };
+    const resolver = createResolver(config, directory, { timeoutMs: 50 });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const identity = await resolver.resolve(creds(1000, 1000, [999]));
+    expect(timers).not.toHaveBeenCalled();
+    expect(identity.username).toBe('alice');
+    expect(identity.person?.name).toBe('Alice');
+    expect(identity.selectors).toContain('unix:supplementary_group:docker');
+  });
+
+  it('still races a pending answer against the timeout', async () => {
+    const directory: UserDirectory = {
+      userByUid: () => new Promise(() => {}),
+      groupsOf: () => [],
+    };
+    const warnings: unknown[] = [];
+    const resolver = createResolver(config, directory, {
+      timeoutMs: 30,
+      logger: { warn: (o) => warnings.push(o) },
+    });
+    const identity = await resolver.resolve(creds(1000, 1000, []));
+    expect(identity.username).toBeNull();
+    expect(identity.fallback).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(identity.trail[0]!.detail).toContain('timed out after 30 ms');
+  });
+
+  it('a synchronous throw counts as a failed lookup', async () => {
+    const directory: UserDirectory = {
+      userByUid: () => {
+        throw new Error('nss exploded');
+      },
+      groupsOf: () => [],
+    };
+    const resolver = createResolver(config, directory, { logger: { warn() {} } });
+    const identity = await resolver.resolve(creds(1000, 1000, []));
+    expect(identity.username).toBeNull();
+    expect(identity.trail[0]!.detail).toContain('nss exploded');
+  });
+});

@@ -1,7 +1,7 @@
 // A caching UserDirectory: passwd/group lookups are slow (NSS may go to LDAP) and identical for every
 // connection from the same uid, so they are cached per uid with a TTL, negatively cached when the uid has
 // no entry, bounded in size, and single-flight so a burst of connections from one uid costs one lookup.
-import type { UserDirectory } from '@peerauth/identity';
+import type { MaybePromise, UserDirectory } from '@peerauth/identity';
 
 export interface CacheOptions {
   /** How long a found user/group list stays valid. Default 60 s. */
@@ -27,9 +27,11 @@ export interface CachingDirectory extends UserDirectory {
 }
 
 interface Entry<V> {
-  // The promise itself is cached: concurrent callers share one in-flight lookup, and a hit hands back an
-  // already-settled promise without touching the inner directory (no pool round trip).
+  // The promise itself is cached: concurrent callers share one in-flight lookup.
   value: Promise<V>;
+  // Set once the lookup has answered: a hit hands back the plain value, which the resolver uses without a
+  // timeout timer or a pool round trip.
+  settled?: { value: V };
   expiresAt: number;
   // Second-chance bit (CLOCK): a hit only sets it; eviction gives used entries another round. Cheaper on
   // the hot path than moving the entry to the end of the Map on every hit.
@@ -57,23 +59,30 @@ class TtlLru<K, V> {
     this.map.clear();
   }
 
-  get(key: K, load: () => Promise<V>): Promise<V> {
+  get(key: K, load: () => MaybePromise<V>): MaybePromise<V> {
     const now = this.now();
     const hit = this.map.get(key);
     if (hit && hit.expiresAt > now) {
       this.hits++;
       hit.used = true;
-      return hit.value;
+      return hit.settled ? hit.settled.value : hit.value;
     }
     this.misses++;
     if (hit) this.map.delete(key);
-    const entry: Entry<V> = { value: load(), expiresAt: Number.POSITIVE_INFINITY, used: false };
+    let loading: Promise<V>;
+    try {
+      loading = Promise.resolve(load());
+    } catch (err) {
+      loading = Promise.reject(err);
+    }
+    const entry: Entry<V> = { value: loading, expiresAt: Number.POSITIVE_INFINITY, used: false };
     this.map.set(key, entry);
     this.evict();
     entry.value.then(
       (value) => {
         // The TTL starts when the answer arrives; a slow lookup does not shorten its own validity.
         if (this.map.get(key) === entry) {
+          entry.settled = { value };
           entry.expiresAt = this.now() + (this.isNegative(value) ? this.negativeTtlMs : this.ttlMs);
         }
       },

@@ -14,14 +14,19 @@ describe('createCachingDirectory', () => {
     expect(groups[0]).toEqual([{ gid: 100, name: 'g100' }]);
   });
 
-  it('a hit hands back the already-settled promise without calling the inner directory', async () => {
+  it('a hit while pending shares the promise; once settled it hands back the plain value', async () => {
     const inner = countingDirectory({ 1: { name: 'a', gid: 1 } });
     const cached = createCachingDirectory(inner);
     const first = cached.userByUid(1);
-    await first;
+    expect(first).toBeInstanceOf(Promise);
     expect(cached.userByUid(1)).toBe(first);
+    const answer = await first;
+    // A settled hit is not a promise: the resolver then needs no timeout timer and no extra tick.
+    const hit = cached.userByUid(1);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toBe(answer);
     expect(inner.userCalls).toBe(1);
-    expect(cached.stats()).toMatchObject({ hits: 1, misses: 1 });
+    expect(cached.stats()).toMatchObject({ hits: 2, misses: 1 });
   });
 
   it('expires positive entries after ttlMs and negative ones after negativeTtlMs', async () => {
