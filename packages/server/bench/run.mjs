@@ -16,10 +16,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
-const KINDS = ['plain', 'peer', 'peer-noctx', 'peer+audit'];
+const KINDS = ['plain', 'peer', 'peer-resolver', 'peer-noctx', 'peer+audit'];
 const NOTES = {
   plain: 'net.Server',
   peer: 'createPeerServer defaults, audit off',
+  'peer-resolver': 'no identity memo: every connection through the resolver, warm per-uid cache',
   'peer-noctx': 'asyncContext: false',
   'peer+audit': 'audit at info, pino to /dev/null',
 };
@@ -134,6 +135,7 @@ for (const kind of KINDS) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\n  ratio peer/plain:        ${(rate('peer') / rate('plain')).toFixed(3)}  (target >= 0.97)`);
 console.log(`  median of round ratios:  ${median(roundRatios).toFixed(3)}`);
+console.log(`  ratio peer-resolver/plain: ${(rate('peer-resolver') / rate('plain')).toFixed(3)}`);
 console.log(`  ratio peer-noctx/plain:  ${(rate('peer-noctx') / rate('plain')).toFixed(3)}`);
 console.log(`  ratio peer+audit/plain:  ${(rate('peer+audit') / rate('plain')).toFixed(3)}`);
 

@@ -34,6 +34,8 @@ if (kind === 'plain') {
 } else {
   const options = { path: socketPath, identity: CONFIG, logger: silent, backlog: 4096 };
   if (kind === 'peer-noctx') options.asyncContext = false;
+  // New client processes skip the memo: this is the path of a connection from a process not seen before.
+  if (kind === 'peer-resolver') options.cache = { identities: 0 };
   if (kind === 'peer+audit') options.logger = pino({ level: 'info' }, pino.destination('/dev/null'));
   server = createPeerServer(options, onSocket);
   server.listen(ready);
