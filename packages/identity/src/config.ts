@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
+import { findControlCharacter } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
 import { captureGroupCount, compilePattern, isTemplate, literalName, templateGroupRefs } from './usermaps.js';
@@ -234,6 +235,37 @@ function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
   });
 }
 
+/**
+ * Names, roles and group names travel into environment variables, HTTP headers and log lines, where a
+ * control character is refused (NUL), splits a value (newline) or drives a terminal (ESC).
+ */
+function checkPrintable(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  const check = (path: Segment[], value: unknown, what = ''): void => {
+    if (typeof value !== 'string') return;
+    const found = findControlCharacter(value);
+    if (!found) return;
+    issues.push({
+      path,
+      message: `${what}contains a control character (${found.codePoint}) at index ${found.index}: names, roles and group names must be printable`,
+    });
+  };
+  check(['fallbackRole'], raw.fallbackRole);
+  asArray(raw.roles).forEach((role, i) => {
+    check(['roles', i], role);
+  });
+  asArray(raw.people).forEach((person, i) => {
+    if (!isRecord(person)) return;
+    check(['people', i, 'name'], person.name);
+    check(['people', i, 'role'], person.role);
+  });
+  if (isRecord(raw.groupRoles)) {
+    for (const [group, role] of Object.entries(raw.groupRoles)) {
+      check(['groupRoles', group], group, 'group name ');
+      check(['groupRoles', group], role);
+    }
+  }
+}
+
 // Fields in the order a reader meets them, so issues about one entry read top to bottom.
 const FIELD_ORDER = [...TOP_LEVEL_KEYS, 'name', 'role', 'osUsername', 'uids', 'systemUser', 'person'];
 
@@ -263,6 +295,7 @@ export function validateIdentityConfig(value: unknown): ConfigIssue[] {
     checkRoles(value, raw);
     checkDuplicatePeople(value, raw);
     checkUserMaps(value, raw);
+    checkPrintable(value, raw);
   }
   // Stable sort: issues for the same place keep the order they were found in.
   return raw

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type ConfigIssue,
+  findControlCharacter,
   IdentityConfigError,
   loadIdentityConfig,
   parseIdentityConfig,
@@ -298,6 +299,44 @@ describe('parseIdentityConfig: each error', () => {
     expect(err.code).toBe('IDENTITY_CONFIG_INVALID');
     expect(err.message).toContain('5 problems');
     for (const issue of issues) expect(err.message).toContain(`${issue.path}: ${issue.message}`);
+  });
+
+  it('control characters and DEL in names, roles and group names, each with its path', () => {
+    const issues = issuesOf({
+      roles: ['admin', 'pub\tlic', 'public'],
+      fallbackRole: 'pub\tlic',
+      people: [
+        { name: 'Eve\u0000', role: 'admin' },
+        { name: 'Mallory\nPEERAUTH_ROLE=admin', role: 'admin' },
+        { name: 'Trudy', role: 'pub\tlic' },
+        { name: 'Del\u007f', role: 'admin' },
+        { name: 'Esc \u001b[31m', role: 'admin' },
+      ],
+      groupRoles: { 'dock\rer': 'admin', staff: 'pub\tlic' },
+    });
+    expect(issues).toEqual([
+      { path: 'fallbackRole', message: expect.stringContaining('U+0009') },
+      { path: 'roles[1]', message: expect.stringContaining('U+0009') },
+      { path: 'people[0].name', message: expect.stringContaining('U+0000') },
+      { path: 'people[1].name', message: expect.stringContaining('U+000A') },
+      { path: 'people[2].role', message: expect.stringContaining('U+0009') },
+      { path: 'people[3].name', message: expect.stringContaining('U+007F') },
+      { path: 'people[4].name', message: expect.stringContaining('U+001B') },
+      { path: 'groupRoles["dock\\rer"]', message: expect.stringContaining('group name') },
+      { path: 'groupRoles.staff', message: expect.stringContaining('U+0009') },
+    ]);
+    // The path itself stays printable, so the message cannot smuggle a line into a log or terminal.
+    for (const issue of issues) expect(findControlCharacter(issue.path)).toBeNull();
+  });
+
+  it('printable names pass, non-ASCII letters included', () => {
+    expect(
+      validateIdentityConfig({
+        roles: ['rôle', 'public'],
+        people: [{ name: 'Zoë Ωmega 李', role: 'rôle' }],
+        groupRoles: { équipe: 'rôle' },
+      }),
+    ).toEqual([]);
   });
 
   it('validateIdentityConfig returns [] for a valid config', () => {
