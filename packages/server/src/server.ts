@@ -69,6 +69,11 @@ export interface PeerServerOptions {
   backlog?: number;
   /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
   handleSignals?: boolean;
+  /**
+   * Keep a connection's writing side open after the peer ends its own (net.Server's option): the listener
+   * ends it. Default false, where a peer's FIN ends both directions.
+   */
+  allowHalfOpen?: boolean;
 }
 
 export interface RejectedEvent {
@@ -144,7 +149,8 @@ class PeerServerImpl extends net.Server {
   private stopping = false;
 
   constructor(options: PeerServerOptions) {
-    super();
+    // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
+    super({ allowHalfOpen: options.allowHalfOpen === true });
     // Validate everything that can be wrong before anything touches the filesystem.
     this.mode = parseMode(options.mode ?? DEFAULT_MODE);
     this.requestedPath = options.path;

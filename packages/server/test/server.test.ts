@@ -125,6 +125,33 @@ describe('createPeerServer', () => {
     });
   });
 
+  it('allowHalfOpen: a client that sends and shuts down its side at once still gets the answer', async () => {
+    const socketPath = path.join(dir, 'half.sock');
+    // Counts what arrives and answers later, as a child process or an upstream would, once the client has
+    // finished sending.
+    const server = start({ path: socketPath, allowHalfOpen: true }, (socket) => {
+      let n = 0;
+      socket.on('data', (d: Buffer) => {
+        n += d.length;
+      });
+      socket.on('end', () => setTimeout(() => socket.end(String(n)), 20));
+    });
+    await listening(server);
+    const halfClose = (payload: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = net.connect(socketPath, () => c.end(payload));
+        let data = '';
+        c.on('data', (d) => {
+          data += d;
+        });
+        c.on('close', () => resolve(data));
+        c.on('error', reject);
+      });
+    expect(await halfClose('hello')).toBe('5');
+    // Nothing sent: the FIN may arrive before the identity is resolved, and must not close the answer side.
+    expect(await halfClose('')).toBe('0');
+  });
+
   it('asyncContext: false still gives peerOf, without an identity context', async () => {
     const socketPath = path.join(dir, 'noctx.sock');
     const server = start({ path: socketPath, asyncContext: false }, (socket, identity) => {
