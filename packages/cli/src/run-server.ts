@@ -17,6 +17,8 @@ export interface RunOptions {
   http?: http.Server;
   /** Called once when shutdown begins (exec kills its children here). */
   onStop?: () => void;
+  /** Keep answering a client that shut down its sending side (exec and proxy --raw forward the half-close). */
+  allowHalfOpen?: boolean;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function runPeerServer(
     identity: settings.config,
     ...(settings.allowRoles ? { allowRoles: settings.allowRoles } : {}),
     logger,
+    allowHalfOpen: opts.allowHalfOpen === true,
   });
   const open = new Set<net.Socket>();
   server.on('peer', (socket: net.Socket) => {

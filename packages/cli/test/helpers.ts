@@ -155,3 +155,12 @@ export async function waitFor(pred: () => boolean, timeoutMs = 10_000): Promise<
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */
+export function runCliToExit(args: string[], guardMs = 15_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: guardMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

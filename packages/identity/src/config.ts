@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
-import { findControlCharacter } from './printable.js';
+import { findControlCharacter, quoteValue } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
 import { captureGroupCount, compilePattern, isTemplate, literalName, templateGroupRefs } from './usermaps.js';
@@ -85,7 +85,7 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
     if (typeof segment === 'number') out += `[${segment}]`;
     else {
       const key = String(segment);
-      out += IDENTIFIER.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+      out += IDENTIFIER.test(key) ? (out ? `.${key}` : key) : `[${quoteValue(key)}]`;
     }
   }
   return out || '(root)';

@@ -17,7 +17,7 @@ export {
   InvalidUidError,
   NoIdentityError,
 } from './errors.js';
-export { type ControlCharacter, findControlCharacter } from './printable.js';
+export { type ControlCharacter, findControlCharacter, quoteValue } from './printable.js';
 export {
   createResolver,
   DEFAULT_TIMEOUT_MS,

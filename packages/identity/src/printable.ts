@@ -21,3 +21,8 @@ export function findControlCharacter(value: string): ControlCharacter | null {
   }
   return null;
 }
+
+/** A string as a JSON literal with DEL escaped too (JSON.stringify leaves it raw): safe in a log line or message. */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value).replaceAll('\u007f', '\\u007f');
+}

@@ -312,7 +312,7 @@ describe('parseIdentityConfig: each error', () => {
         { name: 'Del\u007f', role: 'admin' },
         { name: 'Esc \u001b[31m', role: 'admin' },
       ],
-      groupRoles: { 'dock\rer': 'admin', staff: 'pub\tlic' },
+      groupRoles: { 'dock\rer': 'admin', staff: 'pub\tlic', 'wheel\u007f': 'admin' },
     });
     expect(issues).toEqual([
       { path: 'fallbackRole', message: expect.stringContaining('U+0009') },
@@ -324,6 +324,7 @@ describe('parseIdentityConfig: each error', () => {
       { path: 'people[4].name', message: expect.stringContaining('U+001B') },
       { path: 'groupRoles["dock\\rer"]', message: expect.stringContaining('group name') },
       { path: 'groupRoles.staff', message: expect.stringContaining('U+0009') },
+      { path: 'groupRoles["wheel\\u007f"]', message: expect.stringContaining('U+007F') },
     ]);
     // The path itself stays printable, so the message cannot smuggle a line into a log or terminal.
     for (const issue of issues) expect(findControlCharacter(issue.path)).toBeNull();

@@ -1,36 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type net from 'node:net';
 import readline from 'node:readline';
 import type { Identity } from '@peerauth/identity';
 import type { pino } from 'pino';
+import { resolveCommand } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
+import { connectionEnv, UnexportableValueError } from '../exec-env.js';
 import { CliError } from '../exit-codes.js';
-import { identityFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
+import { ChildGroups } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
-
-const KILL_GRACE_MS = 2000;
-
-export function identityEnv(id: Identity): Record<string, string> {
-  const f = identityFields(id);
-  return {
-    PEERAUTH_UID: f.uid,
-    PEERAUTH_GID: f.gid,
-    PEERAUTH_PID: f.pid,
-    PEERAUTH_USER: f.user,
-    PEERAUTH_PERSON: f.person,
-    PEERAUTH_ROLE: f.role,
-    PEERAUTH_SPIFFE_ID: f.spiffeId,
-  };
-}
-
-function terminate(child: ChildProcess): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-  t.unref();
-  child.once('exit', () => clearTimeout(t));
-}
 
 function parseMaxChildren(value: string | undefined): number {
   const n = Number(value ?? '64');
@@ -39,18 +18,69 @@ function parseMaxChildren(value: string | undefined): number {
   return n;
 }
 
-/** One child per connection, the socket bridged to its stdin/stdout and the identity in its environment. */
+/** The audit line for a connection exec closes without running the command. */
+function refuse(
+  logger: pino.Logger,
+  socket: net.Socket,
+  identity: Identity,
+  reason: string,
+  msg: string,
+): void {
+  logger.warn(
+    {
+      event: 'peerauth.connection',
+      decision: 'rejected',
+      uid: identity.uid,
+      pid: identity.pid,
+      username: identity.username,
+      role: identity.role,
+      reason,
+    },
+    msg,
+  );
+  socket.destroy();
+}
+
+export interface ExecCommand {
+  /** The file to run, resolved at start. */
+  file: string;
+  /** argv, argv[0] as the user wrote it. */
+  argv: [string, ...string[]];
+}
+
+/**
+ * One child per connection, the socket bridged to its stdin/stdout and the identity in its environment.
+ * The child leads its own process group, which goes as a whole when the connection closes or the child
+ * exits. A client that shuts down its sending side gives the child EOF on stdin and still gets everything
+ * the child writes (the server is created with allowHalfOpen).
+ */
 export function bridge(
   socket: net.Socket,
   identity: Identity,
-  command: string[],
+  command: ExecCommand,
   logger: pino.Logger,
-  children: Set<ChildProcess>,
+  children: ChildGroups,
 ): void {
-  const [cmd, ...args] = command as [string, ...string[]];
-  const child = spawn(cmd, args, {
-    env: { ...process.env, ...identityEnv(identity) },
+  let env: Record<string, string>;
+  try {
+    env = connectionEnv(identity);
+  } catch (err) {
+    if (!(err instanceof UnexportableValueError)) throw err;
+    refuse(
+      logger,
+      socket,
+      identity,
+      `${err.code}: ${err.message}`,
+      'connection refused: identity not exportable',
+    );
+    return;
+  }
+  const [argv0, ...args] = command.argv;
+  const child = spawn(command.file, args, {
+    argv0,
+    env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
   children.add(child);
   const log = logger.child({
@@ -59,7 +89,8 @@ export function bridge(
     user: identity.username,
     role: identity.role,
   });
-  log.info({ command: cmd }, 'child started');
+  log.info({ command: argv0 }, 'child started');
+  // Both pipes end their destination: the client's FIN becomes EOF on stdin, stdout's EOF becomes our FIN.
   socket.pipe(child.stdin!);
   child.stdout!.pipe(socket);
   // A child that stops reading, or a client that vanishes, must not crash the server with EPIPE.
@@ -70,15 +101,14 @@ export function bridge(
     .on('line', (line) => log.info({ stderr: line }, 'child stderr'));
   child.on('error', (err) => {
     log.error({ err: err.message }, 'child failed to start');
-    children.delete(child);
     socket.destroy();
   });
   child.on('exit', (code, signal) => {
-    children.delete(child);
     log.info({ code, signal }, 'child exited');
-    socket.end();
+    // What it started in the background may still hold stdout open, and would keep the connection open.
+    void children.terminate(child);
   });
-  socket.on('close', () => terminate(child));
+  socket.on('close', () => void children.terminate(child));
 }
 
 export async function execCommand(
@@ -86,36 +116,33 @@ export async function execCommand(
   opts: CommonOptions & { maxChildren?: string },
 ): Promise<number> {
   if (command.length === 0) throw new CliError('exec needs a command: peerauth exec -- CMD [ARGS...]', 2);
+  const argv = command as [string, ...string[]];
+  const file = resolveCommand(argv[0]);
   const maxChildren = parseMaxChildren(opts.maxChildren);
   const settings = await serverSettings(opts);
   const logger = await createLogger(settings.logFormat);
-  const children = new Set<ChildProcess>();
+  const children = new ChildGroups();
   const running = await runPeerServer(settings, logger, {
-    onStop: () => {
-      for (const child of children) terminate(child);
-    },
+    allowHalfOpen: true,
+    onStop: () => void children.terminateAll(),
   });
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
     if (children.size >= maxChildren) {
-      logger.warn(
-        {
-          event: 'peerauth.connection',
-          decision: 'rejected',
-          uid: identity.uid,
-          pid: identity.pid,
-          username: identity.username,
-          role: identity.role,
-          reason: `max-children (${maxChildren}) reached`,
-        },
+      refuse(
+        logger,
+        socket,
+        identity,
+        `max-children (${maxChildren}) reached`,
         'connection refused: too many children',
       );
-      socket.destroy();
       return;
     }
-    bridge(socket, identity, command, logger, children);
+    bridge(socket, identity, { file, argv }, logger, children);
   });
   const path = String(running.server.address());
   process.stdout.write(`peerauth exec listening on ${path}: each connection runs ${command.join(' ')}\n`);
   await running.stopped;
+  // Groups still ending (SIGTERM ignored) have the grace period, then SIGKILL: shutdown is bounded.
+  await children.terminateAll();
   return 0;
 }

@@ -92,9 +92,13 @@ export function createProxyHandler(
   return { request, upgrade };
 }
 
-/** --raw: after the policy check, bytes go through unchanged in both directions. */
+/**
+ * --raw: after the policy check, bytes go through unchanged in both directions, and so does a half-close:
+ * the client's FIN reaches the upstream, and the upstream's answer still reaches the client (and the
+ * other way round). The connection closes once both directions have ended.
+ */
 function pipeRaw(socket: net.Socket, upstream: Upstream, logger: pino.Logger): void {
-  const conn = net.connect(connectOptions(upstream));
+  const conn = net.connect({ ...connectOptions(upstream), allowHalfOpen: true });
   socket.pipe(conn).pipe(socket);
   conn.on('error', (err) => {
     logger.warn({ upstream: upstream.label, err: err.message }, 'raw upstream connection failed');
@@ -112,7 +116,7 @@ export async function proxyCommand(
   const logger = await createLogger(settings.logFormat);
   let running: RunningServer | undefined;
   if (opts.raw) {
-    running = await runPeerServer(settings, logger);
+    running = await runPeerServer(settings, logger, { allowHalfOpen: true });
     running.server.on('peer', (socket: net.Socket) => pipeRaw(socket, upstream, logger));
   } else {
     const handlers = createProxyHandler(upstream, logger, () => running);

@@ -1,0 +1,145 @@
+// exec children and whatever they start: each child leads its own process group, and that whole group
+// goes when its connection does, and at shutdown, however it treats SIGTERM.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bin, type RunningCli, runCliToExit, startCli, tempDir, waitFor } from './helpers.js';
+
+/** Fields of /proc/PID/stat after the parenthesised name: state, ppid, pgrp...; null once the pid is gone. */
+function stat(pid: number): string[] | null {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+// A killed process whose parent has not reaped it yet is a zombie: it runs no more.
+const alive = (pid: number): boolean => {
+  const fields = stat(pid);
+  return fields !== null && fields[0] !== 'Z';
+};
+const pgidOf = (pid: number): number => Number(stat(pid)?.[2]);
+
+// The child prints its own pid and the pid of a background sleep, then serves the connection with cat.
+const SPAWNS_SLEEP = 'sleep 300 & echo "$$ $!"; exec cat';
+// The same, but the whole group ignores SIGTERM (an ignored signal stays ignored across exec).
+const IGNORES_TERM = `trap '' TERM; ${SPAWNS_SLEEP}`;
+
+/** Connects and waits for the child's first line: its pid and its background sleep's pid. */
+async function connect(socket: string): Promise<{ sock: net.Socket; shell: number; sleep: number }> {
+  const sock = net.connect(socket);
+  sock.on('error', () => {});
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
+    });
+    sock.on('close', () => reject(new Error(`closed before the child answered: ${JSON.stringify(buf)}`)));
+  });
+  const [shell, sleep] = line.split(' ').map(Number) as [number, number];
+  return { sock, shell, sleep };
+}
+
+const leftovers: number[] = [];
+const clis: RunningCli[] = [];
+afterAll(() => {
+  // Only if a test failed: nothing of ours keeps running after the suite.
+  for (const cli of clis) cli.child.kill('SIGKILL');
+  for (const pid of leftovers) if (alive(pid)) process.kill(pid, 'SIGKILL');
+});
+
+async function start(args: string[], script: string): Promise<RunningCli> {
+  const cli = await startCli(['exec', ...args, '--', 'sh', '-c', script], path.join(tempDir(), 'e.sock'));
+  clis.push(cli);
+  return cli;
+}
+
+describe('peerauth exec: process groups', () => {
+  it('each child leads its own process group, and the group goes when its client disconnects', async () => {
+    const cli = await start([], SPAWNS_SLEEP);
+    const { sock, shell, sleep } = await connect(cli.socket);
+    leftovers.push(sleep);
+    expect(pgidOf(shell)).toBe(shell);
+    expect(pgidOf(sleep)).toBe(shell);
+    expect(pgidOf(cli.child.pid!)).not.toBe(shell);
+    sock.destroy();
+    await waitFor(() => !alive(sleep));
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it('a client that half-closes: the child ends on EOF and its background processes go with it', async () => {
+    const cli = await start([], SPAWNS_SLEEP);
+    const { sock, sleep } = await connect(cli.socket);
+    leftovers.push(sleep);
+    const closed = new Promise((resolve) => sock.once('close', resolve));
+    sock.end();
+    await closed;
+    await waitFor(() => !alive(sleep));
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it('on disconnect a group that ignores SIGTERM is killed after the grace period', async () => {
+    const cli = await start([], IGNORES_TERM);
+    const { sock, shell, sleep } = await connect(cli.socket);
+    leftovers.push(shell, sleep);
+    sock.destroy();
+    await waitFor(() => !alive(sleep) && !alive(shell));
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it('shutdown ends, exit 0, while a connection is open and its whole group ignores SIGTERM', async () => {
+    const cli = await start(['--drain-timeout', '200'], IGNORES_TERM);
+    const { sleep } = await connect(cli.socket);
+    leftovers.push(sleep);
+    // Without the group kill, the server waits on the sleep (which holds the child's stdout) for 300 s:
+    // the test's timeout is the guard.
+    expect(await cli.stop()).toBe(0);
+    expect(fs.existsSync(cli.socket)).toBe(false);
+    await waitFor(() => !alive(sleep));
+  }, 30_000);
+});
+
+describe('peerauth exec: a command that cannot run', () => {
+  const cases: [string, (dir: string) => string[]][] = [
+    ['an absolute path that does not exist', () => ['/no/such/cmd']],
+    ['a name found nowhere on PATH', () => ['pa10e-no-such-command', '--flag']],
+    [
+      'a file that is not executable',
+      (dir) => {
+        const file = path.join(dir, 'not-executable');
+        fs.writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 });
+        return [file];
+      },
+    ],
+    ['a directory', (dir) => [dir]],
+  ];
+  for (const [what, make] of cases) {
+    it(`${what}: exit 1 at start, naming the command, no socket left`, async () => {
+      const dir = tempDir();
+      const socket = path.join(dir, 'e.sock');
+      const command = make(dir);
+      const r = await runCliToExit(['exec', '--socket', socket, '--', ...command]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(command[0]!);
+      expect(r.stdout).not.toContain('listening');
+      expect(fs.existsSync(socket)).toBe(false);
+    });
+  }
+
+  it('a command found on PATH starts', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, [bin, 'exec', '--socket', path.join(dir, 'e.sock'), '--', 'cat']);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await waitFor(() => out.includes('listening'));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  });
+});

@@ -1,0 +1,102 @@
+// A client that shuts down its sending side (socat at the end of its input, nc -N, socket.end()) must
+// still get the whole reply: exec gives the child EOF on stdin, proxy --raw sends FIN to the upstream,
+// and the other direction stays open until it ends.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningCli, run, startCli, tempDir } from './helpers.js';
+
+/** socat sends its input, shuts down its writing side at EOF and prints what comes back until the server ends. */
+async function viaSocat(socket: string, input: string): Promise<string> {
+  // -t: how long socat waits for the reply after its input ended; a failure guard, not a measure.
+  const r = await run('sh', [
+    '-c',
+    `printf '%s' "$1" | socat -t 30 - UNIX-CONNECT:"$2"`,
+    'sh',
+    input,
+    socket,
+  ]);
+  if (r.code !== 0) throw new Error(`socat failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+// A separate process, so the connection is a real client's: socket.end(input), then print all it receives.
+const NODE_CLIENT = `
+const net = require('node:net');
+const [socketPath, input] = process.argv.slice(1);
+const sock = net.connect(socketPath);
+let out = '';
+sock.on('data', (d) => { out += d; });
+sock.on('connect', () => sock.end(input));
+sock.on('close', () => { process.stdout.write(out); });
+sock.on('error', (err) => { process.stderr.write(String(err)); process.exitCode = 1; });
+`;
+
+async function viaNode(socket: string, input: string): Promise<string> {
+  const r = await run(process.execPath, ['-e', NODE_CLIENT, socket, input]);
+  if (r.code !== 0) throw new Error(`node client failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const clients = [
+  ['socat', viaSocat],
+  ['a Node client doing socket.end()', viaNode],
+] as const;
+
+describe('half-close: peerauth exec', () => {
+  let dir: string;
+  let cli: RunningCli;
+  beforeAll(async () => {
+    dir = tempDir();
+    cli = await startCli(['exec', '--', 'wc', '-c'], path.join(dir, 'e.sock'));
+  });
+  afterAll(async () => {
+    await cli?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, send] of clients) {
+    it(`${name}: the child reads to EOF and its whole answer comes back`, async () => {
+      expect((await send(cli.socket, 'hello')).trim()).toBe('5');
+    });
+    it(`${name}: a client that sends nothing and shuts down at once still gets the answer`, async () => {
+      expect((await send(cli.socket, '')).trim()).toBe('0');
+    });
+  }
+});
+
+describe('half-close: peerauth proxy --raw', () => {
+  let dir: string;
+  let upstream: net.Server;
+  let cli: RunningCli;
+  beforeAll(async () => {
+    dir = tempDir();
+    const upstreamPath = path.join(dir, 'up.sock');
+    // Answers with the number of bytes it received, once the sender has finished.
+    upstream = net.createServer({ allowHalfOpen: true }, (sock) => {
+      let n = 0;
+      sock.on('data', (d: Buffer) => {
+        n += d.length;
+      });
+      sock.on('end', () => sock.end(`${n}\n`));
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => upstream.listen(upstreamPath, resolve));
+    cli = await startCli(['proxy', '--raw', '--upstream', `unix:${upstreamPath}`], path.join(dir, 'p.sock'));
+  });
+  afterAll(async () => {
+    await cli?.stop();
+    await new Promise((resolve) => upstream?.close(resolve));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, send] of clients) {
+    it(`${name}: the upstream gets FIN and its answer comes back`, async () => {
+      expect((await send(cli.socket, 'hello')).trim()).toBe('5');
+    });
+    it(`${name}: a client that sends nothing and shuts down at once still gets the answer`, async () => {
+      expect((await send(cli.socket, '')).trim()).toBe('0');
+    });
+  }
+});
