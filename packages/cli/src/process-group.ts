@@ -67,6 +67,8 @@ function release(child: ChildProcess): void {
 /** The children of one exec server, each ended with its whole group, and waited for at shutdown. */
 export class ChildGroups {
   private readonly running = new Set<ChildProcess>();
+  /** Children whose pipes are still open: a process outside the group may hold them after the group is gone. */
+  private readonly piped = new Set<ChildProcess>();
   private readonly ending = new Set<Promise<void>>();
 
   constructor(private readonly graceMs = KILL_GRACE_MS) {}
@@ -78,9 +80,11 @@ export class ChildGroups {
 
   add(child: ChildProcess): void {
     this.running.add(child);
+    this.piped.add(child);
     const gone = () => this.running.delete(child);
     child.once('exit', gone);
     child.once('error', gone);
+    child.once('close', () => this.piped.delete(child));
   }
 
   /** Ends the child's group (idempotent); the returned promise settles within the grace period. */
@@ -97,5 +101,10 @@ export class ChildGroups {
   async terminateAll(): Promise<void> {
     for (const child of this.running) void this.terminate(child);
     await Promise.all([...this.ending]);
+  }
+
+  /** At shutdown, once every group is gone: pipes a process outside the groups still holds must not keep us alive. */
+  releaseAll(): void {
+    for (const child of this.piped) release(child);
   }
 }

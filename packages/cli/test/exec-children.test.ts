@@ -102,6 +102,15 @@ describe('peerauth exec: process groups', () => {
     expect(fs.existsSync(cli.socket)).toBe(false);
     await waitFor(() => !alive(sleep));
   }, 30_000);
+
+  it("shutdown ends, exit 0, even while a process that left the group holds the child's stdout", async () => {
+    // setsid puts the sleep out of the group's reach; it keeps the stdout pipe open.
+    const cli = await start(['--drain-timeout', '200'], 'setsid sleep 300 & echo "$$ $!"; exec cat');
+    const { sleep } = await connect(cli.socket);
+    leftovers.push(sleep);
+    expect(await cli.stop()).toBe(0);
+    expect(fs.existsSync(cli.socket)).toBe(false);
+  }, 30_000);
 });
 
 describe('peerauth exec: a command that cannot run', () => {

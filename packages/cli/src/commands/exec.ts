@@ -144,5 +144,6 @@ export async function execCommand(
   await running.stopped;
   // Groups still ending (SIGTERM ignored) have the grace period, then SIGKILL: shutdown is bounded.
   await children.terminateAll();
+  children.releaseAll();
   return 0;
 }
