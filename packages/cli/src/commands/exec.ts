@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
 import readline from 'node:readline';
 import type { Identity } from '@peerauth/identity';
@@ -76,12 +76,25 @@ export function bridge(
     return;
   }
   const [argv0, ...args] = command.argv;
-  const child = spawn(command.file, args, {
-    argv0,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(command.file, args, {
+      argv0,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+  } catch (err) {
+    // spawn throws for some failures instead of emitting 'error': one connection fails, not the server.
+    refuse(
+      logger,
+      socket,
+      identity,
+      `spawn failed: ${(err as Error).message}`,
+      'connection refused: spawn failed',
+    );
+    return;
+  }
   children.add(child);
   const log = logger.child({
     child: child.pid,
