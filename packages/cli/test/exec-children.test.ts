@@ -83,6 +83,15 @@ describe('peerauth exec: process groups', () => {
     expect(await cli.stop()).toBe(0);
   });
 
+  it('a child that never reads stdin: the group goes once a write to the gone client fails', async () => {
+    const cli = await start([], 'sleep 300 & echo "$$ $!"; while :; do echo tick; sleep 0.2; done');
+    const { sock, shell, sleep } = await connect(cli.socket);
+    leftovers.push(shell, sleep);
+    sock.destroy();
+    await waitFor(() => !alive(sleep) && !alive(shell));
+    expect(await cli.stop()).toBe(0);
+  });
+
   it('on disconnect a group that ignores SIGTERM is killed after the grace period', async () => {
     const cli = await start([], IGNORES_TERM);
     const { sock, shell, sleep } = await connect(cli.socket);
