@@ -86,30 +86,39 @@ describe('connectionEnv', () => {
 });
 
 /**
- * A passwd entry holding a control character. useradd refuses such names (and so should every admin tool),
- * but other user databases (LDAP, a hand-edited file) can hold them: the entry is added to /etc/passwd
- * directly, in one rename, and removed the same way.
+ * A user database holding a name with a control character. useradd refuses such names (as every admin tool
+ * should), but other databases (LDAP, a hand-edited file) can hold them. The server runs in its own mount
+ * namespace where a copy of /etc/passwd with that entry is mounted over the real one: nothing else on the
+ * machine sees it.
  */
-function editPasswd(edit: (lines: string[]) => string[]): void {
-  const lines = fs.readFileSync('/etc/passwd', 'utf8').split('\n').filter(Boolean);
-  const tmp = `/etc/passwd.pa10e-${process.pid}`;
-  fs.writeFileSync(tmp, `${edit(lines).join('\n')}\n`, { mode: 0o644 });
-  fs.renameSync(tmp, '/etc/passwd');
-}
-
 describeAsRoot('peerauth exec with a username holding a control character', () => {
   const user = { name: 'pa10e-\u001b[31mctl', uid: 44110, gid: 44110 };
-  const entry = `${user.name}:x:${user.uid}:${user.gid}::/nonexistent:/usr/sbin/nologin`;
   let dir: string;
   let cli: RunningCli;
   beforeAll(async () => {
-    editPasswd((lines) => [...lines.filter((l) => !l.startsWith(`${user.name}:`)), entry]);
     dir = tempDir();
-    cli = await startCli(['exec', '--mode', '0666', '--', process.execPath, echo], path.join(dir, 'e.sock'));
+    const passwd = path.join(dir, 'passwd');
+    fs.writeFileSync(
+      passwd,
+      `${fs.readFileSync('/etc/passwd', 'utf8')}${user.name}:x:${user.uid}:${user.gid}::/nonexistent:/usr/sbin/nologin\n`,
+    );
+    const prefix = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind "$1" /etc/passwd && shift && exec "$@"',
+      'sh',
+      passwd,
+    ];
+    cli = await startCli(['exec', '--mode', '0666', '--', process.execPath, echo], path.join(dir, 'e.sock'), {
+      prefix,
+    });
   });
   afterAll(async () => {
     await cli?.stop();
-    editPasswd((lines) => lines.filter((l) => !l.startsWith(`${user.name}:`)));
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -37,17 +37,22 @@ export interface RunningCli {
   stop(): Promise<number | null>;
 }
 
-/** Starts a serving subcommand and waits until it prints that it listens. */
-export async function startCli(args: string[], socket: string): Promise<RunningCli> {
+/**
+ * Starts a serving subcommand and waits until it prints that it listens. `prefix` runs it through another
+ * command (which must exec it, so signals reach peerauth), e.g. unshare.
+ */
+export async function startCli(
+  args: string[],
+  socket: string,
+  opts: { prefix?: string[] } = {},
+): Promise<RunningCli> {
   const [command, ...rest] = args;
   // Options go right after the subcommand: for exec, everything after -- belongs to the child.
-  const child = spawn(
-    process.execPath,
-    [bin, command!, '--socket', socket, '--log-format', 'json', ...rest],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const argv = [process.execPath, bin, command!, '--socket', socket, '--log-format', 'json', ...rest];
+  const [file, ...fileArgs] = [...(opts.prefix ?? []), ...argv] as [string, ...string[]];
+  const child = spawn(file, fileArgs, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => {
