@@ -83,22 +83,22 @@ describe('peerauth exec: process groups', () => {
     expect(await cli.stop()).toBe(0);
   });
 
-  it('a child that never reads stdin: the group goes once a write to the gone client fails', async () => {
-    const cli = await start([], 'sleep 300 & echo "$$ $!"; while :; do echo tick; sleep 0.2; done');
+  /** The client disconnects abruptly: the child and its background sleep must both go. */
+  async function disconnectEndsGroup(script: string): Promise<void> {
+    const cli = await start([], script);
     const { sock, shell, sleep } = await connect(cli.socket);
     leftovers.push(shell, sleep);
     sock.destroy();
     await waitFor(() => !alive(sleep) && !alive(shell));
     expect(await cli.stop()).toBe(0);
+  }
+
+  it('a child that never reads stdin: the group goes once a write to the gone client fails', async () => {
+    await disconnectEndsGroup('sleep 300 & echo "$$ $!"; while :; do echo tick; sleep 0.2; done');
   });
 
   it('on disconnect a group that ignores SIGTERM is killed after the grace period', async () => {
-    const cli = await start([], IGNORES_TERM);
-    const { sock, shell, sleep } = await connect(cli.socket);
-    leftovers.push(shell, sleep);
-    sock.destroy();
-    await waitFor(() => !alive(sleep) && !alive(shell));
-    expect(await cli.stop()).toBe(0);
+    await disconnectEndsGroup(IGNORES_TERM);
   });
 
   it('shutdown ends, exit 0, while a connection is open and its whole group ignores SIGTERM', async () => {
