@@ -47,14 +47,21 @@ async function connect(socket: string): Promise<{ sock: net.Socket; shell: numbe
 
 const leftovers: number[] = [];
 const clis: RunningCli[] = [];
+const dirs: string[] = [];
+function dir(): string {
+  const made = tempDir();
+  dirs.push(made);
+  return made;
+}
 afterAll(() => {
   // Only if a test failed: nothing of ours keeps running after the suite.
   for (const cli of clis) cli.child.kill('SIGKILL');
   for (const pid of leftovers) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const made of dirs) fs.rmSync(made, { recursive: true, force: true });
 });
 
 async function start(args: string[], script: string): Promise<RunningCli> {
-  const cli = await startCli(['exec', ...args, '--', 'sh', '-c', script], path.join(tempDir(), 'e.sock'));
+  const cli = await startCli(['exec', ...args, '--', 'sh', '-c', script], path.join(dir(), 'e.sock'));
   clis.push(cli);
   return cli;
 }
@@ -138,9 +145,9 @@ describe('peerauth exec: a command that cannot run', () => {
   ];
   for (const [what, make] of cases) {
     it(`${what}: exit 1 at start, naming the command, no socket left`, async () => {
-      const dir = tempDir();
-      const socket = path.join(dir, 'e.sock');
-      const command = make(dir);
+      const made = dir();
+      const socket = path.join(made, 'e.sock');
+      const command = make(made);
       const r = await runCliToExit(['exec', '--socket', socket, '--', ...command]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(command[0]!);
@@ -150,8 +157,7 @@ describe('peerauth exec: a command that cannot run', () => {
   }
 
   it('a command found on PATH starts', async () => {
-    const dir = tempDir();
-    const child = spawn(process.execPath, [bin, 'exec', '--socket', path.join(dir, 'e.sock'), '--', 'cat']);
+    const child = spawn(process.execPath, [bin, 'exec', '--socket', path.join(dir(), 'e.sock'), '--', 'cat']);
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
