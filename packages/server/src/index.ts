@@ -19,6 +19,8 @@ export {
   InvalidModeError,
   NoActivationSocketError,
   PeerServerError,
+  SocketDirectoryMissingError,
+  SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
@@ -34,3 +36,4 @@ export {
   type PeerServerOptions,
   type RejectedEvent,
 } from './server.js';
+export { checkSocketDirectory, maxSocketPathBytes } from './socket-directory.js';

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
@@ -27,13 +26,14 @@ import { DEFAULT_MODE, parseMode } from './mode.js';
 import { setPeer } from './peers.js';
 import { poolDirectory } from './pool-directory.js';
 import { installSignalHandlers } from './signals.js';
+import { checkSocketPathLength } from './socket-directory.js';
 import {
   type BoundSocketFile,
   bindSocketFile,
   defaultSocketPath,
   ensurePrivateDirectory,
+  releasePrivateDirectory,
   unlinkIfSameSync,
-  warnIfParentUnsafe,
 } from './socket-file.js';
 import { activationFromEnv, clearActivationEnv } from './systemd.js';
 
@@ -355,15 +355,17 @@ class PeerServerImpl extends net.Server {
       this.activated = true;
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
+      checkSocketPathLength(socketPath);
       if (this.requestedPath === undefined)
         await ensurePrivateDirectory(path.dirname(socketPath), this.logger);
-      else await warnIfParentUnsafe(path.dirname(socketPath), this.logger);
-      try {
-        this.bound = await bindSocketFile(socketPath, this.mode, (tmpPath) => this.listenInternal(tmpPath));
-      } catch (err) {
-        if (this.listening) super.close();
-        throw err;
-      }
+      this.bound = await bindSocketFile(
+        socketPath,
+        this.mode,
+        (tmpPath) => this.listenInternal(tmpPath),
+        () => {
+          if (this.listening) super.close();
+        },
+      );
     }
     if (this.handleSignals) this.removeSignalHandlers = installSignalHandlers(this);
   }
@@ -383,10 +385,14 @@ class PeerServerImpl extends net.Server {
     this.bound = null;
     unlinkIfSameSync(bound.path, bound.file);
     // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
-    // close()), so the directory is empty by now. It was kept until here so that unlink could never hit
-    // anything but our own directory.
+    // close()), so the directory is empty by now. It was kept until here, and the bind path goes through
+    // our descriptor of it, so that unlink could never hit anything but our own directory.
     try {
-      fs.rmSync(bound.privateDir, { recursive: true, force: true });
+      if (!releasePrivateDirectory(bound))
+        this.logger.error(
+          { dir: bound.privateDir },
+          'the private bind directory was replaced by something else; left alone',
+        );
     } catch (err) {
       this.logger.warn({ dir: bound.privateDir, err }, 'could not remove the private bind directory');
     }
