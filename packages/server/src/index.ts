@@ -36,4 +36,6 @@ export {
   type PeerServerOptions,
   type RejectedEvent,
 } from './server.js';
-export { checkSocketDirectory, maxSocketPathBytes } from './socket-directory.js';
+export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
+export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
+export { socketReachWarning } from './socket-reach.js';

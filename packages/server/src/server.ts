@@ -25,7 +25,7 @@ import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js'
 import { DEFAULT_MODE, parseMode } from './mode.js';
 import { setPeer } from './peers.js';
 import { poolDirectory } from './pool-directory.js';
-import { installSignalHandlers } from './signals.js';
+import { onShutdownSignals, type ShutdownSignals } from './signals.js';
 import { checkSocketPathLength } from './socket-directory.js';
 import {
   type BoundSocketFile,
@@ -35,6 +35,7 @@ import {
   releasePrivateDirectory,
   unlinkIfSameSync,
 } from './socket-file.js';
+import { socketReachWarning } from './socket-reach.js';
 import { activationFromEnv, clearActivationEnv } from './systemd.js';
 
 export interface PeerServerOptions {
@@ -67,7 +68,11 @@ export interface PeerServerOptions {
   asyncContext?: boolean;
   /** listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). Default 511. */
   backlog?: number;
-  /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
+  /**
+   * Install SIGINT/SIGTERM/SIGHUP handlers (from listen() on) that close the server, remove the socket file
+   * and the private directory, let connections drain, then end the process with the signal's status.
+   * Further signals during shutdown never interrupt the cleanup. Default false.
+   */
   handleSignals?: boolean;
 }
 
@@ -128,6 +133,7 @@ class PeerServerImpl extends net.Server {
   private readonly logger: PeerLogger;
   private readonly requestedPath: string | undefined;
   private readonly mode: number;
+  private readonly modeGiven: boolean;
   private readonly allowRoles: Set<string> | null;
   private readonly processOptions: ProcessOptions | null;
   private readonly listenFds: boolean | 'auto';
@@ -140,13 +146,15 @@ class PeerServerImpl extends net.Server {
   private bound: BoundSocketFile | null = null;
   private activated = false;
   private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private removeSignalHandlers: (() => void) | null = null;
+  private signals: ShutdownSignals | null = null;
+  private starting: Promise<void> | null = null;
   private stopping = false;
 
   constructor(options: PeerServerOptions) {
     super();
     // Validate everything that can be wrong before anything touches the filesystem.
     this.mode = parseMode(options.mode ?? DEFAULT_MODE);
+    this.modeGiven = options.mode !== undefined;
     this.requestedPath = options.path;
     this.logger = options.logger ?? createDefaultLogger();
     this.allowRoles = options.allowRoles ? new Set(options.allowRoles) : null;
@@ -188,7 +196,9 @@ class PeerServerImpl extends net.Server {
   /** The given pool, or one created on first use (a ready resolver without process attestation needs none). */
   private pool(): CredentialPool {
     if (this.givenPool) return this.givenPool;
-    this.ownedPool ??= createCredentialPool();
+    this.ownedPool ??= createCredentialPool({
+      onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
+    });
     return this.ownedPool;
   }
 
@@ -327,20 +337,49 @@ class PeerServerImpl extends net.Server {
     }
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     this.stopping = false;
-    this.start().then(
+    // Before anything is created, so that a signal during start-up never finds the default action.
+    if (this.handleSignals && this.signals === null)
+      this.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
+    this.starting = this.start().then(
       () => {
         if (this.stopping) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
           if (this.listening) super.close();
           this.releaseSocketFile();
-          this.removeSignalHandlers?.();
           return;
         }
         super.emit('listening');
       },
-      (err: Error) => super.emit('error', err),
+      (err: Error) => {
+        if (this.signals?.received === null) {
+          this.signals.remove();
+          this.signals = null;
+        }
+        super.emit('error', err);
+      },
     );
     return this;
+  }
+
+  /** handleSignals: close (files go at once), wait for a start under way and for the drain, then exit. */
+  private closeForSignal(signal: NodeJS.Signals): void {
+    const signals = this.signals;
+    let closed = false;
+    let settled = false;
+    const exitWhenDone = () => {
+      if (closed && settled) signals?.exit(signal);
+    };
+    this.once('close', () => {
+      closed = true;
+      exitWhenDone();
+    });
+    this.close();
+    void Promise.resolve(this.starting).then(() => {
+      // A start under way has undone itself by now (it saw `stopping`), so nothing of ours is left.
+      settled = true;
+      signals?.cleanedUp();
+      exitWhenDone();
+    });
   }
 
   private async start(): Promise<void> {
@@ -358,6 +397,9 @@ class PeerServerImpl extends net.Server {
       checkSocketPathLength(socketPath);
       if (this.requestedPath === undefined)
         await ensurePrivateDirectory(path.dirname(socketPath), this.logger);
+      // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
+      const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
+      if (unreachable) this.logger.warn({ path: socketPath }, unreachable);
       this.bound = await bindSocketFile(
         socketPath,
         this.mode,
@@ -367,7 +409,6 @@ class PeerServerImpl extends net.Server {
         },
       );
     }
-    if (this.handleSignals) this.removeSignalHandlers = installSignalHandlers(this);
   }
 
   override address(): AddressInfo | string | null {
@@ -401,9 +442,12 @@ class PeerServerImpl extends net.Server {
   override close(callback?: (err?: Error) => void): this {
     if (!this.stopping) {
       this.stopping = true;
-      this.removeSignalHandlers?.();
-      this.removeSignalHandlers = null;
       this.once('close', () => {
+        // Not earlier: until the server is closed a signal must not find the default action.
+        if (this.signals?.received === null) {
+          this.signals.remove();
+          this.signals = null;
+        }
         void this.ownedPool?.close();
         this.ownedPool = null;
       });

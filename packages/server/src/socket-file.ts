@@ -135,12 +135,14 @@ async function probeSocket(socketPath: string): Promise<'live' | 'refused' | 'go
 export interface BoundSocketFile {
   path: string;
   file: FileIdentity;
-  /** The private directory the socket was bound in; removed once the listening handle is closed. */
+  /** The private directory the socket was bound in; removed once the listening handle is closed, or at once on Linux. */
   privateDir: string;
   /** Device and inode of privateDir, so it is removed only if it is still the one we made. */
   privateDirFile: FileIdentity;
   /** Open descriptor of privateDir; the bind path goes through it on Linux. Close after the listener. */
   privateDirFd: number;
+  /** True when privateDir was removed right after the move (Linux), so nothing is left to clean up. */
+  privateDirRemoved: boolean;
 }
 
 const procFd = process.platform === 'linux' && fsSync.existsSync('/proc/self/fd');
@@ -232,7 +234,16 @@ export async function bindSocketFile(
       }
     }
     await fs.unlink(tmpPath).catch(() => undefined);
-    return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd };
+    // Through the descriptor, libuv's unlink of the bind path at close can only reach our directory, even
+    // once it is deleted (then it finds nothing). So on Linux it goes now: a process killed without a
+    // chance to clean up (SIGKILL, no signal handlers) leaves no empty .pa-* directory behind.
+    let privateDirRemoved = false;
+    if (procFd) {
+      await assertStillOurs(privateDir, privateDirFile);
+      await fs.rmdir(privateDir);
+      privateDirRemoved = true;
+    }
+    return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd, privateDirRemoved };
   } catch (err) {
     if (listening) unlisten();
     if (dirFd >= 0) fsSync.closeSync(dirFd);
@@ -253,6 +264,7 @@ async function removePrivateDirectory(privateDir: string): Promise<void> {
  */
 export function releasePrivateDirectory(bound: BoundSocketFile): boolean {
   try {
+    if (bound.privateDirRemoved) return true;
     const st = fsSync.lstatSync(bound.privateDir);
     if (!st.isDirectory() || !sameFile(st, bound.privateDirFile)) return false;
     fsSync.rmdirSync(bound.privateDir);
