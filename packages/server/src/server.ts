@@ -426,8 +426,9 @@ class PeerServerImpl extends net.Server {
     this.bound = null;
     unlinkIfSameSync(bound.path, bound.file);
     // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
-    // close()), so the directory is empty by now. It was kept until here, and the bind path goes through
-    // our descriptor of it, so that unlink could never hit anything but our own directory.
+    // close()), so the directory is empty by now. That unlink goes through our descriptor of the directory
+    // (Linux, where the directory itself is already gone) or the directory was kept until here, so it
+    // could never hit anything but our own directory.
     try {
       if (!releasePrivateDirectory(bound))
         this.logger.error(
