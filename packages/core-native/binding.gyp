@@ -4,7 +4,15 @@
       "target_name": "peerauth_core",
       "sources": ["src/native/addon.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A lookup abandoned on timeout returns into a worker that is being terminated; without this the
+        # first napi call that fails there aborts the whole process (fatal napi_throw). With it the late
+        # result is dropped and the stuck thread ends as soon as the native call returns.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
       "conditions": [
         ["OS=='linux'", {

@@ -4,7 +4,7 @@ import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
-import { CliError } from './exit-codes.js';
+import { CliError, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat } from './logger.js';
 
 export interface CommonOptions {
@@ -20,6 +20,8 @@ export interface ServerSettings {
   /** Undefined: the server's default path, whose private directory the server creates. */
   socket: string | undefined;
   mode: number;
+  /** --mode was given: the server then warns when a directory on the path keeps out whom it admits. */
+  modeGiven: boolean;
   config: IdentityConfig;
   allowRoles: string[] | undefined;
   logFormat: LogFormat;
@@ -33,7 +35,7 @@ export function addServerOptions(cmd: Command): Command {
       '--socket <path>',
       'socket path (default: $XDG_RUNTIME_DIR/peerauth/peerauth.sock or /tmp/peerauth-<uid>/peerauth.sock)',
     )
-    .option('--mode <octal>', 'permission bits of the socket file', '0660')
+    .option('--mode <octal>', 'permission bits of the socket file (default: 0660)')
     .option('--config <file>', 'identity config JSON (default: you are "owner", everyone else "public")')
     .option('--allow-roles <roles>', 'comma-separated roles admitted (default: every role)')
     .addOption(
@@ -81,7 +83,14 @@ function parseRoles(value: string | undefined, config: IdentityConfig): string[]
   return roles;
 }
 
+/** `--socket ""` would resolve to the current directory: a usage error, not a silent default. */
+export function checkSocketOption(socket: string | undefined): void {
+  if (socket !== undefined && socket.trim() === '')
+    throw new CliError('--socket needs a path (an empty one would mean the current directory)', EXIT_USAGE);
+}
+
 export async function serverSettings(opts: CommonOptions): Promise<ServerSettings> {
+  checkSocketOption(opts.socket);
   let mode: number;
   try {
     mode = parseMode(opts.mode ?? '0660');
@@ -92,6 +101,7 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
   return {
     socket: opts.socket,
     mode,
+    modeGiven: opts.mode !== undefined,
     config,
     allowRoles: parseRoles(opts.allowRoles, config),
     logFormat: parseLogFormat(opts.logFormat),

@@ -85,6 +85,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .description('platform support, socket directory, config and addon checks')
     .option('--socket <path>', 'socket path to check (default: the server default)')
     .option('--config <file>', 'identity config JSON to check')
+    .option('--mode <octal>', 'socket mode to check: does every directory on the path let in whom it admits?')
     .action(run((opts) => doctorCommand(opts)));
 
   return program;

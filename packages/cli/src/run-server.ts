@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import { createPeerServer, type PeerServer, serveHttp } from '@peerauth/server';
+import { createPeerServer, onShutdownSignals, type PeerServer, serveHttp } from '@peerauth/server';
 import type { pino } from 'pino';
 import type { ServerSettings } from './common.js';
 
@@ -22,9 +22,11 @@ export interface RunOptions {
 }
 
 /**
- * Listens with the serving commands' common settings and owns graceful shutdown: on SIGINT/SIGTERM it
- * stops accepting (the socket file goes at once), lets open connections finish for the drain timeout,
- * then cuts the rest.
+ * Listens with the serving commands' common settings and owns graceful shutdown: on SIGINT/SIGTERM/SIGHUP
+ * it stops accepting (the socket file and the private directory go at once), lets open connections finish
+ * for the drain timeout, then cuts the rest. The signal handling is the server library's own
+ * (onShutdownSignals, as behind handleSignals): a signal during start-up waits for the start to finish,
+ * and further signals during shutdown end the process only once the files are gone.
  */
 export async function runPeerServer(
   settings: ServerSettings,
@@ -33,7 +35,7 @@ export async function runPeerServer(
 ): Promise<RunningServer> {
   const server = createPeerServer({
     ...(settings.socket !== undefined ? { path: settings.socket } : {}),
-    mode: settings.mode,
+    ...(settings.modeGiven ? { mode: settings.mode } : {}),
     identity: settings.config,
     ...(settings.allowRoles ? { allowRoles: settings.allowRoles } : {}),
     logger,
@@ -46,13 +48,25 @@ export async function runPeerServer(
   });
   if (opts.http) serveHttp(server, opts.http);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(() => {
-      server.off('error', reject);
-      resolve();
-    });
+  let onSignal: ((signal: NodeJS.Signals) => void) | null = null;
+  let early: NodeJS.Signals | null = null;
+  const signals = onShutdownSignals((signal) => {
+    if (onSignal) onSignal(signal);
+    else early = signal;
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(() => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    // Nothing was created (a failed listen cleans up after itself); the error ends the process anyway.
+    signals.remove();
+    throw err;
+  }
   server.on('error', (err: Error) => logger.error({ err }, 'server error'));
 
   let stopping = false;
@@ -65,8 +79,6 @@ export async function runPeerServer(
     if (stopping) return;
     stopping = true;
     logger.info({ reason, open: open.size, drainTimeoutMs: settings.drainTimeoutMs }, 'shutting down');
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     opts.onStop?.();
     const timer = setTimeout(() => {
       if (open.size) logger.warn({ open: open.size }, 'drain timeout: closing the remaining connections');
@@ -75,12 +87,14 @@ export async function runPeerServer(
     timer.unref();
     server.close(() => {
       clearTimeout(timer);
+      signals.remove();
       finish();
     });
+    // close() removed the socket file and the private directory synchronously.
+    signals.cleanedUp();
   };
-  const onSignal = (signal: NodeJS.Signals) => stop(signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onSignal = stop;
+  if (early !== null) stop(early);
 
   return {
     server,

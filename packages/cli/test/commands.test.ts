@@ -77,7 +77,7 @@ describe('peerauth exit codes and one-shot commands', () => {
   });
 
   it('doctor reports platform support and where the addon came from', async () => {
-    const r = await runCli(['doctor', '--socket', '/tmp/pacli-doctor/x.sock']);
+    const r = await runCli(['doctor', '--socket', '/tmp/pacli-doctor.sock']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(`platform\\s+${process.platform}: pid (yes|no), groups (yes|no), pidfd (yes|no)`),

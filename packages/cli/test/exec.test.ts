@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readableCopy } from '../../../test-fixtures/readable.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,
@@ -12,7 +13,8 @@ import {
 import { fixtures, type RunningCli, run, startCli, tempDir, waitFor } from './helpers.js';
 
 const echo = path.join(fixtures, 'jsonrpc-echo.mjs');
-const client = path.join(fixtures, 'cli/line-client.mjs');
+// Run as other users too: from a copy they can read, wherever the checkout is.
+const client = readableCopy(path.join(fixtures, 'cli/line-client.mjs'));
 
 interface Answer {
   result: { pid: number; env: Record<string, string> };

@@ -92,6 +92,7 @@ try {
         '-DNAPI_VERSION=8',
         '-DNAPI_DISABLE_CPP_EXCEPTIONS',
         '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+        '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
         '-I',
         addonApiDir,
         '-I',

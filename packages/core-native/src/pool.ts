@@ -41,6 +41,12 @@ export interface CredentialPoolOptions {
   threads?: number;
   /** Per-call timeout in ms (default 2000). */
   timeoutMs?: number;
+  /**
+   * Told about pool failures that belong to no call, such as a worker that could not start because the
+   * process ran out of file descriptors. Default: a process warning. Calls that were waiting for that
+   * worker fail on their own (WorkerCrashedError or LookupTimeoutError); the next call starts a new one.
+   */
+  onError?: (err: Error) => void;
 }
 
 export interface CredentialPool {
@@ -119,6 +125,14 @@ class Pool implements CredentialPool {
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
+    });
+    // Unhandled, piscina's 'error' event (a worker that failed to start, e.g. EMFILE opening worker.js)
+    // would end the process.
+    const onError =
+      options.onError ??
+      ((err: Error) => process.emitWarning(`credential pool: ${err.message}`, 'PeerAuthWarning'));
+    this.#piscina.on('error', (err: Error) => {
+      if (!this.#closed) onError(err);
     });
   }
 

@@ -4,6 +4,7 @@ export {
   formatIssuePath,
   type IdentityConfig,
   loadIdentityConfig,
+  MAX_CONFIG_BYTES,
   type Person,
   parseIdentityConfig,
   validateIdentityConfig,

@@ -1,4 +1,5 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -389,5 +390,46 @@ describe('loadIdentityConfig', () => {
     expect(err.issues[0]).toMatchObject({ path: '(file)' });
     expect(err.message).toContain('ENOENT');
     expect(err.message).toContain(file);
+  });
+
+  it.each([
+    ['a trailing comma in an array', '{\n  "people": [],\n  "roles": ["a",]\n}\n', 3, 17],
+    ['a trailing comma in an object', '{\n  "people": [],\n}\n', 3, 1],
+    ['a truncated file', '{\n  "people": [\n', 3, 1],
+  ])('reports %s with its line and column', async (_what, text, line, column) => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const file = join(dir, 'bad.json');
+    await writeFile(file, text);
+    const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    expect(err.issues[0]!.message).toContain(`invalid JSON at line ${line} column ${column}`);
+  });
+
+  it('accepts a UTF-8 byte order mark', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const file = join(dir, 'bom.json');
+    await writeFile(file, `\uFEFF${JSON.stringify({ people: [] })}`);
+    expect((await loadIdentityConfig(file)).people).toEqual([]);
+  });
+
+  it('refuses a FIFO (instead of waiting forever) and a device (instead of reading it to the end)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const fifo = join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of [fifo, '/dev/zero']) {
+      const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
+      expect(err, file).toBeInstanceOf(IdentityConfigError);
+      expect(err.message).toContain('not a regular file');
+    }
+  });
+
+  it('refuses a file larger than 16 MiB', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const file = join(dir, 'huge.json');
+    await truncate(file, 0).catch(() => writeFile(file, ''));
+    await truncate(file, 16 * 1024 * 1024 + 1);
+    const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
+    expect(err).toBeInstanceOf(IdentityConfigError);
+    expect(err.message).toContain('16777216 bytes');
   });
 });

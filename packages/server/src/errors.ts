@@ -30,13 +30,49 @@ export class InvalidModeError extends PeerServerError {
 
 /**
  * The socket path (or its directory) is something the server must not replace or trust: a regular file,
- * a directory, a symlink, or a directory owned by another user.
+ * a directory, a symlink (`UNSAFE_SOCKET_PATH`), or a directory someone other than the server's user or
+ * root could write to (`UNSAFE_SOCKET_DIRECTORY`).
  */
 export class UnsafeSocketPathError extends PeerServerError {
-  declare readonly code: 'UNSAFE_SOCKET_PATH';
+  declare readonly code: 'UNSAFE_SOCKET_PATH' | 'UNSAFE_SOCKET_DIRECTORY';
   readonly path: string;
-  constructor(path: string, detail: string) {
-    super('UNSAFE_SOCKET_PATH', `refusing socket path ${path}: ${detail}`);
+  constructor(
+    path: string,
+    detail: string,
+    code: 'UNSAFE_SOCKET_PATH' | 'UNSAFE_SOCKET_DIRECTORY' = 'UNSAFE_SOCKET_PATH',
+  ) {
+    const what = code === 'UNSAFE_SOCKET_DIRECTORY' ? 'socket directory' : 'socket path';
+    super(code, `refusing ${what} ${path}: ${detail}`);
+    this.path = path;
+  }
+}
+
+/** The socket path does not fit in `sun_path`: clients could not connect to it. */
+export class SocketPathTooLongError extends PeerServerError {
+  declare readonly code: 'SOCKET_PATH_TOO_LONG';
+  readonly path: string;
+  readonly limit: number;
+  constructor(path: string, bytes: number, limit: number) {
+    super(
+      'SOCKET_PATH_TOO_LONG',
+      `socket path ${path} is ${bytes} bytes; Unix socket paths on ${process.platform} hold at most ${limit} ` +
+        'bytes (sun_path). Choose a shorter path, e.g. in /run/peerauth',
+    );
+    this.path = path;
+    this.limit = limit;
+  }
+}
+
+/** The directory of an explicitly given socket path does not exist (the server creates only its default one). */
+export class SocketDirectoryMissingError extends PeerServerError {
+  declare readonly code: 'SOCKET_DIRECTORY_MISSING';
+  readonly path: string;
+  constructor(path: string) {
+    super(
+      'SOCKET_DIRECTORY_MISSING',
+      `socket directory ${path} does not exist; create it (owned by the server's user, mode 0755 or 0700) ` +
+        'or choose another socket path',
+    );
     this.path = path;
   }
 }

@@ -19,6 +19,8 @@ export {
   InvalidModeError,
   NoActivationSocketError,
   PeerServerError,
+  SocketDirectoryMissingError,
+  SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
@@ -34,3 +36,6 @@ export {
   type PeerServerOptions,
   type RejectedEvent,
 } from './server.js';
+export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
+export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
+export { socketReachWarning } from './socket-reach.js';

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
@@ -26,15 +25,17 @@ import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js'
 import { DEFAULT_MODE, parseMode } from './mode.js';
 import { setPeer } from './peers.js';
 import { poolDirectory } from './pool-directory.js';
-import { installSignalHandlers } from './signals.js';
+import { onShutdownSignals, type ShutdownSignals } from './signals.js';
+import { checkSocketPathLength } from './socket-directory.js';
 import {
   type BoundSocketFile,
   bindSocketFile,
   defaultSocketPath,
   ensurePrivateDirectory,
+  releasePrivateDirectory,
   unlinkIfSameSync,
-  warnIfParentUnsafe,
 } from './socket-file.js';
+import { socketReachWarning } from './socket-reach.js';
 import { activationFromEnv, clearActivationEnv } from './systemd.js';
 
 export interface PeerServerOptions {
@@ -67,7 +68,11 @@ export interface PeerServerOptions {
   asyncContext?: boolean;
   /** listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). Default 511. */
   backlog?: number;
-  /** Install SIGINT/SIGTERM handlers that close the server and remove the socket file. Default false. */
+  /**
+   * Install SIGINT/SIGTERM/SIGHUP handlers (from listen() on) that close the server, remove the socket file
+   * and the private directory, let connections drain, then end the process with the signal's status.
+   * Further signals during shutdown never interrupt the cleanup. Default false.
+   */
   handleSignals?: boolean;
   /**
    * Keep a connection's writing side open after the peer ends its own (net.Server's option): the listener
@@ -133,6 +138,7 @@ class PeerServerImpl extends net.Server {
   private readonly logger: PeerLogger;
   private readonly requestedPath: string | undefined;
   private readonly mode: number;
+  private readonly modeGiven: boolean;
   private readonly allowRoles: Set<string> | null;
   private readonly processOptions: ProcessOptions | null;
   private readonly listenFds: boolean | 'auto';
@@ -145,7 +151,8 @@ class PeerServerImpl extends net.Server {
   private bound: BoundSocketFile | null = null;
   private activated = false;
   private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private removeSignalHandlers: (() => void) | null = null;
+  private signals: ShutdownSignals | null = null;
+  private starting: Promise<void> | null = null;
   private stopping = false;
 
   constructor(options: PeerServerOptions) {
@@ -153,6 +160,7 @@ class PeerServerImpl extends net.Server {
     super({ allowHalfOpen: options.allowHalfOpen === true });
     // Validate everything that can be wrong before anything touches the filesystem.
     this.mode = parseMode(options.mode ?? DEFAULT_MODE);
+    this.modeGiven = options.mode !== undefined;
     this.requestedPath = options.path;
     this.logger = options.logger ?? createDefaultLogger();
     this.allowRoles = options.allowRoles ? new Set(options.allowRoles) : null;
@@ -194,7 +202,9 @@ class PeerServerImpl extends net.Server {
   /** The given pool, or one created on first use (a ready resolver without process attestation needs none). */
   private pool(): CredentialPool {
     if (this.givenPool) return this.givenPool;
-    this.ownedPool ??= createCredentialPool();
+    this.ownedPool ??= createCredentialPool({
+      onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
+    });
     return this.ownedPool;
   }
 
@@ -333,20 +343,49 @@ class PeerServerImpl extends net.Server {
     }
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     this.stopping = false;
-    this.start().then(
+    // Before anything is created, so that a signal during start-up never finds the default action.
+    if (this.handleSignals && this.signals === null)
+      this.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
+    this.starting = this.start().then(
       () => {
         if (this.stopping) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
           if (this.listening) super.close();
           this.releaseSocketFile();
-          this.removeSignalHandlers?.();
           return;
         }
         super.emit('listening');
       },
-      (err: Error) => super.emit('error', err),
+      (err: Error) => {
+        if (this.signals?.received === null) {
+          this.signals.remove();
+          this.signals = null;
+        }
+        super.emit('error', err);
+      },
     );
     return this;
+  }
+
+  /** handleSignals: close (files go at once), wait for a start under way and for the drain, then exit. */
+  private closeForSignal(signal: NodeJS.Signals): void {
+    const signals = this.signals;
+    let closed = false;
+    let settled = false;
+    const exitWhenDone = () => {
+      if (closed && settled) signals?.exit(signal);
+    };
+    this.once('close', () => {
+      closed = true;
+      exitWhenDone();
+    });
+    this.close();
+    void Promise.resolve(this.starting).then(() => {
+      // A start under way has undone itself by now (it saw `stopping`), so nothing of ours is left.
+      settled = true;
+      signals?.cleanedUp();
+      exitWhenDone();
+    });
   }
 
   private async start(): Promise<void> {
@@ -361,17 +400,21 @@ class PeerServerImpl extends net.Server {
       this.activated = true;
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
+      checkSocketPathLength(socketPath);
       if (this.requestedPath === undefined)
         await ensurePrivateDirectory(path.dirname(socketPath), this.logger);
-      else await warnIfParentUnsafe(path.dirname(socketPath), this.logger);
-      try {
-        this.bound = await bindSocketFile(socketPath, this.mode, (tmpPath) => this.listenInternal(tmpPath));
-      } catch (err) {
-        if (this.listening) super.close();
-        throw err;
-      }
+      // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
+      const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
+      if (unreachable) this.logger.warn({ path: socketPath }, unreachable);
+      this.bound = await bindSocketFile(
+        socketPath,
+        this.mode,
+        (tmpPath) => this.listenInternal(tmpPath),
+        () => {
+          if (this.listening) super.close();
+        },
+      );
     }
-    if (this.handleSignals) this.removeSignalHandlers = installSignalHandlers(this);
   }
 
   override address(): AddressInfo | string | null {
@@ -389,10 +432,15 @@ class PeerServerImpl extends net.Server {
     this.bound = null;
     unlinkIfSameSync(bound.path, bound.file);
     // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
-    // close()), so the directory is empty by now. It was kept until here so that unlink could never hit
-    // anything but our own directory.
+    // close()), so the directory is empty by now. That unlink goes through our descriptor of the directory
+    // (Linux, where the directory itself is already gone) or the directory was kept until here, so it
+    // could never hit anything but our own directory.
     try {
-      fs.rmSync(bound.privateDir, { recursive: true, force: true });
+      if (!releasePrivateDirectory(bound))
+        this.logger.error(
+          { dir: bound.privateDir },
+          'the private bind directory was replaced by something else; left alone',
+        );
     } catch (err) {
       this.logger.warn({ dir: bound.privateDir, err }, 'could not remove the private bind directory');
     }
@@ -401,9 +449,12 @@ class PeerServerImpl extends net.Server {
   override close(callback?: (err?: Error) => void): this {
     if (!this.stopping) {
       this.stopping = true;
-      this.removeSignalHandlers?.();
-      this.removeSignalHandlers = null;
       this.once('close', () => {
+        // Not earlier: until the server is closed a signal must not find the default action.
+        if (this.signals?.received === null) {
+          this.signals.remove();
+          this.signals = null;
+        }
         void this.ownedPool?.close();
         this.ownedPool = null;
       });

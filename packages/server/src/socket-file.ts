@@ -12,15 +12,20 @@
 // Why link() rather than rename(): rename() silently replaces whatever is at the destination. link() fails
 // with EEXIST instead, so a file that appears at the path between our checks and the move is never
 // clobbered. rename() is used only where the filesystem refuses hard links, after checking the path again.
+//
+// Why every step after mkdtemp goes through a descriptor of the private directory (/proc/self/fd/N on
+// Linux) or re-checks its device and inode: the directory is named by a path in a directory that, however
+// carefully checked (socket-directory.ts), could still be changed by root or by our own user. Acting on
+// what we created rather than on whatever the name points to now makes a swap fail closed.
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AddressInUseError, UnsafeSocketPathError } from './errors.js';
 import type { PeerLogger } from './logger.js';
+import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
 
 const PROBE_TIMEOUT_MS = 1_000;
-const S_ISVTX = 0o1000;
 
 export interface FileIdentity {
   dev: number;
@@ -47,7 +52,7 @@ function currentUid(): number {
  * (not a symlink) owned by us: in a shared /tmp another user could have made it first.
  */
 export async function ensurePrivateDirectory(dir: string, logger: PeerLogger): Promise<void> {
-  await warnIfParentUnsafe(path.dirname(dir), logger);
+  await checkSocketDirectory(path.dirname(dir));
   try {
     await fs.mkdir(dir, { mode: 0o700 });
     // mkdir's mode is filtered by the umask; set it exactly.
@@ -75,25 +80,7 @@ export async function ensurePrivateDirectory(dir: string, logger: PeerLogger): P
   }
 }
 
-/** A directory anyone can write to without the sticky bit lets other users replace our socket. */
-export async function warnIfParentUnsafe(dir: string, logger: PeerLogger): Promise<void> {
-  let st: fsSync.Stats;
-  try {
-    st = await fs.stat(dir);
-  } catch {
-    return;
-  }
-  if ((st.mode & 0o002) !== 0 && (st.mode & S_ISVTX) === 0) {
-    logger.warn(
-      { dir, mode: formatOctal(st.mode & 0o7777) },
-      'socket directory is writable by others and has no sticky bit: another user could replace the socket',
-    );
-  }
-}
-
-export function formatOctal(mode: number): string {
-  return `0${mode.toString(8).padStart(3, '0')}`;
-}
+export { formatOctal };
 
 export type ExistingPath = { kind: 'free' } | { kind: 'stale'; file: FileIdentity };
 
@@ -148,31 +135,85 @@ async function probeSocket(socketPath: string): Promise<'live' | 'refused' | 'go
 export interface BoundSocketFile {
   path: string;
   file: FileIdentity;
-  /** The private directory the socket was bound in; removed once the listening handle is closed. */
+  /** The private directory the socket was bound in; removed once the listening handle is closed, or at once on Linux. */
   privateDir: string;
+  /** Device and inode of privateDir, so it is removed only if it is still the one we made. */
+  privateDirFile: FileIdentity;
+  /** Open descriptor of privateDir; the bind path goes through it on Linux. Close after the listener. */
+  privateDirFd: number;
+  /** True when privateDir was removed right after the move (Linux), so nothing is left to clean up. */
+  privateDirRemoved: boolean;
+}
+
+const procFd = process.platform === 'linux' && fsSync.existsSync('/proc/self/fd');
+
+function sameFile(st: fsSync.Stats, file: FileIdentity): boolean {
+  return st.dev === file.dev && st.ino === file.ino;
+}
+
+/** Throws unless `dir` still names the very directory we created (not a symlink, not a swapped one). */
+async function assertStillOurs(dir: string, file: FileIdentity): Promise<void> {
+  const st = await fs.lstat(dir);
+  if (!st.isDirectory() || !sameFile(st, file))
+    throw new UnsafeSocketPathError(
+      dir,
+      'the private bind directory was replaced while in use',
+      'UNSAFE_SOCKET_DIRECTORY',
+    );
 }
 
 /**
  * Binds through `listenAt(tmpPath)` inside a private directory, applies `mode`, and moves the socket to
- * `socketPath`, replacing only a stale socket. On failure nothing is left behind except what was there.
+ * `socketPath`, replacing only a stale socket. On failure nothing is left behind except what was there;
+ * `unlisten` (called before the private directory goes) closes a listener `listenAt` opened.
  */
 export async function bindSocketFile(
   socketPath: string,
   mode: number,
   listenAt: (tmpPath: string) => Promise<void>,
+  unlisten: () => void = () => {},
 ): Promise<BoundSocketFile> {
-  let existing = await inspectSocketPath(socketPath);
+  checkSocketPathLength(socketPath);
   const dir = path.dirname(socketPath);
+  await checkSocketDirectory(dir);
+  let existing = await inspectSocketPath(socketPath);
   const privateDir = await fs.mkdtemp(path.join(dir, '.pa-'));
-  const tmpPath = path.join(privateDir, 's');
+  // A plain descriptor, not a FileHandle: it must stay open until the listener closes, long after this
+  // function returns, and a FileHandle would be closed (with a warning) when garbage collected.
+  let dirFd = -1;
+  let listening = false;
   try {
-    await fs.chmod(privateDir, 0o700);
+    dirFd = fsSync.openSync(
+      privateDir,
+      fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW,
+    );
+    const dirStat = fsSync.fstatSync(dirFd);
+    const privateDirFile = { dev: dirStat.dev, ino: dirStat.ino };
+    const uid = typeof process.geteuid === 'function' ? process.geteuid() : dirStat.uid;
+    if (!dirStat.isDirectory() || dirStat.uid !== uid)
+      throw new UnsafeSocketPathError(
+        privateDir,
+        'the private bind directory is not ours',
+        'UNSAFE_SOCKET_DIRECTORY',
+      );
+    fsSync.fchmodSync(dirFd, 0o700);
+    const viaFd = procFd ? `/proc/self/fd/${dirFd}` : privateDir;
+    const tmpPath = path.join(viaFd, 's');
+    if (!procFd) {
+      checkSocketPathLength(tmpPath);
+      await assertStillOurs(privateDir, privateDirFile);
+    }
     await listenAt(tmpPath);
-    await fs.chmod(tmpPath, mode);
+    listening = true;
+    if (!procFd) await assertStillOurs(privateDir, privateDirFile);
     const tmpStat = await fs.lstat(tmpPath);
+    if (!tmpStat.isSocket())
+      throw new UnsafeSocketPathError(tmpPath, 'the bound socket was replaced', 'UNSAFE_SOCKET_DIRECTORY');
+    await fs.chmod(tmpPath, mode);
     const file = { dev: tmpStat.dev, ino: tmpStat.ino };
     for (let attempt = 0; ; attempt++) {
       if (existing.kind === 'stale') await unlinkIfSame(socketPath, existing.file);
+      if (!procFd) await assertStillOurs(privateDir, privateDirFile);
       try {
         await fs.link(tmpPath, socketPath);
         break;
@@ -193,10 +234,43 @@ export async function bindSocketFile(
       }
     }
     await fs.unlink(tmpPath).catch(() => undefined);
-    return { path: socketPath, file, privateDir };
+    // Through the descriptor, libuv's unlink of the bind path at close can only reach our directory, even
+    // once it is deleted (then it finds nothing). So on Linux it goes now: a process killed without a
+    // chance to clean up (SIGKILL, no signal handlers) leaves no empty .pa-* directory behind.
+    let privateDirRemoved = false;
+    if (procFd) {
+      await assertStillOurs(privateDir, privateDirFile);
+      await fs.rmdir(privateDir);
+      privateDirRemoved = true;
+    }
+    return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd, privateDirRemoved };
   } catch (err) {
-    await fs.rm(privateDir, { recursive: true, force: true }).catch(() => undefined);
+    if (listening) unlisten();
+    if (dirFd >= 0) fsSync.closeSync(dirFd);
+    await removePrivateDirectory(privateDir).catch(() => undefined);
     throw err;
+  }
+}
+
+/** Removes the private directory if it is still a directory; never follows what replaced it. */
+async function removePrivateDirectory(privateDir: string): Promise<void> {
+  const st = await fs.lstat(privateDir);
+  if (st.isDirectory()) await fs.rm(privateDir, { recursive: true, force: true });
+}
+
+/**
+ * After the listener closed: removes the private directory only if it is still ours and empty, then closes
+ * its descriptor. Returns false when it was replaced (and so left alone).
+ */
+export function releasePrivateDirectory(bound: BoundSocketFile): boolean {
+  try {
+    if (bound.privateDirRemoved) return true;
+    const st = fsSync.lstatSync(bound.privateDir);
+    if (!st.isDirectory() || !sameFile(st, bound.privateDirFile)) return false;
+    fsSync.rmdirSync(bound.privateDir);
+    return true;
+  } finally {
+    fsSync.closeSync(bound.privateDirFd);
   }
 }
 

@@ -102,7 +102,7 @@ describe('systemd socket activation', () => {
 });
 
 describe('handleSignals', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)(
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
     '%s closes the server, removes the socket file, ends the process',
     async (signal) => {
       const socketPath = path.join(dir, 'sig.sock');
@@ -119,4 +119,39 @@ describe('handleSignals', () => {
       await waitFor(() => fs.readdirSync(dir).length === 0);
     },
   );
+
+  it.each([
+    ['SIGTERM', 'SIGTERM'],
+    ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTERM'],
+  ] as NodeJS.Signals[][])(
+    'signals back to back (%s, ...) still remove the socket and every directory',
+    async (...signals) => {
+      const socketPath = path.join(dir, 'sig.sock');
+      child = spawn(process.execPath, [CHILD, 'signals', socketPath], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await waitForLine(child, 'ready');
+      const exited = new Promise<NodeJS.Signals | null>((r) => child?.once('exit', (_c, s) => r(s)));
+      for (const signal of signals) process.kill(child.pid as number, signal);
+      // A later signal may end the process first (by design, once the files are gone).
+      expect(signals).toContain(await exited);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    },
+  );
+
+  it('a signal during start-up ends the process with nothing left behind', async () => {
+    // Sent at several points of the start, since when exactly it lands is up to the scheduler.
+    for (const delayMs of [0, 5, 20, 40, 80]) {
+      const socketPath = path.join(dir, 'early.sock');
+      child = spawn(process.execPath, [CHILD, 'signals', socketPath], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise((r) => child?.stdout?.once('data', r));
+      const exited = new Promise<unknown>((r) => child?.once('exit', r));
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGTERM');
+      await exited;
+      expect(fs.readdirSync(dir), `signal after ${delayMs} ms`).toEqual([]);
+    }
+  });
 });

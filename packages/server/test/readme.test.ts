@@ -56,6 +56,11 @@ it('the five-line example runs and greets the client with its identity', async (
       c.on('error', reject);
     });
     expect(reply).toMatch(/^hello .+, your role is \S+\n$/);
+    // Ctrl-C leaves nothing behind: no socket file, no private directory.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    await exited;
+    expect(fs.readdirSync(sockDir)).toEqual([]);
   } finally {
     child.kill();
   }

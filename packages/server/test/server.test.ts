@@ -198,21 +198,32 @@ describe('createPeerServer', () => {
     expect(Object.isFrozen(fresh[0])).toBe(false);
   });
 
-  it('without a path: $XDG_RUNTIME_DIR/peerauth/peerauth.sock in a 0700 directory, warning about an unsafe parent', async () => {
+  it('without a path: $XDG_RUNTIME_DIR/peerauth/peerauth.sock in a 0700 directory', async () => {
     const saved = process.env.XDG_RUNTIME_DIR;
-    // A runtime dir anyone may write to, without the sticky bit: worth a warning.
-    fs.chmodSync(dir, 0o777);
     process.env.XDG_RUNTIME_DIR = dir;
     try {
-      const log = recordingLogger();
-      const server = start({ logger: log }, (s) => s.end('ok'));
+      const server = start({ logger: silentLogger }, (s) => s.end('ok'));
       await listening(server);
       const expected = path.join(dir, 'peerauth', 'peerauth.sock');
       expect(server.path).toBe(expected);
       expect(fs.statSync(path.join(dir, 'peerauth')).mode & 0o7777).toBe(0o700);
       expect(fs.lstatSync(expected).mode & 0o7777).toBe(0o660);
       expect(await exchange(expected)).toBe('ok');
-      expect(log.records.some((r) => r.level === 'warn' && r.obj.dir === dir)).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
+    }
+  });
+
+  it('without a path, refuses a runtime directory anyone may write to (no sticky bit) and creates nothing', async () => {
+    const saved = process.env.XDG_RUNTIME_DIR;
+    fs.chmodSync(dir, 0o777);
+    process.env.XDG_RUNTIME_DIR = dir;
+    try {
+      const server = start({ logger: silentLogger }, (s) => s.end('ok'));
+      const err = await listenError(server);
+      expect(err).toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+      expect(fs.readdirSync(dir)).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
       else process.env.XDG_RUNTIME_DIR = saved;

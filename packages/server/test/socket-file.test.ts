@@ -4,19 +4,18 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import { AddressInUseError, UnsafeSocketPathError } from '../src/errors.js';
+import { checkSocketDirectory } from '../src/socket-directory.js';
 import {
   bindSocketFile,
   defaultSocketPath,
   ensurePrivateDirectory,
   unlinkIfSame,
-  warnIfParentUnsafe,
 } from '../src/socket-file.js';
 import {
   closeServer,
   listenOn,
   makeStaleSocket,
   makeTempDir,
-  recordingLogger,
   removeDir,
   silentLogger,
   tryConnect,
@@ -67,12 +66,16 @@ describe('bindSocketFile', () => {
     const server = net.createServer();
     servers.push(server);
     const bound = await bindSocketFile(socketPath, 0o666, async (tmp) => {
-      const st = fs.statSync(path.dirname(tmp));
-      seen.push({ mode: st.mode & 0o7777, parent: path.dirname(path.dirname(tmp)) });
+      // On Linux the bind path goes through /proc/self/fd/N, the private directory's descriptor.
+      const privateDir = fs.realpathSync(path.dirname(tmp));
+      const st = fs.statSync(privateDir);
+      seen.push({ mode: st.mode & 0o7777, parent: path.dirname(privateDir) });
       await listenOn(server, tmp);
     });
     expect(seen).toEqual([{ mode: 0o700, parent: dir }]);
-    expect(fs.readdirSync(bound.privateDir)).toEqual([]);
+    // On Linux the private directory goes as soon as the socket is in place; elsewhere it stays, empty.
+    if (bound.privateDirRemoved) expect(fs.readdirSync(dir)).toEqual(['p.sock']);
+    else expect(fs.readdirSync(bound.privateDir)).toEqual([]);
   });
 
   it('replaces a stale socket (connect refused)', async () => {
@@ -183,18 +186,27 @@ describe('default socket path', () => {
     await expect(ensurePrivateDirectory(file, silentLogger)).rejects.toBeInstanceOf(UnsafeSocketPathError);
   });
 
-  it('warns when the parent is writable by others without the sticky bit, not when sticky', async () => {
+  it('refuses a directory writable by others without the sticky bit, and a missing one', async () => {
     const open = path.join(dir, 'open');
     fs.mkdirSync(open);
     fs.chmodSync(open, 0o777);
-    const log = recordingLogger();
-    await warnIfParentUnsafe(open, log);
-    expect(log.records).toHaveLength(1);
-    expect(log.records[0]).toMatchObject({ level: 'warn', obj: { dir: open, mode: '0777' } });
-    fs.chmodSync(open, 0o1777);
-    const quiet = recordingLogger();
-    await warnIfParentUnsafe(open, quiet);
-    expect(quiet.records).toHaveLength(0);
+    const err = await checkSocketDirectory(open).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect(err).toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY', path: open });
+    expect((err as Error).message).toContain('0777');
+    await expect(bindWith(path.join(open, 'a.sock'), 0o660)).rejects.toMatchObject({
+      code: 'UNSAFE_SOCKET_DIRECTORY',
+    });
+    expect(fs.readdirSync(open)).toEqual([]);
+    await expect(checkSocketDirectory(path.join(dir, 'missing'))).rejects.toMatchObject({
+      code: 'SOCKET_DIRECTORY_MISSING',
+    });
+  });
+
+  it('refuses a path too long for sun_path before creating anything', async () => {
+    const long = path.join(dir, `${'x'.repeat(120)}.sock`);
+    await expect(bindWith(long, 0o660)).rejects.toMatchObject({ code: 'SOCKET_PATH_TOO_LONG' });
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
 
@@ -207,5 +219,22 @@ describeAsRoot('default socket directory ownership (root)', () => {
     expect(err).toBeInstanceOf(UnsafeSocketPathError);
     expect((err as Error).message).toContain('uid 42090');
     expect(fs.statSync(theirs).uid).toBe(42090);
+  });
+
+  it('accepts a root-owned sticky directory; refuses group-writable, or sticky but owned by another user', async () => {
+    const sticky = path.join(dir, 'sticky');
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    await checkSocketDirectory(sticky);
+    fs.chownSync(sticky, 42090, 42090);
+    await expect(checkSocketDirectory(sticky)).rejects.toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+    const group = path.join(dir, 'group');
+    fs.mkdirSync(group);
+    fs.chmodSync(group, 0o775);
+    await expect(checkSocketDirectory(group)).rejects.toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+    // Below an unsafe directory, a safe-looking one is refused too: its parent's owner could swap it.
+    const inner = path.join(sticky, 'inner');
+    fs.mkdirSync(inner, { mode: 0o755 });
+    await expect(checkSocketDirectory(inner)).rejects.toThrow(/directory above it/);
   });
 });

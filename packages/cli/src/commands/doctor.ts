@@ -1,13 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { addonOrigin, platformSupport } from '@peerauth/core-native';
-import { defaultSocketPath } from '@peerauth/server';
-import { loadConfig } from '../common.js';
+import {
+  checkSocketDirectory,
+  checkSocketPathLength,
+  defaultSocketPath,
+  parseMode,
+  socketReachWarning,
+} from '@peerauth/server';
+import { checkSocketOption, loadConfig } from '../common.js';
+import { CliError, EXIT_USAGE } from '../exit-codes.js';
 
 const yes = (b: boolean) => (b ? 'yes' : 'no');
 
 /** Reports what this machine gives peerauth; exit 1 when something essential is missing. */
-export async function doctorCommand(opts: { socket?: string; config?: string }): Promise<number> {
+export async function doctorCommand(opts: {
+  socket?: string;
+  config?: string;
+  mode?: string;
+}): Promise<number> {
+  checkSocketOption(opts.socket);
   let ok = true;
   const out: string[] = [];
   try {
@@ -22,24 +34,20 @@ export async function doctorCommand(opts: { socket?: string; config?: string }):
     out.push(`addon       NOT LOADED: ${(err as Error).message}`);
   }
 
-  const socket = opts.socket ?? defaultSocketPath();
+  const socket = path.resolve(opts.socket ?? defaultSocketPath());
   const dir = path.dirname(socket);
   out.push(`socket      ${socket}`);
-  try {
-    const st = fs.statSync(dir);
-    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-    const mine = st.uid === process.getuid?.();
-    out.push(`directory   ${dir}: mode ${mode}, owner uid ${st.uid}${mine ? ' (you)' : ''}`);
-    if (!mine) {
-      ok = false;
-      out.push('            PROBLEM: the directory belongs to someone else; the server will refuse it');
-    } else if (st.mode & 0o022) {
-      out.push('            warning: others can write to the directory');
+  ok = (await checkSocket(socket, opts.socket === undefined, out)) && ok;
+  if (opts.mode !== undefined) {
+    let mode: number;
+    try {
+      mode = parseMode(opts.mode);
+    } catch (err) {
+      throw new CliError(`--mode: ${(err as Error).message}`, EXIT_USAGE);
     }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const warning = await socketReachWarning(socket, mode);
     out.push(
-      `directory   ${dir}: ${code === 'ENOENT' ? 'not there yet (the server creates it 0700)' : (err as Error).message}`,
+      `mode        ${opts.mode}: ${warning ? `warning: ${warning}` : `${dir} lets whom it admits through`}`,
     );
   }
   try {
@@ -53,4 +61,32 @@ export async function doctorCommand(opts: { socket?: string; config?: string }):
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return ok ? 0 : 1;
+}
+
+/**
+ * Runs the server's own checks on the socket path and says what the server will do; false when it would
+ * refuse to start.
+ */
+async function checkSocket(socket: string, isDefault: boolean, out: string[]): Promise<boolean> {
+  try {
+    checkSocketPathLength(socket);
+  } catch (err) {
+    out.push(`            PROBLEM: ${(err as Error).message}`);
+    return false;
+  }
+  const dir = path.dirname(socket);
+  // For the default path the server creates the directory 0700 itself, after checking its parent.
+  const checked = isDefault && !fs.existsSync(dir) ? path.dirname(dir) : dir;
+  try {
+    await checkSocketDirectory(checked);
+  } catch (err) {
+    out.push(`directory   ${checked}: PROBLEM: ${(err as Error).message}`);
+    return false;
+  }
+  out.push(
+    checked === dir
+      ? `directory   ${dir}: ok (owned by root or you, writable by no one else)`
+      : `directory   ${dir}: not there yet; the server will create it 0700 (${checked} is ok)`,
+  );
+  return true;
 }

@@ -1,0 +1,77 @@
+// Which directories the server may create its socket in, decided before anything is created there.
+//
+// Why StrictModes (as OpenSSH does for ~/.ssh): the server creates, chmods and later unlinks entries in the
+// socket's directory, often as root. Anyone else who can write that directory, or any directory above it,
+// can rename those entries under the server's feet (renameat2 RENAME_EXCHANGE swaps a directory for a
+// symlink atomically), so root's chmod or unlink lands on a file of the attacker's choosing. Only root and
+// the server's own user may be able to write the path; a root-owned sticky directory (/tmp) is fine, since
+// there nobody can rename or remove another user's entries.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SocketDirectoryMissingError, SocketPathTooLongError, UnsafeSocketPathError } from './errors.js';
+
+const S_ISVTX = 0o1000;
+
+/** Bytes a socket path may have: sun_path is 108 bytes on Linux, 104 on the BSDs and macOS, NUL included. */
+export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
+  return platform === 'linux' ? 107 : 103;
+}
+
+export function checkSocketPathLength(socketPath: string): void {
+  const bytes = Buffer.byteLength(socketPath);
+  const limit = maxSocketPathBytes();
+  if (bytes > limit) throw new SocketPathTooLongError(socketPath, bytes, limit);
+}
+
+export function formatOctal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+function serverUid(): number {
+  return typeof process.geteuid === 'function' ? process.geteuid() : 0;
+}
+
+function unsafe(dir: string, why: string): UnsafeSocketPathError {
+  return new UnsafeSocketPathError(
+    dir,
+    `${why}. Another user who can write it could swap what the server creates there for a symlink. ` +
+      "Use a directory owned by root or by the server's user and writable by no one else (e.g. " +
+      '/run/peerauth, mode 0755), or fix this one with chown/chmod',
+    'UNSAFE_SOCKET_DIRECTORY',
+  );
+}
+
+/** Why `st` may not hold (or lead to) the server's socket, or null when it is safe. */
+function problem(st: { uid: number; mode: number }, uid: number): string | null {
+  const mode = formatOctal(st.mode & 0o7777);
+  if (st.uid !== uid && st.uid !== 0)
+    return `it is owned by uid ${st.uid} (mode ${mode}), not by root or this server (uid ${uid})`;
+  if ((st.mode & 0o022) !== 0 && !(st.uid === 0 && (st.mode & S_ISVTX) !== 0))
+    return `it is writable by group or others (owner uid ${st.uid}, mode ${mode}) and is not a root-owned sticky directory`;
+  return null;
+}
+
+/**
+ * Checks the socket's directory and every directory above it (symlinks resolved). Throws
+ * SocketDirectoryMissingError when it does not exist and UnsafeSocketPathError (UNSAFE_SOCKET_DIRECTORY)
+ * when someone other than root or the server's user could change it.
+ */
+export async function checkSocketDirectory(dir: string): Promise<void> {
+  let real: string;
+  try {
+    real = await fs.realpath(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SocketDirectoryMissingError(dir);
+    throw err;
+  }
+  const st = await fs.stat(real);
+  if (!st.isDirectory()) throw unsafe(dir, 'it is not a directory');
+  const uid = serverUid();
+  const own = problem(st, uid);
+  if (own) throw unsafe(dir, own);
+  for (let above = path.dirname(real); ; above = path.dirname(above)) {
+    const why = problem(await fs.stat(above), uid);
+    if (why) throw unsafe(dir, `the directory above it, ${above}, is unsafe: ${why}`);
+    if (above === path.dirname(above)) break;
+  }
+}
