@@ -88,7 +88,7 @@ export async function execCommand(
   if (command.length === 0) throw new CliError('exec needs a command: peerauth exec -- CMD [ARGS...]', 2);
   const maxChildren = parseMaxChildren(opts.maxChildren);
   const settings = await serverSettings(opts);
-  const logger = await createLogger(settings.logFormat);
+  const logger = await createLogger(settings.logFormat, settings.logLevel);
   const children = new Set<ChildProcess>();
   const running = await runPeerServer(settings, logger, {
     onStop: () => {
@@ -101,8 +101,8 @@ export async function execCommand(
         {
           event: 'peerauth.connection',
           decision: 'rejected',
-          uid: identity.uid,
-          pid: identity.pid,
+          peerUid: identity.uid,
+          peerPid: identity.pid,
           username: identity.username,
           role: identity.role,
           reason: `max-children (${maxChildren}) reached`,
