@@ -82,6 +82,20 @@ const callers = () => [
   ...(asRoot ? [{ as: ['--as', OTHER.name], uid: OTHER.uid, user: OTHER.name }] : []),
 ];
 
+/** Runs the example client as each caller; the whoami tool must answer with that caller's identity. */
+async function expectEachCallerSeen(mode: 'stdio' | 'http', socket: string): Promise<void> {
+  for (const c of callers()) {
+    const answer = JSON.parse(
+      await run(process.execPath, ['examples/mcp/client.mjs', mode, socket, ...c.as]),
+    );
+    expect(answer).toMatchObject({
+      uid: c.uid,
+      user: c.user,
+      spiffeId: `spiffe://peerauth.local/uid-${c.uid}`,
+    });
+  }
+}
+
 describe('mcp', () => {
   it('behind peerauth exec (stdio): each user gets its own identity from the whoami tool', async () => {
     const socket = path.join(dir, 'exec.sock');
@@ -99,16 +113,7 @@ describe('mcp', () => {
       ],
       'listening on',
     );
-    for (const c of callers()) {
-      const answer = JSON.parse(
-        await run(process.execPath, ['examples/mcp/client.mjs', 'stdio', socket, ...c.as]),
-      );
-      expect(answer).toMatchObject({
-        uid: c.uid,
-        user: c.user,
-        spiffeId: `spiffe://peerauth.local/uid-${c.uid}`,
-      });
-    }
+    await expectEachCallerSeen('stdio', socket);
   });
 
   it('behind peerauth proxy (Streamable HTTP): each user gets its own identity from the whoami tool', async () => {
@@ -119,16 +124,7 @@ describe('mcp', () => {
       [peerauthBin, 'proxy', '--socket', socket, '--mode', '0666', '--upstream', `unix:${upstream}`],
       'listening on',
     );
-    for (const c of callers()) {
-      const answer = JSON.parse(
-        await run(process.execPath, ['examples/mcp/client.mjs', 'http', socket, ...c.as]),
-      );
-      expect(answer).toMatchObject({
-        uid: c.uid,
-        user: c.user,
-        spiffeId: `spiffe://peerauth.local/uid-${c.uid}`,
-      });
-    }
+    await expectEachCallerSeen('http', socket);
   });
 });
 
