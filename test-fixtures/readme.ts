@@ -164,3 +164,18 @@ export function curlUnix(socket: string, urlPath = '/whoami'): Promise<string> {
     );
   });
 }
+
+/** The commands in a README's ```sh blocks: prompt (`$ `) stripped, comments and output lines dropped. */
+export function shellCommands(markdown: string): string[] {
+  return codeBlocks(markdown)
+    .filter((b) => b.lang === 'sh')
+    .flatMap((b) => {
+      const lines = b.code.split('\n').filter((l) => l.trim() !== '');
+      // A block with prompts shows output after them: only the prompted lines are commands.
+      const prompted = lines.some((l) => l.startsWith('$ '));
+      return lines
+        .filter((l) => !prompted || l.startsWith('$ '))
+        .map((l) => l.replace(/^\$ /, '').replace(/\s+#.*$/, ''))
+        .filter((l) => !l.startsWith('#'));
+    });
+}
