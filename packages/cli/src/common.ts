@@ -1,11 +1,12 @@
 import type { IdentityConfig } from '@peerauth/identity';
 import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
+import type { LogLevel } from '@peerauth/server';
 import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
-import { type LogFormat, parseLogFormat } from './logger.js';
+import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 
 export interface CommonOptions {
   socket?: string;
@@ -25,6 +26,7 @@ export interface ServerSettings {
   config: IdentityConfig;
   allowRoles: string[] | undefined;
   logFormat: LogFormat;
+  logLevel: LogLevel;
   drainTimeoutMs: number;
 }
 
@@ -105,6 +107,7 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
     config,
     allowRoles: parseRoles(opts.allowRoles, config),
     logFormat: parseLogFormat(opts.logFormat),
+    logLevel: parseLogLevel(process.env.PEERAUTH_LOG_LEVEL),
     drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
   };
 }

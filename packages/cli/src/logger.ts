@@ -1,25 +1,36 @@
+import { InvalidLogLevelError, type LogLevel, parseLogLevel as parseServerLogLevel } from '@peerauth/server';
 import { pino } from 'pino';
-import { CliError } from './exit-codes.js';
+import { CliError, EXIT_USAGE } from './exit-codes.js';
 
 export type LogFormat = 'pretty' | 'json';
 
+/** Logs go to stderr, so stderr being a terminal (not stdout) decides the default format. */
 export function parseLogFormat(value: string | undefined): LogFormat {
-  if (value === undefined) return process.stdout.isTTY ? 'pretty' : 'json';
+  if (value === undefined) return process.stderr.isTTY ? 'pretty' : 'json';
   if (value === 'pretty' || value === 'json') return value;
   throw new CliError(`--log-format must be "pretty" or "json", got "${value}"`);
 }
 
+/** PEERAUTH_LOG_LEVEL, checked before anything starts: a usage error that lists the valid levels. */
+export function parseLogLevel(value: string | undefined): LogLevel {
+  try {
+    return parseServerLogLevel(value);
+  } catch (err) {
+    if (err instanceof InvalidLogLevelError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
 /**
- * The base object carries no `pid`: audit events have their own `pid` (the peer's), and two keys of one
- * name in a JSON line would make the daemon's pid and the caller's easy to confuse.
+ * `pid` is this process's, as pino-pretty's header and log tools expect; the audit events name the
+ * connecting process's fields `peerPid`, `peerUid`, `peerGid`.
  * Logs go to stderr so that stdout carries only what a command prints for the user (the socket path,
  * the curl line, JSON). pino-pretty runs in-process (sync) rather than as a transport thread: a CLI
  * must not lose its last lines at exit.
  */
-export async function createLogger(format: LogFormat): Promise<pino.Logger> {
-  const level = process.env.PEERAUTH_LOG_LEVEL ?? 'info';
-  if (format === 'json')
-    return pino({ base: { name: 'peerauth' }, level }, pino.destination({ fd: 2, sync: true }));
+export async function createLogger(format: LogFormat, level: LogLevel): Promise<pino.Logger> {
+  const base = { name: 'peerauth', pid: process.pid };
+  if (format === 'json') return pino({ base, level }, pino.destination({ fd: 2, sync: true }));
   const { default: pretty } = await import('pino-pretty');
-  return pino({ base: { name: 'peerauth' }, level }, pretty({ destination: 2, sync: true, colorize: false }));
+  return pino({ base, level }, pretty({ destination: 2, sync: true, colorize: false }));
 }

@@ -178,7 +178,7 @@ describeAsRoot('peerauth serve with other users (setpriv)', () => {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l))
-        .find((e) => e.decision === 'rejected' && e.uid === stranger.uid);
+        .find((e) => e.decision === 'rejected' && e.peerUid === stranger.uid);
     // The log line travels through a pipe; it may arrive just after curl has seen the close.
     await waitFor(() => findAudit() !== undefined);
     expect(findAudit()).toMatchObject({ event: 'peerauth.connection', role: 'public' });

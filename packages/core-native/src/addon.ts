@@ -5,7 +5,8 @@
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PeerCredentialsUnavailableError } from './errors.js';
+import { buildFromSourceCommands, prebuildTarget } from './build-from-source.js';
+import { NativeAddonMissingError, PeerCredentialsUnavailableError } from './errors.js';
 
 export interface NativeBinding {
   setBuffer(buf: Uint32Array): void;
@@ -54,9 +55,14 @@ try {
   loadError = err instanceof Error ? err : new Error(String(err));
 }
 
-/** The addon, or PeerCredentialsUnavailableError naming why it could not be loaded. */
+/**
+ * The addon, or why it could not be loaded: NativeAddonMissingError (with the commands that build one)
+ * when there is no binary for this platform, else PeerCredentialsUnavailableError with the loader's reason.
+ */
 export function nativeBinding(): NativeBinding {
   if (loaded) return loaded.binding;
+  if (loadError?.message.startsWith('No native build was found'))
+    throw new NativeAddonMissingError(process.platform, prebuildTarget(), buildFromSourceCommands());
   throw new PeerCredentialsUnavailableError(
     process.platform,
     `the native addon could not be loaded (${loadError?.message.split('\n')[0] ?? 'unknown error'})`,

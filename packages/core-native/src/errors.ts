@@ -25,13 +25,34 @@ export class NotUnixSocketError extends PeerAuthError {
 }
 
 export class PeerCredentialsUnavailableError extends PeerAuthError {
-  declare readonly code: 'PEER_CREDENTIALS_UNAVAILABLE';
+  declare readonly code: 'PEER_CREDENTIALS_UNAVAILABLE' | 'NATIVE_ADDON_MISSING';
   readonly platform: string;
   readonly reason: string;
-  constructor(platform: string, reason: string) {
-    super('PEER_CREDENTIALS_UNAVAILABLE', `peer credentials are unavailable on ${platform}: ${reason}`);
+  constructor(platform: string, reason: string, code: 'NATIVE_ADDON_MISSING' | undefined = undefined) {
+    super(
+      code ?? 'PEER_CREDENTIALS_UNAVAILABLE',
+      `peer credentials are unavailable on ${platform}: ${reason}`,
+    );
     this.platform = platform;
     this.reason = reason;
+  }
+}
+
+/**
+ * No compiled addon for this platform: no prebuild ships for it and nothing was built from source. The
+ * message carries the exact commands that build one, since the tarball holds no sources to build from
+ * (shipping binding.gyp would make npm run node-gyp at install time).
+ */
+export class NativeAddonMissingError extends PeerCredentialsUnavailableError {
+  declare readonly code: 'NATIVE_ADDON_MISSING';
+  readonly buildCommands: readonly string[];
+  constructor(platform: string, target: string, buildCommands: readonly string[]) {
+    super(
+      platform,
+      `no prebuilt addon ships for ${target} and none was built from source. To build one:\n${buildCommands.map((c) => `  ${c}`).join('\n')}`,
+      'NATIVE_ADDON_MISSING',
+    );
+    this.buildCommands = buildCommands;
   }
 }
 

@@ -1,4 +1,5 @@
 export { addonOrigin } from './addon.js';
+export { buildFromSourceCommands } from './build-from-source.js';
 export type { PeerCredentials } from './credentials.js';
 export {
   closePidfd,
@@ -12,6 +13,7 @@ export {
   ExecutableTooLargeError,
   LookupFailedError,
   LookupTimeoutError,
+  NativeAddonMissingError,
   NotUnixSocketError,
   PeerAuthError,
   PeerCredentialsError,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addonOrigin,
+  buildFromSourceCommands,
   closePidfd,
   formatCredentials,
   getPeerCredentials,
@@ -181,7 +182,7 @@ describe('errors', () => {
 });
 
 describe('platform and addon', () => {
-  it('without a loadable addon, import works and every call is PeerCredentialsUnavailableError', () => {
+  it('without an addon for this platform, import works and every call is NativeAddonMissingError with the build commands', () => {
     // node-gyp-build honours <PACKAGE>_PREBUILD: point it at an empty directory so nothing loads.
     const empty = mkdtempSync(join(tmpdir(), 'pacn-noaddon-'));
     const script = `
@@ -195,7 +196,7 @@ describe('platform and addon', () => {
       const socket = await accepted;
       const out = {};
       for (const [name, fn] of [['get', () => pa.getPeerCredentials(socket)], ['origin', () => pa.addonOrigin()]]) {
-        try { fn(); out[name] = 'no error'; } catch (e) { out[name] = { name: e.name, code: e.code, platform: e.platform, reason: e.reason }; }
+        try { fn(); out[name] = 'no error'; } catch (e) { out[name] = { name: e.name, code: e.code, platform: e.platform, reason: e.reason, unavailable: e instanceof pa.PeerCredentialsUnavailableError }; }
       }
       out.support = pa.platformSupport();
       client.destroy(); socket.destroy(); server.close();
@@ -208,11 +209,13 @@ describe('platform and addon', () => {
       const out = JSON.parse(stdout);
       for (const e of [out.get, out.origin]) {
         expect(e).toMatchObject({
-          name: 'PeerCredentialsUnavailableError',
-          code: 'PEER_CREDENTIALS_UNAVAILABLE',
+          name: 'NativeAddonMissingError',
+          code: 'NATIVE_ADDON_MISSING',
           platform: process.platform,
+          unavailable: true,
         });
-        expect(e.reason).toMatch(/native addon could not be loaded/);
+        expect(e.reason).toContain(`no prebuilt addon ships for ${process.platform}-${process.arch}`);
+        for (const command of buildFromSourceCommands()) expect(e.reason).toContain(`\n  ${command}`);
       }
       expect(out.support).toEqual({ platform: process.platform, pid: false, groups: false, pidfd: false });
     } finally {

@@ -9,9 +9,10 @@ export type AuditDecision = 'accepted' | 'rejected' | 'closed';
 export interface AuditEvent {
   event: 'peerauth.connection';
   decision: AuditDecision;
-  uid: number | null;
-  gid: number | null;
-  pid: number | null;
+  /** The connecting process's ids: `peer*` so that no log tool takes them for the logger's own `pid`. */
+  peerUid: number | null;
+  peerGid: number | null;
+  peerPid: number | null;
   username: string | null;
   person: string | null;
   role: string | null;
@@ -31,9 +32,9 @@ function buildEvent(
   return {
     event: 'peerauth.connection',
     decision,
-    uid: credentials?.uid ?? identity?.uid ?? null,
-    gid: credentials?.gid ?? identity?.gid ?? null,
-    pid: credentials?.pid ?? identity?.pid ?? null,
+    peerUid: credentials?.uid ?? identity?.uid ?? null,
+    peerGid: credentials?.gid ?? identity?.gid ?? null,
+    peerPid: credentials?.pid ?? identity?.pid ?? null,
     username: identity?.username ?? null,
     person: identity?.person?.name ?? null,
     role: identity?.role ?? null,

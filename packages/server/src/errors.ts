@@ -84,3 +84,15 @@ export class NoActivationSocketError extends PeerServerError {
     super('NO_ACTIVATION_SOCKET', `systemd socket activation requested but unavailable: ${detail}`);
   }
 }
+
+/** PEERAUTH_LOG_LEVEL names no pino level; `levels` lists the valid ones. */
+export class InvalidLogLevelError extends PeerServerError {
+  declare readonly code: 'INVALID_LOG_LEVEL';
+  readonly level: string;
+  readonly levels: readonly string[];
+  constructor(level: string, levels: readonly string[]) {
+    super('INVALID_LOG_LEVEL', `PEERAUTH_LOG_LEVEL must be one of ${levels.join(', ')}, got "${level}"`);
+    this.level = level;
+    this.levels = levels;
+  }
+}

@@ -7,8 +7,11 @@ import { peerOf } from './peers.js';
 declare global {
   namespace Express {
     interface Request {
-      /** Kernel-verified identity of the connection (set by @peerauth/server/express). */
-      peer?: Identity;
+      /**
+       * Kernel-verified identity of the connection, set by `peerauth()` (@peerauth/server/express), which
+       * answers 403 instead of calling later handlers when there is none: behind it, always present.
+       */
+      peer: Identity;
     }
   }
 }

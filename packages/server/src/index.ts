@@ -16,6 +16,7 @@ export {
 } from './cache.js';
 export {
   AddressInUseError,
+  InvalidLogLevelError,
   InvalidModeError,
   NoActivationSocketError,
   PeerServerError,
@@ -24,7 +25,7 @@ export {
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
-export type { PeerLogger } from './logger.js';
+export { LOG_LEVELS, type LogLevel, type PeerLogger, parseLogLevel } from './logger.js';
 export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';

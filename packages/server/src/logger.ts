@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { InvalidLogLevelError } from './errors.js';
 
 /** The subset of a pino logger the server uses; any pino instance (or child) fits. */
 export interface PeerLogger {
@@ -16,10 +17,21 @@ export interface PeerLogger {
  */
 export function createDefaultLogger(): PeerLogger {
   return pino(
-    // No `pid` in the base: audit events carry the peer's pid, and a second "pid" key would be ambiguous.
-    { base: { name: 'peerauth' }, level: process.env.PEERAUTH_LOG_LEVEL ?? 'info' },
+    // `pid` is this process's; audit events name the connecting process's `peerPid`.
+    { base: { name: 'peerauth', pid: process.pid }, level: parseLogLevel(process.env.PEERAUTH_LOG_LEVEL) },
     pino.destination(2),
   );
+}
+
+/** pino's levels, and `silent`: what PEERAUTH_LOG_LEVEL may say. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** PEERAUTH_LOG_LEVEL, or InvalidLogLevelError listing the valid levels (pino's own message names none). */
+export function parseLogLevel(value: string | undefined): LogLevel {
+  if (value === undefined || value === '') return 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  throw new InvalidLogLevelError(value, LOG_LEVELS);
 }
 
 export function levelEnabled(logger: PeerLogger, level: 'info' | 'warn' | 'debug'): boolean {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { currentIdentity } from '@peerauth/identity';
+import { currentIdentity, type Identity, type NoIdentityError } from '@peerauth/identity';
 import express from 'express';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,
@@ -66,9 +66,9 @@ function expressApp() {
   app.use(peerauth());
   app.get('/whoami', (req, res) => {
     res.json({
-      uid: req.peer?.uid,
-      username: req.peer?.username,
-      role: req.peer?.role,
+      uid: req.peer.uid,
+      username: req.peer.username,
+      role: req.peer.role,
       context: currentIdentity().uid,
     });
   });
@@ -85,9 +85,9 @@ async function fastifyThrough(server: PeerServer): Promise<FastifyInstance> {
   });
   await app.register(peerauthPlugin);
   app.get('/whoami', async (request) => ({
-    uid: request.peer?.uid,
-    username: request.peer?.username,
-    role: request.peer?.role,
+    uid: request.peer.uid,
+    username: request.peer.username,
+    role: request.peer.role,
     context: currentIdentity().uid,
   }));
   await app.ready();
@@ -155,6 +155,27 @@ describe('HTTP over the peer socket', () => {
     app.get('/whoami', async () => 'should not be reached');
     const reply = await app.inject({ method: 'GET', url: '/whoami' });
     expect(reply.statusCode).toBe(403);
+    await app.close();
+  });
+
+  it('behind the adapters req.peer / request.peer is typed Identity, no assertion needed', () => {
+    expectTypeOf<express.Request['peer']>().toEqualTypeOf<Identity>();
+    expectTypeOf<FastifyRequest['peer']>().toEqualTypeOf<Identity>();
+  });
+
+  it('Fastify { required: false }: requests without an identity pass; request.peer throws NoIdentityError', async () => {
+    const app = Fastify();
+    await app.register(peerauthPlugin, { required: false });
+    app.get('/whoami', async (request) => {
+      try {
+        return { peer: request.peer.uid };
+      } catch (err) {
+        return { peerOf: peerOf(request) ?? null, error: (err as NoIdentityError).code };
+      }
+    });
+    const reply = await app.inject({ method: 'GET', url: '/whoami' });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json()).toEqual({ peerOf: null, error: 'NO_IDENTITY' });
     await app.close();
   });
 

@@ -1,67 +1,54 @@
-// The README's first example must run as printed (only the socket path is swapped for a temp one).
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+// Every js block of the README is type-checked with strict TypeScript and runs as printed (only socket
+// paths are swapped for temporary ones); see test-fixtures/readme.ts.
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
+import { checkReadme, curlUnix } from '../../../test-fixtures/readme.js';
 import { ensureDist } from './build-dist.js';
-import { makeTempDir, removeDir } from './helpers.js';
 
 const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-let sockDir: string;
-let scriptDir: string;
 
 beforeAll(() => {
   ensureDist();
-  sockDir = makeTempDir();
-  // Inside the repository, so `import '@peerauth/server'` resolves like it does for a user.
-  scriptDir = fs.mkdtempSync(path.join(PKG, '.readme-'));
 }, 120_000);
 
-afterAll(() => {
-  removeDir(sockDir);
-  removeDir(scriptDir);
-});
-
-it('the five-line example runs and greets the client with its identity', async () => {
-  const readme = fs.readFileSync(path.join(PKG, 'README.md'), 'utf8');
-  const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(example).toBeDefined();
-  expect(example?.trim().split('\n')).toHaveLength(5);
-  const socketPath = path.join(sockDir, 'demo.sock');
-  expect(example).toContain('/tmp/peerauth-demo.sock');
-  const script = path.join(scriptDir, 'example.mjs');
-  fs.writeFileSync(script, example?.replace('/tmp/peerauth-demo.sock', socketPath) ?? '');
-  const child = spawn(process.execPath, [script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PEERAUTH_LOG_LEVEL: 'silent' },
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (out.includes(`listening on ${socketPath}`)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`example exited ${code}`)));
-    });
-    const net = await import('node:net');
-    const reply = await new Promise<string>((resolve, reject) => {
-      const c = net.connect(socketPath);
-      let data = '';
-      c.on('data', (d) => {
+function exchange(socketPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    net
+      .connect(socketPath)
+      .on('data', (d) => {
         data += d;
-      });
-      c.on('close', () => resolve(data));
-      c.on('error', reject);
-    });
-    expect(reply).toMatch(/^hello .+, your role is \S+\n$/);
-    // Ctrl-C leaves nothing behind: no socket file, no private directory.
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGINT');
-    await exited;
-    expect(fs.readdirSync(sockDir)).toEqual([]);
-  } finally {
-    child.kill();
-  }
-});
+      })
+      .on('close', () => resolve(data))
+      .on('error', reject);
+  });
+}
+
+async function whoami(socketPath: string): Promise<void> {
+  const body = JSON.parse(await curlUnix(socketPath));
+  expect(body).toEqual({ user: expect.any(String), role: expect.any(String) });
+}
+
+it('every README example type-checks strictly and runs', async () => {
+  await checkReadme({
+    readme: path.join(PKG, 'README.md'),
+    packageDir: PKG,
+    runs: [
+      {
+        kind: 'serves',
+        socket: '/tmp/peerauth-demo.sock',
+        client: async (s) => expect(await exchange(s)).toMatch(/^hello .+, your role is \S+\n$/),
+        ctrlCLeavesNothing: true,
+      },
+      {
+        kind: 'serves',
+        socket: '/run/myapp/api.sock',
+        client: async (s) => expect(await curlUnix(s)).toMatch(/^hello \S+\n$/),
+      },
+      { kind: 'serves', socket: '/run/myapp/api.sock', client: whoami },
+      { kind: 'serves', socket: '/run/myapp/api.sock', client: whoami },
+    ],
+  });
+}, 120_000);

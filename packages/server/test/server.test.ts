@@ -357,7 +357,7 @@ describe('createPeerServer', () => {
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       level: 'warn',
-      obj: { decision: 'rejected', uid: process.getuid?.(), pid: process.pid, role: 'guest' },
+      obj: { decision: 'rejected', peerUid: process.getuid?.(), peerPid: process.pid, role: 'guest' },
     });
     expect(JSON.stringify(log.records)).not.toContain('secret payload');
   });
@@ -376,16 +376,17 @@ describe('createPeerServer', () => {
     for (const record of audit) {
       expect(record.level).toBe('info');
       expect(record.obj).toMatchObject({
-        uid: process.getuid?.(),
-        pid: process.pid,
+        peerUid: process.getuid?.(),
+        peerPid: process.pid,
         role: 'guest',
         person: null,
       });
       expect(typeof record.obj.durationMs).toBe('number');
       expect(Object.keys(record.obj)).toEqual(
         expect.arrayContaining([
-          'uid',
-          'pid',
+          'peerUid',
+          'peerGid',
+          'peerPid',
           'username',
           'person',
           'role',
@@ -394,6 +395,8 @@ describe('createPeerServer', () => {
           'durationMs',
         ]),
       );
+      // Bare uid/gid/pid would read as the logger's own process (pino's `pid`, pino-pretty's header).
+      for (const own of ['uid', 'gid', 'pid']) expect(record.obj).not.toHaveProperty(own);
     }
     const text = JSON.stringify(log.records);
     expect(text).not.toContain('payload bytes');

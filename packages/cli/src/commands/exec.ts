@@ -30,8 +30,8 @@ function refuse(
     {
       event: 'peerauth.connection',
       decision: 'rejected',
-      uid: identity.uid,
-      pid: identity.pid,
+      peerUid: identity.uid,
+      peerPid: identity.pid,
       username: identity.username,
       role: identity.role,
       reason,
@@ -133,7 +133,7 @@ export async function execCommand(
   const file = resolveCommand(argv[0]);
   const maxChildren = parseMaxChildren(opts.maxChildren);
   const settings = await serverSettings(opts);
-  const logger = await createLogger(settings.logFormat);
+  const logger = await createLogger(settings.logFormat, settings.logLevel);
   const children = new ChildGroups();
   const running = await runPeerServer(settings, logger, {
     allowHalfOpen: true,

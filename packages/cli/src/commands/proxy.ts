@@ -55,7 +55,7 @@ export function createProxyHandler(
     });
     up.on('error', (err) => {
       logger.warn(
-        { upstream: upstream.label, err: err.message, uid: identity.uid },
+        { upstream: upstream.label, err: err.message, peerUid: identity.uid },
         'upstream request failed',
       );
       badGateway(res, upstream, err);
@@ -80,7 +80,7 @@ export function createProxyHandler(
     });
     conn.on('error', (err) => {
       logger.warn(
-        { upstream: upstream.label, err: err.message, uid: identity.uid },
+        { upstream: upstream.label, err: err.message, peerUid: identity.uid },
         'upstream upgrade failed',
       );
       if (socket.writable)
@@ -113,7 +113,7 @@ export async function proxyCommand(
 ): Promise<number> {
   const upstream = parseUpstream(opts.upstream);
   const settings = await serverSettings(opts);
-  const logger = await createLogger(settings.logFormat);
+  const logger = await createLogger(settings.logFormat, settings.logLevel);
   let running: RunningServer | undefined;
   if (opts.raw) {
     running = await runPeerServer(settings, logger, { allowHalfOpen: true });

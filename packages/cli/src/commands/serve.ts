@@ -32,7 +32,7 @@ export function createServeHandler(running: () => RunningServer | undefined): ht
 
 export async function serveCommand(opts: CommonOptions): Promise<number> {
   const settings = await serverSettings(opts);
-  const logger = await createLogger(settings.logFormat);
+  const logger = await createLogger(settings.logFormat, settings.logLevel);
   let running: RunningServer | undefined;
   const httpServer = http.createServer(createServeHandler(() => running));
   running = await runPeerServer(settings, logger, { http: httpServer });

@@ -3,6 +3,10 @@ import { defaultSocketPath } from '@peerauth/server';
 import { CliError } from '../exit-codes.js';
 import type { WhoamiBody } from '../identity-view.js';
 
+// A server that refuses a role closes the connection at accept: depending on timing the request's write
+// fails (EPIPE), the read sees a reset, or the response never starts ("socket hang up").
+const CLOSED_UNANSWERED = new Set(['EPIPE', 'ECONNRESET']);
+
 function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
   return new Promise((resolve, reject) => {
     const req = http.get({ socketPath, path: '/whoami', headers: { host: 'localhost' } }, (res) => {
@@ -23,8 +27,8 @@ function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
       const why =
         err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
           ? 'no peerauth server is listening there'
-          : err.code === 'ECONNRESET' || err.message === 'socket hang up'
-            ? 'the server closed the connection (your role is not admitted?)'
+          : CLOSED_UNANSWERED.has(err.code ?? '') || err.message === 'socket hang up'
+            ? 'the server closed the connection without answering; a role policy (--allow-roles) may have refused you'
             : err.message;
       reject(new CliError(`${socketPath}: ${why}`));
     });
