@@ -91,7 +91,9 @@ export async function checkReadme({ readme, packageDir, runs }: ReadmeCheck): Pr
         const socket = path.join(sockets, `${blocks[i]!.line}.sock`);
         await runServer(files[i]!, work, socket, run.client, where, run.ctrlCLeavesNothing === true);
         if (run.ctrlCLeavesNothing) {
-          const left = fs.readdirSync(sockets).filter((n) => n === path.basename(socket) || n.startsWith('.pa-'));
+          const left = fs
+            .readdirSync(sockets)
+            .filter((n) => n === path.basename(socket) || n.startsWith('.pa-'));
           if (left.length) throw new Error(`${where}: Ctrl-C left ${left.join(', ')} in ${sockets}`);
         }
       }
