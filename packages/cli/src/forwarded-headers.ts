@@ -55,7 +55,13 @@ export class IdentityValueError extends Error {
 
 // C0 controls and DEL: CR/LF would end the header, the rest have no business in a name. Percent-encoding
 // them would hand the upstream a name the user database never meant to grant, so they are refused.
-const CONTROL = /[\x00-\x1f\x7f]/;
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 /**
  * Header values must be visible ASCII; names of people may not be. A value with other characters, or with
@@ -63,7 +69,7 @@ const CONTROL = /[\x00-\x1f\x7f]/;
  * value with decodeURIComponent. `alsoEncode` lists characters that are separators in a list value.
  */
 export function headerValue(field: string, value: string, alsoEncode = ''): string {
-  if (CONTROL.test(value)) throw new IdentityValueError(field);
+  if (hasControl(value)) throw new IdentityValueError(field);
   const plain = [...value].every((c) => c >= ' ' && c <= '~' && c !== '%' && !alsoEncode.includes(c));
   if (plain) return value;
   try {

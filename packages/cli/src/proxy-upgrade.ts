@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { pino } from 'pino';
-import { clientHeaders, responseHeaders } from './forwarded-headers.js';
+import { responseHeaders } from './forwarded-headers.js';
 import type { ClientConnection } from './proxy-connections.js';
-import { requestFraming } from './request-framing.js';
+import { requestFraming, upstreamHeaders } from './request-framing.js';
 import type { Upstream } from './upstream.js';
 
 function head(status: number, message: string, raw: string[], extra = ''): string {
@@ -52,16 +52,15 @@ export function createUpgradeHandler(
       !(decision.framing.kind === 'length' && decision.framing.length === 0)
     )
       return refuse(socket, 400, 'an upgrade request may not carry a body');
+    const forwarded = upstreamHeaders(conn.stamps, req, { kind: 'none' }, true);
+    if (!forwarded.ok) return refuse(socket, forwarded.status, forwarded.reason);
 
     const up = http.request({
       ...target,
       agent: false,
       method: req.method,
       path: req.url,
-      headers: [
-        ...conn.stamps,
-        ...clientHeaders(req.rawHeaders, true),
-      ] as unknown as http.OutgoingHttpHeaders,
+      headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
     up.end();

@@ -1,8 +1,11 @@
 import type http from 'node:http';
+import { clientHeaders } from './forwarded-headers.js';
 
 /**
  * More request header fields than this get 431, as in Python's http.server and gunicorn: an upstream that
- * keeps only its first N headers must never lose the identity headers to a flood.
+ * keeps only its first N headers must never lose the identity headers to a flood. The limit holds both
+ * for the request as the client sent it and as it would go upstream, identity headers included, so an
+ * upstream with this same limit never refuses what the proxy let through.
  */
 export const MAX_REQUEST_HEADERS = 100;
 
@@ -61,4 +64,24 @@ export function framingHeaders(framing: Framing): string[] {
   if (framing.kind === 'length') return ['Content-Length', String(framing.length)];
   if (framing.kind === 'chunked') return ['Transfer-Encoding', 'chunked'];
   return [];
+}
+
+/**
+ * The full header list for the upstream: identity headers first, then the client's (filtered), then the
+ * framing; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
+ */
+export function upstreamHeaders(
+  stamps: string[],
+  req: http.IncomingMessage,
+  framing: Framing,
+  keepUpgrade = false,
+): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
+  const headers = [...stamps, ...clientHeaders(req.rawHeaders, keepUpgrade), ...framingHeaders(framing)];
+  if (headers.length / 2 > MAX_REQUEST_HEADERS)
+    return {
+      ok: false,
+      status: 431,
+      reason: `more than ${MAX_REQUEST_HEADERS} header fields with the identity headers added`,
+    };
+  return { ok: true, headers };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
@@ -137,6 +137,18 @@ describeAsRoot('peerauth proxy: request smuggling', () => {
     }
   }
 
+  it('a request that would reach the upstream with more than 100 headers gets 431', async () => {
+    upstream.seen.length = 0;
+    // 95 of its own: within the limit as sent, over it with the identity headers added.
+    const many = 'a: 1\r\n'.repeat(93);
+    const answer = await exchange(
+      proxySocket,
+      `GET /many HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n`,
+    );
+    expect(statusLines(answer)).toEqual(['431']);
+    expect(upstream.seen).toEqual([]);
+  });
+
   it('a request with more than 100 headers gets 431 and never reaches the upstream', async () => {
     upstream.seen.length = 0;
     const many = 'a:\r\n'.repeat(1000);
@@ -148,9 +160,9 @@ describeAsRoot('peerauth proxy: request smuggling', () => {
     expect(upstream.seen).toEqual([]);
   });
 
-  it('with 90 client headers the identity headers come first', async () => {
+  it('with 80 client headers the identity headers come first', async () => {
     upstream.seen.length = 0;
-    const many = 'a: 1\r\n'.repeat(90);
+    const many = 'a: 1\r\n'.repeat(80);
     const answer = await exchange(
       proxySocket,
       `GET /some HTTP/1.1\r\nHost: x\r\n${many}${FORGED}Connection: close\r\n\r\n`,

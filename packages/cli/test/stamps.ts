@@ -34,7 +34,8 @@ export function identityHeadersOf(req: ParsedRequest): Record<string, string[]> 
   const out: Record<string, string[]> = {};
   for (const [name, value] of req.headers) {
     const folded = foldName(name);
-    if (isIdentityName(folded)) (out[folded] ??= []).push(value);
+    if (!isIdentityName(folded)) continue;
+    out[folded] = [...(out[folded] ?? []), value];
   }
   return out;
 }

@@ -2,11 +2,11 @@ import http from 'node:http';
 import net from 'node:net';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
-import { clientHeaders, responseHeaders } from '../forwarded-headers.js';
+import { responseHeaders } from '../forwarded-headers.js';
 import { createLogger } from '../logger.js';
 import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
-import { framingHeaders, requestFraming } from '../request-framing.js';
+import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { connectOptions, parseUpstream, type Upstream } from '../upstream.js';
 
@@ -51,15 +51,14 @@ export function createProxyHandler(
   const request: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
+    const refused = ({ status, reason }: Refusal) => {
+      logger.warn({ uid: conn.identity.uid, status, reason }, 'request refused');
+      refuse(res, status, reason);
+    };
     const decision = requestFraming(req);
-    if (!decision.ok) {
-      logger.warn(
-        { uid: conn.identity.uid, status: decision.status, reason: decision.reason },
-        'request refused',
-      );
-      refuse(res, decision.status, decision.reason);
-      return;
-    }
+    if (!decision.ok) return refused(decision);
+    const forwarded = upstreamHeaders(conn.stamps, req, decision.framing);
+    if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
     if (running()?.stopping) res.setHeader('connection', 'close');
     const up = http.request({
@@ -67,11 +66,7 @@ export function createProxyHandler(
       agent: conn.agent,
       method: req.method,
       path: req.url,
-      headers: [
-        ...conn.stamps,
-        ...clientHeaders(req.rawHeaders),
-        ...framingHeaders(framing),
-      ] as unknown as http.OutgoingHttpHeaders,
+      headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
     up.on('response', (upRes) => {
