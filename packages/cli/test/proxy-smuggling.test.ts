@@ -12,7 +12,7 @@ import {
   type TestUser,
 } from '../../../test-fixtures/users.js';
 import { run, startCli, tempDir, waitFor } from './helpers.js';
-import { openRaw, statusLines } from './raw-client.js';
+import { openRaw, type RawClient, statusLines } from './raw-client.js';
 import { expectStamps, ownStamps, stampsFor } from './stamps.js';
 import { type RecordingUpstream, startNodeUpstream } from './upstreams.js';
 
@@ -109,6 +109,39 @@ describeAsRoot('peerauth proxy: request smuggling', () => {
 
   const methods = ['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'POST', 'PUT', 'PATCH'];
   const framings = ['chunked', 'content-length', 'none'] as const;
+
+  it('victim/attacker over every method × framing × HTTP version: no attacker request runs as the victim', async () => {
+    upstream.seen.length = 0;
+    const tail = 'POST /s/hijack HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nX-Ignore: ';
+    const attacks: RawClient[] = [];
+    for (const method of methods)
+      for (const framing of framings)
+        for (const version of ['1.0', '1.1']) {
+          let head = `${method} /a HTTP/${version}\r\nHost: x\r\nConnection: close\r\n`;
+          let body = tail;
+          if (framing === 'chunked') {
+            head += 'Transfer-Encoding: chunked\r\n';
+            body = `${tail.length.toString(16)}\r\n${tail}\r\n0\r\n\r\n`;
+          } else if (framing === 'content-length') head += `Content-Length: ${tail.length}\r\n`;
+          const c = openRaw(proxySocket, attacker);
+          c.write(`${head}\r\n${body}`);
+          attacks.push(c);
+        }
+    // A failure guard: an attack the proxy keeps waiting on (an unframed tail) is cut here.
+    const guard = setTimeout(() => {
+      for (const c of attacks) c.kill();
+    }, 10_000);
+    await Promise.all(attacks.map((c) => c.closed));
+    clearTimeout(guard);
+    for (let i = 0; i < 8; i++) {
+      const victim = await run('curl', ['-sS', '--unix-socket', proxySocket, `http://localhost/victim${i}`]);
+      expect(victim.stdout).toContain(`"/victim${i}"`);
+    }
+    expect(upstream.seen.map((r) => r.path)).not.toContain('/s/hijack');
+    for (const r of upstream.seen)
+      expectStamps(r, r.path.startsWith('/victim') ? ownStamps() : attackerStamps());
+  });
+
   for (const version of ['1.0', '1.1']) {
     for (const framing of framings) {
       it(`every method, body framed by ${framing}, HTTP/${version}, pipelined: no smuggled request`, async () => {
