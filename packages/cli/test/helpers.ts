@@ -90,26 +90,24 @@ export function tempDir(prefix = 'pacli-'): string {
   return dir;
 }
 
+/** setpriv's options to run a command as `as`, with exactly its groups. */
+export function setprivArgs(as: { uid: number; gid: number; groups?: number[] }): string[] {
+  return [
+    '--reuid',
+    String(as.uid),
+    '--regid',
+    String(as.gid),
+    ...(as.groups?.length ? ['--groups', as.groups.join(',')] : ['--clear-groups']),
+  ];
+}
+
 /** Runs a command, optionally as another user through setpriv, and returns its output and exit code. */
 export function run(
   cmd: string,
   args: string[],
   as?: { uid: number; gid: number; groups?: number[] },
 ): Promise<CliResult> {
-  const argv = as
-    ? [
-        'setpriv',
-        [
-          '--reuid',
-          String(as.uid),
-          '--regid',
-          String(as.gid),
-          ...(as.groups?.length ? ['--groups', as.groups.join(',')] : ['--clear-groups']),
-          cmd,
-          ...args,
-        ],
-      ]
-    : [cmd, args];
+  const argv = as ? ['setpriv', [...setprivArgs(as), cmd, ...args]] : [cmd, args];
   return new Promise((resolve) => {
     execFile(
       argv[0] as string,

@@ -170,28 +170,22 @@ describeAsRoot('peerauth proxy: request smuggling', () => {
     }
   }
 
-  it('a request that would reach the upstream with more than 100 headers gets 431', async () => {
-    upstream.seen.length = 0;
+  for (const [what, many] of [
+    // 1000 empty headers once pushed every stamp past node:http's maxHeadersCount.
+    ['with more than 100 headers', 'a:\r\n'.repeat(1000)],
     // 95 of its own: within the limit as sent, over it with the identity headers added.
-    const many = 'a: 1\r\n'.repeat(93);
-    const answer = await exchange(
-      proxySocket,
-      `GET /many HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n`,
-    );
-    expect(statusLines(answer)).toEqual(['431']);
-    expect(upstream.seen).toEqual([]);
-  });
-
-  it('a request with more than 100 headers gets 431 and never reaches the upstream', async () => {
-    upstream.seen.length = 0;
-    const many = 'a:\r\n'.repeat(1000);
-    const answer = await exchange(
-      proxySocket,
-      `GET /many HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n`,
-    );
-    expect(statusLines(answer)).toEqual(['431']);
-    expect(upstream.seen).toEqual([]);
-  });
+    ['that would reach the upstream with more than 100 headers', 'a: 1\r\n'.repeat(93)],
+  ]) {
+    it(`a request ${what} gets 431 and never reaches the upstream`, async () => {
+      upstream.seen.length = 0;
+      const answer = await exchange(
+        proxySocket,
+        `GET /many HTTP/1.1\r\nHost: x\r\n${many}Connection: close\r\n\r\n`,
+      );
+      expect(statusLines(answer)).toEqual(['431']);
+      expect(upstream.seen).toEqual([]);
+    });
+  }
 
   it('with 80 client headers the identity headers come first', async () => {
     upstream.seen.length = 0;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setprivArgs } from './helpers.js';
 
 export interface RawClient {
   write(bytes: string | Buffer): void;
@@ -16,17 +17,7 @@ export interface RawClient {
  */
 export function openRaw(socketPath: string, as?: { uid: number; gid: number; groups?: number[] }): RawClient {
   const socat = ['socat', '-t', '0.5', '-', `UNIX-CONNECT:${socketPath}`];
-  const argv = as
-    ? [
-        'setpriv',
-        '--reuid',
-        String(as.uid),
-        '--regid',
-        String(as.gid),
-        ...(as.groups?.length ? ['--groups', as.groups.join(',')] : ['--clear-groups']),
-        ...socat,
-      ]
-    : socat;
+  const argv = as ? ['setpriv', ...setprivArgs(as), ...socat] : socat;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('latin1');

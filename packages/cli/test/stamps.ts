@@ -13,6 +13,8 @@ export function foldName(name: string): string {
   return lower.startsWith('http-') ? lower.slice('http-'.length) : lower;
 }
 
+// The tests' own copy of the namespace rule, not the proxy's: an oracle that imported src would share
+// its mistakes.
 const FAMILY = new Set([
   'x-forwarded-user',
   'x-forwarded-groups',
