@@ -69,7 +69,6 @@ export function createUpgradeHandler(
       if (upHead.length) socket.write(upHead);
       if (early.length) upSocket.write(early);
       upSocket.on('error', () => socket.destroy());
-      upSocket.on('close', () => socket.destroy());
       socket.on('close', () => upSocket.destroy());
       socket.pipe(upSocket).pipe(socket);
       socket.resume();

@@ -135,30 +135,34 @@ describeAsRoot('peerauth proxy: identity values that cannot be header values', (
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a username with CR/LF from the user database: that request is refused and logged, the proxy lives on', async () => {
-    const upstream = await startPythonUpstream('httpserver');
-    const evil = Buffer.from('pa10p-x\r\nX-Peerauth-Role: owner').toString('hex');
-    const cli = await startCli(
-      ['proxy', '--mode', '0666', '--upstream', upstream.url],
-      path.join(dir, 'c.sock'),
-      {
-        env: nssFaultEnv([{ call: 'getpwuid_r', key: user.uid, action: `name${evil}` }]),
-      },
-    );
-    try {
-      const refused = await run('curl', ['-sS', '--unix-socket', cli.socket, 'http://localhost/x'], user);
-      expect(refused.code).not.toBe(0);
-      await waitFor(() => cli.stderr().includes('cannot be sent as a header'));
-      expect(upstream.seen).toEqual([]);
-      // Everyone else is still served.
-      const ok = await run('curl', ['-sS', '--unix-socket', cli.socket, 'http://localhost/y']);
-      expect(ok.stdout).toBe('ok');
-      expect(cli.child.exitCode).toBeNull();
-    } finally {
-      await cli.stop();
-      await upstream.close();
-    }
-  });
+  for (const [what, call, key, name] of [
+    ['a username with CR/LF', 'getpwuid_r', 44021, 'pa10p-x\r\nX-Peerauth-Role: owner'],
+    ['a group name with ESC', 'getgrgid_r', 44020, 'pa10p-\x1b[2Jg'],
+    ['a username with DEL', 'getpwuid_r', 44021, 'pa10p-\x7f'],
+  ] as const) {
+    it(`${what} from the user database: that connection is refused and logged, the proxy lives on`, async () => {
+      const upstream = await startPythonUpstream('httpserver');
+      const hex = Buffer.from(name).toString('hex');
+      const cli = await startCli(
+        ['proxy', '--mode', '0666', '--upstream', upstream.url],
+        path.join(dir, 'c.sock'),
+        { env: nssFaultEnv([{ call, key, action: `name${hex}` }]) },
+      );
+      try {
+        const refused = await run('curl', ['-sS', '--unix-socket', cli.socket, 'http://localhost/x'], user);
+        expect(refused.code).not.toBe(0);
+        await waitFor(() => cli.stderr().includes('cannot be sent as a header'));
+        expect(upstream.seen).toEqual([]);
+        // Everyone else is still served.
+        const ok = await run('curl', ['-sS', '--unix-socket', cli.socket, 'http://localhost/y']);
+        expect(ok.stdout).toBe('ok');
+        expect(cli.child.exitCode).toBeNull();
+      } finally {
+        await cli.stop();
+        await upstream.close();
+      }
+    });
+  }
 });
 
 describe('peerauth proxy --upstream with credentials', () => {
