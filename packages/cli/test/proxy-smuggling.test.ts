@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
@@ -198,6 +199,50 @@ describeAsRoot('peerauth proxy: request smuggling', () => {
     const [req] = upstream.seen;
     expectStamps(req!, ownStamps());
     expect(req!.headers[0]![0].toLowerCase()).toMatch(/^x-peerauth-/);
+  });
+});
+
+describe('peerauth proxy: upstream connections after an early response', () => {
+  it('an upstream that answers before the body arrived never gets that connection reused', async () => {
+    const dir = tempDir('pa10p-');
+    const paths: string[] = [];
+    // Answers /early at once, before reading its body; the rest once their body is read.
+    const upstream = http.createServer((req, res) => {
+      paths.push(`${req.url} #${upstreamConnections.indexOf(req.socket)}`);
+      if (req.url === '/early') res.end('early');
+      else req.resume().on('end', () => res.end('ok'));
+    });
+    const upstreamConnections: net.Socket[] = [];
+    upstream.on('connection', (s: net.Socket) => upstreamConnections.push(s));
+    await new Promise<void>((r) => upstream.listen(path.join(dir, 'up.sock'), () => r()));
+    const cli = await startCli(
+      ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
+      path.join(dir, 'p.sock'),
+    );
+    try {
+      const sock = net.connect(cli.socket);
+      let out = '';
+      sock.setEncoding('latin1');
+      sock.on('data', (d: string) => {
+        out += d;
+      });
+      sock.write('POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+      await waitFor(() => statusLines(out).length === 1);
+      // The body comes only after the upstream answered.
+      sock.write('POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n');
+      await waitFor(() => statusLines(out).length === 2);
+      sock.write('hello');
+      sock.write('POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      await new Promise((r) => sock.on('close', r));
+      expect(statusLines(out), out).toEqual(['200', '200', '200']);
+      // /first and /early share a kept-alive connection; after the early answer it is not used again.
+      expect(paths).toEqual(['/first #0', '/early #0', '/next #1']);
+    } finally {
+      await cli.stop();
+      upstream.closeAllConnections();
+      upstream.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

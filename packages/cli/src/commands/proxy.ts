@@ -92,7 +92,11 @@ export function createProxyHandler(
       }
     });
     if (framing.kind === 'none') up.end();
-    else req.pipe(up);
+    else {
+      // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
+      up.flushHeaders();
+      req.pipe(up);
+    }
   };
 
   return { request, upgrade: createUpgradeHandler(target, upstream, logger, connectionOf) };
