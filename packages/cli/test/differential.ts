@@ -130,7 +130,8 @@ export function generate(seed: number, count: number): GeneratedConnection[] {
         const chunks = [body.slice(0, cut), body.slice(cut)].filter((c) => c.length > 0);
         bytes = `${head}Transfer-Encoding: chunked\r\n\r\n`;
         for (const c of chunks) bytes += `${c.length.toString(16)}\r\n${c}\r\n`;
-        bytes += '0\r\n\r\n';
+        // Trailers are headers too, to some upstreams.
+        bytes += `0\r\n${chance(0.5) ? forgedHeaders() : ''}\r\n`;
       } else if (framing === 'both') {
         bytes = `${head}Content-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
         outcome = 'refuse';

@@ -46,7 +46,8 @@ export function startNodeUpstream(
       seen.push({
         method: req.method ?? '',
         path: req.url ?? '',
-        headers: pairs(req.rawHeaders),
+        // Trailers count as headers: an upstream may merge them.
+        headers: [...pairs(req.rawHeaders), ...pairs(req.rawTrailers)],
         bodyLength,
       });
       if (opts.onRequest?.(req, res)) return;
