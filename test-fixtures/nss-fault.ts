@@ -21,7 +21,11 @@ export function nssFaultLibrary(): string {
   return out;
 }
 
-/** Rules for PEERAUTH_NSS_FAULTS, e.g. `{ call: 'getpwuid_r', key: 4002, action: 'sleep3000' }`. */
+/**
+ * Rules for PEERAUTH_NSS_FAULTS, e.g. `{ call: 'getpwuid_r', key: 4002, action: 'sleep3000' }`, or
+ * `action: 'name' + hex` to rename a real passwd/group entry (getpwuid_r, getgrgid_r) to bytes useradd
+ * would refuse.
+ */
 export interface NssFault {
   call: 'getpwuid_r' | 'getpwnam_r' | 'getgrgid_r' | 'getgrnam_r';
   key: number | string;

@@ -5,8 +5,9 @@
 //   getpwuid_r=4002:sleep3000;getpwuid_r=4003:EIO;getgrgid_r=5001:ERANGE;getpwnam_r=pa_x:EIO
 // CALL is getpwuid_r, getpwnam_r, getgrgid_r or getgrnam_r; KEY is the uid/gid (or the name for the
 // *nam_r calls); ACTION is sleepMS (sleep, then answer normally), sleepMS+ERRNO (sleep, then fail),
-// or an errno name: EIO, ERANGE, EAGAIN, ENOMEM, EMFILE. ERANGE is returned whatever the buffer size,
-// as a broken module would. Calls that match no rule go to the real libc function.
+// an errno name: EIO, ERANGE, EAGAIN, ENOMEM, EMFILE (ERANGE is returned whatever the buffer size, as a
+// broken module would), or, for getpwuid_r and getgrgid_r, nameHEX (the real entry, renamed to the
+// hex-decoded bytes). Calls that match no rule go to the real libc function.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,8 +27,8 @@ static int errno_from_name(const char* s) {
   return 0;
 }
 
-// Returns the errno to fail with (0 = call the real function) after any sleep the rule asks for.
-static int apply_fault(const char* call, const char* key) {
+// Copies the ACTION of the first rule matching CALL and KEY into `action`; returns 0 when none matches.
+static int find_rule(const char* call, const char* key, char* action, size_t action_size) {
   const char* spec = getenv("PEERAUTH_NSS_FAULTS");
   if (!spec || !*spec) return 0;
   size_t call_len = strlen(call);
@@ -44,25 +45,51 @@ static int apply_fault(const char* call, const char* key) {
       char* colon = eq ? strrchr(eq, ':') : NULL;
       if (eq && colon && (size_t)(eq - rule) == call_len && strncmp(rule, call, call_len) == 0 &&
           (size_t)(colon - eq - 1) == key_len && strncmp(eq + 1, key, key_len) == 0) {
-        const char* action = colon + 1;
-        int err = 0;
-        if (strncmp(action, "sleep", 5) == 0) {
-          char* rest = NULL;
-          long ms = strtol(action + 5, &rest, 10);
-          struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-          while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-          }
-          if (rest && *rest == '+') err = errno_from_name(rest + 1);
-        } else {
-          err = errno_from_name(action);
-        }
-        return err;
+        snprintf(action, action_size, "%s", colon + 1);
+        return 1;
       }
     }
     if (!end) break;
     p = end + 1;
   }
   return 0;
+}
+
+// Returns the errno to fail with (0 = call the real function) after any sleep the rule asks for.
+static int apply_fault(const char* call, const char* key) {
+  char action[256];
+  if (!find_rule(call, key, action, sizeof action)) return 0;
+  int err = 0;
+  if (strncmp(action, "sleep", 5) == 0) {
+    char* rest = NULL;
+    long ms = strtol(action + 5, &rest, 10);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    if (rest && *rest == '+') err = errno_from_name(rest + 1);
+  } else {
+    err = errno_from_name(action);
+  }
+  return err;
+}
+
+// ACTION nameHEX: the real entry is returned with its name replaced by the hex-decoded bytes, so tests
+// can give a user database names that useradd would refuse (control characters). The name lives in
+// thread-local storage: callers copy it before their next lookup on the same thread, as with getpwuid.
+static __thread char renamed_buf[128];
+static char* renamed(const char* call, const char* key) {
+  char action[256];
+  if (!find_rule(call, key, action, sizeof action) || strncmp(action, "name", 4) != 0) return NULL;
+  const char* hex = action + 4;
+  size_t len = strlen(hex) / 2;
+  if (len >= sizeof renamed_buf) return NULL;
+  for (size_t i = 0; i < len; i++) {
+    unsigned int byte = 0;
+    sscanf(hex + 2 * i, "%2x", &byte);
+    renamed_buf[i] = (char)byte;
+  }
+  renamed_buf[len] = 0;
+  return renamed_buf;
 }
 
 #define REAL(name, type) ((type)dlsym(RTLD_NEXT, name))
@@ -80,7 +107,12 @@ int getpwuid_r(uid_t uid, struct passwd* pw, char* buf, size_t n, struct passwd*
     *out = NULL;
     return err;
   }
-  return REAL("getpwuid_r", pwuid_fn)(uid, pw, buf, n, out);
+  int rc = REAL("getpwuid_r", pwuid_fn)(uid, pw, buf, n, out);
+  if (rc == 0 && *out) {
+    char* name = renamed("getpwuid_r", key);
+    if (name) pw->pw_name = name;
+  }
+  return rc;
 }
 
 int getpwnam_r(const char* name, struct passwd* pw, char* buf, size_t n, struct passwd** out) {
@@ -100,7 +132,12 @@ int getgrgid_r(gid_t gid, struct group* gr, char* buf, size_t n, struct group** 
     *out = NULL;
     return err;
   }
-  return REAL("getgrgid_r", grgid_fn)(gid, gr, buf, n, out);
+  int rc = REAL("getgrgid_r", grgid_fn)(gid, gr, buf, n, out);
+  if (rc == 0 && *out) {
+    char* name = renamed("getgrgid_r", key);
+    if (name) gr->gr_name = name;
+  }
+  return rc;
 }
 
 int getgrnam_r(const char* name, struct group* gr, char* buf, size_t n, struct group** out) {

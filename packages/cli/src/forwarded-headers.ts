@@ -1,18 +1,37 @@
 import type { Identity } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
-/** Headers the proxy sets from the identity; any copy a client sends is dropped first, in any case. */
-export const IDENTITY_HEADERS = [
-  'x-peerauth-uid',
-  'x-peerauth-user',
-  'x-peerauth-person',
-  'x-peerauth-role',
-  'x-peerauth-spiffe-id',
+/**
+ * Identity headers outside the X-Peerauth- family that upstreams written for other auth proxies
+ * (oauth2-proxy, Apache/nginx auth modules, Grafana and the like) read as the caller.
+ */
+const FOREIGN_IDENTITY_HEADERS = new Set([
   'x-forwarded-user',
-] as const;
+  'x-forwarded-groups',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'remote-user',
+  'x-remote-user',
+  'x-remote-group',
+  'x-webauth-user',
+  'x-authenticated-user',
+]);
 
-// Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not forwarded; node:http writes
-// its own framing (content-length or chunked) for the upstream side.
+/**
+ * True for a request header name in the namespace the proxy owns. CGI, WSGI, PHP and Rack (and several Go
+ * and Python frameworks) fold `_` and `-` into one name, so `X_Peerauth_Role` is the same header as
+ * `X-Peerauth-Role` to them: names are compared lowercased with `_` read as `-`.
+ */
+export function isIdentityHeader(name: string): boolean {
+  const folded = name.toLowerCase().replaceAll('_', '-');
+  return (
+    folded.startsWith('x-peerauth-') ||
+    folded.startsWith('x-auth-request-') ||
+    FOREIGN_IDENTITY_HEADERS.has(folded)
+  );
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not forwarded.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -25,46 +44,86 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-const DROP = new Set<string>(IDENTITY_HEADERS);
-
-/**
- * Header values must be visible ASCII; names of people may not be. Such values are sent
- * percent-encoded (RFC 3986 unreserved characters stay as they are), which an upstream decodes with
- * decodeURIComponent.
- */
-export function headerValue(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+/** An identity value that no header can carry faithfully: the connection is refused instead. */
+export class IdentityValueError extends Error {
+  readonly code = 'IDENTITY_VALUE_UNSENDABLE';
+  constructor(readonly field: string) {
+    super(`the caller's ${field} contains control characters and cannot be sent as a header`);
+    this.name = 'IdentityValueError';
+  }
 }
 
-export function identityHeaders(id: Identity): [string, string][] {
-  const f = identityFields(id);
-  const out: [string, string][] = [
-    ['X-Peerauth-Uid', f.uid],
-    ['X-Peerauth-Role', headerValue(f.role)],
-    ['X-Peerauth-Spiffe-Id', f.spiffeId],
-  ];
-  // Absent means "none": the client's own copies were removed, so absence cannot be forged either.
-  if (id.username !== null) {
-    out.push(['X-Peerauth-User', headerValue(f.user)], ['X-Forwarded-User', headerValue(f.user)]);
+// C0 controls and DEL: CR/LF would end the header, the rest have no business in a name. Percent-encoding
+// them would hand the upstream a name the user database never meant to grant, so they are refused.
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
   }
-  if (id.person) out.push(['X-Peerauth-Person', headerValue(f.person)]);
+  return false;
+}
+
+/**
+ * Header values must be visible ASCII; names of people may not be. A value with other characters, or with
+ * a `%` (so decoding is never ambiguous), is sent percent-encoded; an upstream decodes every identity
+ * value with decodeURIComponent. `alsoEncode` lists characters that are separators in a list value.
+ */
+export function headerValue(field: string, value: string, alsoEncode = ''): string {
+  if (hasControl(value)) throw new IdentityValueError(field);
+  const plain = [...value].every((c) => c >= ' ' && c <= '~' && c !== '%' && !alsoEncode.includes(c));
+  if (plain) return value;
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    // A lone surrogate (possible in a JSON config) has no UTF-8 form.
+    throw new IdentityValueError(field);
+  }
+}
+
+/** The names of the caller's groups (primary first) as the resolver found them, for X-Forwarded-Groups. */
+function groupNames(id: Identity): string[] {
+  const names = new Set<string>();
+  for (const prefix of ['unix:group:', 'unix:supplementary_group:']) {
+    for (const s of id.selectors) if (s.startsWith(prefix)) names.add(s.slice(prefix.length));
+  }
+  return [...names];
+}
+
+/**
+ * The headers the proxy sets from the identity, in the order they are sent (first, before any client
+ * header, so no header count limit of an upstream can push them out). Absent means "none" or "unknown":
+ * every client copy was removed, so absence cannot be forged either. Throws IdentityValueError.
+ */
+export function identityHeaders(id: Identity): string[] {
+  const f = identityFields(id);
+  const out = ['X-Peerauth-Uid', f.uid, 'X-Peerauth-Gid', f.gid];
+  if (id.pid !== null) out.push('X-Peerauth-Pid', f.pid);
+  if (id.groups !== null) out.push('X-Peerauth-Groups', id.groups.join(','));
+  if (id.username !== null) out.push('X-Peerauth-User', headerValue('username', f.user));
+  if (id.person) out.push('X-Peerauth-Person', headerValue('person', f.person));
+  out.push('X-Peerauth-Role', headerValue('role', f.role));
+  out.push('X-Peerauth-Spiffe-Id', headerValue('SPIFFE ID', f.spiffeId));
+  if (id.username !== null) out.push('X-Forwarded-User', headerValue('username', f.user));
+  const groups = groupNames(id).map((g) => headerValue('group name', g, ','));
+  if (groups.length) out.push('X-Forwarded-Groups', groups.join(','));
   return out;
 }
 
 /**
- * The request headers to send upstream, as a flat raw list so repeated headers and their order survive.
- * `keepUpgrade` keeps Connection/Upgrade for a websocket handshake.
+ * The client's request headers to send upstream, as a flat raw list so repeated headers and their order
+ * survive: without the identity namespace, hop-by-hop headers and Content-Length (the proxy states the
+ * framing of every body it forwards itself, see request-framing.ts). `keepUpgrade` keeps
+ * Connection/Upgrade for an upgrade handshake.
  */
-export function forwardHeaders(rawHeaders: string[], id: Identity, keepUpgrade = false): string[] {
+export function clientHeaders(rawHeaders: string[], keepUpgrade = false): string[] {
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (DROP.has(lower)) continue;
+    if (isIdentityHeader(name) || lower === 'content-length') continue;
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
-  for (const [name, value] of identityHeaders(id)) out.push(name, value);
   return out;
 }
 

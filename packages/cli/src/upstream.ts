@@ -18,6 +18,11 @@ export function parseUpstream(value: string): Upstream {
   } catch {
     throw new CliError(`--upstream must be http://host:port or unix:/path, got "${value}"`);
   }
+  // Checked first: the other messages quote the URL, and a password must not reach a terminal or a log.
+  if (url.username || url.password)
+    throw new CliError(
+      '--upstream must not carry credentials (user:password@): peerauth sends none upstream, and a password in a command line is visible to every local user',
+    );
   if (url.protocol !== 'http:')
     throw new CliError(`--upstream must be http://host:port or unix:/path, got "${value}"`);
   if (url.pathname !== '/' || url.search)

@@ -39,12 +39,12 @@ export interface RunningCli {
 
 /**
  * Starts a serving subcommand and waits until it prints that it listens. `prefix` runs it through another
- * command (which must exec it, so signals reach peerauth), e.g. unshare.
+ * command (which must exec it, so signals reach peerauth), e.g. unshare; `env` replaces its environment.
  */
 export async function startCli(
   args: string[],
   socket: string,
-  opts: { prefix?: string[] } = {},
+  opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunningCli> {
   const [command, ...rest] = args;
   // Options go right after the subcommand: for exec, everything after -- belongs to the child.
@@ -52,6 +52,7 @@ export async function startCli(
   const [file, ...fileArgs] = [...(opts.prefix ?? []), ...argv] as [string, ...string[]];
   const child = spawn(file, fileArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env ? { env: opts.env } : {}),
   });
   let out = '';
   let err = '';
@@ -90,26 +91,24 @@ export function tempDir(prefix = 'pacli-'): string {
   return dir;
 }
 
+/** setpriv's options to run a command as `as`, with exactly its groups. */
+export function setprivArgs(as: { uid: number; gid: number; groups?: number[] }): string[] {
+  return [
+    '--reuid',
+    String(as.uid),
+    '--regid',
+    String(as.gid),
+    ...(as.groups?.length ? ['--groups', as.groups.join(',')] : ['--clear-groups']),
+  ];
+}
+
 /** Runs a command, optionally as another user through setpriv, and returns its output and exit code. */
 export function run(
   cmd: string,
   args: string[],
   as?: { uid: number; gid: number; groups?: number[] },
 ): Promise<CliResult> {
-  const argv = as
-    ? [
-        'setpriv',
-        [
-          '--reuid',
-          String(as.uid),
-          '--regid',
-          String(as.gid),
-          ...(as.groups?.length ? ['--groups', as.groups.join(',')] : ['--clear-groups']),
-          cmd,
-          ...args,
-        ],
-      ]
-    : [cmd, args];
+  const argv = as ? ['setpriv', [...setprivArgs(as), cmd, ...args]] : [cmd, args];
   return new Promise((resolve) => {
     execFile(
       argv[0] as string,

@@ -98,7 +98,7 @@ export function bridge(
   children.add(child);
   const log = logger.child({
     child: child.pid,
-    uid: identity.uid,
+    peerUid: identity.uid,
     user: identity.username,
     role: identity.role,
   });

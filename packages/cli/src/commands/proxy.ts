@@ -1,11 +1,12 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { Identity } from '@peerauth/identity';
-import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
-import { forwardHeaders, responseHeaders } from '../forwarded-headers.js';
+import { responseHeaders } from '../forwarded-headers.js';
 import { createLogger } from '../logger.js';
+import { clientConnections, spoil } from '../proxy-connections.js';
+import { createUpgradeHandler } from '../proxy-upgrade.js';
+import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { connectOptions, parseUpstream, type Upstream } from '../upstream.js';
 
@@ -22,6 +23,17 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
   res.end(text);
 }
 
+function refuse(res: http.ServerResponse, status: number, reason: string): void {
+  const text = `peerauth proxy: ${reason}\n`;
+  // The rest of what the client sent is not trusted to be framed as it claims: close after answering.
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    connection: 'close',
+  });
+  res.end(text);
+}
+
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
@@ -30,66 +42,64 @@ export function createProxyHandler(
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
 } {
-  // Keep-alive to the upstream: one TCP/Unix connection serves many forwarded requests.
-  const agent = new http.Agent({ keepAlive: true });
   const target =
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
+  const connectionOf = clientConnections(logger);
 
   const request: http.RequestListener = (req, res) => {
-    const identity = peerOf(req) as Identity;
+    const conn = connectionOf(req.socket);
+    if (!conn) return;
+    const refused = ({ status, reason }: Refusal) => {
+      logger.warn({ peerUid: conn.identity.uid, status, reason }, 'request refused');
+      refuse(res, status, reason);
+    };
+    const decision = requestFraming(req);
+    if (!decision.ok) return refused(decision);
+    const forwarded = upstreamHeaders(conn.stamps, req, decision.framing);
+    if (!forwarded.ok) return refused(forwarded);
+    const { framing } = decision;
     if (running()?.stopping) res.setHeader('connection', 'close');
     const up = http.request({
       ...target,
-      agent,
+      agent: conn.agent,
       method: req.method,
       path: req.url,
-      headers: forwardHeaders(req.rawHeaders, identity) as unknown as http.OutgoingHttpHeaders,
+      headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
     up.on('response', (upRes) => {
+      // An answer before the whole body went up: the upstream may leave the rest unread.
+      if (!up.writableFinished) spoil(up.socket);
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
       upRes.pipe(res);
       upRes.on('error', (err) => res.destroy(err));
     });
     up.on('error', (err) => {
+      spoil(up.socket);
       logger.warn(
-        { upstream: upstream.label, err: err.message, peerUid: identity.uid },
+        { upstream: upstream.label, err: err.message, peerUid: conn.identity.uid },
         'upstream request failed',
       );
       badGateway(res, upstream, err);
     });
     // The client going away aborts the upstream request instead of leaving it running.
     res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
+      if (!res.writableFinished) {
+        spoil(up.socket);
+        up.destroy();
+      }
     });
-    req.pipe(up);
+    if (framing.kind === 'none') up.end();
+    else {
+      // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
+      up.flushHeaders();
+      req.pipe(up);
+    }
   };
 
-  const upgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    const identity = peerOf(socket) as Identity;
-    const conn = net.connect(connectOptions(upstream));
-    conn.on('connect', () => {
-      const raw = forwardHeaders(req.rawHeaders, identity, true);
-      let headText = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-      for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
-      conn.write(`${headText}\r\n`);
-      if (head.length) conn.write(head);
-      socket.pipe(conn).pipe(socket);
-    });
-    conn.on('error', (err) => {
-      logger.warn(
-        { upstream: upstream.label, err: err.message, peerUid: identity.uid },
-        'upstream upgrade failed',
-      );
-      if (socket.writable)
-        socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    });
-    socket.on('error', () => conn.destroy());
-    socket.on('close', () => conn.destroy());
-  };
-  return { request, upgrade };
+  return { request, upgrade: createUpgradeHandler(target, upstream, logger, connectionOf) };
 }
 
 /**

@@ -1,0 +1,76 @@
+import http from 'node:http';
+import type net from 'node:net';
+import type stream from 'node:stream';
+import type { Identity } from '@peerauth/identity';
+import { peerOf } from '@peerauth/server';
+import type { pino } from 'pino';
+import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
+
+const kSpoiled = Symbol('peerauth.spoiled');
+
+/**
+ * Marks an upstream connection as never to be reused: after an early response, an unread or partial body
+ * or an error, the proxy cannot know where the upstream's parser stands, and the next request on that
+ * connection could be read as the tail of this one.
+ */
+export function spoil(socket: stream.Duplex | null | undefined): void {
+  if (socket) (socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled] = true;
+}
+
+/** A keep-alive agent that closes a spoiled connection instead of pooling it. */
+class UpstreamAgent extends http.Agent {
+  override keepSocketAlive(socket: stream.Duplex): boolean {
+    if ((socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled]) return false;
+    return (super.keepSocketAlive as (s: stream.Duplex) => boolean)(socket);
+  }
+}
+
+/** What the proxy keeps per client connection. */
+export interface ClientConnection {
+  identity: Identity;
+  /** The identity headers, computed once: the identity of a connection never changes. */
+  stamps: string[];
+  /**
+   * Upstream connections serve one client connection only, so whatever an upstream makes of one client's
+   * bytes can never be attributed to another client's identity.
+   */
+  agent: http.Agent;
+}
+
+/**
+ * The state of each client connection, made on its first request; null (and the connection destroyed, with
+ * a log line) when its identity cannot be sent as headers.
+ */
+export function clientConnections(logger: pino.Logger): (socket: net.Socket) => ClientConnection | null {
+  const known = new WeakMap<net.Socket, ClientConnection | null>();
+  return (socket) => {
+    const seen = known.get(socket);
+    if (seen !== undefined) return seen;
+    const identity = peerOf(socket) as Identity;
+    let stamps: string[];
+    try {
+      stamps = identityHeaders(identity);
+    } catch (err) {
+      if (!(err instanceof IdentityValueError)) throw err;
+      logger.warn(
+        {
+          event: 'peerauth.connection',
+          decision: 'rejected',
+          peerUid: identity.uid,
+          peerGid: identity.gid,
+          peerPid: identity.pid,
+          field: err.field,
+          reason: err.message,
+        },
+        'peer connection rejected',
+      );
+      known.set(socket, null);
+      socket.destroy();
+      return null;
+    }
+    const conn = { identity, stamps, agent: new UpstreamAgent({ keepAlive: true }) };
+    known.set(socket, conn);
+    socket.once('close', () => conn.agent.destroy());
+    return conn;
+  };
+}

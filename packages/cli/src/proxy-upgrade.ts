@@ -1,0 +1,101 @@
+import http from 'node:http';
+import type net from 'node:net';
+import type { pino } from 'pino';
+import { responseHeaders } from './forwarded-headers.js';
+import type { ClientConnection } from './proxy-connections.js';
+import { requestFraming, upstreamHeaders } from './request-framing.js';
+import type { Upstream } from './upstream.js';
+
+function head(status: number, message: string, raw: string[], extra = ''): string {
+  let text = `HTTP/1.1 ${status} ${message}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${text}${extra}\r\n`;
+}
+
+/** A response written straight onto a client socket the HTTP parser has let go of; then the socket closes. */
+function refuse(socket: net.Socket, status: number, reason: string): void {
+  const body = `peerauth proxy: ${reason}\n`;
+  socket.end(
+    head(status, http.STATUS_CODES[status] ?? 'Error', [
+      'Content-Type',
+      'text/plain; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+      'Connection',
+      'close',
+    ]) + body,
+  );
+}
+
+/**
+ * Handles a request carrying Upgrade. The request goes upstream as an ordinary request (stamped, on a
+ * connection of its own); bytes flow raw in both directions only once the upstream answers 101. Any other
+ * answer is relayed as a plain response and the client connection is closed, so nothing the client sent
+ * after the upgrade request ever reaches an upstream parser unfiltered.
+ */
+export function createUpgradeHandler(
+  target: { socketPath: string } | { host: string; port: number },
+  upstream: Upstream,
+  logger: pino.Logger,
+  connectionOf: (socket: net.Socket) => ClientConnection | null,
+): (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void {
+  return (req, socket, early) => {
+    const conn = connectionOf(socket);
+    if (!conn) return;
+    socket.pause();
+    const decision = requestFraming(req);
+    if (!decision.ok) return refuse(socket, decision.status, decision.reason);
+    // The parser stops at the end of the upgrade request's head, so a body would have to be framed by hand;
+    // handshakes carry none.
+    if (
+      decision.framing.kind !== 'none' &&
+      !(decision.framing.kind === 'length' && decision.framing.length === 0)
+    )
+      return refuse(socket, 400, 'an upgrade request may not carry a body');
+    const forwarded = upstreamHeaders(conn.stamps, req, { kind: 'none' }, true);
+    if (!forwarded.ok) return refuse(socket, forwarded.status, forwarded.reason);
+
+    const up = http.request({
+      ...target,
+      agent: false,
+      method: req.method,
+      path: req.url,
+      headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+    up.end();
+    up.on('upgrade', (res, upSocket, upHead) => {
+      socket.write(head(res.statusCode ?? 101, res.statusMessage ?? '', res.rawHeaders));
+      if (upHead.length) socket.write(upHead);
+      if (early.length) upSocket.write(early);
+      upSocket.on('error', () => socket.destroy());
+      socket.on('close', () => upSocket.destroy());
+      socket.pipe(upSocket).pipe(socket);
+      socket.resume();
+    });
+    let answered = false;
+    up.on('response', (res) => {
+      answered = true;
+      socket.write(
+        head(
+          res.statusCode ?? 502,
+          res.statusMessage ?? '',
+          responseHeaders(res.rawHeaders),
+          'Connection: close\r\n',
+        ),
+      );
+      res.pipe(socket);
+      res.on('error', () => socket.destroy());
+    });
+    up.on('error', (err) => {
+      logger.warn(
+        { upstream: upstream.label, err: err.message, peerUid: conn.identity.uid },
+        'upstream upgrade failed',
+      );
+      if (answered || !socket.writable) socket.destroy();
+      else refuse(socket, 502, `upstream ${upstream.label} is unreachable`);
+    });
+    socket.on('error', () => up.destroy());
+    socket.on('close', () => up.destroy());
+  };
+}

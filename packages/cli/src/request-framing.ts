@@ -1,0 +1,87 @@
+import type http from 'node:http';
+import { clientHeaders } from './forwarded-headers.js';
+
+/**
+ * More request header fields than this get 431, as in Python's http.server and gunicorn: an upstream that
+ * keeps only its first N headers must never lose the identity headers to a flood. The limit holds both
+ * for the request as the client sent it and as it would go upstream, identity headers included, so an
+ * upstream with this same limit never refuses what the proxy let through.
+ */
+export const MAX_REQUEST_HEADERS = 100;
+
+/**
+ * Methods whose request content has no defined meaning (RFC 9110 9.3). Upstream handlers for them
+ * routinely never read a body, and an unread body on a kept-alive connection is parsed as the next
+ * request, so such a body is refused rather than forwarded.
+ */
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/** How the body of a forwarded request is framed for the upstream. */
+export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
+
+export interface Refusal {
+  status: number;
+  reason: string;
+}
+
+export type FramingDecision = { ok: true; framing: Framing } | ({ ok: false } & Refusal);
+
+/**
+ * Decides, from what node:http's parser accepted, how the body goes upstream, or why the request is
+ * refused. The parser has already rejected requests with both Content-Length and Transfer-Encoding, with
+ * conflicting lengths, or with a transfer coding that does not end in chunked.
+ */
+export function requestFraming(req: http.IncomingMessage): FramingDecision {
+  if (req.rawHeaders.length / 2 > MAX_REQUEST_HEADERS) {
+    return {
+      ok: false,
+      status: 431,
+      reason: `more than ${MAX_REQUEST_HEADERS} header fields`,
+    };
+  }
+  const method = req.method ?? '';
+  const te = req.headers['transfer-encoding'];
+  let framing: Framing = { kind: 'none' };
+  if (te !== undefined) {
+    // The body arrives decoded; any coding before the final chunked would be lost on the way.
+    if (te.trim().toLowerCase() !== 'chunked')
+      return { ok: false, status: 501, reason: `transfer coding "${te}" is not supported` };
+    framing = { kind: 'chunked' };
+  } else if (req.headers['content-length'] !== undefined) {
+    const length = Number(req.headers['content-length']);
+    if (!Number.isSafeInteger(length) || length < 0)
+      return { ok: false, status: 400, reason: 'invalid Content-Length' };
+    framing = { kind: 'length', length };
+  }
+  const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
+  if (hasBody && NO_BODY_METHODS.has(method))
+    return { ok: false, status: 400, reason: `a ${method} request may not carry a body` };
+  return { ok: true, framing };
+}
+
+/** The framing header to send upstream, to append to the forwarded headers. */
+export function framingHeaders(framing: Framing): string[] {
+  if (framing.kind === 'length') return ['Content-Length', String(framing.length)];
+  if (framing.kind === 'chunked') return ['Transfer-Encoding', 'chunked'];
+  return [];
+}
+
+/**
+ * The full header list for the upstream: identity headers first, then the client's (filtered), then the
+ * framing; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
+ */
+export function upstreamHeaders(
+  stamps: string[],
+  req: http.IncomingMessage,
+  framing: Framing,
+  keepUpgrade = false,
+): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
+  const headers = [...stamps, ...clientHeaders(req.rawHeaders, keepUpgrade), ...framingHeaders(framing)];
+  if (headers.length / 2 > MAX_REQUEST_HEADERS)
+    return {
+      ok: false,
+      status: 431,
+      reason: `more than ${MAX_REQUEST_HEADERS} header fields with the identity headers added`,
+    };
+  return { ok: true, headers };
+}

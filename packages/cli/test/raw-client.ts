@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { setprivArgs } from './helpers.js';
+
+export interface RawClient {
+  write(bytes: string | Buffer): void;
+  /** Everything the server sent so far. */
+  output(): string;
+  /** Resolves when the server closed the connection (socat exited). */
+  closed: Promise<void>;
+  readonly exited: boolean;
+  kill(): void;
+}
+
+/**
+ * A raw-bytes client on a Unix socket: socat, run as `as` through setpriv when given. Bytes go out exactly
+ * as written, so requests no HTTP client library would send can be tried.
+ */
+export function openRaw(socketPath: string, as?: { uid: number; gid: number; groups?: number[] }): RawClient {
+  const socat = ['socat', '-t', '0.5', '-', `UNIX-CONNECT:${socketPath}`];
+  const argv = as ? ['setpriv', ...setprivArgs(as), ...socat] : socat;
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (d: string) => {
+    out += d;
+  });
+  child.stdin.on('error', () => {});
+  const closed = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    write: (bytes) => {
+      child.stdin.write(bytes);
+    },
+    output: () => out,
+    closed,
+    get exited() {
+      return child.exitCode !== null || child.signalCode !== null;
+    },
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Count of HTTP responses in a raw byte stream (status lines). */
+export function statusLines(raw: string): string[] {
+  return [...raw.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => m[1]!);
+}

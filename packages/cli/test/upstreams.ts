@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One request as an upstream parsed it: header names as received, body length. */
+export interface ParsedRequest {
+  method: string;
+  path: string;
+  /** [name, value] pairs as the upstream's parser produced them (wsgiref: HTTP_* environ keys). */
+  headers: [string, string][];
+  bodyLength: number;
+}
+
+export interface RecordingUpstream {
+  /** `http://127.0.0.1:PORT` or `unix:/path`. */
+  url: string;
+  seen: ParsedRequest[];
+  close(): Promise<void>;
+}
+
+function pairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+/**
+ * A node:http upstream that records every request it parses and answers 200 once the body is read.
+ * `onRequest` may answer instead (return true when it did).
+ */
+export function startNodeUpstream(
+  opts: {
+    socketPath?: string;
+    onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  } = {},
+): Promise<RecordingUpstream & { server: http.Server }> {
+  const seen: ParsedRequest[] = [];
+  const server = http.createServer((req, res) => {
+    let bodyLength = 0;
+    req.on('data', (d: Buffer) => {
+      bodyLength += d.length;
+    });
+    req.on('end', () => {
+      seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        // Trailers count as headers: an upstream may merge them.
+        headers: [...pairs(req.rawHeaders), ...pairs(req.rawTrailers)],
+        bodyLength,
+      });
+      if (opts.onRequest?.(req, res)) return;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url, bodyLength }));
+    });
+  });
+  const listening = new Promise<void>((resolve) => {
+    if (opts.socketPath) server.listen(opts.socketPath, () => resolve());
+    else server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return listening.then(() => ({
+    server,
+    url: opts.socketPath
+      ? `unix:${opts.socketPath}`
+      : `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  }));
+}
+
+const pythonScript = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  'fixtures',
+  'recording_upstream.py',
+);
+
+/** A Python upstream (test/fixtures/recording_upstream.py): http.server with keep-alive, or wsgiref. */
+export function startPythonUpstream(kind: 'httpserver' | 'wsgiref'): Promise<RecordingUpstream> {
+  const child: ChildProcess = spawn('python3', [pythonScript, kind], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const seen: ParsedRequest[] = [];
+  let buffered = '';
+  return new Promise((resolve, reject) => {
+    let port: number | undefined;
+    child.once('exit', (code) => {
+      if (port === undefined) reject(new Error(`python upstream exited (${code}) before listening`));
+    });
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buffered += d;
+      let nl = buffered.indexOf('\n');
+      while (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        nl = buffered.indexOf('\n');
+        if (port === undefined) {
+          port = Number(line);
+          resolve({
+            url: `http://127.0.0.1:${port}`,
+            seen,
+            close: () =>
+              new Promise<void>((done) => {
+                if (child.exitCode !== null) return done();
+                child.once('exit', () => done());
+                child.kill('SIGTERM');
+              }),
+          });
+          continue;
+        }
+        const r = JSON.parse(line) as {
+          method: string;
+          path: string;
+          headers?: [string, string][];
+          environ?: Record<string, string>;
+          bodyLength: number;
+        };
+        seen.push({
+          method: r.method,
+          path: r.path,
+          headers: r.headers ?? Object.entries(r.environ ?? {}),
+          bodyLength: r.bodyLength,
+        });
+      }
+    });
+  });
+}
