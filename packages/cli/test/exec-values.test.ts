@@ -133,7 +133,7 @@ describeAsRoot('peerauth exec with a username holding a control character', () =
     expect(JSON.parse(line)).toMatchObject({
       event: 'peerauth.connection',
       decision: 'rejected',
-      uid: user.uid,
+      peerUid: user.uid,
     });
     const served = await run(process.execPath, [client, cli.socket]);
     expect(JSON.parse(served.stdout).result.env.PEERAUTH_UID).toBe('0');
