@@ -32,6 +32,7 @@ describe('parseIdentityConfig: valid configs', () => {
       people: [],
       groupRoles: {},
       userMaps: [],
+      lookupFailure: 'reject',
     });
   });
 
