@@ -38,15 +38,17 @@ export interface RunningCli {
 }
 
 /** Starts a serving subcommand and waits until it prints that it listens. */
-export async function startCli(args: string[], socket: string): Promise<RunningCli> {
+export async function startCli(
+  args: string[],
+  socket: string,
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningCli> {
   const [command, ...rest] = args;
   // Options go right after the subcommand: for exec, everything after -- belongs to the child.
   const child = spawn(
     process.execPath,
     [bin, command!, '--socket', socket, '--log-format', 'json', ...rest],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env },
   );
   let out = '';
   let err = '';

@@ -49,6 +49,11 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/** A directory may say it gave up waiting itself: core-native's pool rejects with code LOOKUP_TIMEOUT. */
+function isTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'LOOKUP_TIMEOUT';
+}
+
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
@@ -77,7 +82,8 @@ function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promi
     };
     Promise.resolve(pending).then(
       (value) => settle({ ok: true, value }),
-      (err: unknown) => settle({ ok: false, reason: describeError(err), timedOut: false, cause: err }),
+      (err: unknown) =>
+        settle({ ok: false, reason: describeError(err), timedOut: isTimeout(err), cause: err }),
     );
   });
 }
