@@ -193,30 +193,43 @@ class PeerResolver implements Resolver {
     );
   }
 
+  /** groupsOf (getgrouplist): the gids it lists, their names added to `names`. */
+  async #listedGroups(
+    creds: PeerCredentialsLike,
+    username: string,
+    names: Map<number, string>,
+  ): Promise<number[]> {
+    const answer = await call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+    const listed = answer.ok ? checkGroups(answer.value) : answer;
+    this.#failed('groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
+      uid: creds.uid,
+      username,
+    });
+    if (!listed.ok) return [];
+    for (const g of listed.value) if (g.name !== null) names.set(g.gid, g.name);
+    return listed.value.map((g) => g.gid);
+  }
+
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   async #groups(creds: PeerCredentialsLike, username: string | null): Promise<PeerGroups> {
     const { timeoutMs } = this.#settings;
     const names = new Map<number, string>();
     let supplementary: number[];
     let source: string;
+    const byGid = this.directory.groupsByGid?.bind(this.directory);
     if (creds.groups !== null) {
       supplementary = creds.groups;
       source = 'kernel-reported groups';
+      // A directory that cannot name single gids still names the user's own groups through groupsOf;
+      // membership stays the kernel's.
+      if (!byGid && username !== null) await this.#listedGroups(creds, username, names);
     } else if (username === null) {
       supplementary = [];
       source = 'no group list: the kernel reported none and there is no username to ask the directory for';
     } else {
       source = 'directory groups (the kernel reported no group list)';
-      const answer = await call(() => this.directory.groupsOf(username, creds.gid), timeoutMs);
-      const listed = answer.ok ? checkGroups(answer.value) : answer;
-      this.#failed('groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
-        uid: creds.uid,
-        username,
-      });
-      supplementary = listed.ok ? listed.value.map((g) => g.gid) : [];
-      if (listed.ok) for (const g of listed.value) if (g.name !== null) names.set(g.gid, g.name);
+      supplementary = await this.#listedGroups(creds, username, names);
     }
-    const byGid = this.directory.groupsByGid?.bind(this.directory);
     const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
     if (byGid && unnamed.length > 0) {
       const answer = await call(() => byGid(unnamed), timeoutMs);

@@ -90,6 +90,10 @@ describe('resolve', () => {
     expect(bob.selectors).not.toContain('unix:supplementary_group:docker');
     // ...and a process holding only wheel gets wheel's role.
     expect((await resolver.resolve(creds(1001, 1001, [999]))).role).toBe('ops');
+    // A directory without groupsByGid names the user's own groups through groupsOf; membership stays the kernel's.
+    const listedOnly = createResolver(config, hostDirectory());
+    expect((await listedOnly.resolve(creds(1001, 1001, [999]))).role).toBe('ops');
+    expect((await listedOnly.resolve(creds(1001, 1001, [1001]))).role).toBe('public');
   });
 
   it('names a held group groupsOf does not list only through the optional groupsByGid', async () => {
