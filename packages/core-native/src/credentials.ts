@@ -2,10 +2,12 @@
 // once, and the object is built here in JavaScript: creating objects and arrays through N-API costs
 // more than the getsockopt calls themselves.
 import type * as net from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { nativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
 import { PeerCredentialsError, PeerCredentialsUnavailableError } from './errors.js';
 import { unixSocketFd } from './socket-fd.js';
+import { namespaceOverflowIds } from './userns.js';
 
 export interface PeerCredentials {
   pid: number | null;
@@ -62,6 +64,7 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
     throw new PeerCredentialsError(errnoName(rc), 'getsockopt', rc);
   }
   const flags = buf[SLOT_FLAGS]!;
+  refuseUnmapped(buf[SLOT_UID]!, buf[SLOT_GID]!);
   let groups: number[] | null = null;
   if (flags & FLAG_GROUPS) {
     const n = buf[SLOT_NGROUPS]!;
@@ -74,6 +77,18 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
     gid: buf[SLOT_GID]!,
     groups,
   };
+}
+
+function refuseUnmapped(uid: number, gid: number): void {
+  const overflow = namespaceOverflowIds();
+  if (overflow === null || (uid !== overflow.uid && gid !== overflow.gid)) return;
+  const which = uid === overflow.uid ? `uid ${uid}` : `gid ${gid}`;
+  throw new PeerCredentialsError(
+    'EOVERFLOW',
+    'getsockopt',
+    osConstants.errno.EOVERFLOW,
+    `the peer is outside this user namespace (${which} is the overflow id: its real id has no mapping here)`,
+  );
 }
 
 export function formatCredentials(c: PeerCredentials): string {

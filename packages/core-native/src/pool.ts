@@ -53,6 +53,11 @@ export interface CredentialPool {
   lookupUser(uid: number): Promise<UserEntry | null>;
   lookupUserByName(name: string): Promise<UserEntry | null>;
   lookupGroup(gid: number): Promise<GroupEntry | null>;
+  /**
+   * The group entries of `gids` in one worker task, one per gid in order (null: no such group).
+   * Rejects (LookupFailedError naming the gid, or LookupTimeoutError) if any lookup fails.
+   */
+  lookupGroups(gids: readonly number[]): Promise<(GroupEntry | null)[]>;
   userGroups(name: string, primaryGid: number): Promise<number[]>;
   /** Takes ownership of peer.pidfd: it is closed exactly once when the call settles. */
   processInfo(
@@ -167,6 +172,13 @@ class Pool implements CredentialPool {
   async lookupGroup(gid: number): Promise<GroupEntry | null> {
     checkId('gid', gid);
     return this.#run('lookupGroup', { op: 'lookupGroup', gid });
+  }
+
+  async lookupGroups(gids: readonly number[]): Promise<(GroupEntry | null)[]> {
+    if (!Array.isArray(gids)) throw new TypeError('gids must be an array of gids');
+    for (const gid of gids) checkId('gid', gid);
+    if (gids.length === 0) return [];
+    return this.#run('lookupGroups', { op: 'lookupGroups', gids: [...gids] });
   }
 
   async userGroups(name: string, primaryGid: number): Promise<number[]> {

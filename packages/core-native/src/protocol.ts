@@ -7,6 +7,7 @@ export type Task =
   | { op: 'lookupUser'; uid: number }
   | { op: 'lookupUserByName'; name: string }
   | { op: 'lookupGroup'; gid: number }
+  | { op: 'lookupGroups'; gids: number[] }
   | { op: 'userGroups'; name: string; gid: number }
   | {
       op: 'processInfo';

@@ -18,6 +18,8 @@ function run(task: Task): unknown {
       return native.getpwnam(task.name);
     case 'lookupGroup':
       return native.getgrgid(task.gid);
+    case 'lookupGroups':
+      return lookupGroups(native, task.gids);
     case 'userGroups':
       return native.getgrouplist(task.name, task.gid);
     case 'processInfo':
@@ -28,6 +30,20 @@ function run(task: Task): unknown {
     case '__test':
       return testHook(task.kind);
   }
+}
+
+// A whole group list in one task: a peer's groups cost one round trip, not one per gid. The first
+// failure fails the task, naming its gid: a list with a gap must not pass for a complete one.
+function lookupGroups(native: ReturnType<typeof nativeBinding>, gids: number[]): unknown[] {
+  return gids.map((gid) => {
+    try {
+      return native.getgrgid(gid);
+    } catch (err) {
+      const wire = toWire(err);
+      if (wire.kind !== 'failed') throw err;
+      throw new WireFailure({ ...wire, detail: `getgrgid_r for gid ${gid}: ${wire.detail}` });
+    }
+  });
 }
 
 // Test-only: stands in for an NSS module that stalls or a native crash in a worker.

@@ -5,13 +5,30 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
+import { groupRoleKeyProblem } from './group-keys.js';
 import { findControlCharacter, quoteValue } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
-import { captureGroupCount, compilePattern, isTemplate, literalName, templateGroupRefs } from './usermaps.js';
+import {
+  captureGroupCount,
+  compilePattern,
+  isTemplate,
+  literalName,
+  patternProblem,
+  templateGroupRefs,
+  type UserMapRule,
+} from './usermaps.js';
 
 export const DEFAULT_TRUST_DOMAIN = 'peerauth.local';
 export const DEFAULT_FALLBACK_ROLE = 'public';
+
+/**
+ * What a failed or timed-out user/group lookup does: "reject" (default) refuses the peer, since nobody
+ * knows who it is; "fallback" resolves it as if it had no passwd/group entry, which can admit a person
+ * the config refuses (their role is never looked up) as the fallback role.
+ */
+export type LookupFailureMode = 'reject' | 'fallback';
+export const LOOKUP_FAILURE_MODES: readonly LookupFailureMode[] = ['reject', 'fallback'];
 
 export interface Person {
   name: string;
@@ -28,7 +45,8 @@ export interface IdentityConfig {
   roles?: string[];
   people: Person[];
   groupRoles: Record<string, string>;
-  userMaps: { systemUser: string; person: string }[];
+  userMaps: UserMapRule[];
+  lookupFailure: LookupFailureMode;
 }
 
 const MAX_UID = 0xffffffff;
@@ -40,7 +58,9 @@ const TOP_LEVEL_KEYS = [
   'people',
   'groupRoles',
   'userMaps',
+  'lookupFailure',
 ];
+const USER_MAP_KEYS = ['systemUser', 'person', 'ignoreCase'];
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 const uid = z
@@ -56,7 +76,11 @@ const personSchema = z.looseObject({
   uids: z.array(uid).optional(),
 });
 
-const userMapSchema = z.strictObject({ systemUser: nonEmpty, person: nonEmpty });
+const userMapSchema = z.strictObject({
+  systemUser: nonEmpty,
+  person: nonEmpty,
+  ignoreCase: z.boolean().optional(),
+});
 
 const configSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -69,6 +93,11 @@ const configSchema = z.strictObject({
   }),
   groupRoles: z.record(z.string(), nonEmpty).default({}),
   userMaps: z.array(userMapSchema).default([]),
+  lookupFailure: z
+    .enum(['reject', 'fallback'], {
+      error: 'must be "reject" (refuse the peer) or "fallback" (treat as no entry)',
+    })
+    .default('reject'),
 });
 
 type Segment = string | number;
@@ -98,7 +127,7 @@ function zodIssues(error: z.ZodError): RawIssue[] {
   for (const issue of error.issues) {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
     if (issue.code === 'unrecognized_keys') {
-      const known = path.length === 0 ? TOP_LEVEL_KEYS : ['systemUser', 'person'];
+      const known = path.length === 0 ? TOP_LEVEL_KEYS : USER_MAP_KEYS;
       for (const key of issue.keys) {
         out.push({ path: [...path, key], message: `unknown field${didYouMean(key, known)}` });
       }
@@ -205,15 +234,9 @@ function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
     if (!isRecord(rule)) return;
     let groups: number | undefined;
     if (typeof rule.systemUser === 'string' && rule.systemUser !== '') {
-      try {
-        groups = captureGroupCount(compilePattern(rule.systemUser));
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        issues.push({
-          path: ['userMaps', i, 'systemUser'],
-          message: `invalid regular expression ${JSON.stringify(rule.systemUser)}: ${reason}`,
-        });
-      }
+      const problem = patternProblem(rule.systemUser);
+      if (problem) issues.push({ path: ['userMaps', i, 'systemUser'], message: problem });
+      else groups = captureGroupCount(compilePattern(rule.systemUser));
     }
     if (typeof rule.person !== 'string' || rule.person === '') return;
     if (isTemplate(rule.person)) {
@@ -268,8 +291,33 @@ function checkPrintable(raw: Record<string, unknown>, issues: RawIssue[]): void 
   }
 }
 
+/** A later rule with the same pattern can never apply: the first one always matches first. */
+function checkDuplicateUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  const seen = new Map<string, number>();
+  asArray(raw.userMaps).forEach((rule, i) => {
+    if (!isRecord(rule) || typeof rule.systemUser !== 'string' || rule.systemUser === '') return;
+    const key = `${rule.ignoreCase === true ? 'i' : ''}:${rule.systemUser}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else {
+      issues.push({
+        path: ['userMaps', i, 'systemUser'],
+        message: `duplicate pattern ${JSON.stringify(rule.systemUser)}: userMaps[${first}] has the same one, so this rule can never apply`,
+      });
+    }
+  });
+}
+
+function checkGroupRoleKeys(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  if (!isRecord(raw.groupRoles)) return;
+  for (const key of Object.keys(raw.groupRoles)) {
+    const problem = groupRoleKeyProblem(key);
+    if (problem) issues.push({ path: ['groupRoles', key], message: problem });
+  }
+}
+
 // Fields in the order a reader meets them, so issues about one entry read top to bottom.
-const FIELD_ORDER = [...TOP_LEVEL_KEYS, 'name', 'role', 'osUsername', 'uids', 'systemUser', 'person'];
+const FIELD_ORDER = [...TOP_LEVEL_KEYS, 'name', 'role', 'osUsername', 'uids', ...USER_MAP_KEYS];
 
 function compareSegments(a: Segment[], b: Segment[]): number {
   const rank = (s: Segment): number => {
@@ -298,6 +346,8 @@ export function validateIdentityConfig(value: unknown): ConfigIssue[] {
     checkDuplicatePeople(value, raw);
     checkUserMaps(value, raw);
     checkPrintable(value, raw);
+    checkDuplicateUserMaps(value, raw);
+    checkGroupRoleKeys(value, raw);
   }
   // Stable sort: issues for the same place keep the order they were found in.
   return raw

@@ -61,3 +61,38 @@ export class InvalidUidError extends IdentityError {
     this.uid = uid;
   }
 }
+
+/** Which directory call failed: the passwd entry, the directory's group list, or the names of gids. */
+export type IdentityLookup = 'userByUid' | 'groupsOf' | 'groupsByGid';
+
+/**
+ * A user or group lookup failed or timed out, so who the peer is is unknown. Not "no such entry": that is
+ * an answer (a stranger). With lookupFailure "reject" (the default) resolution fails with this error.
+ */
+export class IdentityLookupError extends IdentityError {
+  declare readonly code: 'IDENTITY_LOOKUP_FAILED';
+  readonly lookup: IdentityLookup;
+  /** What was looked up, e.g. `uid 4002`, `gids 27, 7999`, `user "alice" (gid 100)`. */
+  readonly subject: string;
+  /** The cause in a sentence (`timed out after 1000 ms`, `LOOKUP_FAILED: getpwuid_r failed: ...`). */
+  readonly reason: string;
+  readonly timedOut: boolean;
+
+  constructor(
+    lookup: IdentityLookup,
+    subject: string,
+    reason: string,
+    timedOut: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'IDENTITY_LOOKUP_FAILED',
+      `${lookup} for ${subject} ${timedOut ? 'timed out' : 'failed'} (${reason}): the peer's identity is unknown`,
+      options,
+    );
+    this.lookup = lookup;
+    this.subject = subject;
+    this.reason = reason;
+    this.timedOut = timedOut;
+  }
+}

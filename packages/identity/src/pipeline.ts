@@ -1,20 +1,26 @@
 // The resolution stages as pure functions of the config and what the directory answered. The resolver does
 // the I/O; everything here is deterministic, so each stage is testable on its own.
 import type { IdentityConfig, Person } from './config.js';
+import { gidOfKey } from './group-keys.js';
 import type { NamedGroup } from './selectors.js';
 import { executableName, formatSpiffeId } from './spiffe.js';
 import type { PeerCredentialsLike, ProcessLike, TrailStep } from './types.js';
 import { type CompiledUserMap, compilePattern, expandTemplate } from './usermaps.js';
 
 /** A directory answer, or why there is none (no entry is a successful answer of null). */
-export type Lookup<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Lookup<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: string; timedOut: boolean; cause?: unknown };
 
 export interface PeopleIndex {
   byUid: Map<number, Person>;
   byUsername: Map<string, Person>;
   byName: Map<string, Person>;
   userMaps: CompiledUserMap[];
+  /** groupRoles by group name. */
   groupRoles: Map<string, string>;
+  /** groupRoles keyed `gid:N`, by gid. */
+  gidRoles: Map<number, string>;
 }
 
 /** Lookup tables for a validated config (first entry wins, though validation forbids duplicates). */
@@ -32,9 +38,16 @@ export function indexConfig(config: IdentityConfig): PeopleIndex {
   const userMaps = config.userMaps.map((rule, index) => ({
     index,
     rule,
-    regex: compilePattern(rule.systemUser),
+    regex: compilePattern(rule.systemUser, rule.ignoreCase === true),
   }));
-  return { byUid, byUsername, byName, userMaps, groupRoles: new Map(Object.entries(config.groupRoles)) };
+  const groupRoles = new Map<string, string>();
+  const gidRoles = new Map<number, string>();
+  for (const [key, role] of Object.entries(config.groupRoles)) {
+    const gid = gidOfKey(key);
+    if (gid === null) groupRoles.set(key, role);
+    else gidRoles.set(gid, role);
+  }
+  return { byUid, byUsername, byName, userMaps, groupRoles, gidRoles };
 }
 
 // ---- stage 1: uid -> username
@@ -163,27 +176,19 @@ export interface PeerGroups {
 
 /**
  * The peer's groups. When the kernel reported supplementary groups they are authoritative: a group the
- * process does not actually hold grants nothing, whatever /etc/group says; the directory only names them.
- * Otherwise (platforms without SO_PEERGROUPS-like support) the directory's list for the user stands in.
+ * process does not actually hold grants nothing, whatever /etc/group says, and one it holds through setgid
+ * or newgrp counts though /etc/group does not list it. Otherwise (platforms without SO_PEERGROUPS-like
+ * support) the directory's list for the user stands in. `names` only names gids; a gid it lacks is unnamed.
  */
 export function peerGroups(
   creds: PeerCredentialsLike,
-  directory: Lookup<{ gid: number; name: string }[]> | null,
-  /** Names found some other way (UserDirectory.groupByGid) for gids the directory's list lacks. */
-  extraNames: ReadonlyMap<number, string> = new Map(),
+  supplementaryGids: readonly number[],
+  names: ReadonlyMap<number, string>,
+  source: string,
 ): PeerGroups {
-  const known = directory?.ok ? directory.value : [];
-  const names = new Map<number, string>();
-  for (const g of known) if (!names.has(g.gid)) names.set(g.gid, g.name);
-  for (const [gid, name] of extraNames) if (!names.has(gid)) names.set(gid, name);
   const named = (gid: number): NamedGroup => ({ gid, name: names.get(gid) ?? null });
-  const kernel = creds.groups !== null;
-  const supplementaryGids = unique(kernel ? (creds.groups ?? []) : known.map((g) => g.gid));
-  const supplementary = supplementaryGids.map(named);
+  const supplementary = unique([...supplementaryGids]).map(named);
   const ordered = unique([creds.gid, ...supplementaryGids]).map(named);
-  let source = kernel ? 'kernel-reported groups' : 'directory groups (the kernel reported no group list)';
-  if (directory === null) source += '; no username to look group memberships up for';
-  else if (!directory.ok) source += `; group lookup failed: ${directory.reason}`;
   return { primaryGroup: names.get(creds.gid) ?? null, supplementary, ordered, source };
 }
 
@@ -218,19 +223,16 @@ export function roleStage(
     };
   }
   for (const g of groups.ordered) {
-    if (g.name === null) continue;
-    const role = index.groupRoles.get(g.name);
-    if (role !== undefined) {
-      return {
-        role,
-        fallback: false,
-        step: {
-          stage: 'role',
-          result: role,
-          detail: `no person; group ${q(g.name)} (gid ${g.gid}) has role ${q(role)} in groupRoles`,
-        },
-      };
-    }
+    const byGid = index.gidRoles.get(g.gid);
+    const role = byGid ?? (g.name === null ? undefined : index.groupRoles.get(g.name));
+    if (role === undefined) continue;
+    const which =
+      byGid === undefined ? `group ${q(g.name ?? '')} (gid ${g.gid})` : `gid ${g.gid} (key "gid:${g.gid}")`;
+    return {
+      role,
+      fallback: false,
+      step: { stage: 'role', result: role, detail: `no person; ${which} has role ${q(role)} in groupRoles` },
+    };
   }
   return {
     role: config.fallbackRole,

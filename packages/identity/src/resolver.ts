@@ -1,7 +1,9 @@
-// createResolver: the I/O around the pure stages. Directory calls are bounded by a timeout and never make
-// resolve() reject: a slow or broken NSS must not lock peers out, it only costs them their name.
+// createResolver: the I/O around the pure stages. Directory calls are bounded by a timeout. A call that
+// fails or times out is not "no entry": by default (lookupFailure "reject") resolve() rejects with
+// IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
+// withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, parseIdentityConfig } from './config.js';
-import { InvalidUidError } from './errors.js';
+import { type IdentityLookup, IdentityLookupError, InvalidUidError } from './errors.js';
 import {
   indexConfig,
   type Lookup,
@@ -19,7 +21,7 @@ import type { Identity, Logger, PeerCredentialsLike, ProcessLike, UserDirectory 
 export const DEFAULT_TIMEOUT_MS = 1000;
 
 export interface ResolverOptions {
-  /** Bound on each directory call (user, then groups). Default 1000 ms. */
+  /** Bound on each directory call (user, then groups). Default 1000 ms. A call past it is a failed lookup. */
   timeoutMs?: number;
   /** Told about directory failures and timeouts (pino-compatible). Default: one Node process warning per resolver. */
   logger?: Logger;
@@ -47,6 +49,11 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/** A directory may say it gave up waiting itself: core-native's pool rejects with code LOOKUP_TIMEOUT. */
+function isTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'LOOKUP_TIMEOUT';
+}
+
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
@@ -60,13 +67,13 @@ function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promi
   try {
     answer = fn();
   } catch (err) {
-    return { ok: false, reason: describeError(err) };
+    return { ok: false, reason: describeError(err), timedOut: false, cause: err };
   }
   if (!isThenable(answer)) return { ok: true, value: answer };
   const pending = answer;
   return new Promise((resolve) => {
     const timer = setTimeout(
-      () => resolve({ ok: false, reason: `timed out after ${timeoutMs} ms` }),
+      () => resolve({ ok: false, reason: `timed out after ${timeoutMs} ms`, timedOut: true }),
       timeoutMs,
     );
     const settle = (result: Lookup<T>): void => {
@@ -75,7 +82,8 @@ function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promi
     };
     Promise.resolve(pending).then(
       (value) => settle({ ok: true, value }),
-      (err: unknown) => settle({ ok: false, reason: describeError(err) }),
+      (err: unknown) =>
+        settle({ ok: false, reason: describeError(err), timedOut: isTimeout(err), cause: err }),
     );
   });
 }
@@ -86,16 +94,22 @@ function checkUser(value: unknown): Lookup<{ name: string; gid: number } | null>
   if (typeof v.name === 'string' && v.name !== '' && Number.isInteger(v.gid)) {
     return { ok: true, value: { name: v.name, gid: v.gid as number } };
   }
-  return { ok: false, reason: 'directory returned a malformed user entry' };
+  return { ok: false, reason: 'directory returned a malformed user entry', timedOut: false };
 }
 
-function checkGroups(value: unknown): Lookup<{ gid: number; name: string }[]> {
-  if (!Array.isArray(value)) return { ok: false, reason: 'directory returned a malformed group list' };
-  const groups = value.filter(
-    (g): g is { gid: number; name: string } =>
-      typeof g === 'object' && g !== null && Number.isInteger(g.gid) && typeof g.name === 'string',
-  );
-  return { ok: true, value: groups.map((g) => ({ gid: g.gid, name: g.name })) };
+type NamedGids = { gid: number; name: string | null }[];
+
+/** A group list answer; a gid without a usable name is unnamed, never named after its number. */
+function checkGroups(value: unknown): Lookup<NamedGids> {
+  if (!Array.isArray(value)) {
+    return { ok: false, reason: 'directory returned a malformed group list', timedOut: false };
+  }
+  const out: NamedGids = [];
+  for (const g of value) {
+    if (typeof g !== 'object' || g === null || !Number.isInteger(g.gid)) continue;
+    out.push({ gid: g.gid, name: typeof g.name === 'string' && g.name !== '' ? g.name : null });
+  }
+  return { ok: true, value: out };
 }
 
 function defaultLogger(): Logger {
@@ -161,58 +175,85 @@ class PeerResolver implements Resolver {
     return new PeerResolver(this.config, directory, this.#settings, this.#index);
   }
 
-  /** Group list for the role stage and selectors, asking groupByGid (when there is one) for unnamed gids. */
-  async #nameGroups(
-    creds: PeerCredentialsLike,
-    groupLookup: Lookup<{ gid: number; name: string }[]> | null,
-  ): Promise<PeerGroups> {
-    const groups = peerGroups(creds, groupLookup);
-    const byGid = this.directory.groupByGid?.bind(this.directory);
-    const unnamed = groups.ordered.filter((g) => g.name === null).map((g) => g.gid);
-    if (!byGid || unnamed.length === 0) return groups;
+  /**
+   * A failed lookup: with lookupFailure "reject", resolution stops here; with "fallback", it is logged and
+   * resolution goes on without that answer.
+   */
+  #failed(lookup: IdentityLookup, subject: string, failure: Lookup<unknown>, log: object): void {
+    if (failure.ok) return;
     const { timeoutMs, logger } = this.#settings;
-    const answers = await Promise.all(unnamed.map((gid) => call(() => byGid(gid), timeoutMs)));
-    const names = new Map<number, string>();
-    answers.forEach((answer, i) => {
-      const gid = unnamed[i]!;
-      const entry = answer.ok ? answer.value : null;
-      if (entry && typeof entry.name === 'string' && entry.name !== '') names.set(gid, entry.name);
-      if (!answer.ok) {
-        logger.warn(
-          { uid: creds.uid, gid, lookup: 'groupByGid', reason: answer.reason, timeoutMs },
-          `peerauth: group lookup for gid ${gid} failed; it stays unnamed`,
-        );
-      }
+    if (this.config.lookupFailure === 'reject') {
+      throw new IdentityLookupError(lookup, subject, failure.reason, failure.timedOut, {
+        cause: failure.cause,
+      });
+    }
+    logger.warn(
+      { ...log, lookup, reason: failure.reason, timeoutMs },
+      `peerauth: ${lookup} for ${subject} failed; lookupFailure is "fallback", resolving without it`,
+    );
+  }
+
+  /** groupsOf (getgrouplist): the gids it lists, their names added to `names`. */
+  async #listedGroups(
+    creds: PeerCredentialsLike,
+    username: string,
+    names: Map<number, string>,
+  ): Promise<number[]> {
+    const answer = await call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+    const listed = answer.ok ? checkGroups(answer.value) : answer;
+    this.#failed('groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
+      uid: creds.uid,
+      username,
     });
-    return peerGroups(creds, groupLookup, names);
+    if (!listed.ok) return [];
+    for (const g of listed.value) if (g.name !== null) names.set(g.gid, g.name);
+    return listed.value.map((g) => g.gid);
+  }
+
+  /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
+  async #groups(creds: PeerCredentialsLike, username: string | null): Promise<PeerGroups> {
+    const { timeoutMs } = this.#settings;
+    const names = new Map<number, string>();
+    let supplementary: number[];
+    let source: string;
+    const byGid = this.directory.groupsByGid?.bind(this.directory);
+    if (creds.groups !== null) {
+      supplementary = creds.groups;
+      source = 'kernel-reported groups';
+      // A directory that cannot name single gids still names the user's own groups through groupsOf;
+      // membership stays the kernel's.
+      if (!byGid && username !== null) await this.#listedGroups(creds, username, names);
+    } else if (username === null) {
+      supplementary = [];
+      source = 'no group list: the kernel reported none and there is no username to ask the directory for';
+    } else {
+      source = 'directory groups (the kernel reported no group list)';
+      supplementary = await this.#listedGroups(creds, username, names);
+    }
+    const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
+    if (byGid && unnamed.length > 0) {
+      const answer = await call(() => byGid(unnamed), timeoutMs);
+      const named = answer.ok ? checkGroups(answer.value) : answer;
+      this.#failed('groupsByGid', `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`, named, {
+        uid: creds.uid,
+        gids: unnamed,
+      });
+      if (named.ok) {
+        const asked = new Set(unnamed);
+        for (const g of named.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
+      }
+    }
+    return peerGroups(creds, supplementary, names, source);
   }
 
   async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
     assertCredentials(creds);
-    const { timeoutMs, logger } = this.#settings;
+    const { timeoutMs } = this.#settings;
     const userLookup = await call(() => this.directory.userByUid(creds.uid), timeoutMs);
     const user = userLookup.ok ? checkUser(userLookup.value) : userLookup;
-    if (!user.ok) {
-      logger.warn(
-        { uid: creds.uid, lookup: 'userByUid', reason: user.reason, timeoutMs },
-        `peerauth: user lookup for uid ${creds.uid} failed; resolving without a username`,
-      );
-    }
+    this.#failed('userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
     const username = usernameStage(creds.uid, user);
-
-    let groupLookup: Lookup<{ gid: number; name: string }[]> | null = null;
-    if (username.username !== null) {
-      const name = username.username;
-      const answer = await call(() => this.directory.groupsOf(name, creds.gid), timeoutMs);
-      groupLookup = answer.ok ? checkGroups(answer.value) : answer;
-      if (!groupLookup.ok) {
-        logger.warn(
-          { uid: creds.uid, username: name, lookup: 'groupsOf', reason: groupLookup.reason, timeoutMs },
-          `peerauth: group lookup for ${JSON.stringify(name)} failed; resolving without group names`,
-        );
-      }
-    }
-    const groups = await this.#nameGroups(creds, groupLookup);
+    const groups = await this.#groups(creds, username.username);
     const person = personStage(this.#index, creds.uid, username.username);
     const role = roleStage(this.config, this.#index, person.person, groups);
     const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
@@ -240,7 +281,8 @@ class PeerResolver implements Resolver {
 
 /**
  * A resolver for `config` (validated here: IdentityConfigError when invalid) over `directory`.
- * resolve() only rejects for credentials no kernel produces (InvalidUidError).
+ * resolve() rejects for credentials no kernel produces (InvalidUidError) and, unless the config's
+ * lookupFailure is "fallback", when a directory call fails or times out (IdentityLookupError).
  */
 export function createResolver(
   config: IdentityConfig | unknown,

@@ -17,8 +17,10 @@ export interface SelectorInput {
 }
 
 /**
- * `unix:uid`, `unix:user`, `unix:gid`, `unix:group`, `unix:supplementary_gid`, `unix:supplementary_group`,
- * `unix:pid`, `unix:path`, `unix:sha256`, in that order; a selector whose value is unknown is left out.
+ * SPIRE's unix workload attestor selectors in its order: `unix:uid`, `unix:user`, `unix:gid`, `unix:group`,
+ * then for each supplementary gid `unix:supplementary_gid` followed by its `unix:supplementary_group`,
+ * then `unix:path` and `unix:sha256`. A selector whose value is unknown is left out. SPIRE has no pid
+ * selector: the pid is in `identity.pid`.
  */
 export function buildSelectors(input: SelectorInput): string[] {
   const { creds, username, primaryGroup, supplementary, process } = input;
@@ -26,10 +28,10 @@ export function buildSelectors(input: SelectorInput): string[] {
   if (username !== null) out.push(`unix:user:${username}`);
   out.push(`unix:gid:${creds.gid}`);
   if (primaryGroup !== null) out.push(`unix:group:${primaryGroup}`);
-  for (const g of supplementary) out.push(`unix:supplementary_gid:${g.gid}`);
-  for (const g of supplementary) if (g.name !== null) out.push(`unix:supplementary_group:${g.name}`);
-  const pid = creds.pid ?? process?.pid ?? null;
-  if (pid !== null) out.push(`unix:pid:${pid}`);
+  for (const g of supplementary) {
+    out.push(`unix:supplementary_gid:${g.gid}`);
+    if (g.name !== null) out.push(`unix:supplementary_group:${g.name}`);
+  }
   if (process) {
     out.push(`unix:path:${process.exePath}`);
     if (process.sha256) out.push(`unix:sha256:${process.sha256}`);

@@ -10,13 +10,17 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface UserDirectory {
   /** The passwd entry for `uid`, or null when there is none. */
   userByUid(uid: number): MaybePromise<{ name: string; gid: number } | null>;
-  /** The groups `name` belongs to, including `gid` (getgrouplist semantics), with their names. */
-  groupsOf(name: string, gid: number): MaybePromise<{ gid: number; name: string }[]>;
   /**
-   * Optional: the name of one group. Used for gids the peer holds that groupsOf did not name (a group
-   * gained through setgid or newgrp, or a peer without a passwd entry). Without it such gids stay unnamed.
+   * The groups `name` belongs to, including `gid` (getgrouplist semantics). Only consulted where the
+   * kernel reported no group list. `name` is null for a gid without a group entry: never its number.
    */
-  groupByGid?(gid: number): MaybePromise<{ gid: number; name: string } | null>;
+  groupsOf(name: string, gid: number): MaybePromise<{ gid: number; name: string | null }[]>;
+  /**
+   * Optional: the names of these gids in one call (getgrgid each), one entry per gid, name null when the
+   * gid has no group entry; reject when a lookup fails. Names the kernel's group list (primary gid and
+   * supplementary groups). Without it only the groups groupsOf names are named.
+   */
+  groupsByGid?(gids: readonly number[]): MaybePromise<{ gid: number; name: string | null }[]>;
 }
 
 /** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */

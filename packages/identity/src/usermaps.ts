@@ -1,9 +1,12 @@
-// userMaps rules: `systemUser` is a regular expression over OS usernames, `person` a person's name that may
-// use `$1`..`$9`.. for capture groups (as pg_ident.conf uses \1). `$$` is a literal `$`.
+// userMaps rules: `systemUser` is a regular expression over OS usernames that must match the whole name
+// (compiled as ^(?:pattern)$, as pg_ident.conf matches a literal name exactly), `person` a person's name
+// that may use `$1`..`$9`.. for capture groups (as pg_ident.conf uses \1). `$$` is a literal `$`.
 
 export interface UserMapRule {
   systemUser: string;
   person: string;
+  /** Match the username case-insensitively (JavaScript has no inline `(?i)`). */
+  ignoreCase?: boolean;
 }
 
 export interface CompiledUserMap {
@@ -13,10 +16,36 @@ export interface CompiledUserMap {
 }
 
 const TEMPLATE_REF = /\$(\$|\d+)/g;
+// `(?i)`, `(?i:...)`, `(?-i:...)`: flag groups, not preceded by an escaping backslash.
+const INLINE_FLAGS = /(?:^|[^\\])(?:\\\\)*\(\?[a-zA-Z]*-?[a-zA-Z]+[):]/;
 
-/** Compile a rule's pattern the way the resolver uses it: Unicode mode, unanchored (write ^...$ to anchor). */
-export function compilePattern(pattern: string): RegExp {
-  return new RegExp(pattern, 'u');
+/**
+ * Why `pattern` cannot be a systemUser, or null. Checked before compiling, so a pattern written for
+ * pg_ident.conf or another regex dialect gets a hint rather than a bare JavaScript error or a rule that
+ * silently never matches.
+ */
+export function patternProblem(pattern: string): string | null {
+  if (pattern.startsWith('/')) {
+    return `${JSON.stringify(pattern)} starts with "/": pg_ident.conf marks a regex with "/", but here every systemUser is a regular expression, anchored to the whole username; drop the "/" (and any ^ or $)`;
+  }
+  if (INLINE_FLAGS.test(pattern)) {
+    return `${JSON.stringify(pattern)} has an inline flag group, which JavaScript regular expressions do not support here; for (?i) use "ignoreCase": true on the rule`;
+  }
+  try {
+    compilePattern(pattern);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return `invalid regular expression ${JSON.stringify(pattern)}: ${reason}`;
+  }
+  return null;
+}
+
+/** Compile a rule's pattern the way the resolver uses it: Unicode mode, anchored to the whole username. */
+export function compilePattern(pattern: string, ignoreCase = false): RegExp {
+  const flags = ignoreCase ? 'iu' : 'u';
+  // Compiled alone first: a pattern that only parses once wrapped (`a)|(b`) would escape the anchors.
+  new RegExp(pattern, flags);
+  return new RegExp(`^(?:${pattern})$`, flags);
 }
 
 /** Numbers of the capture groups a person template refers to; empty for a literal name. */

@@ -34,6 +34,7 @@ describe('parseIdentityConfig: valid configs', () => {
       people: [],
       groupRoles: {},
       userMaps: [],
+      lookupFailure: 'reject',
     });
   });
 

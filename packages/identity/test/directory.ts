@@ -12,8 +12,8 @@ export interface StaticDirectoryData {
   groups: Record<number, string>;
   /** Supplementary gids by username (what /etc/group lists the user in). */
   members: Record<string, number[]>;
-  /** Also implement the optional groupByGid. */
-  groupByGid: boolean;
+  /** Also implement the optional groupsByGid. */
+  groupsByGid: boolean;
 }
 
 export interface RecordingDirectory extends UserDirectory {
@@ -25,12 +25,11 @@ export function staticDirectory(data: Partial<StaticDirectoryData> = {}): Record
   const groups = data.groups ?? {};
   const members = data.members ?? {};
   const calls: string[] = [];
-  const byGid = data.groupByGid
+  const byGid = data.groupsByGid
     ? {
-        async groupByGid(gid: number) {
-          calls.push(`groupByGid(${gid})`);
-          const name = groups[gid];
-          return name === undefined ? null : { gid, name };
+        async groupsByGid(gids: readonly number[]) {
+          calls.push(`groupsByGid(${gids.join(',')})`);
+          return gids.map((gid) => ({ gid, name: groups[gid] ?? null }));
         },
       }
     : {};
@@ -44,15 +43,15 @@ export function staticDirectory(data: Partial<StaticDirectoryData> = {}): Record
     async groupsOf(name, gid) {
       calls.push(`groupsOf(${name}, ${gid})`);
       const gids = [...new Set([gid, ...(members[name] ?? [])])];
-      return gids.map((g) => ({ gid: g, name: groups[g] ?? String(g) }));
+      return gids.map((g) => ({ gid: g, name: groups[g] ?? null }));
     },
   };
 }
 
 /** The directory most tests share. */
-export const hostDirectory = (groupByGid = false): RecordingDirectory =>
+export const hostDirectory = (groupsByGid = false): RecordingDirectory =>
   staticDirectory({
-    groupByGid,
+    groupsByGid,
     users: {
       0: { name: 'root', gid: 0 },
       1000: { name: 'alice', gid: 1000 },

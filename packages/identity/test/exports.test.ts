@@ -35,6 +35,7 @@ describe('public API', () => {
       [new identity.NoIdentityError(), 'NO_IDENTITY'],
       [new identity.InvalidTrustDomainError('X', 'bad'), 'INVALID_TRUST_DOMAIN'],
       [new identity.InvalidUidError(-1), 'INVALID_UID'],
+      [new identity.IdentityLookupError('userByUid', 'uid 5', 'EIO', false), 'IDENTITY_LOOKUP_FAILED'],
     ];
     for (const [err, code] of cases) {
       expect(err).toBeInstanceOf(identity.IdentityError);
@@ -49,7 +50,10 @@ describe('public API', () => {
     expectTypeOf<TrailStep['stage']>().toEqualTypeOf<'username' | 'person' | 'role' | 'spiffe'>();
     expectTypeOf<Identity['person']>().toEqualTypeOf<Person | null>();
     expectTypeOf<Resolver['resolve']>().parameter(0).toEqualTypeOf<PeerCredentialsLike>();
-    expectTypeOf<IdentityConfig['userMaps']>().toEqualTypeOf<{ systemUser: string; person: string }[]>();
+    expectTypeOf<IdentityConfig['userMaps']>().toEqualTypeOf<
+      { systemUser: string; person: string; ignoreCase?: boolean }[]
+    >();
+    expectTypeOf<IdentityConfig['lookupFailure']>().toEqualTypeOf<'reject' | 'fallback'>();
     // A directory may answer with a promise, or with the value itself when it already knows it.
     expectTypeOf<UserDirectory['userByUid']>().returns.toEqualTypeOf<
       MaybePromise<{ name: string; gid: number } | null>

@@ -54,10 +54,9 @@ describe('resolve', () => {
         'unix:gid:1000',
         'unix:group:alice',
         'unix:supplementary_gid:1000',
-        'unix:supplementary_gid:998',
         'unix:supplementary_group:alice',
+        'unix:supplementary_gid:998',
         'unix:supplementary_group:docker',
-        'unix:pid:4242',
         'unix:path:/usr/bin/node',
         `unix:sha256:${'ab'.repeat(32)}`,
       ],
@@ -84,16 +83,20 @@ describe('resolve', () => {
   });
 
   it('uses the groups the kernel reports, not the ones /etc/group lists', async () => {
-    const resolver = createResolver(config, hostDirectory());
+    const resolver = createResolver(config, hostDirectory(true));
     // bob is in docker and wheel per the directory, but this process dropped both.
     const bob = await resolver.resolve(creds(1001, 1001, [1001]));
     expect(bob).toMatchObject({ role: 'public', fallback: true, groups: [1001] });
     expect(bob.selectors).not.toContain('unix:supplementary_group:docker');
     // ...and a process holding only wheel gets wheel's role.
     expect((await resolver.resolve(creds(1001, 1001, [999]))).role).toBe('ops');
+    // A directory without groupsByGid names the user's own groups through groupsOf; membership stays the kernel's.
+    const listedOnly = createResolver(config, hostDirectory());
+    expect((await listedOnly.resolve(creds(1001, 1001, [999]))).role).toBe('ops');
+    expect((await listedOnly.resolve(creds(1001, 1001, [1001]))).role).toBe('public');
   });
 
-  it('names a held group groupsOf does not list only through the optional groupByGid', async () => {
+  it('names a held group groupsOf does not list only through the optional groupsByGid', async () => {
     // alice holds docker (998) via setgid, but /etc/group does not list her in it.
     const without = await createResolver(config, hostDirectory()).resolve(creds(1000, 1000, [1000, 998]));
     expect(without.selectors).toContain('unix:supplementary_gid:998');
@@ -101,10 +104,10 @@ describe('resolve', () => {
     const directory = hostDirectory(true);
     const withIt = await createResolver(config, directory).resolve(creds(1000, 1000, [1000, 998]));
     expect(withIt.selectors).toContain('unix:supplementary_group:docker');
-    expect(directory.calls).toEqual(['userByUid(1000)', 'groupsOf(alice, 1000)', 'groupByGid(998)']);
+    expect(directory.calls).toEqual(['userByUid(1000)', 'groupsByGid(1000,998)']);
   });
 
-  it('a peer without a passwd entry still gets a group role when groupByGid names its groups', async () => {
+  it('a peer without a passwd entry still gets a group role when groupsByGid names its groups', async () => {
     const identity = await createResolver(config, hostDirectory(true)).resolve(creds(77777, 77777, [999]));
     expect(identity).toMatchObject({ username: null, role: 'ops', fallback: false });
     expect(identity.selectors).toEqual([
@@ -112,7 +115,6 @@ describe('resolve', () => {
       'unix:gid:77777',
       'unix:supplementary_gid:999',
       'unix:supplementary_group:wheel',
-      'unix:pid:4242',
     ]);
   });
 
@@ -131,7 +133,7 @@ describe('resolve', () => {
       role: 'public',
       fallback: true,
       spiffeId: 'spiffe://example.org/uid-77777',
-      selectors: ['unix:uid:77777', 'unix:gid:77777', 'unix:supplementary_gid:77777', 'unix:pid:4242'],
+      selectors: ['unix:uid:77777', 'unix:gid:77777', 'unix:supplementary_gid:77777'],
     });
     expect(identity.trail[0]).toEqual({
       stage: 'username',
@@ -161,7 +163,7 @@ describe('resolve', () => {
       exePath: '/bin/sh',
     });
     expect(identity.pid).toBe(9);
-    expect(identity.selectors).toContain('unix:pid:9');
+    expect(identity.selectors.some((sel) => sel.startsWith('unix:pid:'))).toBe(false);
   });
 
   it('rejects credentials no kernel produces', async () => {
@@ -171,7 +173,10 @@ describe('resolve', () => {
   });
 });
 
-describe('a failing directory', () => {
+// Today's behaviour, kept behind lookupFailure "fallback"; the default refuses (fail-closed.test.ts).
+const fallbackConfig = { ...config, lookupFailure: 'fallback' };
+
+describe('a failing directory with lookupFailure "fallback"', () => {
   it('a rejecting userByUid: logs, falls through to the fallback role, never rejects', async () => {
     const logger = recordingLogger();
     const directory: UserDirectory = {
@@ -180,7 +185,7 @@ describe('a failing directory', () => {
       },
       groupsOf: async () => [],
     };
-    const identity = await createResolver(config, directory, { logger }).resolve(creds(1000));
+    const identity = await createResolver(fallbackConfig, directory, { logger }).resolve(creds(1000));
     expect(identity).toMatchObject({ username: null, role: 'public', fallback: true });
     expect(identity.trail[0]!.detail).toBe(
       'user lookup for uid 1000 failed (EIO: NSS is down); continuing without a username',
@@ -201,7 +206,7 @@ describe('a failing directory', () => {
       },
       groupsOf: async () => [],
     } as unknown as UserDirectory;
-    const identity = await createResolver(config, directory, { logger: recordingLogger() }).resolve(
+    const identity = await createResolver(fallbackConfig, directory, { logger: recordingLogger() }).resolve(
       creds(1000),
     );
     expect(identity.fallback).toBe(true);
@@ -209,7 +214,7 @@ describe('a failing directory', () => {
 
   it('a directory that never answers: resolve completes after the timeout with the fallback role', async () => {
     const logger = recordingLogger();
-    const resolver = createResolver(config, hangingDirectory, { timeoutMs: 50, logger });
+    const resolver = createResolver(fallbackConfig, hangingDirectory, { timeoutMs: 50, logger });
     const outcome = await Promise.race([
       resolver.resolve(creds(1000)),
       new Promise<'hung'>((r) => setTimeout(() => r('hung'), 50 + 2000)),
@@ -224,7 +229,7 @@ describe('a failing directory', () => {
   });
 
   it('uids still match when the directory never answers', async () => {
-    const identity = await createResolver(config, hangingDirectory, {
+    const identity = await createResolver(fallbackConfig, hangingDirectory, {
       timeoutMs: 50,
       logger: recordingLogger(),
     }).resolve(creds(4300));
@@ -238,37 +243,27 @@ describe('a failing directory', () => {
     ]) {
       const logger = recordingLogger();
       const directory: UserDirectory = { userByUid: async () => ({ name: 'bob', gid: 1001 }), groupsOf };
-      const identity = await createResolver(config, directory, { timeoutMs: 50, logger }).resolve(
-        creds(1001, 1001, [998]),
+      const identity = await createResolver(fallbackConfig, directory, { timeoutMs: 50, logger }).resolve(
+        creds(1001, 1001, null),
       );
       expect(identity).toMatchObject({ username: 'bob', role: 'public', fallback: true });
-      expect(identity.selectors).toEqual([
-        'unix:uid:1001',
-        'unix:user:bob',
-        'unix:gid:1001',
-        'unix:supplementary_gid:998',
-        'unix:pid:4242',
-      ]);
-      expect(identity.trail[2]!.detail).toContain('group lookup failed');
+      expect(identity.selectors).toEqual(['unix:uid:1001', 'unix:user:bob', 'unix:gid:1001']);
       expect(logger.entries[0]!.obj).toMatchObject({ lookup: 'groupsOf', username: 'bob' });
     }
   });
 
-  it('a groupByGid that hangs leaves the gid unnamed after the timeout', async () => {
+  it('a groupsByGid that hangs leaves the gids unnamed after the timeout', async () => {
     const logger = recordingLogger();
     const directory: UserDirectory = {
       userByUid: async () => null,
       groupsOf: async () => [],
-      groupByGid: () => new Promise(() => {}),
+      groupsByGid: () => new Promise(() => {}),
     };
-    const identity = await createResolver(config, directory, { timeoutMs: 50, logger }).resolve(
+    const identity = await createResolver(fallbackConfig, directory, { timeoutMs: 50, logger }).resolve(
       creds(5, 5, [998]),
     );
     expect(identity).toMatchObject({ role: 'public', fallback: true });
-    expect(logger.entries.map((e) => e.obj)).toMatchObject([
-      { lookup: 'groupByGid', gid: 5 },
-      { lookup: 'groupByGid', gid: 998 },
-    ]);
+    expect(logger.entries.map((e) => e.obj)).toMatchObject([{ lookup: 'groupsByGid', gids: [5, 998] }]);
   });
 
   it('malformed directory answers count as failures, not crashes', async () => {
@@ -277,7 +272,7 @@ describe('a failing directory', () => {
       groupsOf: async () => 'nope',
     } as unknown as UserDirectory;
     const logger = recordingLogger();
-    const identity = await createResolver(config, directory, { logger }).resolve(creds(1000));
+    const identity = await createResolver(fallbackConfig, directory, { logger }).resolve(creds(1000));
     expect(identity.username).toBeNull();
     expect(logger.entries[0]!.obj).toMatchObject({ reason: 'directory returned a malformed user entry' });
   });
@@ -288,7 +283,7 @@ describe('a failing directory', () => {
       userByUid: () => Promise.reject(new Error('down')),
       groupsOf: async () => [],
     };
-    const resolver = createResolver(config, directory);
+    const resolver = createResolver(fallbackConfig, directory);
     await resolver.resolve(creds(1000));
     await resolver.resolve(creds(1001));
     expect(warn).toHaveBeenCalledTimes(1);
@@ -333,7 +328,7 @@ describe('createResolver', () => {
 
   it('withDirectory keeps config and options, swaps the directory', async () => {
     const logger = recordingLogger();
-    const first = createResolver(config, hangingDirectory, { timeoutMs: 50, logger });
+    const first = createResolver(fallbackConfig, hangingDirectory, { timeoutMs: 50, logger });
     const other = staticDirectory({ users: { 1000: { name: 'alice', gid: 1000 } } });
     const second = first.withDirectory(other);
     expect(second.directory).toBe(other);
@@ -388,7 +383,8 @@ describe('a directory that answers synchronously (a cache hit)', () => {
   it('uses the plain values without arming a timeout timer', async () => {
     const directory: UserDirectory = {
       userByUid: (uid) => (uid === 1000 ? { name: 'alice', gid: 1000 } : null),
-      groupsOf: () => [{ gid: 999, name: 'docker' }],
+      groupsOf: () => [],
+      groupsByGid: (gids) => gids.map((gid) => ({ gid, name: gid === 999 ? 'docker' : null })),
     };
     const resolver = createResolver(config, directory, { timeoutMs: 50 });
     const timers = vi.spyOn(globalThis, 'setTimeout');
@@ -405,7 +401,7 @@ describe('a directory that answers synchronously (a cache hit)', () => {
       groupsOf: () => [],
     };
     const warnings: unknown[] = [];
-    const resolver = createResolver(config, directory, {
+    const resolver = createResolver(fallbackConfig, directory, {
       timeoutMs: 30,
       logger: { warn: (o) => warnings.push(o) },
     });
@@ -423,7 +419,7 @@ describe('a directory that answers synchronously (a cache hit)', () => {
       },
       groupsOf: () => [],
     };
-    const resolver = createResolver(config, directory, { logger: { warn() {} } });
+    const resolver = createResolver(fallbackConfig, directory, { logger: { warn() {} } });
     const identity = await resolver.resolve(creds(1000, 1000, []));
     expect(identity.username).toBeNull();
     expect(identity.trail[0]!.detail).toContain('nss exploded');

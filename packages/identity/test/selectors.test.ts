@@ -20,16 +20,15 @@ describe('SPIRE unix selectors', () => {
       'unix:gid:100',
       'unix:group:users',
       'unix:supplementary_gid:100',
-      'unix:supplementary_gid:27',
       'unix:supplementary_group:users',
+      'unix:supplementary_gid:27',
       'unix:supplementary_group:sudo',
-      'unix:pid:10',
       'unix:path:/usr/bin/python3.12',
       `unix:sha256:${'f'.repeat(64)}`,
     ]);
   });
 
-  it('leaves out what is unknown: user, group names, pid, path, sha256', () => {
+  it('leaves out what is unknown: user, group names, path, sha256', () => {
     expect(
       buildSelectors({
         creds: { pid: null, uid: 5, gid: 5, groups: null },

@@ -1,6 +1,7 @@
 // A caching UserDirectory: passwd/group lookups are slow (NSS may go to LDAP) and identical for every
-// connection from the same uid, so they are cached per uid with a TTL, negatively cached when the uid has
-// no entry, bounded in size, and single-flight so a burst of connections from one uid costs one lookup.
+// connection from the same uid, so they are cached per uid (group names per gid) with a TTL, negatively
+// cached when there is no entry, bounded in size, and single-flight so a burst of connections from one uid
+// costs one lookup. Failed lookups are never cached.
 import type { MaybePromise, UserDirectory } from '@peerauth/identity';
 
 export interface CacheOptions {
@@ -59,22 +60,52 @@ class TtlLru<K, V> {
     this.map.clear();
   }
 
-  get(key: K, load: () => MaybePromise<V>): MaybePromise<V> {
-    const now = this.now();
+  /** The cached answer (plain once settled, else the pending promise), or undefined on a miss. */
+  private hit(key: K): { value: MaybePromise<V> } | undefined {
     const hit = this.map.get(key);
-    if (hit && hit.expiresAt > now) {
+    if (hit && hit.expiresAt > this.now()) {
       this.hits++;
       hit.used = true;
-      return hit.settled ? hit.settled.value : hit.value;
+      return { value: hit.settled ? hit.settled.value : hit.value };
     }
     this.misses++;
     if (hit) this.map.delete(key);
-    let loading: Promise<V>;
-    try {
-      loading = Promise.resolve(load());
-    } catch (err) {
-      loading = Promise.reject(err);
+    return undefined;
+  }
+
+  get(key: K, load: () => MaybePromise<V>): MaybePromise<V> {
+    const hit = this.hit(key);
+    if (hit) return hit.value;
+    return this.install(key, attempt(load));
+  }
+
+  /**
+   * Many keys at once: the misses are loaded together by one `loadMany` call (one worker task), each
+   * then cached under its own key. Plain values when every key was a settled hit.
+   */
+  getMany(keys: readonly K[], loadMany: (missing: K[]) => MaybePromise<Map<K, V>>): MaybePromise<V[]> {
+    const byKey = new Map<K, MaybePromise<V>>();
+    const missing: K[] = [];
+    for (const key of new Set(keys)) {
+      const hit = this.hit(key);
+      if (hit) byKey.set(key, hit.value);
+      else missing.push(key);
     }
+    if (missing.length > 0) {
+      const batch = attempt(() => loadMany(missing));
+      for (const key of missing) {
+        const one = batch.then((found) => {
+          if (!found.has(key)) throw new Error(`the directory gave no answer for ${String(key)}`);
+          return found.get(key) as V;
+        });
+        byKey.set(key, this.install(key, one));
+      }
+    }
+    const answers = keys.map((key) => byKey.get(key) as MaybePromise<V>);
+    return answers.some((a) => a instanceof Promise) ? Promise.all(answers) : (answers as V[]);
+  }
+
+  private install(key: K, loading: Promise<V>): Promise<V> {
     const entry: Entry<V> = { value: loading, expiresAt: Number.POSITIVE_INFINITY, used: false };
     this.map.set(key, entry);
     this.evict();
@@ -110,6 +141,14 @@ class TtlLru<K, V> {
   }
 }
 
+function attempt<T>(load: () => MaybePromise<T>): Promise<T> {
+  try {
+    return Promise.resolve(load());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 export const DEFAULT_TTL_MS = 60_000;
 
 export function createCachingDirectory(inner: UserDirectory, options: CacheOptions = {}): CachingDirectory {
@@ -129,18 +168,31 @@ export function createCachingDirectory(inner: UserDirectory, options: CacheOptio
   type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;
   const users = new TtlLru<number, User>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
   const groups = new TtlLru<string, Groups>(ttlMs, negativeTtlMs, max, now, () => false);
+  const groupNames = new TtlLru<number, string | null>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
+  const tables = [users, groups, groupNames];
+  const namesOf = inner.groupsByGid?.bind(inner);
+  const groupsByGid = namesOf
+    ? (gids: readonly number[]) => {
+        const names = groupNames.getMany(gids, async (missing) => {
+          const answer = await namesOf(missing);
+          return new Map(answer.map((g) => [g.gid, g.name] as const));
+        });
+        const pair = (list: (string | null)[]) => gids.map((gid, i) => ({ gid, name: list[i] ?? null }));
+        return Array.isArray(names) ? pair(names) : names.then(pair);
+      }
+    : undefined;
   return {
     inner,
     userByUid: (uid) => users.get(uid, () => inner.userByUid(uid)),
     groupsOf: (name, gid) => groups.get(`${gid}:${name}`, () => inner.groupsOf(name, gid)),
+    ...(groupsByGid ? { groupsByGid } : {}),
     stats: () => ({
-      hits: users.hits + groups.hits,
-      misses: users.misses + groups.misses,
-      size: users.size + groups.size,
+      hits: tables.reduce((n, t) => n + t.hits, 0),
+      misses: tables.reduce((n, t) => n + t.misses, 0),
+      size: tables.reduce((n, t) => n + t.size, 0),
     }),
     clear: () => {
-      users.clear();
-      groups.clear();
+      for (const t of tables) t.clear();
     },
   };
 }

@@ -417,8 +417,14 @@ class PeerServerImpl extends net.Server {
     }
   }
 
+  /**
+   * The public socket path. net.Server would answer with the path it bound, inside the private directory,
+   * which is gone once the socket is linked into place (and it keeps answering so after close()). Only a
+   * socket-activated listener reports what its handle says.
+   */
   override address(): AddressInfo | string | null {
-    return this.bound?.path ?? super.address();
+    if (this.bound) return this.bound.path;
+    return this.activated && this.listening ? super.address() : null;
   }
 
   get socketActivated(): boolean {

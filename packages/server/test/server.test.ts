@@ -437,6 +437,7 @@ describe('createPeerServer', () => {
         },
         lookupUserByName: (n) => real.lookupUserByName(n),
         lookupGroup: (g) => real.lookupGroup(g),
+        lookupGroups: (g) => real.lookupGroups(g),
         userGroups: (n, g) => real.userGroups(n, g),
         processInfo: (p, o) => {
           calls.processInfo++;

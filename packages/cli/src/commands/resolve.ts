@@ -4,6 +4,26 @@ import { poolDirectory } from '@peerauth/server';
 import { loadConfig } from '../common.js';
 import { CliError } from '../exit-codes.js';
 
+const LOOKUP_CODES = new Set(['IDENTITY_LOOKUP_FAILED', 'LOOKUP_FAILED', 'LOOKUP_TIMEOUT']);
+
+/**
+ * A failed or timed-out directory lookup is not "no such user": the server would refuse such a peer, so
+ * resolve says so and exits 1 rather than printing an identity.
+ */
+async function lookingUp<T>(who: string, pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && LOOKUP_CODES.has(code)) {
+      throw new CliError(
+        `cannot resolve ${who}: lookup failed (${code}: ${(err as Error).message}); a server would refuse this peer`,
+      );
+    }
+    throw err;
+  }
+}
+
 /** Runs the identity pipeline for a uid or username, as the server would, and explains each stage. */
 export async function resolveCommand(
   who: string,
@@ -17,7 +37,7 @@ export async function resolveCommand(
     if (/^\d+$/.test(who)) {
       uid = Number(who);
       if (uid > 0xffffffff) throw new CliError(`uid out of range: ${who}`);
-      gid = (await pool.lookupUser(uid))?.gid ?? uid;
+      gid = (await lookingUp(who, pool.lookupUser(uid)))?.gid ?? uid;
     } else {
       const user = await pool.lookupUserByName(who);
       if (!user) throw new CliError(`no such user: ${who}`);
@@ -26,7 +46,7 @@ export async function resolveCommand(
     }
     const resolver = createResolver(config, poolDirectory(pool));
     // Not a live peer: no pid, and the groups come from the directory, as for a peer whose kernel gives none.
-    const identity = await resolver.resolve({ pid: null, uid, gid, groups: null });
+    const identity = await lookingUp(who, resolver.resolve({ pid: null, uid, gid, groups: null }));
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(identity, null, 2)}\n`);
       return 0;

@@ -1,0 +1,136 @@
+// A server inside a user namespace sees peers whose uid or gid is not mapped as the overflow ids
+// (/proc/sys/kernel/overflowuid, usually 65534). That is the kernel saying "I cannot tell you", not the
+// user nobody: getPeerCredentials refuses it with EOVERFLOW. On the host, nobody is an ordinary peer.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeAsRoot } from '../../../test-fixtures/root.js';
+import {
+  createTestGroup,
+  createTestUser,
+  removeTestGroup,
+  removeTestUser,
+} from '../../../test-fixtures/users.js';
+import { getPeerCredentials, PeerCredentialsError } from '../src/index.js';
+import { listen } from './helpers.js';
+
+const GROUP = { name: 'pa11-ns-g', gid: 44310 };
+const USER = { name: 'pa11-ns-u', uid: 44210 };
+const overflowUid = Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8'));
+const overflowGid = Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8'));
+const CONNECT =
+  "const c=require('node:net').connect(process.argv[1]);c.on('error',()=>{});c.on('close',()=>{});c.resume();";
+
+function connectAs(path: string, uid: number, gid: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'setpriv',
+      [
+        '--reuid',
+        String(uid),
+        '--regid',
+        String(gid),
+        '--clear-groups',
+        '--',
+        process.execPath,
+        '-e',
+        CONNECT,
+        path,
+      ],
+      { timeout: 20_000 },
+      (err) => (err ? reject(err) : resolve()),
+    );
+  });
+}
+
+describeAsRoot('peers outside the server user namespace (unshare -U -r)', () => {
+  let dir: string;
+  let child: ChildProcess;
+  let lines: Record<string, unknown>[] = [];
+  let socketPath: string;
+
+  beforeAll(async () => {
+    removeTestUser(USER.name);
+    removeTestGroup(GROUP.name);
+    createTestGroup(GROUP.name, GROUP.gid);
+    createTestUser(USER.name, { uid: USER.uid, gid: GROUP.gid });
+    dir = mkdtempSync(join(tmpdir(), 'pa11-ns-'));
+    chmodSync(dir, 0o777);
+    socketPath = join(dir, 's.sock');
+    child = spawn(
+      'unshare',
+      ['-U', '-r', process.execPath, join(import.meta.dirname, 'fixtures/userns-peer.mjs'), socketPath],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let buffered = '';
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`userns server exited ${code}`)));
+      child.stdout!.on('data', (d) => {
+        buffered += d;
+        let nl = buffered.indexOf('\n');
+        while (nl !== -1) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line === 'listening') resolve();
+          else lines.push(JSON.parse(line) as Record<string, unknown>);
+          nl = buffered.indexOf('\n');
+        }
+      });
+    });
+  });
+
+  afterAll(() => {
+    child?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    removeTestUser(USER.name);
+    removeTestGroup(GROUP.name);
+  });
+
+  async function peerSeen(uid: number, gid: number): Promise<Record<string, unknown>> {
+    lines = [];
+    await connectAs(socketPath, uid, gid);
+    const deadline = Date.now() + 10_000;
+    while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  }
+
+  it('an unmapped real user is refused with EOVERFLOW, not named nobody', async () => {
+    expect(await peerSeen(USER.uid, GROUP.gid)).toMatchObject({
+      ok: false,
+      name: 'PeerCredentialsError',
+      code: 'EOVERFLOW',
+      message: expect.stringContaining('outside this user namespace'),
+    });
+  });
+
+  it('a peer with an unmapped gid only is refused too', async () => {
+    expect(await peerSeen(0, GROUP.gid)).toMatchObject({ ok: false, code: 'EOVERFLOW' });
+  });
+
+  it('a mapped peer (root, mapped to 0) is an ordinary identity', async () => {
+    expect(await peerSeen(0, 0)).toEqual({ ok: true, uid: 0, gid: 0 });
+  });
+});
+
+describeAsRoot('the user nobody on the host', () => {
+  it('is an ordinary identity with the overflow uid', async () => {
+    const listener = await listen();
+    try {
+      const accepted = listener.nextConnection();
+      const client = connectAs(listener.path, overflowUid, overflowGid);
+      const socket = await accepted;
+      const creds = getPeerCredentials(socket);
+      expect(creds).toMatchObject({ uid: overflowUid, gid: overflowGid });
+      socket.destroy();
+      await client;
+    } finally {
+      await listener.close();
+    }
+    expect(PeerCredentialsError).toBeDefined();
+  });
+});
