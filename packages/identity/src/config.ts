@@ -2,10 +2,10 @@
 // run on whatever parts are well-formed, so a single pass reports every problem.
 import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
 import { groupRoleKeyProblem } from './group-keys.js';
+import { findJsonSyntaxError, lineAndColumn } from './json-syntax.js';
 import { findControlCharacter, quoteValue } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
@@ -367,13 +367,9 @@ export function parseIdentityConfig(value: unknown, file?: string): IdentityConf
 /** Where JSON.parse failed, as line and column: its own message has no position on every Node version. */
 function jsonErrorMessage(text: string, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const errors: ParseError[] = [];
-  parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-  const offset = errors[0]?.offset ?? text.length;
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  const what = errors[0] ? printParseErrorCode(errors[0].error) : 'SyntaxError';
+  const found = findJsonSyntaxError(text);
+  const { line, column } = lineAndColumn(text, found?.offset ?? text.length);
+  const what = found?.message ?? 'SyntaxError';
   return `invalid JSON at line ${line} column ${column} (${what}): ${message}`;
 }
 

@@ -394,16 +394,24 @@ describe('loadIdentityConfig', () => {
   });
 
   it.each([
-    ['a trailing comma in an array', '{\n  "people": [],\n  "roles": ["a",]\n}\n', 3, 17],
-    ['a trailing comma in an object', '{\n  "people": [],\n}\n', 3, 1],
-    ['a truncated file', '{\n  "people": [\n', 3, 1],
-  ])('reports %s with its line and column', async (_what, text, line, column) => {
+    ['a trailing comma in an array', '{\n  "people": [],\n  "roles": ["a",]\n}\n', 3, 17, 'trailing comma'],
+    ['a trailing comma in an object', '{\n  "people": [],\n}\n', 3, 1, 'trailing comma'],
+    ['a truncated file', '{\n  "people": [\n', 3, 1, 'unexpected end of input'],
+    ['a missing colon', '{\n  "people" []\n}\n', 2, 12, "expected ':' after property name"],
+    [
+      'a column after a non-BMP character',
+      '{ "people": [], "x": "\u{1F600}" "y": 1 }',
+      1,
+      27,
+      "expected ',' or '}'",
+    ],
+  ])('reports %s with its line and column', async (_what, text, line, column, what) => {
     const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
     const file = join(dir, 'bad.json');
     await writeFile(file, text);
     const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
     expect(err).toBeInstanceOf(IdentityConfigError);
-    expect(err.issues[0]!.message).toContain(`invalid JSON at line ${line} column ${column}`);
+    expect(err.issues[0]!.message).toContain(`invalid JSON at line ${line} column ${column} (${what})`);
   });
 
   it('accepts a UTF-8 byte order mark', async () => {
