@@ -53,7 +53,7 @@ function rejections(stderr: string, uid: number): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((e) => e.decision === 'rejected' && e.uid === uid);
+    .filter((e) => e.decision === 'rejected' && e.peerUid === uid);
 }
 
 describeAsRoot('user lookups that fail or time out (LD_PRELOAD NSS faults)', () => {
