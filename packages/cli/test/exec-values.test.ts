@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { findControlCharacter, type Identity } from '@peerauth/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readableCopy } from '../../../test-fixtures/readable.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import { connectionEnv, UnexportableValueError } from '../src/exec-env.js';
 import {
@@ -19,7 +20,8 @@ import {
 } from './helpers.js';
 
 const echo = path.join(fixtures, 'jsonrpc-echo.mjs');
-const client = path.join(fixtures, 'cli/line-client.mjs');
+// Run as another uid: from a copy that uid can read, whatever the checkout's permissions.
+const client = readableCopy(path.join(fixtures, 'cli/line-client.mjs'));
 
 describe('a config with control characters in names', () => {
   it('check-config rejects a NUL in a person name, naming its path', async () => {
