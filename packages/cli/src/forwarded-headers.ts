@@ -112,8 +112,9 @@ export function identityHeaders(id: Identity): string[] {
 /**
  * The client's request headers to send upstream, as a flat raw list so repeated headers and their order
  * survive: without the identity namespace, hop-by-hop headers and Content-Length (the proxy states the
- * framing of every body it forwards itself, see request-framing.ts). `keepUpgrade` keeps
- * Connection/Upgrade for an upgrade handshake.
+ * framing of every body it forwards itself, see request-framing.ts). `keepUpgrade` keeps Upgrade for an
+ * upgrade handshake. The client's Connection never goes: every token in it names a header a hop-by-hop
+ * honouring hop would drop, the stamps included, so the proxy writes its own (see upstreamHeaders).
  */
 export function clientHeaders(rawHeaders: string[], keepUpgrade = false): string[] {
   const out: string[] = [];
@@ -121,7 +122,7 @@ export function clientHeaders(rawHeaders: string[], keepUpgrade = false): string
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (isIdentityHeader(name) || lower === 'content-length') continue;
-    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
+    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   return out;

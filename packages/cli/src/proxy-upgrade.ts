@@ -12,10 +12,27 @@ function head(status: number, message: string, raw: string[], extra = ''): strin
   return `${text}${extra}\r\n`;
 }
 
+/**
+ * Inactivity allowed on a client socket the proxy is closing. After the hand-off no HTTP server timeout
+ * applies, so this guard is what stops a client that stops reading from holding the socket forever.
+ */
+const CLOSING_IDLE_MS = 30_000;
+
+/**
+ * Ends a client socket and destroys it once what was written is flushed. The HTTP server's sockets allow
+ * half-open connections, so without the destroy a client that never closes its side (and a paused socket
+ * never sees that it did) would keep the socket open for good. Bytes the client still sends are discarded.
+ */
+function closeAfterFlush(socket: net.Socket): void {
+  socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
+  socket.resume();
+  socket.end(() => socket.destroy());
+}
+
 /** A response written straight onto a client socket the HTTP parser has let go of; then the socket closes. */
 function refuse(socket: net.Socket, status: number, reason: string): void {
   const body = `peerauth proxy: ${reason}\n`;
-  socket.end(
+  socket.write(
     head(status, http.STATUS_CODES[status] ?? 'Error', [
       'Content-Type',
       'text/plain; charset=utf-8',
@@ -25,6 +42,7 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
       'close',
     ]) + body,
   );
+  closeAfterFlush(socket);
 }
 
 /**
@@ -69,6 +87,8 @@ export function createUpgradeHandler(
       if (upHead.length) socket.write(upHead);
       if (early.length) upSocket.write(early);
       upSocket.on('error', () => socket.destroy());
+      // The upstream's side is gone for good: flush what it sent and let go of the client.
+      upSocket.on('close', () => closeAfterFlush(socket));
       socket.on('close', () => upSocket.destroy());
       socket.pipe(upSocket).pipe(socket);
       socket.resume();
@@ -84,7 +104,9 @@ export function createUpgradeHandler(
           'Connection: close\r\n',
         ),
       );
-      res.pipe(socket);
+      socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
+      res.pipe(socket, { end: false });
+      res.on('end', () => closeAfterFlush(socket));
       res.on('error', () => socket.destroy());
     });
     up.on('error', (err) => {

@@ -77,6 +77,9 @@ export function upstreamHeaders(
   keepUpgrade = false,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
   const headers = [...stamps, ...clientHeaders(req.rawHeaders, keepUpgrade), ...framingHeaders(framing)];
+  // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed;
+  // an ordinary request gets keep-alive or close from http.request.
+  if (keepUpgrade) headers.push('Connection', 'Upgrade');
   if (headers.length / 2 > MAX_REQUEST_HEADERS)
     return {
       ok: false,
