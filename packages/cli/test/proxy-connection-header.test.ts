@@ -4,25 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import { startCli, tempDir } from './helpers.js';
+import { exchange } from './raw-client.js';
 import { expectStamps, ownStamps } from './stamps.js';
 import { type RecordingUpstream, startNodeUpstream, startPythonUpstream } from './upstreams.js';
-
-/** Sends bytes in one write and returns all the proxy answered until it closed. */
-function exchange(socketPath: string, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(socketPath);
-    let out = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      out += d;
-    });
-    sock.on('error', reject);
-    sock.on('close', () => resolve(out));
-    sock.write(bytes);
-    // A failure guard only: every exchange here ends with the proxy closing the connection.
-    setTimeout(() => sock.destroy(), 15_000).unref();
-  });
-}
 
 /**
  * Hop-by-hop headers whose values name the proxy's stamps: an intermediary or framework that honours

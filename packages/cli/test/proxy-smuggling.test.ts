@@ -12,29 +12,12 @@ import {
   type TestUser,
 } from '../../../test-fixtures/users.js';
 import { run, startCli, tempDir, waitFor } from './helpers.js';
-import { openRaw, type RawClient, statusLines } from './raw-client.js';
+import { exchange, openRaw, type RawClient, statusLines } from './raw-client.js';
 import { expectStamps, ownStamps, stampsFor } from './stamps.js';
 import { type RecordingUpstream, startNodeUpstream, startPythonUpstream } from './upstreams.js';
 
 const GROUP = 'pa10p-smug';
 const USER = 'pa10p-smug';
-
-/** Sends bytes in one write from this process and returns all the proxy answered until it closed. */
-function exchange(socketPath: string, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(socketPath);
-    let out = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      out += d;
-    });
-    sock.on('error', reject);
-    sock.on('close', () => resolve(out));
-    sock.write(bytes);
-    // A failure guard only: every exchange here ends with a request that closes the connection.
-    setTimeout(() => sock.destroy(), 15_000).unref();
-  });
-}
 
 const FORGED =
   'X-Peerauth-Uid: 4242\r\nX-Peerauth-Role: admin\r\nX_Peerauth_User: mallory\r\nX-Forwarded-User: mallory\r\n';

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { setprivArgs } from './helpers.js';
 
 export interface RawClient {
@@ -44,4 +45,21 @@ export function openRaw(socketPath: string, as?: { uid: number; gid: number; gro
 /** Count of HTTP responses in a raw byte stream (status lines). */
 export function statusLines(raw: string): string[] {
   return [...raw.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => m[1]!);
+}
+
+/** Sends bytes in one write from this process and returns all the proxy answered until it closed. */
+export function exchange(socketPath: string, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let out = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      out += d;
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(out));
+    sock.write(bytes);
+    // A failure guard only: every exchange here ends with a request that closes the connection.
+    setTimeout(() => sock.destroy(), 15_000).unref();
+  });
 }
