@@ -155,3 +155,50 @@ describeAsRoot('socket directory writable by another user (root server, swap att
     expect(fs.existsSync(victim)).toBe(true);
   });
 });
+
+describeAsRoot('a symlink on the socket path owned by another user (root server)', () => {
+  function sharedTmp(): { tmp: string; safe: string } {
+    // A root-owned sticky directory like /tmp, and a safe root-owned directory the symlink points to.
+    const tmp = path.join(base, 'tmp');
+    fs.mkdirSync(tmp);
+    fs.chmodSync(tmp, 0o1777);
+    const safe = path.join(base, 'safe');
+    fs.mkdirSync(safe, { mode: 0o755 });
+    return { tmp, safe };
+  }
+
+  it('is refused before anything is created: the attacker could re-point it between lstat and unlink', async () => {
+    const { tmp, safe } = sharedTmp();
+    const link = path.join(tmp, 'link');
+    execFileSync('setpriv', [
+      '--reuid',
+      String(ATTACKER.uid),
+      '--regid',
+      String(ATTACKER.gid),
+      '--clear-groups',
+      'ln',
+      '-s',
+      safe,
+      link,
+    ]);
+    expect(fs.lstatSync(link).uid).toBe(ATTACKER.uid);
+    const server = createPeerServer({ path: path.join(link, 'app.sock'), identity, logger: silentLogger });
+    const err = await listen(server);
+    if (err === null) await new Promise<void>((r) => server.close(() => r()));
+    expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+    expect(err?.message).toContain(link);
+    expect(err?.message).toContain(`uid ${ATTACKER.uid}`);
+    expect(fs.readdirSync(safe)).toEqual([]);
+  });
+
+  it('is accepted when root owns it', async () => {
+    const { tmp, safe } = sharedTmp();
+    const link = path.join(tmp, 'link');
+    fs.symlinkSync(safe, link);
+    const server = createPeerServer({ path: path.join(link, 'app.sock'), identity, logger: silentLogger });
+    expect(await listen(server)).toBeNull();
+    expect(fs.readdirSync(safe)).toEqual(['app.sock']);
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(fs.readdirSync(safe)).toEqual([]);
+  });
+});
