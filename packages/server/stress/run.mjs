@@ -45,7 +45,8 @@ async function main() {
   ];
   // `npm run stress -- resets idle` runs only the scenarios named.
   const only = process.argv.slice(2);
-  if (only.length) scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => only.includes(name)));
+  if (only.length)
+    scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => only.includes(name)));
   console.log(`peerauth stress (${SMALL ? 'small' : 'full'} sizes): ${JSON.stringify(SIZES)}`);
   for (const [name, run] of scenarios) {
     const started = Date.now();
