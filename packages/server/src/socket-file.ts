@@ -199,11 +199,9 @@ export async function bindSocketFile(
   // function returns, and a FileHandle would be closed (with a warning) when garbage collected.
   let dirFd = -1;
   let listening = false;
+  let linked: FileIdentity | null = null;
   try {
-    dirFd = fsSync.openSync(
-      privateDir,
-      fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW,
-    );
+    dirFd = openPrivateDirectory(privateDir);
     const dirStat = fsSync.fstatSync(dirFd);
     const privateDirFile = { dev: dirStat.dev, ino: dirStat.ino };
     const uid = typeof process.geteuid === 'function' ? process.geteuid() : dirStat.uid;
@@ -233,6 +231,7 @@ export async function bindSocketFile(
       if (!procFd) await assertStillOurs(privateDir, privateDirFile);
       try {
         await fs.link(tmpPath, socketPath);
+        linked = file;
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -245,6 +244,7 @@ export async function bindSocketFile(
           existing = await inspectSocketPath(socketPath);
           if (existing.kind === 'stale') await unlinkIfSame(socketPath, existing.file);
           await fs.rename(tmpPath, socketPath);
+          linked = file;
           break;
         }
         throw err;
@@ -262,9 +262,30 @@ export async function bindSocketFile(
     }
     return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd, privateDirRemoved };
   } catch (err) {
+    // A swap noticed after the move must not leave a socket nobody serves at the path.
+    if (linked) unlinkIfSameSync(socketPath, linked);
     if (listening) unlisten();
     if (dirFd >= 0) fsSync.closeSync(dirFd);
     await removePrivateDirectory(privateDir).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Opens what mkdtemp made; a symlink or non-directory swapped in already is a refusal, not a raw errno. */
+function openPrivateDirectory(privateDir: string): number {
+  try {
+    return fsSync.openSync(
+      privateDir,
+      fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW,
+    );
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT')
+      throw new UnsafeSocketPathError(
+        privateDir,
+        'the private bind directory was replaced before it could be opened',
+        'UNSAFE_SOCKET_DIRECTORY',
+      );
     throw err;
   }
 }

@@ -1,6 +1,13 @@
 // The swap attack on the private bind directory: an unprivileged user who can write the socket's directory
 // exchanges the server's .pa-* directory for a symlink (renameat2 RENAME_EXCHANGE) so that root's chmod or
 // unlink lands on a file elsewhere. Real users, a real attacker process, a real victim file.
+//
+// In every directory the server accepts, no other user can make that swap: a directory owned by root or the
+// server's user and writable by no one else admits renames only by them, and in a root-owned sticky
+// directory (/tmp) renameat2 refuses to move an entry (even in an exchange) that the caller does not own.
+// So the refusal tests below cannot reach the swap, and the re-checks after mkdtemp are tested against the
+// only swapper left: a process with the server's own uid (here root, in a root-owned 0755 directory, the
+// /run/peerauth layout) racing the server on inotify.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -153,6 +160,50 @@ describeAsRoot('socket directory writable by another user (root server, swap att
     fs.symlinkSync(victimDir, privateDir);
     await new Promise<void>((r) => server.close(() => r()));
     expect(fs.existsSync(victim)).toBe(true);
+  });
+});
+
+describeAsRoot("a swap after the checks, by a process of the server's own uid (root)", () => {
+  it('fails closed: no chmod or bind through the swapped name, no socket left, a typed error', async () => {
+    const safe = path.join(base, 'run');
+    fs.mkdirSync(safe, { mode: 0o755 });
+    const victimDir = path.join(base, 'victims');
+    fs.mkdirSync(victimDir, { mode: 0o755 });
+    const victim = path.join(victimDir, 'data');
+    fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
+    fs.chmodSync(victim, 0o644);
+    let swaps = 0;
+    // The swap lands somewhere between mkdtemp and the end of listen(); a few rounds so it lands at
+    // different steps. Every round must fail closed; at least one swap must have happened.
+    for (let round = 0; round < 5; round++) {
+      const child = spawn(binary, [safe, victimDir, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      attacker = child;
+      let out = '';
+      child.stdout?.on('data', (d) => {
+        out += d;
+      });
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      while (!out.includes('watching')) await new Promise((r) => setTimeout(r, 5));
+      const socketPath = path.join(safe, 'app.sock');
+      const server = createPeerServer({ path: socketPath, identity, logger: silentLogger });
+      const err = await listen(server);
+      await exited;
+      const swapped = out.includes('swapped');
+      if (swapped) swaps++;
+      if (err === null) await new Promise<void>((r) => server.close(() => r()));
+      expect(fs.statSync(victim).mode & 0o7777).toBe(0o644);
+      expect(fs.readdirSync(victimDir)).toEqual(['data']);
+      if (swapped) {
+        expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+        expect(fs.existsSync(socketPath)).toBe(false);
+      }
+      // Under the names we gave, only the swapper's symlink may be left (never followed, never removed).
+      for (const n of fs.readdirSync(safe).filter((e) => e.startsWith('.pa-')))
+        expect(fs.lstatSync(path.join(safe, n)).isSymbolicLink()).toBe(true);
+      fs.rmSync(path.join(safe, 'app.sock'), { force: true });
+      for (const n of fs.readdirSync(safe)) fs.rmSync(path.join(safe, n), { recursive: true, force: true });
+    }
+    expect(swaps).toBeGreaterThan(0);
   });
 });
 
