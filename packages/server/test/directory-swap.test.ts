@@ -64,6 +64,18 @@ function startAttacker(target: string, when: 'watch' | 'now'): Promise<ChildProc
   });
 }
 
+/** A root-owned 0755 directory to serve in, and a root-owned 0644 victim file in another one. */
+function safeAndVictim(victimName: string): { safe: string; victimDir: string; victim: string } {
+  const safe = path.join(base, 'safe');
+  fs.mkdirSync(safe, { mode: 0o755 });
+  const victimDir = path.join(base, 'victims');
+  fs.mkdirSync(victimDir, { mode: 0o755 });
+  const victim = path.join(victimDir, victimName);
+  fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
+  fs.chmodSync(victim, 0o644);
+  return { safe, victimDir, victim };
+}
+
 function listen(server: PeerServer): Promise<(Error & { code?: string }) | null> {
   return new Promise((resolve) => {
     server.once('error', resolve);
@@ -142,12 +154,7 @@ describeAsRoot('socket directory writable by another user (root server, swap att
   });
 
   it('in a safe directory: once listening no private directory is left, and a symlink put in its place is never followed at stop', async () => {
-    const safe = path.join(base, 'safe');
-    fs.mkdirSync(safe, { mode: 0o755 });
-    const victimDir = path.join(base, 'victims');
-    fs.mkdirSync(victimDir, { mode: 0o755 });
-    const victim = path.join(victimDir, 's');
-    fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
+    const { safe, victimDir, victim } = safeAndVictim('s');
     const socketPath = path.join(safe, 'app.sock');
     const server = net.createServer();
     let privateDir = '';
@@ -165,13 +172,7 @@ describeAsRoot('socket directory writable by another user (root server, swap att
 
 describeAsRoot("a swap after the checks, by a process of the server's own uid (root)", () => {
   it('fails closed: no chmod or bind through the swapped name, no socket left, a typed error', async () => {
-    const safe = path.join(base, 'run');
-    fs.mkdirSync(safe, { mode: 0o755 });
-    const victimDir = path.join(base, 'victims');
-    fs.mkdirSync(victimDir, { mode: 0o755 });
-    const victim = path.join(victimDir, 'data');
-    fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
-    fs.chmodSync(victim, 0o644);
+    const { safe, victimDir, victim } = safeAndVictim('data');
     let swaps = 0;
     // The swap lands somewhere between mkdtemp and the end of listen(); a few rounds so it lands at
     // different steps. Every round must fail closed; at least one swap must have happened.

@@ -17,7 +17,6 @@ import {
   makeStaleSocket,
   makeTempDir,
   removeDir,
-  silentLogger,
   tryConnect,
 } from './helpers.js';
 
