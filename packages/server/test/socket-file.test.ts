@@ -11,14 +11,7 @@ import {
   ensurePrivateDirectory,
   unlinkIfSame,
 } from '../src/socket-file.js';
-import {
-  closeServer,
-  listenOn,
-  makeStaleSocket,
-  makeTempDir,
-  removeDir,
-  tryConnect,
-} from './helpers.js';
+import { closeServer, listenOn, makeStaleSocket, makeTempDir, removeDir, tryConnect } from './helpers.js';
 
 let dir: string;
 const servers: net.Server[] = [];
