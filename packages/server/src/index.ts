@@ -39,4 +39,5 @@ export {
 } from './server.js';
 export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
+export { checkDefaultSocketDirectory } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';

@@ -401,8 +401,7 @@ class PeerServerImpl extends net.Server {
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
-      if (this.requestedPath === undefined)
-        await ensurePrivateDirectory(path.dirname(socketPath), this.logger);
+      if (this.requestedPath === undefined) await ensurePrivateDirectory(path.dirname(socketPath));
       // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
       const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
       if (unreachable) this.logger.warn({ path: socketPath }, unreachable);

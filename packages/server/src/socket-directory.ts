@@ -51,15 +51,55 @@ function problem(st: { uid: number; mode: number }, uid: number): string | null 
   return null;
 }
 
+const MAX_SYMLINKS = 40;
+
 /**
- * Checks the socket's directory and every directory above it (symlinks resolved). Throws
+ * Resolves `dir` one component at a time, as the kernel would, and refuses every symlink met on the way
+ * (in the path itself or in a symlink's target) that someone other than root or the server's user owns.
+ * Why: the server keeps using the path as given; such a symlink's owner can re-point it at any moment (even
+ * in sticky /tmp, where it is theirs), so root's later lstat and unlink would land in a directory of their
+ * choosing. A symlink root or we own can only change if root or we change it.
+ */
+async function resolveCheckingSymlinks(dir: string, uid: number): Promise<string> {
+  const pending = path.resolve(dir).split('/').filter(Boolean);
+  let at = '/';
+  let hops = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    if (name === '.') continue;
+    if (name === '..') {
+      at = path.dirname(at);
+      continue;
+    }
+    const next = path.join(at, name);
+    const st = await fs.lstat(next);
+    if (!st.isSymbolicLink()) {
+      at = next;
+      continue;
+    }
+    if (st.uid !== uid && st.uid !== 0)
+      throw unsafe(
+        dir,
+        `the symlink ${next} on its path is owned by uid ${st.uid}, not by root or this server (uid ${uid}), ` +
+          'so its owner can re-point it at any time',
+      );
+    if (++hops > MAX_SYMLINKS) throw unsafe(dir, 'its path has too many levels of symlinks');
+    const target = await fs.readlink(next);
+    if (path.isAbsolute(target)) at = '/';
+    pending.unshift(...target.split('/').filter(Boolean));
+  }
+  return at;
+}
+
+/**
+ * Checks the socket's directory, every directory above it and every symlink on the way to it. Throws
  * SocketDirectoryMissingError when it does not exist and UnsafeSocketPathError (UNSAFE_SOCKET_DIRECTORY)
  * when someone other than root or the server's user could change it.
  */
 export async function checkSocketDirectory(dir: string): Promise<void> {
   let real: string;
   try {
-    real = await fs.realpath(dir);
+    real = await resolveCheckingSymlinks(dir, serverUid());
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SocketDirectoryMissingError(dir);
     throw err;

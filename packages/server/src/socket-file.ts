@@ -22,7 +22,6 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AddressInUseError, UnsafeSocketPathError } from './errors.js';
-import type { PeerLogger } from './logger.js';
 import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
 
 const PROBE_TIMEOUT_MS = 1_000;
@@ -48,10 +47,10 @@ function currentUid(): number {
 }
 
 /**
- * Creates the default socket directory 0700, or accepts an existing one only if it is a real directory
- * (not a symlink) owned by us: in a shared /tmp another user could have made it first.
+ * Creates the default socket directory 0700, or accepts an existing one only if checkExistingDefaultDirectory
+ * does: in a shared /tmp another user could have made it first.
  */
-export async function ensurePrivateDirectory(dir: string, logger: PeerLogger): Promise<void> {
+export async function ensurePrivateDirectory(dir: string): Promise<void> {
   await checkSocketDirectory(path.dirname(dir));
   try {
     await fs.mkdir(dir, { mode: 0o700 });
@@ -61,6 +60,28 @@ export async function ensurePrivateDirectory(dir: string, logger: PeerLogger): P
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  await checkExistingDefaultDirectory(dir);
+}
+
+/**
+ * The server's verdict on the default socket directory without changing anything (what `doctor` reports):
+ * 'missing' when the server would create it (its parent checked), 'ok' when it would use it; throws the
+ * error the server would throw otherwise.
+ */
+export async function checkDefaultSocketDirectory(dir: string): Promise<'missing' | 'ok'> {
+  await checkSocketDirectory(path.dirname(dir));
+  try {
+    await fs.lstat(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw err;
+  }
+  await checkExistingDefaultDirectory(dir);
+  return 'ok';
+}
+
+/** An existing default directory must be a real directory (not a symlink) owned by us, and pass StrictModes. */
+async function checkExistingDefaultDirectory(dir: string): Promise<void> {
   const st = await fs.lstat(dir);
   if (st.isSymbolicLink()) throw new UnsafeSocketPathError(dir, 'the socket directory is a symlink');
   if (!st.isDirectory())
@@ -72,12 +93,8 @@ export async function ensurePrivateDirectory(dir: string, logger: PeerLogger): P
       `the socket directory is owned by uid ${st.uid}, not by this process (uid ${uid})`,
     );
   }
-  if ((st.mode & 0o022) !== 0) {
-    logger.warn(
-      { dir, mode: formatOctal(st.mode & 0o7777) },
-      'peerauth socket directory is writable by group or others; expected 0700',
-    );
-  }
+  // bindSocketFile checks it again; checked here too so that doctor's verdict is the whole of the server's.
+  await checkSocketDirectory(dir);
 }
 
 export { formatOctal };
@@ -182,11 +199,9 @@ export async function bindSocketFile(
   // function returns, and a FileHandle would be closed (with a warning) when garbage collected.
   let dirFd = -1;
   let listening = false;
+  let linked: FileIdentity | null = null;
   try {
-    dirFd = fsSync.openSync(
-      privateDir,
-      fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW,
-    );
+    dirFd = openPrivateDirectory(privateDir);
     const dirStat = fsSync.fstatSync(dirFd);
     const privateDirFile = { dev: dirStat.dev, ino: dirStat.ino };
     const uid = typeof process.geteuid === 'function' ? process.geteuid() : dirStat.uid;
@@ -216,6 +231,7 @@ export async function bindSocketFile(
       if (!procFd) await assertStillOurs(privateDir, privateDirFile);
       try {
         await fs.link(tmpPath, socketPath);
+        linked = file;
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -228,6 +244,7 @@ export async function bindSocketFile(
           existing = await inspectSocketPath(socketPath);
           if (existing.kind === 'stale') await unlinkIfSame(socketPath, existing.file);
           await fs.rename(tmpPath, socketPath);
+          linked = file;
           break;
         }
         throw err;
@@ -245,9 +262,30 @@ export async function bindSocketFile(
     }
     return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd, privateDirRemoved };
   } catch (err) {
+    // A swap noticed after the move must not leave a socket nobody serves at the path.
+    if (linked) unlinkIfSameSync(socketPath, linked);
     if (listening) unlisten();
     if (dirFd >= 0) fsSync.closeSync(dirFd);
     await removePrivateDirectory(privateDir).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Opens what mkdtemp made; a symlink or non-directory swapped in already is a refusal, not a raw errno. */
+function openPrivateDirectory(privateDir: string): number {
+  try {
+    return fsSync.openSync(
+      privateDir,
+      fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW,
+    );
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT')
+      throw new UnsafeSocketPathError(
+        privateDir,
+        'the private bind directory was replaced before it could be opened',
+        'UNSAFE_SOCKET_DIRECTORY',
+      );
     throw err;
   }
 }

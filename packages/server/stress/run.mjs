@@ -43,6 +43,10 @@ async function main() {
     ['fds', fdExhaustionScenario],
     ['lookups', lookupsScenario],
   ];
+  // `npm run stress -- resets idle` runs only the scenarios named.
+  const only = process.argv.slice(2);
+  if (only.length)
+    scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => only.includes(name)));
   console.log(`peerauth stress (${SMALL ? 'small' : 'full'} sizes): ${JSON.stringify(SIZES)}`);
   for (const [name, run] of scenarios) {
     const started = Date.now();
@@ -122,18 +126,31 @@ function stats(pid) {
   return { fds, rssMb: Math.round(rss / 102.4) / 10 };
 }
 
-/** One GET /whoami on a new connection; resolves with the status code (0 when none came) and the time. */
-function whoami(socketPath) {
+/** One GET /whoami on a new connection, retried `tries` times on a full backlog; resolves with the status code (0 when none came) and the time. */
+function whoami(socketPath, tries = 0) {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
     const c = net.connect(socketPath);
     let data = '';
-    c.on('connect', () => c.write('GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let connected = false;
+    c.on('connect', () => {
+      connected = true;
+      c.write('GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
     c.on('data', (d) => {
       data += d;
     });
-    c.on('error', () => {});
+    let busy = false;
+    c.on('error', (err) => {
+      busy = err.code === 'EAGAIN' && !connected && tries > 0;
+    });
     c.on('close', () => {
+      // A full backlog (clients that already reset but are not accepted yet) answers EAGAIN at once where
+      // TCP would queue: that is the listener being behind, not a request refused, so try again.
+      if (busy) {
+        setTimeout(() => whoami(socketPath, tries - 1).then(resolve), 10);
+        return;
+      }
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0), ms });
     });
@@ -189,12 +206,19 @@ async function openIdle(socketPath, count, onOpen) {
   return sockets;
 }
 
-/** Waits (bounded) until the server holds no more descriptors than `baseline` + slack. */
+/**
+ * Waits (bounded, 10 s) until the server's descriptor count is back to `baseline` or has stopped changing:
+ * right after the clients are done the server may still be accepting and closing their connections, so a
+ * count taken at once measures the backlog, not a leak.
+ */
 async function settleFds(pid, baseline) {
   let now = stats(pid).fds;
-  for (let i = 0; i < 100 && now > baseline + FD_SLACK; i++) {
+  let steady = 0;
+  for (let i = 0; i < 100 && now > baseline && steady < 10; i++) {
     await sleep(100);
-    now = stats(pid).fds;
+    const next = stats(pid).fds;
+    steady = next === now ? steady + 1 : 0;
+    now = next;
   }
   return now;
 }
@@ -314,11 +338,14 @@ async function resetsScenario(socketPath) {
     };
     await Promise.all(Array.from({ length: 16 }, worker));
     const fdsAfter = await settleFds(server.pid, before.fds);
-    const check = await whoami(socketPath);
+    // The resets leave the backlog full of connections the listener has not accepted yet.
+    const check = await whoami(socketPath, 200);
     const ok = server.alive() && check.status === 200 && fdsAfter <= before.fds + FD_SLACK;
     return {
       ok,
-      detail: `${SIZES.resets} connections closed mid-request; server fds ${before.fds} -> ${fdsAfter}`,
+      detail:
+        `${SIZES.resets} connections closed mid-request; server fds ${before.fds} -> ${fdsAfter}; ` +
+        `then /whoami answered ${check.status}${server.alive() ? '' : `; server died: ${server.stderr().slice(-300)}`}`,
     };
   } finally {
     await server.stop();

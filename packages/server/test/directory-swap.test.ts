@@ -1,6 +1,13 @@
 // The swap attack on the private bind directory: an unprivileged user who can write the socket's directory
 // exchanges the server's .pa-* directory for a symlink (renameat2 RENAME_EXCHANGE) so that root's chmod or
 // unlink lands on a file elsewhere. Real users, a real attacker process, a real victim file.
+//
+// In every directory the server accepts, no other user can make that swap: a directory owned by root or the
+// server's user and writable by no one else admits renames only by them, and in a root-owned sticky
+// directory (/tmp) renameat2 refuses to move an entry (even in an exchange) that the caller does not own.
+// So the refusal tests below cannot reach the swap, and the re-checks after mkdtemp are tested against the
+// only swapper left: a process with the server's own uid (here root, in a root-owned 0755 directory, the
+// /run/peerauth layout) racing the server on inotify.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -55,6 +62,18 @@ function startAttacker(target: string, when: 'watch' | 'now'): Promise<ChildProc
       else reject(new Error(`attacker exited ${code}: ${out}`));
     });
   });
+}
+
+/** A root-owned 0755 directory to serve in, and a root-owned 0644 victim file in another one. */
+function safeAndVictim(victimName: string): { safe: string; victimDir: string; victim: string } {
+  const safe = path.join(base, 'safe');
+  fs.mkdirSync(safe, { mode: 0o755 });
+  const victimDir = path.join(base, 'victims');
+  fs.mkdirSync(victimDir, { mode: 0o755 });
+  const victim = path.join(victimDir, victimName);
+  fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
+  fs.chmodSync(victim, 0o644);
+  return { safe, victimDir, victim };
 }
 
 function listen(server: PeerServer): Promise<(Error & { code?: string }) | null> {
@@ -135,12 +154,7 @@ describeAsRoot('socket directory writable by another user (root server, swap att
   });
 
   it('in a safe directory: once listening no private directory is left, and a symlink put in its place is never followed at stop', async () => {
-    const safe = path.join(base, 'safe');
-    fs.mkdirSync(safe, { mode: 0o755 });
-    const victimDir = path.join(base, 'victims');
-    fs.mkdirSync(victimDir, { mode: 0o755 });
-    const victim = path.join(victimDir, 's');
-    fs.writeFileSync(victim, 'root data\n', { mode: 0o644 });
+    const { safe, victimDir, victim } = safeAndVictim('s');
     const socketPath = path.join(safe, 'app.sock');
     const server = net.createServer();
     let privateDir = '';
@@ -153,5 +167,90 @@ describeAsRoot('socket directory writable by another user (root server, swap att
     fs.symlinkSync(victimDir, privateDir);
     await new Promise<void>((r) => server.close(() => r()));
     expect(fs.existsSync(victim)).toBe(true);
+  });
+});
+
+describeAsRoot("a swap after the checks, by a process of the server's own uid (root)", () => {
+  it('fails closed: no chmod or bind through the swapped name, no socket left, a typed error', async () => {
+    const { safe, victimDir, victim } = safeAndVictim('data');
+    let swaps = 0;
+    // The swap lands somewhere between mkdtemp and the end of listen(); a few rounds so it lands at
+    // different steps. Every round must fail closed; at least one swap must have happened.
+    for (let round = 0; round < 5; round++) {
+      const child = spawn(binary, [safe, victimDir, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      attacker = child;
+      let out = '';
+      child.stdout?.on('data', (d) => {
+        out += d;
+      });
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      while (!out.includes('watching')) await new Promise((r) => setTimeout(r, 5));
+      const socketPath = path.join(safe, 'app.sock');
+      const server = createPeerServer({ path: socketPath, identity, logger: silentLogger });
+      const err = await listen(server);
+      await exited;
+      const swapped = out.includes('swapped');
+      if (swapped) swaps++;
+      if (err === null) await new Promise<void>((r) => server.close(() => r()));
+      expect(fs.statSync(victim).mode & 0o7777).toBe(0o644);
+      expect(fs.readdirSync(victimDir)).toEqual(['data']);
+      if (swapped) {
+        expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+        expect(fs.existsSync(socketPath)).toBe(false);
+      }
+      // Under the names we gave, only the swapper's symlink may be left (never followed, never removed).
+      for (const n of fs.readdirSync(safe).filter((e) => e.startsWith('.pa-')))
+        expect(fs.lstatSync(path.join(safe, n)).isSymbolicLink()).toBe(true);
+      fs.rmSync(path.join(safe, 'app.sock'), { force: true });
+      for (const n of fs.readdirSync(safe)) fs.rmSync(path.join(safe, n), { recursive: true, force: true });
+    }
+    expect(swaps).toBeGreaterThan(0);
+  });
+});
+
+describeAsRoot('a symlink on the socket path owned by another user (root server)', () => {
+  function sharedTmp(): { tmp: string; safe: string } {
+    // A root-owned sticky directory like /tmp, and a safe root-owned directory the symlink points to.
+    const tmp = path.join(base, 'tmp');
+    fs.mkdirSync(tmp);
+    fs.chmodSync(tmp, 0o1777);
+    const safe = path.join(base, 'safe');
+    fs.mkdirSync(safe, { mode: 0o755 });
+    return { tmp, safe };
+  }
+
+  it('is refused before anything is created: the attacker could re-point it between lstat and unlink', async () => {
+    const { tmp, safe } = sharedTmp();
+    const link = path.join(tmp, 'link');
+    execFileSync('setpriv', [
+      '--reuid',
+      String(ATTACKER.uid),
+      '--regid',
+      String(ATTACKER.gid),
+      '--clear-groups',
+      'ln',
+      '-s',
+      safe,
+      link,
+    ]);
+    expect(fs.lstatSync(link).uid).toBe(ATTACKER.uid);
+    const server = createPeerServer({ path: path.join(link, 'app.sock'), identity, logger: silentLogger });
+    const err = await listen(server);
+    if (err === null) await new Promise<void>((r) => server.close(() => r()));
+    expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+    expect(err?.message).toContain(link);
+    expect(err?.message).toContain(`uid ${ATTACKER.uid}`);
+    expect(fs.readdirSync(safe)).toEqual([]);
+  });
+
+  it('is accepted when root owns it', async () => {
+    const { tmp, safe } = sharedTmp();
+    const link = path.join(tmp, 'link');
+    fs.symlinkSync(safe, link);
+    const server = createPeerServer({ path: path.join(link, 'app.sock'), identity, logger: silentLogger });
+    expect(await listen(server)).toBeNull();
+    expect(fs.readdirSync(safe)).toEqual(['app.sock']);
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(fs.readdirSync(safe)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { addonOrigin, platformSupport } from '@peerauth/core-native';
 import {
+  checkDefaultSocketDirectory,
   checkSocketDirectory,
   checkSocketPathLength,
   defaultSocketPath,
@@ -75,18 +75,22 @@ async function checkSocket(socket: string, isDefault: boolean, out: string[]): P
     return false;
   }
   const dir = path.dirname(socket);
-  // For the default path the server creates the directory 0700 itself, after checking its parent.
-  const checked = isDefault && !fs.existsSync(dir) ? path.dirname(dir) : dir;
+  // The server's own checks, so that doctor never calls fine what the server refuses.
+  let verdict: 'missing' | 'ok';
   try {
-    await checkSocketDirectory(checked);
+    if (isDefault) verdict = await checkDefaultSocketDirectory(dir);
+    else {
+      await checkSocketDirectory(dir);
+      verdict = 'ok';
+    }
   } catch (err) {
-    out.push(`directory   ${checked}: PROBLEM: ${(err as Error).message}`);
+    out.push(`directory   ${dir}: PROBLEM: ${(err as Error).message}`);
     return false;
   }
   out.push(
-    checked === dir
+    verdict === 'ok'
       ? `directory   ${dir}: ok (owned by root or you, writable by no one else)`
-      : `directory   ${dir}: not there yet; the server will create it 0700 (${checked} is ok)`,
+      : `directory   ${dir}: not there yet; the server will create it 0700 (${path.dirname(dir)} is ok)`,
   );
   return true;
 }

@@ -1,0 +1,106 @@
+// `peerauth doctor` must give the server's own verdict on the socket's directory: an existing default
+// directory that the server refuses (owned by someone else, even root; or a symlink) must not be "ok".
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { describeAsRoot } from '../../../test-fixtures/root.js';
+import {
+  createTestGroup,
+  createTestUser,
+  removeTestGroup,
+  removeTestUser,
+} from '../../../test-fixtures/users.js';
+import { bin, type CliResult, setprivArgs, tempDir } from './helpers.js';
+
+const USER = { name: 'pa12f-doctor', uid: 44801, gid: 44801 };
+let base: string;
+
+/** `peerauth ARGS` with XDG_RUNTIME_DIR=base, as `as` when given; serve is stopped by a guard if it starts. */
+function peerauth(args: string[], as?: { uid: number; gid: number }): Promise<CliResult> {
+  const argv = [
+    ...(as ? ['setpriv', ...setprivArgs(as)] : []),
+    'timeout',
+    '-s',
+    'KILL',
+    '20',
+    'env',
+    `XDG_RUNTIME_DIR=${base}`,
+    process.execPath,
+    bin,
+    ...args,
+  ];
+  return new Promise((resolve) => {
+    execFile(argv[0] as string, argv.slice(1), (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The user can run the CLI from this checkout (not so from a 0700 checkout: then that case is skipped). */
+function userCanRunCli(): boolean {
+  return require_('setpriv', [...setprivArgs(USER), process.execPath, bin, '--version']);
+}
+
+function require_(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(() => {
+  removeTestUser(USER.name);
+  removeTestGroup(USER.name);
+  createTestGroup(USER.name, USER.gid);
+  createTestUser(USER.name, { uid: USER.uid, gid: USER.gid });
+});
+
+afterAll(() => {
+  removeTestUser(USER.name);
+  removeTestGroup(USER.name);
+});
+
+beforeEach(() => {
+  base = tempDir('pa12f-');
+});
+
+afterEach(() => {
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+describeAsRoot('doctor and serve agree on the default socket directory', () => {
+  it('an existing root-owned default directory: both refuse it for a non-root user', async (ctx) => {
+    const dir = path.join(base, 'peerauth');
+    fs.mkdirSync(dir, { mode: 0o755 });
+    if (!userCanRunCli()) ctx.skip();
+    const serve = await peerauth(['serve'], USER);
+    const doctor = await peerauth(['doctor'], USER);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain(`owned by uid 0, not by this process (uid ${USER.uid})`);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain(`owned by uid 0, not by this process (uid ${USER.uid})`);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('a default directory that is a symlink to a safe directory: both refuse it', async () => {
+    const target = path.join(base, 'elsewhere');
+    fs.mkdirSync(target, { mode: 0o700 });
+    fs.symlinkSync(target, path.join(base, 'peerauth'));
+    const serve = await peerauth(['serve']);
+    const doctor = await peerauth(['doctor']);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain('the socket directory is a symlink');
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain('the socket directory is a symlink');
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
+  it('a missing default directory: doctor says the server will create it', async () => {
+    const doctor = await peerauth(['doctor']);
+    expect(doctor.stdout).toContain('the server will create it 0700');
+    expect(fs.existsSync(path.join(base, 'peerauth'))).toBe(false);
+  });
+});
