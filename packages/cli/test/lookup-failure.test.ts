@@ -121,6 +121,49 @@ describeAsRoot('user lookups that fail or time out (LD_PRELOAD NSS faults)', () 
     }
   });
 
+  it('with lookupFailure "fallback", an identity built after a failed lookup is never remembered', async () => {
+    const fallbackDir = tempDir();
+    const fallback = await startCli(
+      [
+        'serve',
+        '--mode',
+        '0666',
+        '--config',
+        writeConfig(fallbackDir, { ...CONFIG, lookupFailure: 'fallback' }),
+      ],
+      path.join(fallbackDir, 's.sock'),
+      { env: nssFaultEnv(FAULTS) },
+    );
+    try {
+      // One curl process, two connections (the server closes each): the same pid, uid, gid and groups,
+      // which the server's identity memo would answer from memory on the second connection.
+      const url = 'http://localhost/whoami';
+      const r = await run(
+        'curl',
+        ['-sS', '-m', '20', '-H', 'Connection: close', '--unix-socket', fallback.socket, url, url],
+        { uid: OK.uid, gid: GROUP.gid, groups: [BROKEN_GID] },
+      );
+      expect(r.stdout.match(/"role": ?"member"/g), r.stdout + r.stderr).toHaveLength(2);
+      const warnings = () =>
+        fallback
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('"lookup":"groupsByGid"') && l.includes(String(BROKEN_GID)));
+      // Each connection's warning comes before its audit line. Both connections asked for the group again
+      // (and logged its failure): nothing pinned the answer.
+      const admitted = () =>
+        fallback
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('"decision":"accepted"'));
+      await waitFor(() => admitted().length >= 2);
+      expect(warnings()).toHaveLength(2);
+    } finally {
+      await fallback.stop();
+      fs.rmSync(fallbackDir, { recursive: true, force: true });
+    }
+  });
+
   it('peerauth resolve shows the failure and exits 1', async () => {
     // (A timed-out lookup is left out here: closing the pool under a worker stuck in NSS is issue 12's.)
     for (const who of [EIO.name, String(EIO.uid), ERANGE.name]) {

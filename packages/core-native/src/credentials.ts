@@ -7,7 +7,7 @@ import { nativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
 import { PeerCredentialsError, PeerCredentialsUnavailableError } from './errors.js';
 import { unixSocketFd } from './socket-fd.js';
-import { namespaceOverflowIds } from './userns.js';
+import { namespaceOverflowIds, type OverflowIds } from './userns.js';
 
 export interface PeerCredentials {
   pid: number | null;
@@ -64,12 +64,21 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
     throw new PeerCredentialsError(errnoName(rc), 'getsockopt', rc);
   }
   const flags = buf[SLOT_FLAGS]!;
-  refuseUnmapped(buf[SLOT_UID]!, buf[SLOT_GID]!);
+  const overflow = namespaceOverflowIds();
+  refuseUnmapped(overflow, buf[SLOT_UID]!, buf[SLOT_GID]!);
   let groups: number[] | null = null;
   if (flags & FLAG_GROUPS) {
     const n = buf[SLOT_NGROUPS]!;
-    groups = new Array<number>(n);
-    for (let i = 0; i < n; i++) groups[i] = buf[SLOT_GROUPS + i]!;
+    groups = [];
+    // Inside a user namespace the overflow gid in the list is every supplementary group this namespace
+    // cannot name (the kernel's "unknown"), not the group nogroup: dropping it keeps it from being named,
+    // becoming a selector or matching groupRoles. The peer is not refused for it: its uid and primary gid
+    // are real, and holding an unnamed group grants nothing here.
+    const hidden = overflow === null ? -1 : overflow.gid;
+    for (let i = 0; i < n; i++) {
+      const gid = buf[SLOT_GROUPS + i]!;
+      if (gid !== hidden) groups.push(gid);
+    }
   }
   return {
     pid: flags & FLAG_PID ? buf[SLOT_PID]! : null,
@@ -79,8 +88,7 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
   };
 }
 
-function refuseUnmapped(uid: number, gid: number): void {
-  const overflow = namespaceOverflowIds();
+function refuseUnmapped(overflow: OverflowIds | null, uid: number, gid: number): void {
   if (overflow === null || (uid !== overflow.uid && gid !== overflow.gid)) return;
   const which = uid === overflow.uid ? `uid ${uid}` : `gid ${gid}`;
   throw new PeerCredentialsError(

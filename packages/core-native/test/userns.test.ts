@@ -16,14 +16,14 @@ import {
 import { getPeerCredentials, PeerCredentialsError } from '../src/index.js';
 import { listen } from './helpers.js';
 
-const GROUP = { name: 'pa11-ns-g', gid: 44310 };
-const USER = { name: 'pa11-ns-u', uid: 44210 };
+const GROUP = { name: 'pa11f-ns-g', gid: 44860 };
+const USER = { name: 'pa11f-ns-u', uid: 44850 };
 const overflowUid = Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8'));
 const overflowGid = Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8'));
 const CONNECT =
   "const c=require('node:net').connect(process.argv[1]);c.on('error',()=>{});c.on('close',()=>{});c.resume();";
 
-function connectAs(path: string, uid: number, gid: number): Promise<void> {
+function connectAs(path: string, uid: number, gid: number, groups: number[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(
       'setpriv',
@@ -32,7 +32,7 @@ function connectAs(path: string, uid: number, gid: number): Promise<void> {
         String(uid),
         '--regid',
         String(gid),
-        '--clear-groups',
+        ...(groups.length > 0 ? ['--groups', groups.join(',')] : ['--clear-groups']),
         '--',
         process.execPath,
         '-e',
@@ -90,9 +90,9 @@ describeAsRoot('peers outside the server user namespace (unshare -U -r)', () => 
     removeTestGroup(GROUP.name);
   });
 
-  async function peerSeen(uid: number, gid: number): Promise<Record<string, unknown>> {
+  async function peerSeen(uid: number, gid: number, groups: number[] = []): Promise<Record<string, unknown>> {
     lines = [];
-    await connectAs(socketPath, uid, gid);
+    await connectAs(socketPath, uid, gid, groups);
     const deadline = Date.now() + 10_000;
     while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(lines).toHaveLength(1);
@@ -113,7 +113,13 @@ describeAsRoot('peers outside the server user namespace (unshare -U -r)', () => 
   });
 
   it('a mapped peer (root, mapped to 0) is an ordinary identity', async () => {
-    expect(await peerSeen(0, 0)).toEqual({ ok: true, uid: 0, gid: 0 });
+    expect(await peerSeen(0, 0)).toEqual({ ok: true, uid: 0, gid: 0, groups: [] });
+  });
+
+  it('an unmapped supplementary group is left out of groups, never reported as the overflow gid', async () => {
+    // Mapped uid and gid 0 holding the mapped group 0 and an unmapped one: the kernel reports the latter
+    // as the overflow gid (nogroup on the host), which names no group of this namespace.
+    expect(await peerSeen(0, 0, [0, GROUP.gid])).toEqual({ ok: true, uid: 0, gid: 0, groups: [0] });
   });
 });
 
@@ -132,5 +138,19 @@ describeAsRoot('the user nobody on the host', () => {
       await listener.close();
     }
     expect(PeerCredentialsError).toBeDefined();
+  });
+
+  it('keeps the overflow gid (nogroup) as an ordinary supplementary group', async () => {
+    const listener = await listen();
+    try {
+      const accepted = listener.nextConnection();
+      const client = connectAs(listener.path, USER.uid, 0, [0, overflowGid]);
+      const socket = await accepted;
+      expect(getPeerCredentials(socket).groups).toEqual([0, overflowGid]);
+      socket.destroy();
+      await client;
+    } finally {
+      await listener.close();
+    }
   });
 });

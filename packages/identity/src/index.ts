@@ -22,6 +22,8 @@ export {
   InvalidUidError,
   NoIdentityError,
 } from './errors.js';
+export { type GroupNamer, groupNamer } from './group-namer.js';
+export { lookupFailedDuring } from './lookup-failed.js';
 export { type ControlCharacter, findControlCharacter, quoteValue } from './printable.js';
 export {
   createResolver,

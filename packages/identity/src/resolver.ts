@@ -4,6 +4,8 @@
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, parseIdentityConfig } from './config.js';
 import { type IdentityLookup, IdentityLookupError, InvalidUidError } from './errors.js';
+import { groupNamer } from './group-namer.js';
+import { markLookupFailed } from './lookup-failed.js';
 import {
   indexConfig,
   type Lookup,
@@ -157,6 +159,11 @@ function assertCredentials(creds: PeerCredentialsLike): void {
   if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
 }
 
+/** What one resolve() call has seen so far. */
+interface Run {
+  lookupFailed: boolean;
+}
+
 class PeerResolver implements Resolver {
   readonly config: IdentityConfig;
   readonly directory: UserDirectory;
@@ -179,8 +186,9 @@ class PeerResolver implements Resolver {
    * A failed lookup: with lookupFailure "reject", resolution stops here; with "fallback", it is logged and
    * resolution goes on without that answer.
    */
-  #failed(lookup: IdentityLookup, subject: string, failure: Lookup<unknown>, log: object): void {
+  #failed(run: Run, lookup: IdentityLookup, subject: string, failure: Lookup<unknown>, log: object): void {
     if (failure.ok) return;
+    run.lookupFailed = true;
     const { timeoutMs, logger } = this.#settings;
     if (this.config.lookupFailure === 'reject') {
       throw new IdentityLookupError(lookup, subject, failure.reason, failure.timedOut, {
@@ -195,13 +203,14 @@ class PeerResolver implements Resolver {
 
   /** groupsOf (getgrouplist): the gids it lists, their names added to `names`. */
   async #listedGroups(
+    run: Run,
     creds: PeerCredentialsLike,
     username: string,
     names: Map<number, string>,
   ): Promise<number[]> {
     const answer = await call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
     const listed = answer.ok ? checkGroups(answer.value) : answer;
-    this.#failed('groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
+    this.#failed(run, 'groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
       uid: creds.uid,
       username,
     });
@@ -211,30 +220,30 @@ class PeerResolver implements Resolver {
   }
 
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
-  async #groups(creds: PeerCredentialsLike, username: string | null): Promise<PeerGroups> {
+  async #groups(run: Run, creds: PeerCredentialsLike, username: string | null): Promise<PeerGroups> {
     const { timeoutMs } = this.#settings;
     const names = new Map<number, string>();
     let supplementary: number[];
     let source: string;
-    const byGid = this.directory.groupsByGid?.bind(this.directory);
+    const byGid = groupNamer(this.directory);
     if (creds.groups !== null) {
       supplementary = creds.groups;
       source = 'kernel-reported groups';
       // A directory that cannot name single gids still names the user's own groups through groupsOf;
       // membership stays the kernel's.
-      if (!byGid && username !== null) await this.#listedGroups(creds, username, names);
+      if (!byGid && username !== null) await this.#listedGroups(run, creds, username, names);
     } else if (username === null) {
       supplementary = [];
       source = 'no group list: the kernel reported none and there is no username to ask the directory for';
     } else {
       source = 'directory groups (the kernel reported no group list)';
-      supplementary = await this.#listedGroups(creds, username, names);
+      supplementary = await this.#listedGroups(run, creds, username, names);
     }
     const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
     if (byGid && unnamed.length > 0) {
       const answer = await call(() => byGid(unnamed), timeoutMs);
       const named = answer.ok ? checkGroups(answer.value) : answer;
-      this.#failed('groupsByGid', `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`, named, {
+      this.#failed(run, 'groupsByGid', `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`, named, {
         uid: creds.uid,
         gids: unnamed,
       });
@@ -249,15 +258,16 @@ class PeerResolver implements Resolver {
   async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
     assertCredentials(creds);
     const { timeoutMs } = this.#settings;
+    const run: Run = { lookupFailed: false };
     const userLookup = await call(() => this.directory.userByUid(creds.uid), timeoutMs);
     const user = userLookup.ok ? checkUser(userLookup.value) : userLookup;
-    this.#failed('userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
+    this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
     const username = usernameStage(creds.uid, user);
-    const groups = await this.#groups(creds, username.username);
+    const groups = await this.#groups(run, creds, username.username);
     const person = personStage(this.#index, creds.uid, username.username);
     const role = roleStage(this.config, this.#index, person.person, groups);
     const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
-    return {
+    const identity: Identity = {
       uid: creds.uid,
       gid: creds.gid,
       pid: creds.pid ?? process?.pid ?? null,
@@ -276,6 +286,7 @@ class PeerResolver implements Resolver {
       }),
       trail: [username.step, person.step, role.step, spiffe.step],
     };
+    return run.lookupFailed ? markLookupFailed(identity) : identity;
   }
 }
 

@@ -2,7 +2,7 @@
 // connection from the same uid, so they are cached per uid (group names per gid) with a TTL, negatively
 // cached when there is no entry, bounded in size, and single-flight so a burst of connections from one uid
 // costs one lookup. Failed lookups are never cached.
-import type { MaybePromise, UserDirectory } from '@peerauth/identity';
+import { groupNamer, type MaybePromise, type UserDirectory } from '@peerauth/identity';
 
 export interface CacheOptions {
   /** How long a found user/group list stays valid. Default 60 s. */
@@ -170,7 +170,7 @@ export function createCachingDirectory(inner: UserDirectory, options: CacheOptio
   const groups = new TtlLru<string, Groups>(ttlMs, negativeTtlMs, max, now, () => false);
   const groupNames = new TtlLru<number, string | null>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
   const tables = [users, groups, groupNames];
-  const namesOf = inner.groupsByGid?.bind(inner);
+  const namesOf = groupNamer(inner);
   const groupsByGid = namesOf
     ? (gids: readonly number[]) => {
         const names = groupNames.getMany(gids, async (missing) => {

@@ -3,12 +3,13 @@
 // the resolver would build again. Remembering it skips the resolver and every promise on that path, so
 // such a connection is admitted synchronously in its accept callback.
 //
-// Only identities with a username are remembered: a null username may come from a lookup that failed
-// or timed out, which must be retried rather than pinned. Identities with process attestation are never
+// Only identities with a username and built without a failed lookup are remembered: with lookupFailure
+// "fallback" a failed or timed-out lookup (of the user or of any group) must be retried by the next
+// connection rather than pinned for the TTL. Identities with process attestation are never
 // remembered (the same pid can exec another program). Shared identities are frozen so no connection can
 // change what another one sees.
 import type { PeerCredentials } from '@peerauth/core-native';
-import type { Identity } from '@peerauth/identity';
+import { type Identity, lookupFailedDuring } from '@peerauth/identity';
 
 interface Memo {
   identity: Identity;
@@ -41,7 +42,7 @@ export class IdentityMemo {
   }
 
   remember(credentials: PeerCredentials, identity: Identity): Identity {
-    if (this.max === 0 || identity.username === null) return identity;
+    if (this.max === 0 || identity.username === null || lookupFailedDuring(identity)) return identity;
     Object.freeze(identity.trail);
     Object.freeze(identity.selectors);
     if (identity.groups) Object.freeze(identity.groups);
