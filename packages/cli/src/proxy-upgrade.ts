@@ -18,6 +18,9 @@ function head(status: number, message: string, raw: string[], extra = ''): strin
  */
 const CLOSING_IDLE_MS = 30_000;
 
+/** How long a flushed, ended client socket is kept before it is destroyed (see closeAfterFlush). */
+const CLOSING_GRACE_MS = 2_000;
+
 /**
  * Ends a client socket and destroys it once what was written is flushed. The HTTP server's sockets allow
  * half-open connections, so without the destroy a client that never closes its side (and a paused socket
@@ -26,7 +29,9 @@ const CLOSING_IDLE_MS = 30_000;
 function closeAfterFlush(socket: net.Socket): void {
   socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
   socket.resume();
-  socket.end(() => socket.destroy());
+  // Not at once: requests the client pipelined before the upgrade may still be on their way upstream,
+  // and destroying the client socket aborts them (their responses could never be written anyway).
+  socket.end(() => setTimeout(() => socket.destroy(), CLOSING_GRACE_MS).unref());
 }
 
 /** A response written straight onto a client socket the HTTP parser has let go of; then the socket closes. */
