@@ -33,8 +33,9 @@ const buffered = new Set<Flushable>();
  * halved the connection rate. Lines gather up to AUDIT_BUFFER_BYTES and go out together; a quiet server
  * still writes them within AUDIT_FLUSH_MS. pino writes the rest synchronously on process 'exit' (normal
  * end, uncaught exception); flushLogs() covers the ends that skip 'exit' (a re-raised signal).
+ * Refusals and problems (warn and above) are rare and what an operator watches for: they go out at once.
  */
-export function bufferedDestination(fd: number): ReturnType<typeof pino.destination> {
+export function bufferedDestination(fd: number): pino.DestinationStream {
   const stream = pino.destination({
     fd,
     sync: false,
@@ -43,7 +44,22 @@ export function bufferedDestination(fd: number): ReturnType<typeof pino.destinat
   } as Parameters<typeof pino.destination>[0]);
   buffered.add(stream);
   stream.on('close', () => buffered.delete(stream));
-  return stream;
+  return {
+    write(line: string) {
+      stream.write(line);
+      if (urgent(line)) stream.flush();
+    },
+  };
+}
+
+// pino writes the level first: {"level":40,... for warn, 50 error, 60 fatal.
+const LEVEL_DIGIT = '{"level":'.length;
+function urgent(line: string): boolean {
+  return (
+    line.startsWith('{"level":') &&
+    line.charCodeAt(LEVEL_DIGIT) >= 0x34 &&
+    line.charCodeAt(LEVEL_DIGIT + 2) === 0x2c
+  );
 }
 
 const AUDIT_BUFFER_BYTES = 8192;
