@@ -7,7 +7,6 @@
 //   heap <n>        -> wait for n connections since heap-base, gc, print {"bytesPerConnection"}
 import net from 'node:net';
 import readline from 'node:readline';
-import { pino } from 'pino';
 import { createPeerServer } from '../dist/index.js';
 
 const [kind, socketPath] = process.argv.slice(2);
@@ -33,10 +32,10 @@ if (kind === 'plain') {
   server.listen({ path: socketPath, backlog: 4096 }, ready);
 } else {
   const options = { path: socketPath, identity: CONFIG, logger: silent, backlog: 4096 };
+  if (kind === 'peer-defaults') delete options.logger;
   if (kind === 'peer-noctx') options.asyncContext = false;
   // New client processes skip the memo: this is the path of a connection from a process not seen before.
   if (kind === 'peer-resolver') options.cache = { identities: 0 };
-  if (kind === 'peer+audit') options.logger = pino({ level: 'info' }, pino.destination('/dev/null'));
   server = createPeerServer(options, onSocket);
   server.listen(ready);
 }
@@ -77,7 +76,7 @@ readline.createInterface({ input: process.stdin }).on('line', async (line) => {
     const n = Number(arg);
     while (accepted < n) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
-    reply({ bytesPerConnection: ((await heapUsed()) - heapBase) / n });
+    reply({ bytesPerConnection: ((await heapUsed()) - heapBase) / n, rss: process.memoryUsage().rss });
   }
 });
 process.stdin.on('end', () => server.close(() => process.exit(0)));

@@ -25,7 +25,14 @@ export {
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
-export { LOG_LEVELS, type LogLevel, type PeerLogger, parseLogLevel } from './logger.js';
+export {
+  bufferedDestination,
+  flushLogs,
+  LOG_LEVELS,
+  type LogLevel,
+  type PeerLogger,
+  parseLogLevel,
+} from './logger.js';
 export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';

@@ -6,6 +6,8 @@
 // cleaned up. So every later signal comes here too, and ends the process only once the first one's cleanup
 // has removed the socket file and the private directory.
 
+import { flushLogs } from './logger.js';
+
 export const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface ShutdownSignals {
@@ -52,6 +54,8 @@ export function onShutdownSignals(begin: (signal: NodeJS.Signals) => void): Shut
       if (pending !== null) controls.exit(pending);
     },
     exit(signal) {
+      // Dying by the signal skips process 'exit', where buffered audit lines would otherwise be written.
+      flushLogs();
       controls.remove();
       process.kill(process.pid, signal);
     },
