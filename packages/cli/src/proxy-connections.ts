@@ -2,7 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type stream from 'node:stream';
 import type { Identity } from '@peerauth/identity';
-import { peerOf } from '@peerauth/server';
+import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 
@@ -52,18 +52,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
       stamps = identityHeaders(identity);
     } catch (err) {
       if (!(err instanceof IdentityValueError)) throw err;
-      logger.warn(
-        {
-          event: 'peerauth.connection',
-          decision: 'rejected',
-          peerUid: identity.uid,
-          peerGid: identity.gid,
-          peerPid: identity.pid,
-          field: err.field,
-          reason: err.message,
-        },
-        'peer connection rejected',
-      );
+      auditRejected(logger, null, identity, `${err.code}: ${err.message}`, null);
       known.set(socket, null);
       socket.destroy();
       return null;

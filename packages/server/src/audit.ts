@@ -19,7 +19,8 @@ export interface AuditEvent {
   fallback: boolean | null;
   spiffeId: string | null;
   reason: string | null;
-  durationMs: number;
+  /** Time from accept to the decision; null for a refusal made after the server handed the connection on. */
+  durationMs: number | null;
 }
 
 function buildEvent(
@@ -27,7 +28,7 @@ function buildEvent(
   credentials: PeerCredentials | null,
   identity: Identity | null | undefined,
   reason: string | null,
-  durationMs: number,
+  durationMs: number | null,
 ): AuditEvent {
   return {
     event: 'peerauth.connection',
@@ -41,7 +42,7 @@ function buildEvent(
     fallback: identity ? identity.fallback : null,
     spiffeId: identity?.spiffeId ?? null,
     reason,
-    durationMs: Math.round(durationMs * 1000) / 1000,
+    durationMs: durationMs === null ? null : Math.round(durationMs * 1000) / 1000,
   };
 }
 
@@ -55,12 +56,16 @@ export function auditAccepted(
   logger.info(buildEvent('accepted', credentials, identity, null, durationMs), 'peer connection accepted');
 }
 
+/**
+ * Also for applications and the CLI that refuse a connection after the 'peer' event (exec's bound on
+ * children, an identity that cannot be passed on): the same event shape, with `durationMs: null`.
+ */
 export function auditRejected(
   logger: PeerLogger,
   credentials: PeerCredentials | null,
   identity: Identity | null,
   reason: string,
-  durationMs: number,
+  durationMs: number | null,
 ): void {
   if (!levelEnabled(logger, 'warn')) return;
   logger.warn(buildEvent('rejected', credentials, identity, reason, durationMs), 'peer connection rejected');

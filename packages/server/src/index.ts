@@ -8,6 +8,7 @@ export type {
 } from '@peerauth/identity';
 export { currentIdentity, tryCurrentIdentity } from '@peerauth/identity';
 export type { AuditDecision, AuditEvent } from './audit.js';
+export { auditRejected } from './audit.js';
 export {
   type CacheOptions,
   type CacheStats,

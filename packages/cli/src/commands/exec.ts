@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
 import readline from 'node:readline';
 import type { Identity } from '@peerauth/identity';
+import { auditRejected } from '@peerauth/server';
 import type { pino } from 'pino';
 import { resolveCommand } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
@@ -18,26 +19,9 @@ function parseMaxChildren(value: string | undefined): number {
   return n;
 }
 
-/** The audit line for a connection exec closes without running the command. */
-function refuse(
-  logger: pino.Logger,
-  socket: net.Socket,
-  identity: Identity,
-  reason: string,
-  msg: string,
-): void {
-  logger.warn(
-    {
-      event: 'peerauth.connection',
-      decision: 'rejected',
-      peerUid: identity.uid,
-      peerPid: identity.pid,
-      username: identity.username,
-      role: identity.role,
-      reason,
-    },
-    msg,
-  );
+/** The audit line for a connection exec closes without running the command, then the close. */
+function refuse(logger: pino.Logger, socket: net.Socket, identity: Identity, reason: string): void {
+  auditRejected(logger, null, identity, reason, null);
   socket.destroy();
 }
 
@@ -66,13 +50,7 @@ export function bridge(
     env = connectionEnv(identity);
   } catch (err) {
     if (!(err instanceof UnexportableValueError)) throw err;
-    refuse(
-      logger,
-      socket,
-      identity,
-      `${err.code}: ${err.message}`,
-      'connection refused: identity not exportable',
-    );
+    refuse(logger, socket, identity, `${err.code}: ${err.message}`);
     return;
   }
   const [argv0, ...args] = command.argv;
@@ -86,13 +64,7 @@ export function bridge(
     });
   } catch (err) {
     // spawn throws for some failures instead of emitting 'error': one connection fails, not the server.
-    refuse(
-      logger,
-      socket,
-      identity,
-      `spawn failed: ${(err as Error).message}`,
-      'connection refused: spawn failed',
-    );
+    refuse(logger, socket, identity, `spawn failed: ${(err as Error).message}`);
     return;
   }
   children.add(child);
@@ -141,13 +113,7 @@ export async function execCommand(
   });
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
     if (children.size >= maxChildren) {
-      refuse(
-        logger,
-        socket,
-        identity,
-        `max-children (${maxChildren}) reached`,
-        'connection refused: too many children',
-      );
+      refuse(logger, socket, identity, `max-children (${maxChildren}) reached`);
       return;
     }
     bridge(socket, identity, { file, argv }, logger, children);
