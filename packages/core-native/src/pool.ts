@@ -1,7 +1,6 @@
 // The worker-thread pool for everything that can block: NSS lookups and executable hashing.
 // Every call has a timeout; on timeout piscina terminates the worker running it and starts a new
 // one, so a stuck NSS module costs one worker, never the event loop.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -18,7 +17,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { ProcessInfo } from './process-info.js';
-import type { Task, TaskResult, TestHookKind, WireError, WorkerData } from './protocol.js';
+import type { Task, TaskResult, WireError } from './protocol.js';
 
 export type { ProcessInfo } from './process-info.js';
 
@@ -59,6 +58,11 @@ export interface CredentialPool {
    */
   lookupGroups(gids: readonly number[]): Promise<(GroupEntry | null)[]>;
   userGroups(name: string, primaryGid: number): Promise<number[]>;
+  /**
+   * The groups `name` belongs to (getgrouplist, `primaryGid` included, each gid once) with their names
+   * (null: no group entry), in one worker task. Rejects like userGroups and lookupGroups.
+   */
+  userGroupNames(name: string, primaryGid: number): Promise<{ gid: number; name: string | null }[]>;
   /** Takes ownership of peer.pidfd: it is closed exactly once when the call settles. */
   processInfo(
     peer: { pid: number; pidfd?: number | null },
@@ -69,14 +73,6 @@ export interface CredentialPool {
 
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-
-// Under vitest the package runs from src/, but worker threads are plain Node and need the compiled
-// worker, so fall back to dist/ (built by `npm run build`).
-function workerFile(): string {
-  const beside = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(beside)) return beside;
-  return fileURLToPath(new URL('../dist/worker.js', import.meta.url));
-}
 
 function toError(op: string, wire: WireError): Error {
   switch (wire.kind) {
@@ -103,18 +99,22 @@ function checkName(name: string): void {
   }
 }
 
-/** Internal options; `__testHooks` is test-only (lets tests make a worker hang or crash). */
-interface InternalOptions extends CredentialPoolOptions {
-  __testHooks?: boolean;
+/** What a pool runs its tasks in: createCredentialPool uses worker.js beside this module. */
+export interface PoolWorker {
+  /** Absolute path of the piscina worker module (its default export handles one task). */
+  file: string;
+  /** Handed to every worker thread as workerData. */
+  data?: unknown;
 }
 
-class Pool implements CredentialPool {
+/** A pool on any worker file; not exported from the package (createCredentialPool is the public way in). */
+export class Pool implements CredentialPool {
   readonly #piscina: Piscina;
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
   #closed = false;
 
-  constructor(options: InternalOptions) {
+  constructor(options: CredentialPoolOptions, worker: PoolWorker) {
     const threads = options.threads ?? Math.min(2, availableParallelism());
     if (!Number.isInteger(threads) || threads < 1)
       throw new TypeError(`threads must be a positive integer, got ${threads}`);
@@ -123,13 +123,12 @@ class Pool implements CredentialPool {
       throw new TypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs);
-    const workerData: WorkerData = { testHooks: options.__testHooks === true };
     this.#piscina = new Piscina({
-      filename: workerFile(),
+      filename: worker.file,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
-      workerData,
+      workerData: worker.data,
     });
     // Unhandled, piscina's 'error' event (a worker that failed to start, e.g. EMFILE opening worker.js)
     // would end the process.
@@ -141,7 +140,11 @@ class Pool implements CredentialPool {
     });
   }
 
-  async #run<T>(op: string, task: Task): Promise<T> {
+  /**
+   * Runs one task under the pool's timeout and error mapping. `task` is what the worker file understands
+   * (worker.js: protocol.ts's Task); `op` names the call in errors.
+   */
+  async run<T>(op: string, task: object): Promise<T> {
     if (this.#closed) throw new PoolClosedError(op);
     const call = this.#deadlines.start();
     let result: TaskResult;
@@ -158,46 +161,48 @@ class Pool implements CredentialPool {
     return result.value as T;
   }
 
+  #task<T>(task: Task): Promise<T> {
+    return this.run(task.op, task);
+  }
+
   // Argument errors reject like every other failure, so callers need only one error path.
   async lookupUser(uid: number): Promise<UserEntry | null> {
     checkId('uid', uid);
-    return this.#run('lookupUser', { op: 'lookupUser', uid });
+    return this.#task({ op: 'lookupUser', uid });
   }
 
   async lookupUserByName(name: string): Promise<UserEntry | null> {
     checkName(name);
-    return this.#run('lookupUserByName', { op: 'lookupUserByName', name });
+    return this.#task({ op: 'lookupUserByName', name });
   }
 
   async lookupGroup(gid: number): Promise<GroupEntry | null> {
     checkId('gid', gid);
-    return this.#run('lookupGroup', { op: 'lookupGroup', gid });
+    return this.#task({ op: 'lookupGroup', gid });
   }
 
   async lookupGroups(gids: readonly number[]): Promise<(GroupEntry | null)[]> {
     if (!Array.isArray(gids)) throw new TypeError('gids must be an array of gids');
     for (const gid of gids) checkId('gid', gid);
     if (gids.length === 0) return [];
-    return this.#run('lookupGroups', { op: 'lookupGroups', gids: [...gids] });
+    return this.#task({ op: 'lookupGroups', gids: [...gids] });
   }
 
   async userGroups(name: string, primaryGid: number): Promise<number[]> {
     checkName(name);
     checkId('primaryGid', primaryGid);
-    return this.#run('userGroups', { op: 'userGroups', name, gid: primaryGid });
+    return this.#task({ op: 'userGroups', name, gid: primaryGid });
   }
 
-  processInfo(
+  async userGroupNames(name: string, primaryGid: number): Promise<{ gid: number; name: string | null }[]> {
+    checkName(name);
+    checkId('primaryGid', primaryGid);
+    return this.#task({ op: 'userGroupNames', name, gid: primaryGid });
+  }
+
+  async processInfo(
     peer: { pid: number; pidfd?: number | null },
     opts: { sha256?: boolean; maxBytes?: number } = {},
-  ): Promise<ProcessInfo> {
-    return this.#processInfo(peer, opts, {});
-  }
-
-  async #processInfo(
-    peer: { pid: number; pidfd?: number | null },
-    opts: { sha256?: boolean; maxBytes?: number },
-    test: { testHangAfterOpen?: boolean; testGate?: Int32Array },
   ): Promise<ProcessInfo> {
     const pidfd = peer.pidfd ?? null;
     try {
@@ -206,41 +211,18 @@ class Pool implements CredentialPool {
       const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
       if (!Number.isInteger(maxBytes) || maxBytes < 0)
         throw new TypeError(`maxBytes must be an integer >= 0, got ${maxBytes}`);
-      return await this.#run<ProcessInfo>('processInfo', {
+      return await this.#task<ProcessInfo>({
         op: 'processInfo',
         pid: peer.pid,
         pidfd,
         sha256: opts.sha256 === true,
         maxBytes,
-        ...test,
       });
     } finally {
       // The worker only borrows the pidfd, so this is its single close, whatever happened above.
       // After a timeout the terminated worker can at worst send signal 0 through a reused number.
       if (pidfd !== null) closeQuietly(pidfd);
     }
-  }
-
-  /** Test-only (needs __testHooks): processInfo with sha256 whose worker hangs once the file is open. */
-  __testProcessInfoHang(peer: { pid: number; pidfd?: number | null }): Promise<ProcessInfo> {
-    return this.#processInfo(peer, { sha256: true, maxBytes: 1 << 30 }, { testHangAfterOpen: true });
-  }
-
-  /**
-   * Test-only (needs __testHooks): processInfo that pauses between reading the executable and the
-   * liveness check. The worker sets gate[1] = 1 when paused and resumes once gate[0] is set and
-   * notified. `gate` must be backed by a SharedArrayBuffer.
-   */
-  __testProcessInfoGated(
-    peer: { pid: number; pidfd?: number | null },
-    gate: Int32Array,
-  ): Promise<ProcessInfo> {
-    return this.#processInfo(peer, {}, { testGate: gate });
-  }
-
-  /** Test-only: runs a task that hangs or crashes its worker. Needs the pool created with __testHooks. */
-  __testTask(kind: TestHookKind): Promise<unknown> {
-    return this.#run(`__test(${kind})`, { op: '__test', kind });
   }
 
   async close(): Promise<void> {
@@ -261,5 +243,5 @@ function closeQuietly(fd: number): void {
 }
 
 export function createCredentialPool(options: CredentialPoolOptions = {}): CredentialPool {
-  return new Pool(options);
+  return new Pool(options, { file: fileURLToPath(new URL('./worker.js', import.meta.url)) });
 }

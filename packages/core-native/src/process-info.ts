@@ -13,6 +13,18 @@ export interface ProcessInfo {
   sha256?: string;
 }
 
+/**
+ * Points inside processInfo where the caller's code runs, so that a worker built on the pool's worker can
+ * hold a lookup at an exact step (a stalled read, a process that ends mid-lookup). The pool's worker
+ * passes none.
+ */
+export interface ProcessInfoSteps {
+  /** The executable is open for hashing and not yet read. */
+  opened?(): void;
+  /** The executable was named (and hashed if asked) and the liveness check is next. */
+  beforeLivenessCheck?(): void;
+}
+
 export class WireFailure extends Error {
   constructor(readonly wire: WireError) {
     super(wire.kind);
@@ -64,7 +76,7 @@ async function hashFile(
   shownPath: string,
   maxBytes: number,
   pid: number,
-  testHang: boolean,
+  opened: (() => void) | undefined,
 ): Promise<string> {
   let file: FileHandle;
   try {
@@ -76,7 +88,7 @@ async function hashFile(
     throw new WireFailure({ kind: 'failed', errnoName: code, detail: `opening ${openPath}: ${String(err)}` });
   }
   try {
-    if (testHang) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600_000);
+    opened?.();
     if ((await file.stat()).size > maxBytes)
       throw new WireFailure({ kind: 'tooLarge', path: shownPath, maxBytes });
     const hash = createHash('sha256');
@@ -103,7 +115,7 @@ export async function processInfo(
   pidfd: number | null,
   sha256: boolean,
   maxBytes: number,
-  test: { hangAfterOpen?: boolean; gate?: Int32Array | undefined } = {},
+  steps: ProcessInfoSteps = {},
 ): Promise<ProcessInfo> {
   const usePidfd = pidfd !== null && native.pidfdAlive(pidfd) !== native.resultUnsupported;
   if (usePidfd && pidfd !== null) {
@@ -122,13 +134,10 @@ export async function processInfo(
   if (sha256) {
     // /proc/<pid>/exe opens the very file the process runs, even if its path was replaced since.
     const openPath = process.platform === 'linux' ? `/proc/${pid}/exe` : exePath;
-    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid, test.hangAfterOpen === true);
+    info.sha256 = await hashFile(openPath, exePath, maxBytes, pid, steps.opened);
   }
 
-  if (test.gate) {
-    Atomics.store(test.gate, 1, 1);
-    Atomics.wait(test.gate, 0, 0, 10_000);
-  }
+  steps.beforeLivenessCheck?.();
 
   if (usePidfd && pidfd !== null) {
     assertAlive(native, pid, pidfd);

@@ -1,15 +1,14 @@
 // Pool worker (piscina). Loads the same addon as the main thread and runs the blocking calls:
 // NSS lookups and executable hashing. Results and errors go back as plain data (protocol.ts).
-import { workerData } from 'node:worker_threads';
 import { nativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
 import { PeerCredentialsUnavailableError } from './errors.js';
-import { processInfo, WireFailure } from './process-info.js';
-import type { Task, TaskResult, WireError, WorkerData } from './protocol.js';
+import { type ProcessInfoSteps, processInfo, WireFailure } from './process-info.js';
+import type { Task, TaskResult, WireError } from './protocol.js';
 
-const data = (workerData ?? { testHooks: false }) as WorkerData;
+type Native = ReturnType<typeof nativeBinding>;
 
-function run(task: Task): unknown {
+function run(task: Task, steps: ProcessInfoSteps): unknown {
   const native = nativeBinding();
   switch (task.op) {
     case 'lookupUser':
@@ -22,19 +21,21 @@ function run(task: Task): unknown {
       return lookupGroups(native, task.gids);
     case 'userGroups':
       return native.getgrouplist(task.name, task.gid);
+    case 'userGroupNames':
+      return userGroupNames(native, task.name, task.gid);
     case 'processInfo':
-      return processInfo(native, task.pid, task.pidfd, task.sha256, task.maxBytes, {
-        hangAfterOpen: data.testHooks && task.testHangAfterOpen === true,
-        gate: data.testHooks ? task.testGate : undefined,
-      });
-    case '__test':
-      return testHook(task.kind);
+      return processInfo(native, task.pid, task.pidfd, task.sha256, task.maxBytes, steps);
   }
+  throw new WireFailure({
+    kind: 'failed',
+    errnoName: null,
+    detail: `unknown task ${JSON.stringify((task as { op?: unknown }).op)}`,
+  });
 }
 
 // A whole group list in one task: a peer's groups cost one round trip, not one per gid. The first
 // failure fails the task, naming its gid: a list with a gap must not pass for a complete one.
-function lookupGroups(native: ReturnType<typeof nativeBinding>, gids: number[]): unknown[] {
+function lookupGroups(native: Native, gids: number[]): unknown[] {
   return gids.map((gid) => {
     try {
       return native.getgrgid(gid);
@@ -46,19 +47,12 @@ function lookupGroups(native: ReturnType<typeof nativeBinding>, gids: number[]):
   });
 }
 
-// Test-only: stands in for an NSS module that stalls or a native crash in a worker.
-function testHook(kind: 'hang' | 'crash'): unknown {
-  if (!data.testHooks)
-    throw new WireFailure({ kind: 'failed', errnoName: null, detail: 'test hooks are disabled' });
-  if (kind === 'hang') {
-    // Blocks the worker thread the way a stuck synchronous getpwuid_r would.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600_000);
-    return null;
-  }
-  setImmediate(() => {
-    throw new Error('test hook: worker crashed');
-  });
-  return new Promise(() => {});
+// A user's groups and their names in one task (getgrouplist, then getgrgid_r for each), where two tasks
+// would cost a second round trip. Only the names cross back: the member lists are not needed.
+function userGroupNames(native: Native, name: string, gid: number): { gid: number; name: string | null }[] {
+  const gids = [...new Set(native.getgrouplist(name, gid))];
+  const entries = lookupGroups(native, gids) as ({ name: string } | null)[];
+  return gids.map((g, i) => ({ gid: g, name: entries[i]?.name ?? null }));
 }
 
 function toWire(err: unknown): WireError {
@@ -75,10 +69,18 @@ function toWire(err: unknown): WireError {
   };
 }
 
-export default async function handle(task: Task): Promise<TaskResult> {
+/**
+ * Runs one task and reports its result as plain data. `steps` are points inside processInfo that a
+ * worker built on this one may stop at; this module's own worker passes none.
+ */
+export async function handleTask(task: Task, steps: ProcessInfoSteps = {}): Promise<TaskResult> {
   try {
-    return { ok: true, value: await run(task) };
+    return { ok: true, value: await run(task, steps) };
   } catch (err) {
     return { ok: false, error: toWire(err) };
   }
+}
+
+export default function handle(task: Task): Promise<TaskResult> {
+  return handleTask(task);
 }

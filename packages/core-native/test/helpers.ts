@@ -4,6 +4,30 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CredentialPoolOptions } from '../src/index.js';
+import { Pool } from '../src/pool.js';
+
+// vitest runs src/, but worker threads are plain Node: they run the built worker (npm run build).
+const builtWorker = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+const steppingWorker = fileURLToPath(new URL('./fixtures/stepping-worker.mjs', import.meta.url));
+
+/** A pool as createCredentialPool makes it, on the built worker. */
+export function createTestPool(options: CredentialPoolOptions = {}): Pool {
+  return new Pool(options, { file: builtWorker });
+}
+
+/**
+ * A pool on test/fixtures/stepping-worker.mjs: its `run('hang', { op: 'hang' })` and `{ op: 'crash' }`
+ * hang or crash a worker; `hangAfterOpen` stalls every processInfo with the executable open, `gate` holds
+ * every processInfo before its liveness check (see the fixture).
+ */
+export function createSteppingPool(
+  options: CredentialPoolOptions,
+  steps: { hangAfterOpen?: boolean; gate?: Int32Array } = {},
+): Pool {
+  return new Pool(options, { file: steppingWorker, data: steps });
+}
 
 export interface Listener {
   path: string;

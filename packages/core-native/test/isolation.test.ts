@@ -1,36 +1,19 @@
 // Fault isolation: a worker that hangs (like a stuck NSS module) or crashes costs one call, never
-// the event loop, and the pool keeps serving. Uses the test-only __testHooks pool option.
+// the event loop, and the pool keeps serving. The pools run test/fixtures/stepping-worker.mjs.
 import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CredentialPool,
-  createCredentialPool,
-  LookupTimeoutError,
-  openPeerPidfd,
-  platformSupport,
-  WorkerCrashedError,
-} from '../src/index.js';
-import { listen } from './helpers.js';
-
-type TestPool = CredentialPool & {
-  __testTask(kind: 'hang' | 'crash'): Promise<unknown>;
-  __testProcessInfoHang(peer: { pid: number; pidfd: number | null }): Promise<unknown>;
-};
+import { LookupTimeoutError, openPeerPidfd, platformSupport, WorkerCrashedError } from '../src/index.js';
+import type { Pool } from '../src/pool.js';
+import { createSteppingPool, createTestPool, listen } from './helpers.js';
 
 const TIMEOUT_MS = 1000;
 
-function testPool(timeoutMs: number): TestPool {
-  return createCredentialPool({ threads: 1, timeoutMs, __testHooks: true } as Parameters<
-    typeof createCredentialPool
-  >[0]) as TestPool;
-}
-
 describe('fault isolation', () => {
-  let pool: TestPool;
+  let pool: Pool;
   beforeAll(() => {
-    pool = testPool(TIMEOUT_MS);
+    pool = createSteppingPool({ threads: 1, timeoutMs: TIMEOUT_MS });
   });
   afterAll(async () => {
     await pool.close();
@@ -41,7 +24,7 @@ describe('fault isolation', () => {
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     const started = Date.now();
-    const err = (await pool.__testTask('hang').catch((e) => e)) as Error & { code: string };
+    const err = (await pool.run('hang', { op: 'hang' }).catch((e) => e)) as Error & { code: string };
     const elapsed = Date.now() - started;
     histogram.disable();
     expect(err).toBeInstanceOf(LookupTimeoutError);
@@ -54,7 +37,7 @@ describe('fault isolation', () => {
   });
 
   it('a crashed worker: WorkerCrashedError, next call served', async () => {
-    const err = (await pool.__testTask('crash').catch((e) => e)) as Error & { code: string };
+    const err = (await pool.run('crash', { op: 'crash' }).catch((e) => e)) as Error & { code: string };
     expect(err).toBeInstanceOf(WorkerCrashedError);
     expect(err.code).toBe('WORKER_CRASHED');
     expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
@@ -62,7 +45,7 @@ describe('fault isolation', () => {
   });
 
   it('other calls queued behind a hung worker are still answered', async () => {
-    const hung = pool.__testTask('hang').catch((e) => e);
+    const hung = pool.run('hang', { op: 'hang' }).catch((e) => e);
     const queued = pool.lookupUser(0).catch((e) => e);
     expect(await hung).toBeInstanceOf(LookupTimeoutError);
     // Queued behind the hang it may itself time out, but it must settle with a typed result.
@@ -72,10 +55,13 @@ describe('fault isolation', () => {
     expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
   });
 
-  it('test hooks are refused by a pool created without them', async () => {
-    const normal = createCredentialPool({ threads: 1 }) as TestPool;
+  it("the pool's own worker refuses a task it does not know", async () => {
+    const normal = createTestPool({ threads: 1 });
     try {
-      await expect(normal.__testTask('hang')).rejects.toMatchObject({ code: 'LOOKUP_FAILED' });
+      await expect(normal.run('hang', { op: 'hang' })).rejects.toMatchObject({
+        code: 'LOOKUP_FAILED',
+        message: expect.stringContaining('unknown task "hang"'),
+      });
     } finally {
       await normal.close();
     }
@@ -96,8 +82,8 @@ describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
   it('a processInfo that times out still closes its pidfd once, and the worker leaks no file', async () => {
     const exe = realpathSync(process.execPath);
     const openBefore = fdsOpenOn(exe);
-    // The test hook makes the worker hang with the executable open, like a read stuck on slow storage.
-    const pool = testPool(500);
+    // The stepping worker hangs with the executable open, like a read stuck on slow storage.
+    const pool = createSteppingPool({ threads: 1, timeoutMs: 500 }, { hangAfterOpen: true });
     // A warm worker, so the timeout runs out while the file is open rather than while it boots.
     await pool.lookupUser(0);
     const listener = await listen();
@@ -106,7 +92,9 @@ describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
     try {
       const fd = openPeerPidfd(await accepted)!;
       expect(readlinkSync(`/proc/self/fd/${fd}`)).toMatch(/pidfd/);
-      const pending = pool.__testProcessInfoHang({ pid: process.pid, pidfd: fd }).catch((e) => e);
+      const pending = pool
+        .processInfo({ pid: process.pid, pidfd: fd }, { sha256: true, maxBytes: 1 << 30 })
+        .catch((e) => e);
       // The hung worker holds the executable open...
       for (let i = 0; i < 20 && fdsOpenOn(exe) === openBefore; i++)
         await new Promise((r) => setTimeout(r, 10));

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nssFaultEnv } from '../../../test-fixtures/nss-fault.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import { createTestGroup, removeTestGroup } from '../../../test-fixtures/users.js';
-import { createCredentialPool, LookupFailedError } from '../src/index.js';
+import { LookupFailedError } from '../src/index.js';
+import { createTestPool } from './helpers.js';
 
 const GROUP = { name: 'pa11-cn-g', gid: 44301 };
 const NO_ENTRY_GID = 44399;
@@ -23,7 +24,7 @@ function runFixture(gids: number[], env: NodeJS.ProcessEnv): Promise<Record<stri
 
 describe('lookupGroups', () => {
   it('answers one entry per gid, in order, null for a gid without a group entry', async () => {
-    const pool = createCredentialPool({ threads: 1 });
+    const pool = createTestPool({ threads: 1 });
     try {
       const root = await pool.lookupGroup(0);
       expect(await pool.lookupGroups([0, NO_ENTRY_GID, 0])).toEqual([root, null, root]);

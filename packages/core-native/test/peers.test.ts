@@ -9,8 +9,8 @@ import {
   removeTestGroup,
   removeTestUser,
 } from '../../../test-fixtures/users.js';
-import { createCredentialPool, getPeerCredentials, openPeerPidfd, platformSupport } from '../src/index.js';
-import { killAndWait, type Listener, listen, spawnClient, withLockRetry } from './helpers.js';
+import { getPeerCredentials, openPeerPidfd, platformSupport } from '../src/index.js';
+import { createTestPool, killAndWait, type Listener, listen, spawnClient, withLockRetry } from './helpers.js';
 
 // This file's slice of the pacn range: groups 41001-41003, user 41010.
 const GROUPS = [
@@ -130,7 +130,7 @@ describeAsRoot('peer credentials of other users (root)', () => {
   it.runIf(platformSupport().pidfd)(
     'pidfd taken at accept identifies the peer executable through the pool',
     async () => {
-      const pool = createCredentialPool({ threads: 1 });
+      const pool = createTestPool({ threads: 1 });
       const { child, socket, creds } = await peerOf({ uid: USER.uid, gid: USER.gid });
       try {
         const pidfd = openPeerPidfd(socket);

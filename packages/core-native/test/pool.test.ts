@@ -12,7 +12,6 @@ import {
 } from '../../../test-fixtures/users.js';
 import {
   type CredentialPool,
-  createCredentialPool,
   ExecutableTooLargeError,
   getPeerCredentials,
   LookupFailedError,
@@ -21,7 +20,15 @@ import {
   PoolClosedError,
   platformSupport,
 } from '../src/index.js';
-import { killAndWait, listen, sh, spawnClient, withLockRetry } from './helpers.js';
+import {
+  createSteppingPool,
+  createTestPool,
+  killAndWait,
+  listen,
+  sh,
+  spawnClient,
+  withLockRetry,
+} from './helpers.js';
 
 function getent(db: 'passwd' | 'group', key: string): string[] | null {
   try {
@@ -133,7 +140,7 @@ beforeAll(() => {
   } else {
     console.warn('[peerauth tests] pool: not root on Linux, the created-user cases are skipped');
   }
-  pool = createCredentialPool({ threads: 2 });
+  pool = createTestPool({ threads: 2 });
 });
 
 afterAll(async () => {
@@ -162,6 +169,21 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
   it.runIf(canCreateUsers)('the created user has uid != gid and its supplementary groups', async () => {
     expect(await pool.lookupUser(USER.uid)).toMatchObject({ uid: 41050, gid: 41040, name: USER.name });
     expect([...(await pool.userGroups(USER.name, USER.gid))].sort()).toEqual([41040, 41041, 41042]);
+  });
+
+  it.each(users)('userGroupNames: %s, the gids of userGroups named as getent names them', async (name) => {
+    const entry = passwdEntry(name)!;
+    const named = await pool.userGroupNames(name, entry.gid);
+    const gids = [...new Set(await pool.userGroups(name, entry.gid))];
+    expect(named.map((g) => g.gid)).toEqual(gids);
+    for (const g of named) expect(g.name).toBe(getent('group', String(g.gid))?.[0] ?? null);
+  });
+
+  it.runIf(canCreateUsers)('userGroupNames: the created user, in one call', async () => {
+    const named = await pool.userGroupNames(USER.name, USER.gid);
+    expect([...named].sort((a, b) => a.gid - b.gid)).toEqual(
+      GROUPS.map((g) => ({ gid: g.gid, name: g.name })),
+    );
   });
 
   const groups = ['root', 'daemon', 'nogroup', ...(canCreateUsers ? GROUPS.map((g) => g.name) : [])];
@@ -214,6 +236,7 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     await expect(pool.lookupGroup(1.5)).rejects.toThrow(TypeError);
     await expect(pool.lookupUserByName('')).rejects.toThrow(TypeError);
     await expect(pool.userGroups('root', 2 ** 32)).rejects.toThrow(TypeError);
+    await expect(pool.userGroupNames('', 0)).rejects.toThrow(TypeError);
     await expect(pool.processInfo({ pid: 0 })).rejects.toThrow(TypeError);
   });
 });
@@ -328,12 +351,9 @@ describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
   });
 
   it('the peer exiting between reading its executable and the pidfd check -> PeerProcessExitedError', async () => {
-    // Test hook: the worker pauses after the read until the gate opens; the peer is killed meanwhile.
-    const gated = createCredentialPool({ threads: 1, __testHooks: true } as Parameters<
-      typeof createCredentialPool
-    >[0]) as CredentialPool & {
-      __testProcessInfoGated(peer: { pid: number; pidfd: number | null }, gate: Int32Array): Promise<unknown>;
-    };
+    // The stepping worker pauses after the read until the gate opens; the peer is killed meanwhile.
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    const gated = createSteppingPool({ threads: 1 }, { gate });
     const listener = await listen();
     const accepted = listener.nextConnection();
     const { child, connected } = spawnClient(listener.path);
@@ -341,10 +361,7 @@ describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
       await connected;
       const socket = await accepted;
       const pid = getPeerCredentials(socket).pid!;
-      const gate = new Int32Array(new SharedArrayBuffer(8));
-      const pending = gated
-        .__testProcessInfoGated({ pid, pidfd: openPeerPidfd(socket) }, gate)
-        .catch((e) => e);
+      const pending = gated.processInfo({ pid, pidfd: openPeerPidfd(socket) }).catch((e) => e);
       await vi.waitFor(() => expect(Atomics.load(gate, 1)).toBe(1), { timeout: 5000 });
       await killAndWait(child);
       Atomics.store(gate, 0, 1);
@@ -360,7 +377,7 @@ describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
   });
 
   it('a closed pool still takes ownership of the pidfd', async () => {
-    const p = createCredentialPool({ threads: 1 });
+    const p = createTestPool({ threads: 1 });
     await p.close();
     const listener = await listen();
     const accepted = listener.nextConnection();
@@ -387,7 +404,7 @@ function isPidfd(fd: number): boolean {
 
 describe('close', () => {
   it('calls after close reject with PoolClosedError; close is idempotent', async () => {
-    const p = createCredentialPool({ threads: 1 });
+    const p = createTestPool({ threads: 1 });
     expect(await p.lookupUser(0)).toMatchObject({ name: 'root' });
     await p.close();
     await p.close();
