@@ -1,26 +1,57 @@
-import type { CredentialPool } from '@peerauth/core-native';
+import { type CredentialPool, type CredentialPoolOptions, createCredentialPool } from '@peerauth/core-native';
 import type { UserDirectory } from '@peerauth/identity';
+
+type NamedGroups = { gid: number; name: string | null }[];
+
+/** The worker pool as the resolver's directory, together with the pool it answers from. */
+export interface PoolDirectory extends UserDirectory {
+  /** The pool given, or the directory's own, created on first use. */
+  readonly pool: CredentialPool;
+  groupsOf(name: string, gid: number): Promise<NamedGroups>;
+  groupsByGid(gids: readonly number[]): Promise<NamedGroups>;
+  /** Closes the directory's own pool (the next lookup would start a new one); a given pool is left open. */
+  close(): Promise<void>;
+}
+
+function isPool(value: CredentialPool | CredentialPoolOptions): value is CredentialPool {
+  return typeof (value as CredentialPool).lookupUser === 'function';
+}
 
 /**
  * Adapts the worker pool (getpwuid_r/getgrouplist/getgrgid_r off the main thread) to the resolver's
- * directory. Takes a getter so a server-owned pool is only created when a lookup is actually needed.
+ * directory. Given a pool, it uses it and leaves closing it to its owner. Given pool options (or nothing),
+ * it owns its pool: created on the first lookup, so a server that needs none (a ready resolver, no process
+ * attestation) starts no threads, and closed by close().
  */
-export function poolDirectory(pool: CredentialPool | (() => CredentialPool)): UserDirectory {
-  const get = typeof pool === 'function' ? pool : () => pool;
-  // One worker task for the whole list. A gid without a group entry has no name: never its number, which a
-  // groupRoles key could otherwise match.
-  const groupsByGid = async (gids: readonly number[]) => {
-    const entries = await get().lookupGroups(gids);
-    return gids.map((gid, i) => ({ gid, name: entries[i]?.name ?? null }));
+export function poolDirectory(source: CredentialPool | CredentialPoolOptions = {}): PoolDirectory {
+  const given = isPool(source) ? source : null;
+  const options = isPool(source) ? {} : source;
+  let own: CredentialPool | null = null;
+  const pool = (): CredentialPool => {
+    if (given) return given;
+    own ??= createCredentialPool(options);
+    return own;
   };
   return {
+    get pool() {
+      return pool();
+    },
     async userByUid(uid) {
-      const user = await get().lookupUser(uid);
+      const user = await pool().lookupUser(uid);
       return user ? { name: user.name, gid: user.gid } : null;
     },
-    async groupsOf(name, gid) {
-      return groupsByGid([...new Set(await get().userGroups(name, gid))]);
+    // One worker task for the user's groups and their names. A gid without a group entry has no name:
+    // never its number, which a groupRoles key could otherwise match.
+    groupsOf: (name, gid) => pool().userGroupNames(name, gid),
+    // One worker task for the whole list.
+    async groupsByGid(gids) {
+      const entries = await pool().lookupGroups(gids);
+      return gids.map((gid, i) => ({ gid, name: entries[i]?.name ?? null }));
     },
-    groupsByGid,
+    async close() {
+      const closing = own;
+      own = null;
+      await closing?.close();
+    },
   };
 }

@@ -2,12 +2,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  type CredentialPool,
-  createCredentialPool,
-  getPeerCredentials,
-  type PeerCredentials,
-} from '@peerauth/core-native';
+import { type CredentialPool, getPeerCredentials, type PeerCredentials } from '@peerauth/core-native';
 import {
   createResolver,
   type Identity,
@@ -24,7 +19,7 @@ import { IdentityMemo } from './identity-memo.js';
 import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js';
 import { DEFAULT_MODE, parseMode } from './mode.js';
 import { setPeer } from './peers.js';
-import { poolDirectory } from './pool-directory.js';
+import { type PoolDirectory, poolDirectory } from './pool-directory.js';
 import { onShutdownSignals, type ShutdownSignals } from './signals.js';
 import { checkSocketPathLength } from './socket-directory.js';
 import {
@@ -146,8 +141,8 @@ class PeerServerImpl extends net.Server {
   private readonly backlog: number | undefined;
   private readonly asyncContext: boolean;
   private readonly memo: IdentityMemo;
-  private ownedPool: CredentialPool | null = null;
-  private readonly givenPool: CredentialPool | undefined;
+  /** Lookups and process attestation; owns the pool unless one was given. */
+  private readonly directory: PoolDirectory;
   private bound: BoundSocketFile | null = null;
   private activated = false;
   private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -169,17 +164,18 @@ class PeerServerImpl extends net.Server {
     this.handleSignals = options.handleSignals === true;
     this.backlog = options.backlog;
     this.asyncContext = options.asyncContext !== false;
-    this.givenPool = options.pool;
+    this.directory = poolDirectory(
+      options.pool ?? {
+        onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
+      },
+    );
     const cacheOptions = options.cache ?? {};
     const given = options.identity;
     if (given !== undefined && isResolver(given)) {
       this.cache = createCachingDirectory(given.directory, cacheOptions);
       this.resolver = given.withDirectory(this.cache);
     } else {
-      this.cache = createCachingDirectory(
-        poolDirectory(() => this.pool()),
-        cacheOptions,
-      );
+      this.cache = createCachingDirectory(this.directory, cacheOptions);
       this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
     }
     this.memo = new IdentityMemo(
@@ -197,15 +193,6 @@ class PeerServerImpl extends net.Server {
 
   get path(): string | null {
     return this.bound?.path ?? null;
-  }
-
-  /** The given pool, or one created on first use (a ready resolver without process attestation needs none). */
-  private pool(): CredentialPool {
-    if (this.givenPool) return this.givenPool;
-    this.ownedPool ??= createCredentialPool({
-      onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
-    });
-    return this.ownedPool;
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
@@ -263,7 +250,7 @@ class PeerServerImpl extends net.Server {
     pidfd: number | null,
     options: ProcessOptions,
   ): Promise<Identity> {
-    const attested = await attest(this.pool(), credentials.pid, pidfd, options);
+    const attested = await attest(this.directory.pool, credentials.pid, pidfd, options);
     if (attested.ok) return this.resolver.resolve(credentials, attested.process);
     const identity = await this.resolver.resolve(credentials);
     // A new object rather than a push: the resolver's result may be frozen.
@@ -460,8 +447,7 @@ class PeerServerImpl extends net.Server {
           this.signals.remove();
           this.signals = null;
         }
-        void this.ownedPool?.close();
-        this.ownedPool = null;
+        void this.directory.close();
       });
       super.emit(kStopping);
     }

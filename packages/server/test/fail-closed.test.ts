@@ -139,6 +139,7 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
         return pool.lookupGroups(gids);
       },
       userGroups: (name, gid) => pool.userGroups(name, gid),
+      userGroupNames: (name, gid) => pool.userGroupNames(name, gid),
       processInfo: (peer, opts) => pool.processInfo(peer, opts),
       close: () => pool.close(),
     };

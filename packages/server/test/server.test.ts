@@ -439,6 +439,7 @@ describe('createPeerServer', () => {
         lookupGroup: (g) => real.lookupGroup(g),
         lookupGroups: (g) => real.lookupGroups(g),
         userGroups: (n, g) => real.userGroups(n, g),
+        userGroupNames: (n, g) => real.userGroupNames(n, g),
         processInfo: (p, o) => {
           calls.processInfo++;
           return real.processInfo(p, o);
