@@ -25,6 +25,28 @@ export interface NativeBinding {
   readonly unsupportedReason: string;
   readonly resultNeedMore: number;
   readonly resultUnsupported: number;
+  readonly layout: AddonLayout;
+}
+
+/** The result buffer's slots and the flag bits, as platform.h defines them. */
+export interface AddonLayout {
+  readonly slots: {
+    readonly flags: number;
+    readonly pid: number;
+    readonly uid: number;
+    readonly gid: number;
+    readonly ngroups: number;
+    readonly groups: number;
+  };
+  /** Bits of the flags slot. */
+  readonly flags: { readonly pid: number; readonly groups: number };
+  /** Bits of probe()'s answer. */
+  readonly support: {
+    readonly pid: number;
+    readonly groups: number;
+    readonly pidfd: number;
+    readonly credentials: number;
+  };
 }
 
 export interface RawUser {
@@ -60,18 +82,26 @@ try {
  * when there is no binary for this platform, else PeerCredentialsUnavailableError with the loader's reason.
  */
 export function nativeBinding(): NativeBinding {
-  if (loaded) return loaded.binding;
+  return loadedAddon().binding;
+}
+
+/** The addon's layout, or null when there is no addon (then every call fails before it needs one). */
+export function addonLayout(): AddonLayout | null {
+  return loaded?.binding.layout ?? null;
+}
+
+/** Which addon file was loaded: a local build or a shipped prebuild (shown by `peerauth doctor`). */
+export function addonOrigin(): { source: 'prebuild' | 'build'; path: string } {
+  const { path } = loadedAddon();
+  return { source: path.includes(`${sep}prebuilds${sep}`) ? 'prebuild' : 'build', path };
+}
+
+function loadedAddon(): { binding: NativeBinding; path: string } {
+  if (loaded) return loaded;
   if (loadError?.message.startsWith('No native build was found'))
     throw new NativeAddonMissingError(process.platform, prebuildTarget(), buildFromSourceCommands());
   throw new PeerCredentialsUnavailableError(
     process.platform,
     `the native addon could not be loaded (${loadError?.message.split('\n')[0] ?? 'unknown error'})`,
   );
-}
-
-/** Which addon file was loaded: a local build or a shipped prebuild (shown by `peerauth doctor`). */
-export function addonOrigin(): { source: 'prebuild' | 'build'; path: string } {
-  if (!loaded) nativeBinding();
-  if (!loaded) throw new Error('unreachable');
-  return { source: loaded.path.includes(`${sep}prebuilds${sep}`) ? 'prebuild' : 'build', path: loaded.path };
 }

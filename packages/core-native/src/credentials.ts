@@ -3,7 +3,7 @@
 // more than the getsockopt calls themselves.
 import type * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { nativeBinding } from './addon.js';
+import { type AddonLayout, addonLayout, nativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
 import { PeerCredentialsError, PeerCredentialsUnavailableError } from './errors.js';
 import { unixSocketFd } from './socket-fd.js';
@@ -16,25 +16,16 @@ export interface PeerCredentials {
   groups: number[] | null;
 }
 
-// Mirrors platform.h.
-const SLOT_FLAGS = 0;
-const SLOT_PID = 1;
-const SLOT_UID = 2;
-const SLOT_GID = 3;
-const SLOT_NGROUPS = 4;
-const SLOT_GROUPS = 5;
-const FLAG_PID = 1;
-const FLAG_GROUPS = 2;
-const SUPPORT_PID = 1;
-const SUPPORT_GROUPS = 2;
-const SUPPORT_PIDFD = 4;
-const SUPPORT_CREDENTIALS = 8;
+// Read once, from the addon (platform.h defines them). Null without an addon: then nativeBinding() throws
+// before anything here needs them.
+const layout = addonLayout();
 
 let buffer: Uint32Array | null = null;
 
 function sharedBuffer(minGroups: number): Uint32Array {
-  if (!buffer || buffer.length < SLOT_GROUPS + minGroups) {
-    buffer = new Uint32Array(SLOT_GROUPS + Math.max(64, minGroups));
+  const first = layout!.slots.groups;
+  if (!buffer || buffer.length < first + minGroups) {
+    buffer = new Uint32Array(first + Math.max(64, minGroups));
     nativeBinding().setBuffer(buffer);
   }
   return buffer;
@@ -51,24 +42,25 @@ function unavailable(): PeerCredentialsUnavailableError {
 export function getPeerCredentials(socket: net.Socket): PeerCredentials {
   const fd = unixSocketFd(socket, 'getsockopt');
   const native = nativeBinding();
+  const { slots, flags: flag } = layout!;
   let buf = sharedBuffer(0);
   let rc = native.readPeer(fd);
   // More supplementary groups than the buffer holds: grow to what the kernel asked for and re-read
   // everything, so all fields come from the same read.
   while (rc === native.resultNeedMore) {
-    buf = sharedBuffer(buf[SLOT_NGROUPS]!);
+    buf = sharedBuffer(buf[slots.ngroups]!);
     rc = native.readPeer(fd);
   }
   if (rc !== 0) {
     if (rc === native.resultUnsupported) throw unavailable();
     throw new PeerCredentialsError(errnoName(rc), 'getsockopt', rc);
   }
-  const flags = buf[SLOT_FLAGS]!;
+  const flags = buf[slots.flags]!;
   const overflow = namespaceOverflowIds();
-  refuseUnmapped(overflow, buf[SLOT_UID]!, buf[SLOT_GID]!);
+  refuseUnmapped(overflow, buf[slots.uid]!, buf[slots.gid]!);
   let groups: number[] | null = null;
-  if (flags & FLAG_GROUPS) {
-    const n = buf[SLOT_NGROUPS]!;
+  if (flags & flag.groups) {
+    const n = buf[slots.ngroups]!;
     groups = [];
     // Inside a user namespace the overflow gid in the list is every supplementary group this namespace
     // cannot name (the kernel's "unknown"), not the group nogroup: dropping it keeps it from being named,
@@ -76,14 +68,14 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
     // are real, and holding an unnamed group grants nothing here.
     const hidden = overflow === null ? -1 : overflow.gid;
     for (let i = 0; i < n; i++) {
-      const gid = buf[SLOT_GROUPS + i]!;
+      const gid = buf[slots.groups + i]!;
       if (gid !== hidden) groups.push(gid);
     }
   }
   return {
-    pid: flags & FLAG_PID ? buf[SLOT_PID]! : null,
-    uid: buf[SLOT_UID]!,
-    gid: buf[SLOT_GID]!,
+    pid: flags & flag.pid ? buf[slots.pid]! : null,
+    uid: buf[slots.uid]!,
+    gid: buf[slots.gid]!,
     groups,
   };
 }
@@ -114,12 +106,13 @@ export function platformSupport(): { platform: string; pid: boolean; groups: boo
     } catch {
       // No addon: nothing is available.
     }
-    const ok = (bits & SUPPORT_CREDENTIALS) !== 0;
+    const has = (bit: keyof AddonLayout['support']) => layout !== null && (bits & layout.support[bit]) !== 0;
+    const ok = has('credentials');
     support = {
       platform: process.platform,
-      pid: ok && (bits & SUPPORT_PID) !== 0,
-      groups: ok && (bits & SUPPORT_GROUPS) !== 0,
-      pidfd: ok && (bits & SUPPORT_PIDFD) !== 0,
+      pid: ok && has('pid'),
+      groups: ok && has('groups'),
+      pidfd: ok && has('pidfd'),
     };
   }
   return { ...support };

@@ -54,8 +54,6 @@ export function indexConfig(config: IdentityConfig): PeopleIndex {
 
 export interface UsernameResult {
   username: string | null;
-  /** The passwd primary gid, when there is an entry. */
-  passwdGid: number | null;
   step: TrailStep;
 }
 
@@ -66,7 +64,6 @@ export function usernameStage(
   if (!lookup.ok) {
     return {
       username: null,
-      passwdGid: null,
       step: {
         stage: 'username',
         result: null,
@@ -77,14 +74,12 @@ export function usernameStage(
   if (lookup.value === null) {
     return {
       username: null,
-      passwdGid: null,
       step: { stage: 'username', result: null, detail: `uid ${uid} has no passwd entry` },
     };
   }
-  const { name, gid } = lookup.value;
+  const { name } = lookup.value;
   return {
     username: name,
-    passwdGid: gid,
     step: { stage: 'username', result: name, detail: `uid ${uid} is user ${JSON.stringify(name)}` },
   };
 }

@@ -1,12 +1,12 @@
 import type { Person } from './config.js';
 
-/** Where usernames and group names come from (the core-native worker pool in production). */
 /**
  * A directory answer: a promise for a real lookup, or the value itself when it is already known (a cache
  * hit). A plain value skips the resolver's timeout timer, so cached answers cost no timer and no race.
  */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Where usernames and group names come from (the core-native worker pool in production). */
 export interface UserDirectory {
   /** The passwd entry for `uid`, or null when there is none. */
   userByUid(uid: number): MaybePromise<{ name: string; gid: number } | null>;

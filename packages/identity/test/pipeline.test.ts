@@ -31,7 +31,6 @@ describe('stage 1: uid -> username', () => {
   it('names the user from the passwd entry', () => {
     expect(usernameStage(1000, { ok: true, value: { name: 'alice', gid: 1000 } })).toEqual({
       username: 'alice',
-      passwdGid: 1000,
       step: { stage: 'username', result: 'alice', detail: 'uid 1000 is user "alice"' },
     });
   });

@@ -7,7 +7,9 @@
 
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "lookups.h"
 #include "platform.h"
@@ -132,6 +134,29 @@ Napi::Value PidfdAliveJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), PidfdAlive(info[0].As<Napi::Number>().Int32Value()));
 }
 
+Napi::Object Numbers(Napi::Env env, std::initializer_list<std::pair<const char*, uint32_t>> entries) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [name, value] : entries) o.Set(name, Napi::Number::New(env, value));
+  return o;
+}
+
+// The result buffer's layout and the flag bits (platform.h), so JavaScript never keeps a copy of them.
+Napi::Object Layout(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("slots", Numbers(env, {{"flags", kSlotFlags},
+                                    {"pid", kSlotPid},
+                                    {"uid", kSlotUid},
+                                    {"gid", kSlotGid},
+                                    {"ngroups", kSlotNgroups},
+                                    {"groups", kSlotGroups}}));
+  layout.Set("flags", Numbers(env, {{"pid", kFlagPid}, {"groups", kFlagGroups}}));
+  layout.Set("support", Numbers(env, {{"pid", kSupportPid},
+                                      {"groups", kSupportGroups},
+                                      {"pidfd", kSupportPidfd},
+                                      {"credentials", kSupportCredentials}}));
+  return layout;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_set_instance_data(env, new State(), DeleteState, nullptr);
 
@@ -151,6 +176,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unsupportedReason", Napi::String::New(env, UnsupportedReason()));
   exports.Set("resultNeedMore", Napi::Number::New(env, kResultNeedMore));
   exports.Set("resultUnsupported", Napi::Number::New(env, kResultUnsupported));
+  exports.Set("layout", Layout(env));
   RegisterLookups(env, exports);
   return exports;
 }
