@@ -2,8 +2,9 @@
 // directory that the server refuses (owned by someone else, even root; or a symlink) must not be "ok".
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,
@@ -102,5 +103,35 @@ describeAsRoot('doctor and serve agree on the default socket directory', () => {
     const doctor = await peerauth(['doctor']);
     expect(doctor.stdout).toContain('the server will create it 0700');
     expect(fs.existsSync(path.join(base, 'peerauth'))).toBe(false);
+  });
+});
+
+describe('doctor and serve agree on what is at the socket path', () => {
+  it('a symlink at the socket path: both refuse it and leave it and its target alone', async () => {
+    const target = path.join(base, 'target');
+    fs.writeFileSync(target, 'keep');
+    const link = path.join(base, 's.sock');
+    fs.symlinkSync(target, link);
+    const serve = await peerauth(['serve', '--socket', link]);
+    const doctor = await peerauth(['doctor', '--socket', link]);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain('it is a symlink (never followed or removed)');
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain('socket file PROBLEM');
+    expect(doctor.stdout).toContain('it is a symlink (never followed or removed)');
+    expect(fs.readlinkSync(link)).toBe(target);
+    expect(fs.readFileSync(target, 'utf8')).toBe('keep');
+  });
+
+  it('a stale socket: doctor says the server will replace it', async () => {
+    // A socket file nobody listens on, as a killed server leaves it: bound elsewhere, linked here, closed.
+    const socket = path.join(base, 's.sock');
+    const stale = net.createServer();
+    await new Promise<void>((r) => stale.listen(path.join(base, 'bound.sock'), r));
+    fs.linkSync(path.join(base, 'bound.sock'), socket);
+    await new Promise<void>((r) => stale.close(() => r()));
+    const doctor = await peerauth(['doctor', '--socket', socket]);
+    expect(doctor.stdout).toContain('a stale socket nobody answers on; the server will replace it');
+    expect(doctor.code).toBe(0);
   });
 });

@@ -47,5 +47,5 @@ export {
 } from './server.js';
 export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
-export { checkDefaultSocketDirectory } from './socket-file.js';
+export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';

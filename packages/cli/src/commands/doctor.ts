@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { addonOrigin, platformSupport } from '@peerauth/core-native';
 import {
+  AddressInUseError,
   checkDefaultSocketDirectory,
   checkSocketDirectory,
   checkSocketPathLength,
   defaultSocketPath,
+  inspectSocketPath,
   parseMode,
   socketReachWarning,
 } from '@peerauth/server';
@@ -92,5 +94,23 @@ async function checkSocket(socket: string, isDefault: boolean, out: string[]): P
       ? `directory   ${dir}: ok (owned by root or you, writable by no one else)`
       : `directory   ${dir}: not there yet; the server will create it 0700 (${path.dirname(dir)} is ok)`,
   );
-  return true;
+  return verdict === 'missing' || (await checkSocketFile(socket, out));
+}
+
+/** What is at the socket path, as the server sees it before binding; false when it would refuse it. */
+async function checkSocketFile(socket: string, out: string[]): Promise<boolean> {
+  try {
+    const existing = await inspectSocketPath(socket);
+    if (existing.kind === 'stale')
+      out.push('socket file a stale socket nobody answers on; the server will replace it');
+    return true;
+  } catch (err) {
+    // A running server is what doctor is often asked about: worth saying, not a problem of this machine.
+    if (err instanceof AddressInUseError) {
+      out.push(`socket file ${err.message}`);
+      return true;
+    }
+    out.push(`socket file PROBLEM: ${(err as Error).message}`);
+    return false;
+  }
 }
