@@ -1,8 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../../../test-fixtures/run.js';
+import { tempDir as sharedTempDir } from '../../../test-fixtures/temp-dir.js';
+
+export { waitFor } from '../../../test-fixtures/wait-for.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const bin = path.join(repoRoot, 'packages/cli/dist/bin.js');
@@ -85,10 +88,8 @@ export async function startCli(
 }
 
 export function tempDir(prefix = 'pacli-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   // Other users (setpriv clients) must reach sockets inside it.
-  fs.chmodSync(dir, 0o755);
-  return dir;
+  return sharedTempDir(prefix, { mode: 0o755 });
 }
 
 /** setpriv's options to run a command as `as`, with exactly its groups. */
@@ -103,22 +104,15 @@ export function setprivArgs(as: { uid: number; gid: number; groups?: number[] })
 }
 
 /** Runs a command, optionally as another user through setpriv, and returns its output and exit code. */
-export function run(
+export async function run(
   cmd: string,
   args: string[],
   as?: { uid: number; gid: number; groups?: number[] },
 ): Promise<CliResult> {
-  const argv = as ? ['setpriv', [...setprivArgs(as), cmd, ...args]] : [cmd, args];
-  return new Promise((resolve) => {
-    execFile(
-      argv[0] as string,
-      argv[1] as string[],
-      { maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
+  const r = as
+    ? await runCommand('setpriv', [...setprivArgs(as), cmd, ...args])
+    : await runCommand(cmd, args);
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function curlJson(
@@ -150,14 +144,6 @@ export function writeConfig(dir: string, config: unknown): string {
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(file, JSON.stringify(config));
   return file;
-}
-
-export async function waitFor(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */

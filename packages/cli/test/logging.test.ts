@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseLogFormat } from '../src/logger.js';
-import { curlJson, runCli, startCli, tempDir } from './helpers.js';
+import { curlJson, runCli, startCli, tempDir, waitFor } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -90,8 +90,3 @@ describe('whoami refused by role', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}

@@ -84,16 +84,3 @@ export const hangingDirectory: UserDirectory = {
   userByUid: () => new Promise(() => {}),
   groupsOf: () => new Promise(() => {}),
 };
-
-export function recordingLogger(): {
-  warn(obj: object, msg?: string): void;
-  entries: { obj: object; msg?: string }[];
-} {
-  const entries: { obj: object; msg?: string }[] = [];
-  return {
-    entries,
-    warn(obj, msg) {
-      entries.push({ obj, msg });
-    },
-  };
-}

@@ -1,6 +1,7 @@
 // Issue 11: a wrong identity is worse than no identity. Failed lookups refuse instead of naming a stranger,
 // userMaps patterns match whole usernames, unnamed gids grant nothing, selectors follow SPIRE exactly.
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../../test-fixtures/logger.js';
 import {
   createResolver,
   IdentityConfigError,
@@ -8,7 +9,7 @@ import {
   type UserDirectory,
   validateIdentityConfig,
 } from '../src/index.js';
-import { creds, hostDirectory, recordingLogger, staticDirectory } from './directory.js';
+import { creds, hostDirectory, staticDirectory } from './directory.js';
 
 const blockedConfig = {
   roles: ['owner', 'admin', 'member', 'public', 'blocked'],
@@ -83,7 +84,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     });
     const identity = await resolver.resolve(creds(4002, 4002, []));
     expect(identity).toMatchObject({ username: null, role: 'public', fallback: true });
-    expect(logger.entries).toHaveLength(1);
+    expect(logger.records).toHaveLength(1);
   });
 
   it('lookupFailure accepts only "reject" and "fallback", default "reject"', () => {

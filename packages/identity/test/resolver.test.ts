@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '../../../test-fixtures/logger.js';
 import {
   createResolver,
   IdentityConfigError,
@@ -9,7 +10,7 @@ import {
   loadIdentityConfig,
   type UserDirectory,
 } from '../src/index.js';
-import { creds, hangingDirectory, hostDirectory, recordingLogger, staticDirectory } from './directory.js';
+import { creds, hangingDirectory, hostDirectory, staticDirectory } from './directory.js';
 import { spiffeIdProblem } from './spiffe-validator.js';
 
 const fixtures = join(import.meta.dirname, '../../../test-fixtures/configs');
@@ -220,13 +221,13 @@ describe('a failing directory with lookupFailure "fallback"', () => {
     expect(identity.trail[0]!.detail).toBe(
       'user lookup for uid 1000 failed (EIO: NSS is down); continuing without a username',
     );
-    expect(logger.entries).toHaveLength(1);
-    expect(logger.entries[0]!.obj).toMatchObject({
+    expect(logger.records).toHaveLength(1);
+    expect(logger.records[0]!.obj).toMatchObject({
       uid: 1000,
       lookup: 'userByUid',
       reason: 'EIO: NSS is down',
     });
-    expect(logger.entries[0]!.msg).toContain('uid 1000');
+    expect(logger.records[0]!.msg).toContain('uid 1000');
   });
 
   it('a userByUid that throws synchronously is handled the same way', async () => {
@@ -251,7 +252,7 @@ describe('a failing directory with lookupFailure "fallback"', () => {
     ]);
     expect(outcome).not.toBe('hung');
     expect(outcome).toMatchObject({ username: null, role: 'public', fallback: true });
-    expect(logger.entries[0]!.obj).toMatchObject({
+    expect(logger.records[0]!.obj).toMatchObject({
       lookup: 'userByUid',
       reason: 'timed out after 50 ms',
       timeoutMs: 50,
@@ -278,7 +279,7 @@ describe('a failing directory with lookupFailure "fallback"', () => {
       );
       expect(identity).toMatchObject({ username: 'bob', role: 'public', fallback: true });
       expect(identity.selectors).toEqual(['unix:uid:1001', 'unix:user:bob', 'unix:gid:1001']);
-      expect(logger.entries[0]!.obj).toMatchObject({ lookup: 'groupsOf', username: 'bob' });
+      expect(logger.records[0]!.obj).toMatchObject({ lookup: 'groupsOf', username: 'bob' });
     }
   });
 
@@ -293,7 +294,7 @@ describe('a failing directory with lookupFailure "fallback"', () => {
       creds(5, 5, [998]),
     );
     expect(identity).toMatchObject({ role: 'public', fallback: true });
-    expect(logger.entries.map((e) => e.obj)).toMatchObject([{ lookup: 'groupsByGid', gids: [5, 998] }]);
+    expect(logger.records.map((e) => e.obj)).toMatchObject([{ lookup: 'groupsByGid', gids: [5, 998] }]);
   });
 
   it('malformed directory answers count as failures, not crashes', async () => {
@@ -304,7 +305,7 @@ describe('a failing directory with lookupFailure "fallback"', () => {
     const logger = recordingLogger();
     const identity = await createResolver(fallbackConfig, directory, { logger }).resolve(creds(1000));
     expect(identity.username).toBeNull();
-    expect(logger.entries[0]!.obj).toMatchObject({ reason: 'directory returned a malformed user entry' });
+    expect(logger.records[0]!.obj).toMatchObject({ reason: 'directory returned a malformed user entry' });
   });
 
   it('without a logger, emits one process warning per resolver', async () => {
@@ -365,7 +366,7 @@ describe('createResolver', () => {
     expect(second.config).toBe(first.config);
     expect((await second.resolve(creds(1000))).role).toBe('admin');
     await second.withDirectory(hangingDirectory).resolve(creds(1000));
-    expect(logger.entries[0]!.obj).toMatchObject({ timeoutMs: 50 });
+    expect(logger.records[0]!.obj).toMatchObject({ timeoutMs: 50 });
   });
 
   it('isResolver recognises resolvers only', () => {

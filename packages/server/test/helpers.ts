@@ -1,47 +1,18 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type { UserDirectory } from '@peerauth/identity';
+import { runCommand } from '../../../test-fixtures/run.js';
+import { tempDir } from '../../../test-fixtures/temp-dir.js';
 
-/** A private temp dir for socket paths; short so socket paths stay under the 108-byte limit. */
+export { type LogRecord, recordingLogger, silentLogger } from '../../../test-fixtures/logger.js';
+export { removeDir } from '../../../test-fixtures/temp-dir.js';
+export { waitFor } from '../../../test-fixtures/wait-for.js';
+
+/** A private temp dir for socket paths. */
 export function makeTempDir(prefix = 'pasrv-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return tempDir(prefix);
 }
-
-export function removeDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-export interface LogRecord {
-  level: 'info' | 'warn' | 'error' | 'debug';
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-}
-
-/** A pino-compatible logger that records what it is given, for assertions. */
-export function recordingLogger(): {
-  records: LogRecord[];
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-} {
-  const records: LogRecord[] = [];
-  const at = (level: LogRecord['level']) => (obj: object, msg?: string) => {
-    records.push({ level, obj: obj as Record<string, unknown>, msg });
-  };
-  return { records, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
-}
-
-export const silentLogger = {
-  info() {},
-  warn() {},
-  error() {},
-  debug() {},
-  isLevelEnabled: () => false,
-};
 
 export function listenOn(server: net.Server, target: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -115,41 +86,15 @@ c.on('close', () => { process.stdout.write(d + '|EOF'); });
 c.on('error', (e) => { process.stdout.write('ERR ' + e.code); c.destroy(); });
 `;
 
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** Runs a command, resolves with its stdout (rejects with stderr on a non-zero exit). */
-export function run(
+export async function run(
   command: string,
   args: string[],
   options: { uid?: number; gid?: number; timeoutMs?: number } = {},
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.uid === undefined ? {} : { uid: options.uid }),
-      ...(options.gid === undefined ? {} : { gid: options.gid }),
-      timeout: options.timeoutMs ?? 20_000,
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code ?? signal}: ${err}`));
-    });
-  });
+  const r = await runCommand(command, args, { ...options, timeoutMs: options.timeoutMs ?? 20_000 });
+  if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** setpriv prefix that runs the rest of the command with exactly these ids and supplementary groups. */
