@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "platform.h"
+#include "xucred.h"
 
 // What the code below relies on; checked at compile time for both macOS targets by check:darwin.
 static_assert(XUCRED_VERSION == 0, "xucred layout version this code was written for");
@@ -29,28 +30,14 @@ namespace peerauth {
 
 int ReadPeer(int fd, uint32_t* out, uint32_t cap) {
   struct xucred xu;
-  socklen_t len = sizeof xu;
-  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xu, &len) != 0) return errno;
-  if (len != sizeof xu || xu.cr_version != XUCRED_VERSION) return EPROTO;
-  if (xu.cr_ngroups < 1 || xu.cr_ngroups > kXuGroups) return EPROTO;
+  int rc = ReadXucred(fd, &xu, kXuGroups);
+  if (rc != 0) return rc;
 
   pid_t pid = 0;
-  len = sizeof pid;
+  socklen_t len = sizeof pid;
   if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) != 0) return errno;
   if (len != sizeof pid || pid <= 0) return EPROTO;
-
-  const uint32_t ngroups = static_cast<uint32_t>(xu.cr_ngroups - 1);
-  if (cap < kSlotGroups + ngroups) {
-    out[kSlotNgroups] = ngroups;
-    return kResultNeedMore;
-  }
-  for (uint32_t i = 0; i < ngroups; i++) out[kSlotGroups + i] = xu.cr_groups[i + 1];
-  out[kSlotNgroups] = ngroups;
-  out[kSlotPid] = static_cast<uint32_t>(pid);
-  out[kSlotUid] = xu.cr_uid;
-  out[kSlotGid] = xu.cr_groups[0];
-  out[kSlotFlags] = kFlagPid | kFlagGroups;
-  return 0;
+  return WriteXucred(xu, static_cast<uint32_t>(pid), kFlagPid, out, cap);
 }
 
 int OpenPeerPidfd(int, int*) { return kResultUnsupported; }

@@ -14,6 +14,8 @@
 #define SOL_LOCAL 0
 #endif
 
+#include "xucred.h"
+
 #if defined(__FreeBSD_version) && __FreeBSD_version >= 1300000
 #define PEERAUTH_HAVE_CR_PID 1
 #else
@@ -28,29 +30,12 @@ namespace peerauth {
 
 int ReadPeer(int fd, uint32_t* out, uint32_t cap) {
   struct xucred xu;
-  socklen_t len = sizeof xu;
-  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, &xu, &len) != 0) return errno;
-  if (len != sizeof xu || xu.cr_version != XUCRED_VERSION) return EPROTO;
-  if (xu.cr_ngroups < 1 || xu.cr_ngroups > XU_NGROUPS) return EPROTO;
-
-  const uint32_t ngroups = static_cast<uint32_t>(xu.cr_ngroups - 1);
-  if (cap < kSlotGroups + ngroups) {
-    out[kSlotNgroups] = ngroups;
-    return kResultNeedMore;
-  }
-  for (uint32_t i = 0; i < ngroups; i++) out[kSlotGroups + i] = xu.cr_groups[i + 1];
-  uint32_t flags = kFlagGroups;
+  int rc = ReadXucred(fd, &xu, XU_NGROUPS);
+  if (rc != 0) return rc;
 #if PEERAUTH_HAVE_CR_PID
-  if (xu.cr_pid > 0) {
-    flags |= kFlagPid;
-    out[kSlotPid] = static_cast<uint32_t>(xu.cr_pid);
-  }
+  if (xu.cr_pid > 0) return WriteXucred(xu, static_cast<uint32_t>(xu.cr_pid), kFlagPid, out, cap);
 #endif
-  out[kSlotNgroups] = ngroups;
-  out[kSlotUid] = xu.cr_uid;
-  out[kSlotGid] = xu.cr_groups[0];
-  out[kSlotFlags] = flags;
-  return 0;
+  return WriteXucred(xu, 0, 0, out, cap);
 }
 
 int OpenPeerPidfd(int, int*) { return kResultUnsupported; }
