@@ -16,16 +16,23 @@ export interface PeerCredentials {
   groups: number[] | null;
 }
 
-// Read once, from the addon (platform.h defines them). Null without an addon: then nativeBinding() throws
-// before anything here needs them.
+// Read once, from the addon (platform.h defines them), into plain numbers for the hot path. Without an
+// addon nativeBinding() throws before any of them is used.
 const layout = addonLayout();
+const SLOT_FLAGS = layout?.slots.flags ?? 0;
+const SLOT_PID = layout?.slots.pid ?? 0;
+const SLOT_UID = layout?.slots.uid ?? 0;
+const SLOT_GID = layout?.slots.gid ?? 0;
+const SLOT_NGROUPS = layout?.slots.ngroups ?? 0;
+const SLOT_GROUPS = layout?.slots.groups ?? 0;
+const FLAG_PID = layout?.flags.pid ?? 0;
+const FLAG_GROUPS = layout?.flags.groups ?? 0;
 
 let buffer: Uint32Array | null = null;
 
 function sharedBuffer(minGroups: number): Uint32Array {
-  const first = layout!.slots.groups;
-  if (!buffer || buffer.length < first + minGroups) {
-    buffer = new Uint32Array(first + Math.max(64, minGroups));
+  if (!buffer || buffer.length < SLOT_GROUPS + minGroups) {
+    buffer = new Uint32Array(SLOT_GROUPS + Math.max(64, minGroups));
     nativeBinding().setBuffer(buffer);
   }
   return buffer;
@@ -42,25 +49,24 @@ function unavailable(): PeerCredentialsUnavailableError {
 export function getPeerCredentials(socket: net.Socket): PeerCredentials {
   const fd = unixSocketFd(socket, 'getsockopt');
   const native = nativeBinding();
-  const { slots, flags: flag } = layout!;
   let buf = sharedBuffer(0);
   let rc = native.readPeer(fd);
   // More supplementary groups than the buffer holds: grow to what the kernel asked for and re-read
   // everything, so all fields come from the same read.
   while (rc === native.resultNeedMore) {
-    buf = sharedBuffer(buf[slots.ngroups]!);
+    buf = sharedBuffer(buf[SLOT_NGROUPS]!);
     rc = native.readPeer(fd);
   }
   if (rc !== 0) {
     if (rc === native.resultUnsupported) throw unavailable();
     throw new PeerCredentialsError(errnoName(rc), 'getsockopt', rc);
   }
-  const flags = buf[slots.flags]!;
+  const flags = buf[SLOT_FLAGS]!;
   const overflow = namespaceOverflowIds();
-  refuseUnmapped(overflow, buf[slots.uid]!, buf[slots.gid]!);
+  refuseUnmapped(overflow, buf[SLOT_UID]!, buf[SLOT_GID]!);
   let groups: number[] | null = null;
-  if (flags & flag.groups) {
-    const n = buf[slots.ngroups]!;
+  if (flags & FLAG_GROUPS) {
+    const n = buf[SLOT_NGROUPS]!;
     groups = [];
     // Inside a user namespace the overflow gid in the list is every supplementary group this namespace
     // cannot name (the kernel's "unknown"), not the group nogroup: dropping it keeps it from being named,
@@ -68,14 +74,14 @@ export function getPeerCredentials(socket: net.Socket): PeerCredentials {
     // are real, and holding an unnamed group grants nothing here.
     const hidden = overflow === null ? -1 : overflow.gid;
     for (let i = 0; i < n; i++) {
-      const gid = buf[slots.groups + i]!;
+      const gid = buf[SLOT_GROUPS + i]!;
       if (gid !== hidden) groups.push(gid);
     }
   }
   return {
-    pid: flags & flag.pid ? buf[slots.pid]! : null,
-    uid: buf[slots.uid]!,
-    gid: buf[slots.gid]!,
+    pid: flags & FLAG_PID ? buf[SLOT_PID]! : null,
+    uid: buf[SLOT_UID]!,
+    gid: buf[SLOT_GID]!,
     groups,
   };
 }

@@ -11,6 +11,7 @@ import {
 } from '../../../test-fixtures/users.js';
 import { poolDirectory } from '../src/index.js';
 
+// Made and removed by this file (root only): its own names and ids, so no other test's accounts are touched.
 const MAIN = { name: 'pa15i-main', gid: 45301 };
 const EXTRA = { name: 'pa15i-extra', gid: 45302 };
 const USER = { name: 'pa15i-user', uid: 45301, gid: MAIN.gid };
