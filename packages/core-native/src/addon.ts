@@ -72,7 +72,12 @@ let loadError: Error | null = null;
 try {
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   const path = nodeGypBuild.path(packageRoot);
-  loaded = { binding: require(path) as NativeBinding, path };
+  const binding = require(path) as NativeBinding;
+  // A binary built from older sources has no layout: reading its buffer with guessed slots could hand out
+  // wrong ids, so it is refused like a missing addon.
+  if (typeof binding.layout?.slots?.groups !== 'number')
+    throw new Error(`${path} was built from older sources (it exports no buffer layout): rebuild it`);
+  loaded = { binding, path };
 } catch (err) {
   loadError = err instanceof Error ? err : new Error(String(err));
 }
