@@ -5,7 +5,7 @@ import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
-import { CliError, EXIT_USAGE } from './exit-codes.js';
+import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 
 export interface CommonOptions {
@@ -54,7 +54,7 @@ export async function loadConfig(file: string | undefined): Promise<IdentityConf
   try {
     return await loadIdentityConfig(file);
   } catch (err) {
-    if (err instanceof IdentityConfigError) throw new CliError(err.message);
+    if (err instanceof IdentityConfigError) throw new CliError(err.message, EXIT_ERROR, err);
     throw err;
   }
 }

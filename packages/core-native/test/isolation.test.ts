@@ -45,7 +45,7 @@ describe('fault isolation', () => {
     const elapsed = Date.now() - started;
     histogram.disable();
     expect(err).toBeInstanceOf(LookupTimeoutError);
-    expect(err.code).toBe('LOOKUP_TIMEOUT');
+    expect(err.code).toBe('PEERAUTH_LOOKUP_TIMEOUT');
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 2000);
     expect(histogram.count).toBeGreaterThan(0);
     expect(histogram.percentile(99) / 1e6).toBeLessThan(20);
@@ -56,7 +56,7 @@ describe('fault isolation', () => {
   it('a crashed worker: WorkerCrashedError, next call served', async () => {
     const err = (await pool.__testTask('crash').catch((e) => e)) as Error & { code: string };
     expect(err).toBeInstanceOf(WorkerCrashedError);
-    expect(err.code).toBe('WORKER_CRASHED');
+    expect(err.code).toBe('PEERAUTH_WORKER_CRASHED');
     expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
     expect(await pool.lookupGroup(0)).toMatchObject({ name: 'root' });
   });
@@ -75,7 +75,7 @@ describe('fault isolation', () => {
   it('test hooks are refused by a pool created without them', async () => {
     const normal = createCredentialPool({ threads: 1 }) as TestPool;
     try {
-      await expect(normal.__testTask('hang')).rejects.toMatchObject({ code: 'LOOKUP_FAILED' });
+      await expect(normal.__testTask('hang')).rejects.toMatchObject({ code: 'PEERAUTH_LOOKUP_FAILED' });
     } finally {
       await normal.close();
     }

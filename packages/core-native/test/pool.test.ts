@@ -262,7 +262,7 @@ describe.runIf(isLinux)('processInfo', () => {
         .processInfo({ pid: child.pid! }, { sha256: true, maxBytes: 1024 })
         .catch((e) => e);
       expect(err).toBeInstanceOf(ExecutableTooLargeError);
-      expect(err.code).toBe('EXECUTABLE_TOO_LARGE');
+      expect(err.code).toBe('PEERAUTH_EXECUTABLE_TOO_LARGE');
       expect(err.message).toMatch(/sleep/);
       // The default limit (64 MiB) is also enforced: node is bigger than that on this machine.
       const nodeSize = (await import('node:fs')).statSync(realpathSync(process.execPath)).size;
@@ -287,7 +287,7 @@ describe.runIf(isLinux)('processInfo', () => {
     await new Promise((r) => child.once('exit', r));
     const err = await pool.processInfo({ pid: child.pid! }).catch((e) => e);
     expect(err).toBeInstanceOf(PeerProcessExitedError);
-    expect(err.code).toBe('PEER_PROCESS_EXITED');
+    expect(err.code).toBe('PEERAUTH_PEER_PROCESS_EXITED');
   });
 });
 
@@ -392,6 +392,6 @@ describe('close', () => {
     await p.close();
     await p.close();
     await expect(p.lookupUser(0)).rejects.toBeInstanceOf(PoolClosedError);
-    await expect(p.userGroups('root', 0)).rejects.toMatchObject({ code: 'POOL_CLOSED' });
+    await expect(p.userGroups('root', 0)).rejects.toMatchObject({ code: 'PEERAUTH_POOL_CLOSED' });
   });
 });

@@ -18,6 +18,7 @@ export {
   IdentityError,
   type IdentityLookup,
   IdentityLookupError,
+  IdentityRangeError,
   InvalidTrustDomainError,
   InvalidUidError,
   NoIdentityError,

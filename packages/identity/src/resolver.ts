@@ -3,7 +3,7 @@
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, parseIdentityConfig } from './config.js';
-import { type IdentityLookup, IdentityLookupError, InvalidUidError } from './errors.js';
+import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
 import { groupNamer } from './group-namer.js';
 import { markLookupFailed } from './lookup-failed.js';
 import {
@@ -43,6 +43,8 @@ export function isResolver(value: unknown): value is Resolver {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[RESOLVER] === true;
 }
 
+// `CODE: message` as core-native's formatError() writes it (this package cannot import core-native); an
+// error without a code is its message alone.
 function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -51,9 +53,9 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** A directory may say it gave up waiting itself: core-native's pool rejects with code LOOKUP_TIMEOUT. */
+/** A directory may say it gave up waiting itself: core-native's pool rejects with code PEERAUTH_LOOKUP_TIMEOUT. */
 function isTimeout(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'LOOKUP_TIMEOUT';
+  return (err as { code?: unknown } | null)?.code === 'PEERAUTH_LOOKUP_TIMEOUT';
 }
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
@@ -302,7 +304,9 @@ export function createResolver(
 ): Resolver {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+    throw new IdentityRangeError(
+      `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+    );
   }
   return new PeerResolver(freezeConfig(parseIdentityConfig(config)), directory, {
     timeoutMs,

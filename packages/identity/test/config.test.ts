@@ -298,7 +298,7 @@ describe('parseIdentityConfig: each error', () => {
       'userMaps[0].person',
     ]);
     const err = new IdentityConfigError(issues);
-    expect(err.code).toBe('IDENTITY_CONFIG_INVALID');
+    expect(err.code).toBe('PEERAUTH_IDENTITY_CONFIG_INVALID');
     expect(err.message).toContain('5 problems');
     for (const issue of issues) expect(err.message).toContain(`${issue.path}: ${issue.message}`);
   });

@@ -20,7 +20,9 @@ const blockedConfig = {
 
 const failingUsers: UserDirectory = {
   userByUid: async () => {
-    throw Object.assign(new Error('getpwuid_r failed: Input/output error'), { code: 'LOOKUP_FAILED' });
+    throw Object.assign(new Error('getpwuid_r failed: Input/output error'), {
+      code: 'PEERAUTH_LOOKUP_FAILED',
+    });
   },
   groupsOf: async () => [],
 };
@@ -30,7 +32,11 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const resolver = createResolver(blockedConfig, failingUsers, { logger: recordingLogger() });
     const err = await resolver.resolve(creds(4002, 4002, [])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdentityLookupError);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'userByUid', timedOut: false });
+    expect(err).toMatchObject({
+      code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+      lookup: 'userByUid',
+      timedOut: false,
+    });
     expect((err as Error).message).toContain('uid 4002');
     expect((err as Error).message).toContain('Input/output error');
   });
@@ -39,7 +45,11 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const slow: UserDirectory = { userByUid: () => new Promise(() => {}), groupsOf: async () => [] };
     const resolver = createResolver(blockedConfig, slow, { timeoutMs: 20, logger: recordingLogger() });
     const err = await resolver.resolve(creds(4002, 4002, [])).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'userByUid', timedOut: true });
+    expect(err).toMatchObject({
+      code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+      lookup: 'userByUid',
+      timedOut: true,
+    });
     expect((err as Error).message).toContain('timed out');
   });
 
@@ -54,7 +64,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const err = await createResolver(blockedConfig, directory, { logger: recordingLogger() })
       .resolve(creds(1000, 1000, [1000, 27]))
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'groupsByGid' });
+    expect(err).toMatchObject({ code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED', lookup: 'groupsByGid' });
     expect((err as Error).message).toContain('out of range');
   });
 
@@ -68,7 +78,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const err = await createResolver(blockedConfig, directory, { logger: recordingLogger() })
       .resolve(creds(1000, 1000, null))
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'groupsOf' });
+    expect(err).toMatchObject({ code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED', lookup: 'groupsOf' });
   });
 
   it('"no passwd entry" is still an answer: a stranger gets the fallback role', async () => {

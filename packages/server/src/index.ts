@@ -17,6 +17,7 @@ export {
 } from './cache.js';
 export {
   AddressInUseError,
+  DirectoryNoAnswerError,
   InvalidLogLevelError,
   InvalidModeError,
   NoActivationSocketError,

@@ -5,7 +5,9 @@ import { performance } from 'node:perf_hooks';
 import {
   type CredentialPool,
   createCredentialPool,
+  formatError,
   getPeerCredentials,
+  PeerAuthTypeError,
   type PeerCredentials,
 } from '@peerauth/core-native';
 import {
@@ -215,14 +217,7 @@ class PeerServerImpl extends net.Server {
       // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
       credentials = getPeerCredentials(socket);
     } catch (err) {
-      const e = err as { code?: string; message?: string };
-      this.reject(
-        socket,
-        null,
-        null,
-        `peer credentials unavailable (${e.code ?? 'ERROR'}: ${e.message})`,
-        start,
-      );
+      this.reject(socket, null, null, `peer credentials unavailable (${formatError(err)})`, start);
       return;
     }
     socket.on('error', ignoreSocketError);
@@ -239,8 +234,7 @@ class PeerServerImpl extends net.Server {
   // async hooks on Node 20, and this runs once per connection.
   private admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number): void {
     const failed = (err: unknown) => {
-      const e = err as { code?: string; message?: string };
-      const reason = `identity resolution failed (${e.code ?? 'ERROR'}: ${e.message})`;
+      const reason = `identity resolution failed (${formatError(err)})`;
       this.reject(socket, credentials, null, reason, start);
     };
     let resolving: Promise<Identity>;
@@ -337,7 +331,7 @@ class PeerServerImpl extends net.Server {
   override listen(...args: unknown[]): this {
     const callback = args[0];
     if (args.length > 1 || (args.length === 1 && typeof callback !== 'function')) {
-      throw new TypeError(
+      throw new PeerAuthTypeError(
         'PeerServer.listen() takes only an optional callback; set the socket path in the options',
       );
     }
