@@ -29,8 +29,13 @@ export class IdentityRangeError extends RangeError {
 }
 
 export interface ConfigIssue {
-  /** Where in the config, e.g. `people[2].role`; `(root)` for the document itself. */
+  /**
+   * Where in the config as zod writes it, e.g. `people[2].role`, `groupRoles["my-group"]`; `(root)` for the
+   * document itself, `(file)` when the file could not be read.
+   */
   path: string;
+  /** The same place as keys and indexes, e.g. `['groupRoles', 'my-group']`; empty for `(root)` and `(file)`. */
+  segments: (string | number)[];
   message: string;
 }
 

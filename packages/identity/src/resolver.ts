@@ -2,7 +2,7 @@
 // fails or times out is not "no entry": by default (lookupFailure "reject") resolve() rejects with
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
-import { type IdentityConfig, parseIdentityConfig } from './config.js';
+import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
 import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
 import { groupNamer } from './group-namer.js';
 import { markLookupFailed } from './lookup-failed.js';
@@ -30,7 +30,7 @@ export interface ResolverOptions {
 }
 
 export interface Resolver {
-  readonly config: IdentityConfig;
+  readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
   resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity>;
   /** The same config and options over another directory (e.g. a caching one). */
@@ -132,24 +132,6 @@ function defaultLogger(): Logger {
   };
 }
 
-/**
- * Freeze the parsed config's own structure: every identity shares these person objects, and code serving
- * one peer must not be able to change another's role. Values of unknown person fields are the caller's
- * objects (zod passes them through), so they are left alone.
- */
-function freezeConfig(config: IdentityConfig): IdentityConfig {
-  for (const person of config.people) {
-    if (person.uids) Object.freeze(person.uids);
-    Object.freeze(person);
-  }
-  Object.freeze(config.people);
-  if (config.roles) Object.freeze(config.roles);
-  Object.freeze(config.groupRoles);
-  for (const rule of config.userMaps) Object.freeze(rule);
-  Object.freeze(config.userMaps);
-  return Object.freeze(config);
-}
-
 interface Settings {
   timeoutMs: number;
   logger: Logger;
@@ -167,13 +149,18 @@ interface Run {
 }
 
 class PeerResolver implements Resolver {
-  readonly config: IdentityConfig;
+  readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
 
-  constructor(config: IdentityConfig, directory: UserDirectory, settings: Settings, index?: PeopleIndex) {
+  constructor(
+    config: ParsedIdentityConfig,
+    directory: UserDirectory,
+    settings: Settings,
+    index?: PeopleIndex,
+  ) {
     this.config = config;
     this.directory = directory;
     this.#settings = settings;
@@ -293,7 +280,8 @@ class PeerResolver implements Resolver {
 }
 
 /**
- * A resolver for `config` (validated here: IdentityConfigError when invalid) over `directory`.
+ * A resolver for `config` over `directory`. A ParsedIdentityConfig is used as it is; anything else is
+ * validated here (IdentityConfigError when invalid).
  * resolve() rejects for credentials no kernel produces (InvalidUidError) and, unless the config's
  * lookupFailure is "fallback", when a directory call fails or times out (IdentityLookupError).
  */
@@ -308,7 +296,7 @@ export function createResolver(
       `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
     );
   }
-  return new PeerResolver(freezeConfig(parseIdentityConfig(config)), directory, {
+  return new PeerResolver(parseIdentityConfig(config), directory, {
     timeoutMs,
     logger: options.logger ?? defaultLogger(),
   });

@@ -32,7 +32,7 @@ describe('public API', () => {
   it('exports error classes with stable codes, all IdentityError', () => {
     const cases: [Error & { code: string }, string][] = [
       [
-        new identity.IdentityConfigError([{ path: 'people', message: 'x' }]),
+        new identity.IdentityConfigError([{ path: 'people', segments: ['people'], message: 'x' }]),
         'PEERAUTH_IDENTITY_CONFIG_INVALID',
       ],
       [new identity.NoIdentityError(), 'PEERAUTH_NO_IDENTITY'],

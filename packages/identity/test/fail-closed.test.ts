@@ -99,7 +99,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
   it('lookupFailure accepts only "reject" and "fallback", default "reject"', () => {
     expect(createResolver({ people: [] }, hostDirectory()).config.lookupFailure).toBe('reject');
     expect(validateIdentityConfig({ people: [], lookupFailure: 'ignore' })).toEqual([
-      { path: 'lookupFailure', message: expect.stringContaining('reject') },
+      { path: 'lookupFailure', segments: ['lookupFailure'], message: expect.stringContaining('reject') },
     ]);
   });
 });
@@ -216,7 +216,11 @@ describe('group names come from the kernel list, each gid named by the directory
     ).resolve(creds(1000, 1000, [1000, 7999]));
     expect(identity).toMatchObject({ role: 'admin', fallback: false });
     expect(validateIdentityConfig({ people: [], groupRoles: { 'gid:x': 'a' } })).toEqual([
-      { path: 'groupRoles["gid:x"]', message: expect.stringContaining('gid:') },
+      {
+        path: 'groupRoles["gid:x"]',
+        segments: ['groupRoles', 'gid:x'],
+        message: expect.stringContaining('gid:'),
+      },
     ]);
   });
 });

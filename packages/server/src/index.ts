@@ -1,6 +1,7 @@
 export type {
   Identity,
   IdentityConfig,
+  ParsedIdentityConfig,
   Person,
   Resolver,
   TrailStep,

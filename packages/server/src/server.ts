@@ -45,7 +45,10 @@ export interface PeerServerOptions {
   path?: string;
   /** Permission bits of the socket file: a number or an octal string ("0660", "660"). Default 0o660. */
   mode?: number | string;
-  /** An identity config (validated by @peerauth/identity) or a ready Resolver. Default: no people, fallback role for all. */
+  /**
+   * An identity config or a ready Resolver. A ParsedIdentityConfig (from parseIdentityConfig or
+   * loadIdentityConfig) is used as it is; a plain object is validated. Default: no people, fallback role for all.
+   */
   identity?: IdentityConfig | object | Resolver;
   /** Roles admitted. Default: every role, the fallback role included. */
   allowRoles?: string[];
