@@ -17,6 +17,7 @@ import {
   getPeerCredentials,
   LookupFailedError,
   openPeerPidfd,
+  PeerAuthTypeError,
   PeerProcessExitedError,
   PoolClosedError,
   platformSupport,
@@ -215,6 +216,8 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     await expect(pool.lookupUserByName('')).rejects.toThrow(TypeError);
     await expect(pool.userGroups('root', 2 ** 32)).rejects.toThrow(TypeError);
     await expect(pool.processInfo({ pid: 0 })).rejects.toThrow(TypeError);
+    await expect(pool.lookupUser(-1)).rejects.toMatchObject({ code: 'PEERAUTH_INVALID_ARGUMENT' });
+    await expect(pool.processInfo({ pid: 0 })).rejects.toBeInstanceOf(PeerAuthTypeError);
   });
 });
 
