@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nssFaultEnv } from '../../../test-fixtures/nss-fault.js';
-import { runCli, tempDir, writeConfig } from './helpers.js';
+import { runCli, runCliToExit, tempDir, writeConfig } from './helpers.js';
 
 let dir: string;
 
@@ -26,8 +26,9 @@ describe('the CLI prints the code of any peerauth error', () => {
   });
 
   it('@peerauth/identity: an invalid config given to serve is PEERAUTH_IDENTITY_CONFIG_INVALID (exit 1)', async () => {
-    const file = writeConfig(dir, { people: [], fallbackRole: 'nobody' });
-    const r = await runCli(['serve', '--config', file, '--socket', path.join(dir, 's.sock')]);
+    const file = writeConfig(dir, { roles: ['admin'], people: [], fallbackRole: 'nobody' });
+    // runCliToExit: a server that wrongly started is killed by its guard instead of outliving the test.
+    const r = await runCliToExit(['serve', '--config', file, '--socket', path.join(dir, 's.sock')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `peerauth: PEERAUTH_IDENTITY_CONFIG_INVALID: identity config ${file} is invalid`,
@@ -37,7 +38,7 @@ describe('the CLI prints the code of any peerauth error', () => {
   });
 
   it('@peerauth/server: a socket path longer than sun_path is PEERAUTH_SOCKET_PATH_TOO_LONG (exit 1)', async () => {
-    const r = await runCli(['serve', '--socket', path.join(dir, `${'x'.repeat(120)}.sock`)]);
+    const r = await runCliToExit(['serve', '--socket', path.join(dir, `${'x'.repeat(120)}.sock`)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^peerauth: PEERAUTH_SOCKET_PATH_TOO_LONG: socket path /m);
   });

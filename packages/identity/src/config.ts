@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
 import { groupRoleKeyProblem } from './group-keys.js';
 import { findJsonSyntaxError, lineAndColumn } from './json-syntax.js';
-import { findControlCharacter, quoteValue } from './printable.js';
+import { findControlCharacter } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
 import {
