@@ -268,7 +268,7 @@ try { addonOrigin(); console.log('{}'); } catch (e) { console.log(JSON.stringify
           'missing.mjs',
         ),
       );
-      if (out.code !== 'NATIVE_ADDON_MISSING') throw new Error(JSON.stringify(out));
+      if (out.code !== 'PEERAUTH_NATIVE_ADDON_MISSING') throw new Error(JSON.stringify(out));
       const version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version;
       if (!out.commands.some((c) => c.includes(`--branch @peerauth/core-native@${version}`)))
         throw new Error(`no command checks out ${version}: ${out.commands}`);

@@ -1,11 +1,11 @@
-import type { IdentityConfig } from '@peerauth/identity';
+import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
 import type { LogLevel } from '@peerauth/server';
 import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
-import { CliError, EXIT_USAGE } from './exit-codes.js';
+import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 
 export interface CommonOptions {
@@ -23,7 +23,7 @@ export interface ServerSettings {
   mode: number;
   /** --mode was given: the server then warns when a directory on the path keeps out whom it admits. */
   modeGiven: boolean;
-  config: IdentityConfig;
+  config: ParsedIdentityConfig;
   allowRoles: string[] | undefined;
   logFormat: LogFormat;
   logLevel: LogLevel;
@@ -49,12 +49,12 @@ export function addServerOptions(cmd: Command): Command {
     .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long open requests may finish', '5000');
 }
 
-export async function loadConfig(file: string | undefined): Promise<IdentityConfig> {
+export async function loadConfig(file: string | undefined): Promise<ParsedIdentityConfig> {
   if (file === undefined) return defaultIdentityConfig();
   try {
     return await loadIdentityConfig(file);
   } catch (err) {
-    if (err instanceof IdentityConfigError) throw new CliError(err.message);
+    if (err instanceof IdentityConfigError) throw new CliError(err.message, EXIT_ERROR, err);
     throw err;
   }
 }
@@ -66,7 +66,7 @@ function parseDrainTimeout(value: string | undefined): number {
   return ms;
 }
 
-function parseRoles(value: string | undefined, config: IdentityConfig): string[] | undefined {
+function parseRoles(value: string | undefined, config: ParsedIdentityConfig): string[] | undefined {
   if (value === undefined) return undefined;
   const roles = value
     .split(',')

@@ -1,3 +1,4 @@
+import { PeerAuthError } from '@peerauth/core-native';
 import { findControlCharacter, type Identity, quoteValue } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
@@ -6,16 +7,18 @@ import { identityFields } from './identity-view.js';
  * newline lets whatever reads the environment line by line see a second variable. The config refuses
  * such names up front; this covers values that come with a connection (a username from the user database).
  */
-export class UnexportableValueError extends Error {
-  readonly code = 'EXEC_UNEXPORTABLE_VALUE';
+export class UnexportableValueError extends PeerAuthError {
+  declare readonly code: 'PEERAUTH_EXEC_UNEXPORTABLE_VALUE';
   constructor(
     readonly variable: string,
     value: string,
     codePoint: string,
   ) {
     // Quoted with every control character escaped: this message goes into the log.
-    super(`${variable} would hold a control character (${codePoint}): ${quoteValue(value)}`);
-    this.name = 'UnexportableValueError';
+    super(
+      'PEERAUTH_EXEC_UNEXPORTABLE_VALUE',
+      `${variable} would hold a control character (${codePoint}): ${quoteValue(value)}`,
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { PeerAuthError } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
@@ -45,11 +46,13 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** An identity value that no header can carry faithfully: the connection is refused instead. */
-export class IdentityValueError extends Error {
-  readonly code = 'IDENTITY_VALUE_UNSENDABLE';
+export class IdentityValueError extends PeerAuthError {
+  declare readonly code: 'PEERAUTH_IDENTITY_VALUE_UNSENDABLE';
   constructor(readonly field: string) {
-    super(`the caller's ${field} contains control characters and cannot be sent as a header`);
-    this.name = 'IdentityValueError';
+    super(
+      'PEERAUTH_IDENTITY_VALUE_UNSENDABLE',
+      `the caller's ${field} contains control characters and cannot be sent as a header`,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { PeerServerError } from '@peerauth/server';
+import { formatError, isPeerAuthError } from '@peerauth/core-native';
 import { Command, CommanderError } from 'commander';
 import { checkConfigCommand } from './commands/check-config.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -112,11 +112,13 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (err instanceof CliError) {
-      process.stderr.write(`peerauth: ${err.message}\n`);
+      const text = err.code === 'PEERAUTH_CLI_ERROR' ? err.message : formatError(err);
+      process.stderr.write(`peerauth: ${text}\n`);
       return err.exitCode;
     }
-    if (err instanceof PeerServerError) {
-      process.stderr.write(`peerauth: ${err.message} (${err.code})\n`);
+    // Any error from a peerauth package names its code, whichever package threw it.
+    if (isPeerAuthError(err)) {
+      process.stderr.write(`peerauth: ${formatError(err)}\n`);
       return EXIT_ERROR;
     }
     process.stderr.write(`peerauth: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -21,7 +21,7 @@ export function parseLogLevel(value: string | undefined): LogLevel {
   try {
     return parseServerLogLevel(value);
   } catch (err) {
-    if (err instanceof InvalidLogLevelError) throw new CliError(err.message, EXIT_USAGE);
+    if (err instanceof InvalidLogLevelError) throw new CliError(err.message, EXIT_USAGE, err);
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type stream from 'node:stream';
+import { formatError } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
 import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
@@ -52,7 +53,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
       stamps = identityHeaders(identity);
     } catch (err) {
       if (!(err instanceof IdentityValueError)) throw err;
-      auditRejected(logger, null, identity, `${err.code}: ${err.message}`, null);
+      auditRejected(logger, null, identity, formatError(err), null);
       known.set(socket, null);
       socket.destroy();
       return null;

@@ -78,7 +78,7 @@ describe('connectionEnv', () => {
       try {
         connectionEnv(bad);
       } catch (err) {
-        expect((err as UnexportableValueError).code).toBe('EXEC_UNEXPORTABLE_VALUE');
+        expect((err as UnexportableValueError).code).toBe('PEERAUTH_EXEC_UNEXPORTABLE_VALUE');
         // The message names the variable and escapes the value: it goes into logs as it is.
         expect((err as Error).message).toMatch(/PEERAUTH_[A-Z_]+/);
         expect(findControlCharacter((err as Error).message)).toBeNull();
@@ -127,11 +127,11 @@ describeAsRoot('peerauth exec with a username holding a control character', () =
   it('refuses that connection with an audit line, and keeps serving everyone else', async () => {
     const refused = await run(process.execPath, [client, cli.socket], { uid: user.uid, gid: user.gid });
     expect(refused.stdout.trim()).toBe('CLOSED');
-    await waitFor(() => cli.stderr().includes('EXEC_UNEXPORTABLE_VALUE'));
+    await waitFor(() => cli.stderr().includes('PEERAUTH_EXEC_UNEXPORTABLE_VALUE'));
     const line = cli
       .stderr()
       .split('\n')
-      .find((l) => l.includes('EXEC_UNEXPORTABLE_VALUE'))!;
+      .find((l) => l.includes('PEERAUTH_EXEC_UNEXPORTABLE_VALUE'))!;
     expect(JSON.parse(line)).toMatchObject({
       event: 'peerauth.connection',
       decision: 'rejected',

@@ -134,11 +134,11 @@ describe('socket paths', () => {
     expect(r.stderr).toContain('--socket');
   });
 
-  it('a path longer than sun_path is SOCKET_PATH_TOO_LONG and nothing is created', async () => {
+  it('a path longer than sun_path is PEERAUTH_SOCKET_PATH_TOO_LONG and nothing is created', async () => {
     const long = path.join(dir, `${'x'.repeat(120)}.sock`);
     const r = await runCli(['serve', '--socket', long]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('SOCKET_PATH_TOO_LONG');
+    expect(r.stderr).toContain('PEERAUTH_SOCKET_PATH_TOO_LONG');
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -159,7 +159,7 @@ describe('socket paths', () => {
     fs.chmodSync(open, 0o777);
     const r = await runCli(['serve', '--socket', path.join(open, 's.sock')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('UNSAFE_SOCKET_DIRECTORY');
+    expect(r.stderr).toContain('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
     const d = await runCli(['doctor', '--socket', path.join(open, 's.sock')]);
     expect(d.code).toBe(1);
     expect(d.stdout).toContain('writable by group or others');

@@ -93,7 +93,7 @@ describeAsRoot('user lookups that fail or time out (LD_PRELOAD NSS faults)', () 
     expect(r.stdout.endsWith('000')).toBe(true);
     await waitFor(() => rejections(cli.stderr(), OK.uid).length >= 1);
     const reason = String(rejections(cli.stderr(), OK.uid)[0]?.reason);
-    expect(reason).toContain('IDENTITY_LOOKUP_FAILED');
+    expect(reason).toContain('PEERAUTH_IDENTITY_LOOKUP_FAILED');
     expect(reason).toContain(`gid ${BROKEN_GID}`);
     // The same person without that group is admitted: nothing was cached from the failure.
     expect((await whoami(cli.socket, OK.uid)).stdout.endsWith('\n200')).toBe(true);
@@ -115,7 +115,7 @@ describeAsRoot('user lookups that fail or time out (LD_PRELOAD NSS faults)', () 
       await waitFor(() => rejections(cli.stderr(), user.uid).length >= attempt);
       const lines = rejections(cli.stderr(), user.uid);
       expect(lines).toHaveLength(attempt);
-      expect(String(lines.at(-1)?.reason)).toContain('IDENTITY_LOOKUP_FAILED');
+      expect(String(lines.at(-1)?.reason)).toContain('PEERAUTH_IDENTITY_LOOKUP_FAILED');
       expect(String(lines.at(-1)?.reason)).toContain(`uid ${user.uid}`);
       expect(String(lines.at(-1)?.reason)).toContain(cause);
     }

@@ -1,23 +1,79 @@
-// Every failure of this package is a PeerAuthError with a stable `code`, so callers can branch on
-// the code instead of parsing messages.
+// Every failure of peerauth carries a stable `code`, so callers can branch on the code instead of parsing
+// messages. Codes are `PEERAUTH_...`, except where the code is a system errno the kernel reported
+// (PeerCredentialsError: EBADF, ENOTSOCK, EOVERFLOW, ...), which stays the errno as in Node's own system
+// errors. Every package marks its errors with one registry symbol, so isPeerAuthError() recognises them
+// even from a package that cannot import this one (@peerauth/identity depends on zod only).
 
-export class PeerAuthError extends Error {
+const PEERAUTH_ERROR = Symbol.for('@peerauth/error');
+
+/** The fields every peerauth error has, whichever class it is (PeerAuthError, TypeError, RangeError). */
+export interface PeerAuthErrorLike extends Error {
   readonly code: string;
+}
+
+/** True for an error any peerauth package created (every one has a stable `code`). */
+export function isPeerAuthError(value: unknown): value is PeerAuthErrorLike {
+  return (
+    value instanceof Error &&
+    (value as unknown as Record<symbol, unknown>)[PEERAUTH_ERROR] === true &&
+    typeof (value as { code?: unknown }).code === 'string'
+  );
+}
+
+function mark(err: Error, code: string): void {
+  Object.defineProperty(err, PEERAUTH_ERROR, { value: true });
+  (err as unknown as { code: string }).code = code;
+}
+
+/**
+ * `CODE: message`, the one text form of an error in audit reasons and CLI output. A value without a string
+ * `code` gives `fallbackCode: message`; one without a string `message` (a thrown non-error) its String().
+ */
+export function formatError(err: unknown, fallbackCode = 'ERROR'): string {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : fallbackCode;
+  return `${code}: ${typeof e.message === 'string' ? e.message : String(err)}`;
+}
+
+/** Base class of every peerauth error that is not an argument error; `code` is stable, the message is for humans. */
+export class PeerAuthError extends Error {
+  declare readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
-    this.code = code;
+    mark(this, code);
+  }
+}
+
+/**
+ * A bad argument of the wrong type or shape (`PEERAUTH_INVALID_ARGUMENT`); still a TypeError, so checks
+ * written against the built-in class keep working.
+ */
+export class PeerAuthTypeError extends TypeError {
+  declare readonly code: string;
+  constructor(message: string, code = 'PEERAUTH_INVALID_ARGUMENT') {
+    super(message);
+    mark(this, code);
+  }
+}
+
+/** A numeric argument outside its range (`PEERAUTH_ARGUMENT_OUT_OF_RANGE`); still a RangeError. */
+export class PeerAuthRangeError extends RangeError {
+  declare readonly code: string;
+  constructor(message: string, code = 'PEERAUTH_ARGUMENT_OUT_OF_RANGE') {
+    super(message);
+    mark(this, code);
   }
 }
 
 export type ConnType = 'TCP' | 'UDP' | 'unknown';
 
 export class NotUnixSocketError extends PeerAuthError {
-  declare readonly code: 'NOT_UNIX_SOCKET';
+  declare readonly code: 'PEERAUTH_NOT_UNIX_SOCKET';
   readonly connType: ConnType;
   constructor(connType: ConnType) {
     super(
-      'NOT_UNIX_SOCKET',
+      'PEERAUTH_NOT_UNIX_SOCKET',
       `peer credentials need a connected Unix domain socket, got a ${connType === 'unknown' ? 'non-Unix' : connType} socket`,
     );
     this.connType = connType;
@@ -25,12 +81,16 @@ export class NotUnixSocketError extends PeerAuthError {
 }
 
 export class PeerCredentialsUnavailableError extends PeerAuthError {
-  declare readonly code: 'PEER_CREDENTIALS_UNAVAILABLE' | 'NATIVE_ADDON_MISSING';
+  declare readonly code: 'PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE' | 'PEERAUTH_NATIVE_ADDON_MISSING';
   readonly platform: string;
   readonly reason: string;
-  constructor(platform: string, reason: string, code: 'NATIVE_ADDON_MISSING' | undefined = undefined) {
+  constructor(
+    platform: string,
+    reason: string,
+    code: 'PEERAUTH_NATIVE_ADDON_MISSING' | undefined = undefined,
+  ) {
     super(
-      code ?? 'PEER_CREDENTIALS_UNAVAILABLE',
+      code ?? 'PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE',
       `peer credentials are unavailable on ${platform}: ${reason}`,
     );
     this.platform = platform;
@@ -44,13 +104,13 @@ export class PeerCredentialsUnavailableError extends PeerAuthError {
  * (shipping binding.gyp would make npm run node-gyp at install time).
  */
 export class NativeAddonMissingError extends PeerCredentialsUnavailableError {
-  declare readonly code: 'NATIVE_ADDON_MISSING';
+  declare readonly code: 'PEERAUTH_NATIVE_ADDON_MISSING';
   readonly buildCommands: readonly string[];
   constructor(platform: string, target: string, buildCommands: readonly string[]) {
     super(
       platform,
       `no prebuilt addon ships for ${target} and none was built from source. To build one:\n${buildCommands.map((c) => `  ${c}`).join('\n')}`,
-      'NATIVE_ADDON_MISSING',
+      'PEERAUTH_NATIVE_ADDON_MISSING',
     );
     this.buildCommands = buildCommands;
   }
@@ -68,22 +128,25 @@ export class PeerCredentialsError extends PeerAuthError {
 }
 
 export class LookupTimeoutError extends PeerAuthError {
-  declare readonly code: 'LOOKUP_TIMEOUT';
+  declare readonly code: 'PEERAUTH_LOOKUP_TIMEOUT';
   readonly operation: string;
   readonly timeoutMs: number;
   constructor(operation: string, timeoutMs: number) {
-    super('LOOKUP_TIMEOUT', `${operation} did not finish within ${timeoutMs} ms; its worker was replaced`);
+    super(
+      'PEERAUTH_LOOKUP_TIMEOUT',
+      `${operation} did not finish within ${timeoutMs} ms; its worker was replaced`,
+    );
     this.operation = operation;
     this.timeoutMs = timeoutMs;
   }
 }
 
 export class PeerProcessExitedError extends PeerAuthError {
-  declare readonly code: 'PEER_PROCESS_EXITED';
+  declare readonly code: 'PEERAUTH_PEER_PROCESS_EXITED';
   readonly pid: number;
   constructor(pid: number, detail: string) {
     super(
-      'PEER_PROCESS_EXITED',
+      'PEERAUTH_PEER_PROCESS_EXITED',
       `peer process ${pid} exited (${detail}); its pid may now belong to another process`,
     );
     this.pid = pid;
@@ -91,18 +154,21 @@ export class PeerProcessExitedError extends PeerAuthError {
 }
 
 export class PoolClosedError extends PeerAuthError {
-  declare readonly code: 'POOL_CLOSED';
+  declare readonly code: 'PEERAUTH_POOL_CLOSED';
   constructor(operation: string) {
-    super('POOL_CLOSED', `${operation} called on a credential pool that is closed`);
+    super('PEERAUTH_POOL_CLOSED', `${operation} called on a credential pool that is closed`);
   }
 }
 
 export class ExecutableTooLargeError extends PeerAuthError {
-  declare readonly code: 'EXECUTABLE_TOO_LARGE';
+  declare readonly code: 'PEERAUTH_EXECUTABLE_TOO_LARGE';
   readonly path: string;
   readonly maxBytes: number;
   constructor(path: string, maxBytes: number) {
-    super('EXECUTABLE_TOO_LARGE', `executable ${path} is larger than maxBytes (${maxBytes}); not hashed`);
+    super(
+      'PEERAUTH_EXECUTABLE_TOO_LARGE',
+      `executable ${path} is larger than maxBytes (${maxBytes}); not hashed`,
+    );
     this.path = path;
     this.maxBytes = maxBytes;
   }
@@ -110,21 +176,21 @@ export class ExecutableTooLargeError extends PeerAuthError {
 
 /** A pool worker died (crashed or exited) while running the call; the pool replaces it. */
 export class WorkerCrashedError extends PeerAuthError {
-  declare readonly code: 'WORKER_CRASHED';
+  declare readonly code: 'PEERAUTH_WORKER_CRASHED';
   readonly operation: string;
   constructor(operation: string, cause: unknown) {
-    super('WORKER_CRASHED', `worker running ${operation} died: ${describe(cause)}`, { cause });
+    super('PEERAUTH_WORKER_CRASHED', `worker running ${operation} died: ${describe(cause)}`, { cause });
     this.operation = operation;
   }
 }
 
 /** A directory or process lookup failed for a reason other than "no such entry". */
 export class LookupFailedError extends PeerAuthError {
-  declare readonly code: 'LOOKUP_FAILED';
+  declare readonly code: 'PEERAUTH_LOOKUP_FAILED';
   readonly operation: string;
   readonly errnoName: string | null;
   constructor(operation: string, errnoName: string | null, detail: string) {
-    super('LOOKUP_FAILED', `${operation} failed${errnoName ? ` with ${errnoName}` : ''}: ${detail}`);
+    super('PEERAUTH_LOOKUP_FAILED', `${operation} failed${errnoName ? ` with ${errnoName}` : ''}: ${detail}`);
     this.operation = operation;
     this.errnoName = errnoName;
   }

@@ -11,6 +11,7 @@ import {
   ExecutableTooLargeError,
   LookupFailedError,
   LookupTimeoutError,
+  PeerAuthTypeError,
   PeerCredentialsUnavailableError,
   PeerProcessExitedError,
   PoolClosedError,
@@ -89,13 +90,15 @@ function toError(op: string, wire: WireError): Error {
 
 function checkId(what: string, value: number): void {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new TypeError(`${what} must be an integer between 0 and 4294967295, got ${value}`);
+    throw new PeerAuthTypeError(`${what} must be an integer between 0 and 4294967295, got ${value}`);
   }
 }
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || name === '' || name.includes('\0')) {
-    throw new TypeError(`user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`);
+    throw new PeerAuthTypeError(
+      `user name must be a non-empty string without NUL, got ${JSON.stringify(name)}`,
+    );
   }
 }
 
@@ -117,10 +120,10 @@ export class Pool implements CredentialPool {
   constructor(options: CredentialPoolOptions, worker: PoolWorker) {
     const threads = options.threads ?? Math.min(2, availableParallelism());
     if (!Number.isInteger(threads) || threads < 1)
-      throw new TypeError(`threads must be a positive integer, got ${threads}`);
+      throw new PeerAuthTypeError(`threads must be a positive integer, got ${threads}`);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
-      throw new TypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
+      throw new PeerAuthTypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs);
     this.#piscina = new Piscina({
@@ -182,7 +185,7 @@ export class Pool implements CredentialPool {
   }
 
   async lookupGroups(gids: readonly number[]): Promise<(GroupEntry | null)[]> {
-    if (!Array.isArray(gids)) throw new TypeError('gids must be an array of gids');
+    if (!Array.isArray(gids)) throw new PeerAuthTypeError('gids must be an array of gids');
     for (const gid of gids) checkId('gid', gid);
     if (gids.length === 0) return [];
     return this.#task({ op: 'lookupGroups', gids: [...gids] });
@@ -207,10 +210,10 @@ export class Pool implements CredentialPool {
     const pidfd = peer.pidfd ?? null;
     try {
       if (!Number.isInteger(peer.pid) || peer.pid <= 0)
-        throw new TypeError(`pid must be a positive integer, got ${peer.pid}`);
+        throw new PeerAuthTypeError(`pid must be a positive integer, got ${peer.pid}`);
       const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
       if (!Number.isInteger(maxBytes) || maxBytes < 0)
-        throw new TypeError(`maxBytes must be an integer >= 0, got ${maxBytes}`);
+        throw new PeerAuthTypeError(`maxBytes must be an integer >= 0, got ${maxBytes}`);
       return await this.#task<ProcessInfo>({
         op: 'processInfo',
         pid: peer.pid,

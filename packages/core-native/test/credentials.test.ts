@@ -102,7 +102,7 @@ describe('errors', () => {
       }
       expect(err).toBeInstanceOf(NotUnixSocketError);
       expect(err).toBeInstanceOf(PeerAuthError);
-      expect((err as NotUnixSocketError).code).toBe('NOT_UNIX_SOCKET');
+      expect((err as NotUnixSocketError).code).toBe('PEERAUTH_NOT_UNIX_SOCKET');
       expect((err as NotUnixSocketError).connType).toBe('TCP');
       expect(() => openPeerPidfd(sock)).toThrow(NotUnixSocketError);
     }
@@ -115,7 +115,7 @@ describe('errors', () => {
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     expect(() => getPeerCredentials(udp as unknown as net.Socket)).toThrow(
-      expect.objectContaining({ code: 'NOT_UNIX_SOCKET', connType: 'UDP' }),
+      expect.objectContaining({ code: 'PEERAUTH_NOT_UNIX_SOCKET', connType: 'UDP' }),
     );
     udp.close();
   });
@@ -210,7 +210,7 @@ describe('platform and addon', () => {
       for (const e of [out.get, out.origin]) {
         expect(e).toMatchObject({
           name: 'NativeAddonMissingError',
-          code: 'NATIVE_ADDON_MISSING',
+          code: 'PEERAUTH_NATIVE_ADDON_MISSING',
           platform: process.platform,
           unavailable: true,
         });

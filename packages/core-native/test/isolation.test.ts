@@ -28,7 +28,7 @@ describe('fault isolation', () => {
     const elapsed = Date.now() - started;
     histogram.disable();
     expect(err).toBeInstanceOf(LookupTimeoutError);
-    expect(err.code).toBe('LOOKUP_TIMEOUT');
+    expect(err.code).toBe('PEERAUTH_LOOKUP_TIMEOUT');
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 2000);
     expect(histogram.count).toBeGreaterThan(0);
     expect(histogram.percentile(99) / 1e6).toBeLessThan(20);
@@ -39,7 +39,7 @@ describe('fault isolation', () => {
   it('a crashed worker: WorkerCrashedError, next call served', async () => {
     const err = (await pool.run('crash', { op: 'crash' }).catch((e) => e)) as Error & { code: string };
     expect(err).toBeInstanceOf(WorkerCrashedError);
-    expect(err.code).toBe('WORKER_CRASHED');
+    expect(err.code).toBe('PEERAUTH_WORKER_CRASHED');
     expect(await pool.lookupUser(0)).toMatchObject({ name: 'root' });
     expect(await pool.lookupGroup(0)).toMatchObject({ name: 'root' });
   });
@@ -59,7 +59,7 @@ describe('fault isolation', () => {
     const normal = createTestPool({ threads: 1 });
     try {
       await expect(normal.run('hang', { op: 'hang' })).rejects.toMatchObject({
-        code: 'LOOKUP_FAILED',
+        code: 'PEERAUTH_LOOKUP_FAILED',
         message: expect.stringContaining('unknown task "hang"'),
       });
     } finally {

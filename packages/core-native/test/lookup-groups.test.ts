@@ -55,13 +55,13 @@ describeAsRoot('lookupGroups with a failing NSS (LD_PRELOAD)', () => {
         [0, GROUP.gid],
         nssFaultEnv([{ call: 'getgrgid_r', key: GROUP.gid, action: errno }]),
       );
-      expect(out).toMatchObject({ ok: false, name: LookupFailedError.name, code: 'LOOKUP_FAILED' });
+      expect(out).toMatchObject({ ok: false, name: LookupFailedError.name, code: 'PEERAUTH_LOOKUP_FAILED' });
       expect(out.message).toContain(`gid ${GROUP.gid}`);
       expect(out.message).toContain(errno);
     },
   );
 
-  it('a getgrgid_r that sleeps past the pool timeout rejects with LOOKUP_TIMEOUT', async () => {
+  it('a getgrgid_r that sleeps past the pool timeout rejects with PEERAUTH_LOOKUP_TIMEOUT', async () => {
     const out = await runFixture(
       [GROUP.gid],
       nssFaultEnv([{ call: 'getgrgid_r', key: GROUP.gid, action: 'sleep2000' }], {
@@ -69,6 +69,6 @@ describeAsRoot('lookupGroups with a failing NSS (LD_PRELOAD)', () => {
         POOL_TIMEOUT_MS: '300',
       }),
     );
-    expect(out).toMatchObject({ ok: false, code: 'LOOKUP_TIMEOUT' });
+    expect(out).toMatchObject({ ok: false, code: 'PEERAUTH_LOOKUP_TIMEOUT' });
   });
 });

@@ -33,14 +33,14 @@ describeAsRoot('pid reuse in a private pid namespace', () => {
       expect(result.reusedBy).toBe(result.peerPid);
       expect(result.withPidfd).toMatchObject({
         ok: false,
-        code: 'PEER_PROCESS_EXITED',
+        code: 'PEERAUTH_PEER_PROCESS_EXITED',
         name: 'PeerProcessExitedError',
       });
       // Without a pidfd the pid names sleep now; this is the race the README documents.
       expect(result.withoutPidfd).toEqual({ ok: true, exePath: '/usr/bin/sleep' });
       // Reuse during the lookup is caught without a pidfd too, by the start-time comparison.
       expect(result.duringReusedBy).toBe(result.duringPeerPid);
-      expect(result.duringWithoutPidfd).toMatchObject({ ok: false, code: 'PEER_PROCESS_EXITED' });
+      expect(result.duringWithoutPidfd).toMatchObject({ ok: false, code: 'PEERAUTH_PEER_PROCESS_EXITED' });
       expect(result.duringWithoutPidfd.message).toMatch(/start time changed/);
     },
   );

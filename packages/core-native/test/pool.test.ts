@@ -16,6 +16,7 @@ import {
   getPeerCredentials,
   LookupFailedError,
   openPeerPidfd,
+  PeerAuthTypeError,
   PeerProcessExitedError,
   PoolClosedError,
   platformSupport,
@@ -238,6 +239,8 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     await expect(pool.userGroups('root', 2 ** 32)).rejects.toThrow(TypeError);
     await expect(pool.userGroupNames('', 0)).rejects.toThrow(TypeError);
     await expect(pool.processInfo({ pid: 0 })).rejects.toThrow(TypeError);
+    await expect(pool.lookupUser(-1)).rejects.toMatchObject({ code: 'PEERAUTH_INVALID_ARGUMENT' });
+    await expect(pool.processInfo({ pid: 0 })).rejects.toBeInstanceOf(PeerAuthTypeError);
   });
 });
 
@@ -285,7 +288,7 @@ describe.runIf(isLinux)('processInfo', () => {
         .processInfo({ pid: child.pid! }, { sha256: true, maxBytes: 1024 })
         .catch((e) => e);
       expect(err).toBeInstanceOf(ExecutableTooLargeError);
-      expect(err.code).toBe('EXECUTABLE_TOO_LARGE');
+      expect(err.code).toBe('PEERAUTH_EXECUTABLE_TOO_LARGE');
       expect(err.message).toMatch(/sleep/);
       // The default limit (64 MiB) is also enforced: node is bigger than that on this machine.
       const nodeSize = (await import('node:fs')).statSync(realpathSync(process.execPath)).size;
@@ -310,7 +313,7 @@ describe.runIf(isLinux)('processInfo', () => {
     await new Promise((r) => child.once('exit', r));
     const err = await pool.processInfo({ pid: child.pid! }).catch((e) => e);
     expect(err).toBeInstanceOf(PeerProcessExitedError);
-    expect(err.code).toBe('PEER_PROCESS_EXITED');
+    expect(err.code).toBe('PEERAUTH_PEER_PROCESS_EXITED');
   });
 });
 
@@ -409,6 +412,6 @@ describe('close', () => {
     await p.close();
     await p.close();
     await expect(p.lookupUser(0)).rejects.toBeInstanceOf(PoolClosedError);
-    await expect(p.userGroups('root', 0)).rejects.toMatchObject({ code: 'POOL_CLOSED' });
+    await expect(p.userGroups('root', 0)).rejects.toMatchObject({ code: 'PEERAUTH_POOL_CLOSED' });
   });
 });

@@ -1,4 +1,4 @@
-// A lookup stuck in NSS for longer than the pool's timeout: the caller gets LOOKUP_TIMEOUT, the worker
+// A lookup stuck in NSS for longer than the pool's timeout: the caller gets PEERAUTH_LOOKUP_TIMEOUT, the worker
 // is abandoned, and when the native call finally returns into the terminated worker the result is
 // discarded. The process must live on (it used to abort with a fatal napi_throw) and keep answering.
 // The 30 s case runs in `npm run stress`.
@@ -38,7 +38,7 @@ describe.skipIf(!isLinux)('a lookup that returns after its timeout', () => {
       expect(r.stderr).not.toContain('FATAL');
       expect(r.code).toBe(0);
       const seen = JSON.parse(r.stdout.trim()) as Record<string, number | string>;
-      expect(seen.slow).toBe('LOOKUP_TIMEOUT');
+      expect(seen.slow).toBe('PEERAUTH_LOOKUP_TIMEOUT');
       expect(seen.failed).toBe(0);
       expect(seen.served).toBeGreaterThan(0);
       expect(seen.after).toBeLessThanOrEqual(seen.before as number);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
 import { groupRoleKeyProblem } from './group-keys.js';
 import { findJsonSyntaxError, lineAndColumn } from './json-syntax.js';
-import { findControlCharacter, quoteValue } from './printable.js';
+import { findControlCharacter } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { didYouMean } from './suggest.js';
 import {
@@ -107,19 +107,13 @@ interface RawIssue {
   message: string;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-/** `people[2].role`, `groupRoles["my group"]`; `(root)` for the whole document. */
+/**
+ * `people[2].role`, `groupRoles["my-group"]` (zod's own path format, as in its prettifyError); `(root)` for
+ * the whole document. A key with DEL is quoted by zod but DEL is left raw, so it is escaped here: these
+ * paths go to terminals and logs.
+ */
 export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else {
-      const key = String(segment);
-      out += IDENTIFIER.test(key) ? (out ? `.${key}` : key) : `[${quoteValue(key)}]`;
-    }
-  }
-  return out || '(root)';
+  return z.core.toDotPath(path).replaceAll('\u007f', '\\u007f') || '(root)';
 }
 
 function zodIssues(error: z.ZodError): RawIssue[] {
@@ -353,15 +347,59 @@ export function validateIdentityConfig(value: unknown): ConfigIssue[] {
   return raw
     .map((issue, i) => ({ issue, i }))
     .sort((x, y) => compareSegments(x.issue.path, y.issue.path) || x.i - y.i)
-    .map(({ issue }) => ({ path: formatIssuePath(issue.path), message: issue.message }));
+    .map(({ issue }) => ({
+      path: formatIssuePath(issue.path),
+      segments: issue.path,
+      message: issue.message,
+    }));
 }
 
-/** Validate and fill in defaults. Throws IdentityConfigError listing every problem. */
-export function parseIdentityConfig(value: unknown, file?: string): IdentityConfig {
+/**
+ * Freeze the parsed config's own structure: every identity shares these person objects, and code serving
+ * one peer must not be able to change another's role. Values of unknown person fields are the caller's
+ * objects (zod passes them through), so they are left alone.
+ */
+function freezeConfig(config: IdentityConfig): IdentityConfig {
+  for (const person of config.people) {
+    if (person.uids) Object.freeze(person.uids);
+    Object.freeze(person);
+  }
+  Object.freeze(config.people);
+  if (config.roles) Object.freeze(config.roles);
+  Object.freeze(config.groupRoles);
+  for (const rule of config.userMaps) Object.freeze(rule);
+  Object.freeze(config.userMaps);
+  return Object.freeze(config);
+}
+
+declare const parsedBrand: unique symbol;
+
+/**
+ * An IdentityConfig that parseIdentityConfig validated, filled in and froze. createResolver and
+ * createPeerServer use it as it is instead of validating it again.
+ */
+export type ParsedIdentityConfig = IdentityConfig & { readonly [parsedBrand]: true };
+
+// Module-private, so the mark cannot be forged: a plain object that merely looks parsed is validated.
+const parsedConfigs = new WeakSet<object>();
+
+/** True for a config that parseIdentityConfig (or loadIdentityConfig) returned. */
+export function isParsedIdentityConfig(value: unknown): value is ParsedIdentityConfig {
+  return typeof value === 'object' && value !== null && parsedConfigs.has(value);
+}
+
+/**
+ * Validate, fill in defaults and freeze. Throws IdentityConfigError listing every problem. A config this
+ * function already returned comes back as it is.
+ */
+export function parseIdentityConfig(value: unknown, file?: string): ParsedIdentityConfig {
+  if (isParsedIdentityConfig(value)) return value;
   const issues = validateIdentityConfig(value);
   if (issues.length > 0) throw new IdentityConfigError(issues, file);
   const { $schema: _schema, ...config } = configSchema.parse(value);
-  return config as IdentityConfig;
+  const parsed = freezeConfig(config as IdentityConfig);
+  parsedConfigs.add(parsed);
+  return parsed as ParsedIdentityConfig;
 }
 
 /** Where JSON.parse failed, as line and column: its own message has no position on every Node version. */
@@ -377,7 +415,7 @@ function jsonErrorMessage(text: string, err: unknown): string {
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 function fileIssue(path: string, message: string, cause?: unknown): IdentityConfigError {
-  return new IdentityConfigError([{ path: '(file)', message }], path, { cause });
+  return new IdentityConfigError([{ path: '(file)', segments: [], message }], path, { cause });
 }
 
 /**
@@ -416,16 +454,20 @@ async function readConfigFile(path: string): Promise<string> {
 }
 
 /** Read a JSON config file. Unreadable file, bad JSON and bad config all throw IdentityConfigError naming the file. */
-export async function loadIdentityConfig(path: string): Promise<IdentityConfig> {
+export async function loadIdentityConfig(path: string): Promise<ParsedIdentityConfig> {
   // Editors on Windows save UTF-8 with a byte order mark; it is not part of the JSON.
   const text = (await readConfigFile(path)).replace(/^\uFEFF/, '');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new IdentityConfigError([{ path: '(root)', message: jsonErrorMessage(text, err) }], path, {
-      cause: err,
-    });
+    throw new IdentityConfigError(
+      [{ path: '(root)', segments: [], message: jsonErrorMessage(text, err) }],
+      path,
+      {
+        cause: err,
+      },
+    );
   }
   return parseIdentityConfig(value, path);
 }

@@ -1,23 +1,47 @@
+// This package depends on zod only, so it cannot extend @peerauth/core-native's PeerAuthError; its errors
+// carry the same registry mark instead, so core-native's isPeerAuthError() recognises them too.
+const PEERAUTH_ERROR = Symbol.for('@peerauth/error');
+
+function mark(err: Error, code: string): void {
+  Object.defineProperty(err, PEERAUTH_ERROR, { value: true });
+  (err as unknown as { code: string }).code = code;
+}
+
 /** Base class of every error this package throws; `code` is stable, the message is for humans. */
 export class IdentityError extends Error {
-  readonly code: string;
+  declare readonly code: string;
 
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
-    this.code = code;
+    mark(this, code);
+  }
+}
+
+/** A numeric option outside its range (`PEERAUTH_ARGUMENT_OUT_OF_RANGE`); still a RangeError. */
+export class IdentityRangeError extends RangeError {
+  declare readonly code: string;
+
+  constructor(message: string, code = 'PEERAUTH_ARGUMENT_OUT_OF_RANGE') {
+    super(message);
+    mark(this, code);
   }
 }
 
 export interface ConfigIssue {
-  /** Where in the config, e.g. `people[2].role`; `(root)` for the document itself. */
+  /**
+   * Where in the config as zod writes it, e.g. `people[2].role`, `groupRoles["my-group"]`; `(root)` for the
+   * document itself, `(file)` when the file could not be read.
+   */
   path: string;
+  /** The same place as keys and indexes, e.g. `['groupRoles', 'my-group']`; empty for `(root)` and `(file)`. */
+  segments: (string | number)[];
   message: string;
 }
 
 /** Every problem found in a config at once, so one edit-check cycle fixes them all. */
 export class IdentityConfigError extends IdentityError {
-  declare readonly code: 'IDENTITY_CONFIG_INVALID';
+  declare readonly code: 'PEERAUTH_IDENTITY_CONFIG_INVALID';
   readonly issues: ConfigIssue[];
   /** The file the config came from, when it came from one. */
   readonly file: string | undefined;
@@ -26,7 +50,7 @@ export class IdentityConfigError extends IdentityError {
     const where = file ? `identity config ${file}` : 'identity config';
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
     const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
-    super('IDENTITY_CONFIG_INVALID', `${where} is invalid (${count}):\n${lines}`, options);
+    super('PEERAUTH_IDENTITY_CONFIG_INVALID', `${where} is invalid (${count}):\n${lines}`, options);
     this.issues = issues;
     this.file = file;
   }
@@ -34,30 +58,30 @@ export class IdentityConfigError extends IdentityError {
 
 /** `currentIdentity()` was called outside `runWithIdentity`. */
 export class NoIdentityError extends IdentityError {
-  declare readonly code: 'NO_IDENTITY';
+  declare readonly code: 'PEERAUTH_NO_IDENTITY';
 
   constructor(message = 'no peer identity in this async context (call inside runWithIdentity)') {
-    super('NO_IDENTITY', message);
+    super('PEERAUTH_NO_IDENTITY', message);
   }
 }
 
 export class InvalidTrustDomainError extends IdentityError {
-  declare readonly code: 'INVALID_TRUST_DOMAIN';
+  declare readonly code: 'PEERAUTH_INVALID_TRUST_DOMAIN';
   readonly trustDomain: string;
 
   constructor(trustDomain: string, reason: string) {
-    super('INVALID_TRUST_DOMAIN', `invalid trust domain ${JSON.stringify(trustDomain)}: ${reason}`);
+    super('PEERAUTH_INVALID_TRUST_DOMAIN', `invalid trust domain ${JSON.stringify(trustDomain)}: ${reason}`);
     this.trustDomain = trustDomain;
   }
 }
 
 /** A uid outside 0..2^32-1 cannot come from the kernel; it is a programming error upstream. */
 export class InvalidUidError extends IdentityError {
-  declare readonly code: 'INVALID_UID';
+  declare readonly code: 'PEERAUTH_INVALID_UID';
   readonly uid: unknown;
 
   constructor(uid: unknown) {
-    super('INVALID_UID', `invalid uid ${String(uid)}: expected an integer in 0..4294967295`);
+    super('PEERAUTH_INVALID_UID', `invalid uid ${String(uid)}: expected an integer in 0..4294967295`);
     this.uid = uid;
   }
 }
@@ -70,11 +94,11 @@ export type IdentityLookup = 'userByUid' | 'groupsOf' | 'groupsByGid';
  * an answer (a stranger). With lookupFailure "reject" (the default) resolution fails with this error.
  */
 export class IdentityLookupError extends IdentityError {
-  declare readonly code: 'IDENTITY_LOOKUP_FAILED';
+  declare readonly code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED';
   readonly lookup: IdentityLookup;
   /** What was looked up, e.g. `uid 4002`, `gids 27, 7999`, `user "alice" (gid 100)`. */
   readonly subject: string;
-  /** The cause in a sentence (`timed out after 1000 ms`, `LOOKUP_FAILED: getpwuid_r failed: ...`). */
+  /** The cause in a sentence (`timed out after 1000 ms`, `PEERAUTH_LOOKUP_FAILED: getpwuid_r failed: ...`). */
   readonly reason: string;
   readonly timedOut: boolean;
 
@@ -86,7 +110,7 @@ export class IdentityLookupError extends IdentityError {
     options?: ErrorOptions,
   ) {
     super(
-      'IDENTITY_LOOKUP_FAILED',
+      'PEERAUTH_IDENTITY_LOOKUP_FAILED',
       `${lookup} for ${subject} ${timedOut ? 'timed out' : 'failed'} (${reason}): the peer's identity is unknown`,
       options,
     );

@@ -2,8 +2,8 @@
 // fails or times out is not "no entry": by default (lookupFailure "reject") resolve() rejects with
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
-import { type IdentityConfig, parseIdentityConfig } from './config.js';
-import { type IdentityLookup, IdentityLookupError, InvalidUidError } from './errors.js';
+import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
+import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
 import { groupNamer } from './group-namer.js';
 import { markLookupFailed } from './lookup-failed.js';
 import {
@@ -30,7 +30,7 @@ export interface ResolverOptions {
 }
 
 export interface Resolver {
-  readonly config: IdentityConfig;
+  readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
   resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity>;
   /** The same config and options over another directory (e.g. a caching one). */
@@ -43,6 +43,8 @@ export function isResolver(value: unknown): value is Resolver {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[RESOLVER] === true;
 }
 
+// `CODE: message` as core-native's formatError() writes it (this package cannot import core-native); an
+// error without a code is its message alone.
 function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -51,9 +53,9 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** A directory may say it gave up waiting itself: core-native's pool rejects with code LOOKUP_TIMEOUT. */
+/** A directory may say it gave up waiting itself: core-native's pool rejects with code PEERAUTH_LOOKUP_TIMEOUT. */
 function isTimeout(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'LOOKUP_TIMEOUT';
+  return (err as { code?: unknown } | null)?.code === 'PEERAUTH_LOOKUP_TIMEOUT';
 }
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
@@ -130,24 +132,6 @@ function defaultLogger(): Logger {
   };
 }
 
-/**
- * Freeze the parsed config's own structure: every identity shares these person objects, and code serving
- * one peer must not be able to change another's role. Values of unknown person fields are the caller's
- * objects (zod passes them through), so they are left alone.
- */
-function freezeConfig(config: IdentityConfig): IdentityConfig {
-  for (const person of config.people) {
-    if (person.uids) Object.freeze(person.uids);
-    Object.freeze(person);
-  }
-  Object.freeze(config.people);
-  if (config.roles) Object.freeze(config.roles);
-  Object.freeze(config.groupRoles);
-  for (const rule of config.userMaps) Object.freeze(rule);
-  Object.freeze(config.userMaps);
-  return Object.freeze(config);
-}
-
 interface Settings {
   timeoutMs: number;
   logger: Logger;
@@ -165,13 +149,18 @@ interface Run {
 }
 
 class PeerResolver implements Resolver {
-  readonly config: IdentityConfig;
+  readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
 
-  constructor(config: IdentityConfig, directory: UserDirectory, settings: Settings, index?: PeopleIndex) {
+  constructor(
+    config: ParsedIdentityConfig,
+    directory: UserDirectory,
+    settings: Settings,
+    index?: PeopleIndex,
+  ) {
     this.config = config;
     this.directory = directory;
     this.#settings = settings;
@@ -291,7 +280,8 @@ class PeerResolver implements Resolver {
 }
 
 /**
- * A resolver for `config` (validated here: IdentityConfigError when invalid) over `directory`.
+ * A resolver for `config` over `directory`. A ParsedIdentityConfig is used as it is; anything else is
+ * validated here (IdentityConfigError when invalid).
  * resolve() rejects for credentials no kernel produces (InvalidUidError) and, unless the config's
  * lookupFailure is "fallback", when a directory call fails or times out (IdentityLookupError).
  */
@@ -302,9 +292,11 @@ export function createResolver(
 ): Resolver {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+    throw new IdentityRangeError(
+      `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+    );
   }
-  return new PeerResolver(freezeConfig(parseIdentityConfig(config)), directory, {
+  return new PeerResolver(parseIdentityConfig(config), directory, {
     timeoutMs,
     logger: options.logger ?? defaultLogger(),
   });

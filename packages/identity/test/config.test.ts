@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type ConfigIssue,
   findControlCharacter,
+  formatIssuePath,
   IdentityConfigError,
   loadIdentityConfig,
   parseIdentityConfig,
@@ -14,12 +15,16 @@ import {
 
 const fixtures = join(import.meta.dirname, '../../../test-fixtures/configs');
 
-function issuesOf(value: unknown): ConfigIssue[] {
+// Each issue's text path must be zod's rendering of its segments; the tests below then compare the text.
+function issuesOf(value: unknown): Omit<ConfigIssue, 'segments'>[] {
   try {
     parseIdentityConfig(value);
   } catch (err) {
     expect(err).toBeInstanceOf(IdentityConfigError);
-    return (err as IdentityConfigError).issues;
+    return (err as IdentityConfigError).issues.map(({ segments, ...issue }) => {
+      expect(formatIssuePath(segments)).toBe(issue.path);
+      return issue;
+    });
   }
   throw new Error('expected the config to be rejected');
 }
@@ -123,6 +128,19 @@ describe('parseIdentityConfig: each error', () => {
       { path: 'people[1].role', message: 'unknown role "x" (roles: "admin", "member", "public")' },
       { path: 'people[2].role', message: 'unknown role "admn" (did you mean "admin"?)' },
     ]);
+  });
+
+  it('paths are written as zod writes them, and kept as segments', () => {
+    const { issues } = new IdentityConfigError(
+      validateIdentityConfig({ ...base, people: [], groupRoles: { 'my-group': 'root', wheel: 'x' } }),
+    );
+    expect(issues.map((i) => [i.path, i.segments])).toEqual([
+      ['groupRoles["my-group"]', ['groupRoles', 'my-group']],
+      ['groupRoles.wheel', ['groupRoles', 'wheel']],
+    ]);
+    expect(formatIssuePath(['people', 2, 'role'])).toBe('people[2].role');
+    expect(formatIssuePath(['groupRoles', 'a\u007fb'])).toBe('groupRoles["a\\u007fb"]');
+    expect(formatIssuePath([])).toBe('(root)');
   });
 
   it('unknown role in groupRoles and fallbackRole', () => {
@@ -298,7 +316,7 @@ describe('parseIdentityConfig: each error', () => {
       'userMaps[0].person',
     ]);
     const err = new IdentityConfigError(issues);
-    expect(err.code).toBe('IDENTITY_CONFIG_INVALID');
+    expect(err.code).toBe('PEERAUTH_IDENTITY_CONFIG_INVALID');
     expect(err.message).toContain('5 problems');
     for (const issue of issues) expect(err.message).toContain(`${issue.path}: ${issue.message}`);
   });

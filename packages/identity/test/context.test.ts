@@ -28,7 +28,7 @@ describe('identity context', () => {
     try {
       currentIdentity();
     } catch (err) {
-      expect((err as NoIdentityError).code).toBe('NO_IDENTITY');
+      expect((err as NoIdentityError).code).toBe('PEERAUTH_NO_IDENTITY');
     }
     expect(tryCurrentIdentity()).toBeUndefined();
   });

@@ -31,11 +31,17 @@ describe('public API', () => {
 
   it('exports error classes with stable codes, all IdentityError', () => {
     const cases: [Error & { code: string }, string][] = [
-      [new identity.IdentityConfigError([{ path: 'people', message: 'x' }]), 'IDENTITY_CONFIG_INVALID'],
-      [new identity.NoIdentityError(), 'NO_IDENTITY'],
-      [new identity.InvalidTrustDomainError('X', 'bad'), 'INVALID_TRUST_DOMAIN'],
-      [new identity.InvalidUidError(-1), 'INVALID_UID'],
-      [new identity.IdentityLookupError('userByUid', 'uid 5', 'EIO', false), 'IDENTITY_LOOKUP_FAILED'],
+      [
+        new identity.IdentityConfigError([{ path: 'people', segments: ['people'], message: 'x' }]),
+        'PEERAUTH_IDENTITY_CONFIG_INVALID',
+      ],
+      [new identity.NoIdentityError(), 'PEERAUTH_NO_IDENTITY'],
+      [new identity.InvalidTrustDomainError('X', 'bad'), 'PEERAUTH_INVALID_TRUST_DOMAIN'],
+      [new identity.InvalidUidError(-1), 'PEERAUTH_INVALID_UID'],
+      [
+        new identity.IdentityLookupError('userByUid', 'uid 5', 'EIO', false),
+        'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+      ],
     ];
     for (const [err, code] of cases) {
       expect(err).toBeInstanceOf(identity.IdentityError);

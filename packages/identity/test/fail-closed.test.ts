@@ -21,7 +21,9 @@ const blockedConfig = {
 
 const failingUsers: UserDirectory = {
   userByUid: async () => {
-    throw Object.assign(new Error('getpwuid_r failed: Input/output error'), { code: 'LOOKUP_FAILED' });
+    throw Object.assign(new Error('getpwuid_r failed: Input/output error'), {
+      code: 'PEERAUTH_LOOKUP_FAILED',
+    });
   },
   groupsOf: async () => [],
 };
@@ -31,7 +33,11 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const resolver = createResolver(blockedConfig, failingUsers, { logger: recordingLogger() });
     const err = await resolver.resolve(creds(4002, 4002, [])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdentityLookupError);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'userByUid', timedOut: false });
+    expect(err).toMatchObject({
+      code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+      lookup: 'userByUid',
+      timedOut: false,
+    });
     expect((err as Error).message).toContain('uid 4002');
     expect((err as Error).message).toContain('Input/output error');
   });
@@ -40,7 +46,11 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const slow: UserDirectory = { userByUid: () => new Promise(() => {}), groupsOf: async () => [] };
     const resolver = createResolver(blockedConfig, slow, { timeoutMs: 20, logger: recordingLogger() });
     const err = await resolver.resolve(creds(4002, 4002, [])).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'userByUid', timedOut: true });
+    expect(err).toMatchObject({
+      code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+      lookup: 'userByUid',
+      timedOut: true,
+    });
     expect((err as Error).message).toContain('timed out');
   });
 
@@ -55,7 +65,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const err = await createResolver(blockedConfig, directory, { logger: recordingLogger() })
       .resolve(creds(1000, 1000, [1000, 27]))
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'groupsByGid' });
+    expect(err).toMatchObject({ code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED', lookup: 'groupsByGid' });
     expect((err as Error).message).toContain('out of range');
   });
 
@@ -69,7 +79,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
     const err = await createResolver(blockedConfig, directory, { logger: recordingLogger() })
       .resolve(creds(1000, 1000, null))
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'IDENTITY_LOOKUP_FAILED', lookup: 'groupsOf' });
+    expect(err).toMatchObject({ code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED', lookup: 'groupsOf' });
   });
 
   it('"no passwd entry" is still an answer: a stranger gets the fallback role', async () => {
@@ -90,7 +100,7 @@ describe('a failed lookup is not a stranger (lookupFailure)', () => {
   it('lookupFailure accepts only "reject" and "fallback", default "reject"', () => {
     expect(createResolver({ people: [] }, hostDirectory()).config.lookupFailure).toBe('reject');
     expect(validateIdentityConfig({ people: [], lookupFailure: 'ignore' })).toEqual([
-      { path: 'lookupFailure', message: expect.stringContaining('reject') },
+      { path: 'lookupFailure', segments: ['lookupFailure'], message: expect.stringContaining('reject') },
     ]);
   });
 });
@@ -207,7 +217,11 @@ describe('group names come from the kernel list, each gid named by the directory
     ).resolve(creds(1000, 1000, [1000, 7999]));
     expect(identity).toMatchObject({ role: 'admin', fallback: false });
     expect(validateIdentityConfig({ people: [], groupRoles: { 'gid:x': 'a' } })).toEqual([
-      { path: 'groupRoles["gid:x"]', message: expect.stringContaining('gid:') },
+      {
+        path: 'groupRoles["gid:x"]',
+        segments: ['groupRoles', 'gid:x'],
+        message: expect.stringContaining('gid:'),
+      },
     ]);
   });
 });

@@ -20,7 +20,7 @@ it('every README example type-checks strictly and runs; the resolve example prin
       { kind: 'exits', stdout: (out) => expect(JSON.parse(out)).toEqual(JSON.parse(shown!.code)) },
       // The UserDirectory interface as documented: it must at least compile.
       { kind: 'types' },
-      { kind: 'exits', stdout: (out) => expect(out).toBe('public\nundefined\nNO_IDENTITY\n') },
+      { kind: 'exits', stdout: (out) => expect(out).toBe('public\nundefined\nPEERAUTH_NO_IDENTITY\n') },
     ],
   });
 }, 120_000);

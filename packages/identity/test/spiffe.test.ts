@@ -109,7 +109,7 @@ describe('formatSpiffeId', () => {
     try {
       formatSpiffeId('Example.org', 1);
     } catch (err) {
-      expect((err as InvalidTrustDomainError).code).toBe('INVALID_TRUST_DOMAIN');
+      expect((err as InvalidTrustDomainError).code).toBe('PEERAUTH_INVALID_TRUST_DOMAIN');
       expect((err as Error).message).toContain('"Example.org"');
     }
   });

@@ -2,7 +2,13 @@
 // pid reused after the peer exits can never be attributed to the connection; when anything fails the
 // identity simply has no executable, never a guessed one.
 import type net from 'node:net';
-import { type CredentialPool, closePidfd, openPeerPidfd, type ProcessInfo } from '@peerauth/core-native';
+import {
+  type CredentialPool,
+  closePidfd,
+  formatError,
+  openPeerPidfd,
+  type ProcessInfo,
+} from '@peerauth/core-native';
 
 export interface ProcessOptions {
   sha256?: boolean;
@@ -34,7 +40,6 @@ export async function attest(
     const info = await pool.processInfo({ pid, pidfd }, { sha256: options.sha256 === true });
     return { ok: true, process: info };
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    return { ok: false, reason: `${e.code ?? 'ERROR'}: ${e.message ?? String(err)}` };
+    return { ok: false, reason: formatError(err) };
   }
 }

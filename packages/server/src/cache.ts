@@ -2,7 +2,9 @@
 // connection from the same uid, so they are cached per uid (group names per gid) with a TTL, negatively
 // cached when there is no entry, bounded in size, and single-flight so a burst of connections from one uid
 // costs one lookup. Failed lookups are never cached.
+import { PeerAuthRangeError } from '@peerauth/core-native';
 import { groupNamer, type MaybePromise, type UserDirectory } from '@peerauth/identity';
+import { DirectoryNoAnswerError } from './errors.js';
 
 export interface CacheOptions {
   /** How long a found user/group list stays valid. Default 60 s. */
@@ -95,7 +97,7 @@ class TtlLru<K, V> {
       const batch = attempt(() => loadMany(missing));
       for (const key of missing) {
         const one = batch.then((found) => {
-          if (!found.has(key)) throw new Error(`the directory gave no answer for ${String(key)}`);
+          if (!found.has(key)) throw new DirectoryNoAnswerError(String(key));
           return found.get(key) as V;
         });
         byKey.set(key, this.install(key, one));
@@ -162,7 +164,7 @@ export function createCachingDirectory(inner: UserDirectory, options: CacheOptio
     ['max', max],
   ] as const) {
     if (!Number.isFinite(value) || value < 0)
-      throw new RangeError(`cache.${name} must be a non-negative number`);
+      throw new PeerAuthRangeError(`cache.${name} must be a non-negative number`);
   }
   type User = Awaited<ReturnType<UserDirectory['userByUid']>>;
   type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;

@@ -1,47 +1,42 @@
+import { PeerAuthError } from '@peerauth/core-native';
+
 /** Base class for every error this package throws or emits; `code` is stable across releases. */
-export class PeerServerError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class PeerServerError extends PeerAuthError {}
 
 /** Another server answers on the socket path; its socket file is left untouched. */
 export class AddressInUseError extends PeerServerError {
-  declare readonly code: 'ADDRESS_IN_USE';
+  declare readonly code: 'PEERAUTH_ADDRESS_IN_USE';
   readonly path: string;
   constructor(path: string, detail = 'another server is accepting connections on it') {
-    super('ADDRESS_IN_USE', `socket path ${path} is in use: ${detail}`);
+    super('PEERAUTH_ADDRESS_IN_USE', `socket path ${path} is in use: ${detail}`);
     this.path = path;
   }
 }
 
 /** A socket mode that is not an octal permission value between 0 and 0o777. */
 export class InvalidModeError extends PeerServerError {
-  declare readonly code: 'INVALID_MODE';
+  declare readonly code: 'PEERAUTH_INVALID_MODE';
   readonly mode: unknown;
   constructor(mode: unknown, detail: string) {
-    super('INVALID_MODE', `invalid socket mode ${JSON.stringify(mode)}: ${detail}`);
+    super('PEERAUTH_INVALID_MODE', `invalid socket mode ${JSON.stringify(mode)}: ${detail}`);
     this.mode = mode;
   }
 }
 
 /**
  * The socket path (or its directory) is something the server must not replace or trust: a regular file,
- * a directory, a symlink (`UNSAFE_SOCKET_PATH`), or a directory someone other than the server's user or
- * root could write to (`UNSAFE_SOCKET_DIRECTORY`).
+ * a directory, a symlink (`PEERAUTH_UNSAFE_SOCKET_PATH`), or a directory someone other than the server's user or
+ * root could write to (`PEERAUTH_UNSAFE_SOCKET_DIRECTORY`).
  */
 export class UnsafeSocketPathError extends PeerServerError {
-  declare readonly code: 'UNSAFE_SOCKET_PATH' | 'UNSAFE_SOCKET_DIRECTORY';
+  declare readonly code: 'PEERAUTH_UNSAFE_SOCKET_PATH' | 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY';
   readonly path: string;
   constructor(
     path: string,
     detail: string,
-    code: 'UNSAFE_SOCKET_PATH' | 'UNSAFE_SOCKET_DIRECTORY' = 'UNSAFE_SOCKET_PATH',
+    code: 'PEERAUTH_UNSAFE_SOCKET_PATH' | 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY' = 'PEERAUTH_UNSAFE_SOCKET_PATH',
   ) {
-    const what = code === 'UNSAFE_SOCKET_DIRECTORY' ? 'socket directory' : 'socket path';
+    const what = code === 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY' ? 'socket directory' : 'socket path';
     super(code, `refusing ${what} ${path}: ${detail}`);
     this.path = path;
   }
@@ -49,12 +44,12 @@ export class UnsafeSocketPathError extends PeerServerError {
 
 /** The socket path does not fit in `sun_path`: clients could not connect to it. */
 export class SocketPathTooLongError extends PeerServerError {
-  declare readonly code: 'SOCKET_PATH_TOO_LONG';
+  declare readonly code: 'PEERAUTH_SOCKET_PATH_TOO_LONG';
   readonly path: string;
   readonly limit: number;
   constructor(path: string, bytes: number, limit: number) {
     super(
-      'SOCKET_PATH_TOO_LONG',
+      'PEERAUTH_SOCKET_PATH_TOO_LONG',
       `socket path ${path} is ${bytes} bytes; Unix socket paths on ${process.platform} hold at most ${limit} ` +
         'bytes (sun_path). Choose a shorter path, e.g. in /run/peerauth',
     );
@@ -65,11 +60,11 @@ export class SocketPathTooLongError extends PeerServerError {
 
 /** The directory of an explicitly given socket path does not exist (the server creates only its default one). */
 export class SocketDirectoryMissingError extends PeerServerError {
-  declare readonly code: 'SOCKET_DIRECTORY_MISSING';
+  declare readonly code: 'PEERAUTH_SOCKET_DIRECTORY_MISSING';
   readonly path: string;
   constructor(path: string) {
     super(
-      'SOCKET_DIRECTORY_MISSING',
+      'PEERAUTH_SOCKET_DIRECTORY_MISSING',
       `socket directory ${path} does not exist; create it (owned by the server's user, mode 0755 or 0700) ` +
         'or choose another socket path',
     );
@@ -79,20 +74,33 @@ export class SocketDirectoryMissingError extends PeerServerError {
 
 /** `listenFds: true` was asked for but the process was not socket-activated. */
 export class NoActivationSocketError extends PeerServerError {
-  declare readonly code: 'NO_ACTIVATION_SOCKET';
+  declare readonly code: 'PEERAUTH_NO_ACTIVATION_SOCKET';
   constructor(detail: string) {
-    super('NO_ACTIVATION_SOCKET', `systemd socket activation requested but unavailable: ${detail}`);
+    super('PEERAUTH_NO_ACTIVATION_SOCKET', `systemd socket activation requested but unavailable: ${detail}`);
   }
 }
 
 /** PEERAUTH_LOG_LEVEL names no pino level; `levels` lists the valid ones. */
 export class InvalidLogLevelError extends PeerServerError {
-  declare readonly code: 'INVALID_LOG_LEVEL';
+  declare readonly code: 'PEERAUTH_INVALID_LOG_LEVEL';
   readonly level: string;
   readonly levels: readonly string[];
   constructor(level: string, levels: readonly string[]) {
-    super('INVALID_LOG_LEVEL', `PEERAUTH_LOG_LEVEL must be one of ${levels.join(', ')}, got "${level}"`);
+    super(
+      'PEERAUTH_INVALID_LOG_LEVEL',
+      `PEERAUTH_LOG_LEVEL must be one of ${levels.join(', ')}, got "${level}"`,
+    );
     this.level = level;
     this.levels = levels;
+  }
+}
+
+/** A directory's batch lookup (`groupsByGid`) returned without an entry for one of the keys asked for. */
+export class DirectoryNoAnswerError extends PeerServerError {
+  declare readonly code: 'PEERAUTH_DIRECTORY_NO_ANSWER';
+  readonly key: string;
+  constructor(key: string) {
+    super('PEERAUTH_DIRECTORY_NO_ANSWER', `the directory gave no answer for ${key}`);
+    this.key = key;
   }
 }

@@ -1,6 +1,7 @@
 export type {
   Identity,
   IdentityConfig,
+  ParsedIdentityConfig,
   Person,
   Resolver,
   TrailStep,
@@ -17,6 +18,7 @@ export {
 } from './cache.js';
 export {
   AddressInUseError,
+  DirectoryNoAnswerError,
   InvalidLogLevelError,
   InvalidModeError,
   NoActivationSocketError,

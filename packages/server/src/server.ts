@@ -2,7 +2,13 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type CredentialPool, getPeerCredentials, type PeerCredentials } from '@peerauth/core-native';
+import {
+  type CredentialPool,
+  formatError,
+  getPeerCredentials,
+  PeerAuthTypeError,
+  type PeerCredentials,
+} from '@peerauth/core-native';
 import {
   createResolver,
   type Identity,
@@ -38,7 +44,10 @@ export interface PeerServerOptions {
   path?: string;
   /** Permission bits of the socket file: a number or an octal string ("0660", "660"). Default 0o660. */
   mode?: number | string;
-  /** An identity config (validated by @peerauth/identity) or a ready Resolver. Default: no people, fallback role for all. */
+  /**
+   * An identity config or a ready Resolver. A ParsedIdentityConfig (from parseIdentityConfig or
+   * loadIdentityConfig) is used as it is; a plain object is validated. Default: no people, fallback role for all.
+   */
   identity?: IdentityConfig | object | Resolver;
   /** Roles admitted. Default: every role, the fallback role included. */
   allowRoles?: string[];
@@ -202,14 +211,7 @@ class PeerServerImpl extends net.Server {
       // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
       credentials = getPeerCredentials(socket);
     } catch (err) {
-      const e = err as { code?: string; message?: string };
-      this.reject(
-        socket,
-        null,
-        null,
-        `peer credentials unavailable (${e.code ?? 'ERROR'}: ${e.message})`,
-        start,
-      );
+      this.reject(socket, null, null, `peer credentials unavailable (${formatError(err)})`, start);
       return;
     }
     socket.on('error', ignoreSocketError);
@@ -226,8 +228,7 @@ class PeerServerImpl extends net.Server {
   // async hooks on Node 20, and this runs once per connection.
   private admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number): void {
     const failed = (err: unknown) => {
-      const e = err as { code?: string; message?: string };
-      const reason = `identity resolution failed (${e.code ?? 'ERROR'}: ${e.message})`;
+      const reason = `identity resolution failed (${formatError(err)})`;
       this.reject(socket, credentials, null, reason, start);
     };
     let resolving: Promise<Identity>;
@@ -324,7 +325,7 @@ class PeerServerImpl extends net.Server {
   override listen(...args: unknown[]): this {
     const callback = args[0];
     if (args.length > 1 || (args.length === 1 && typeof callback !== 'function')) {
-      throw new TypeError(
+      throw new PeerAuthTypeError(
         'PeerServer.listen() takes only an optional callback; set the socket path in the options',
       );
     }

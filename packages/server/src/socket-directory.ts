@@ -37,7 +37,7 @@ function unsafe(dir: string, why: string): UnsafeSocketPathError {
     `${why}. Another user who can write it could swap what the server creates there for a symlink. ` +
       "Use a directory owned by root or by the server's user and writable by no one else (e.g. " +
       '/run/peerauth, mode 0755), or fix this one with chown/chmod',
-    'UNSAFE_SOCKET_DIRECTORY',
+    'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
   );
 }
 
@@ -93,7 +93,7 @@ async function resolveCheckingSymlinks(dir: string, uid: number): Promise<string
 
 /**
  * Checks the socket's directory, every directory above it and every symlink on the way to it. Throws
- * SocketDirectoryMissingError when it does not exist and UnsafeSocketPathError (UNSAFE_SOCKET_DIRECTORY)
+ * SocketDirectoryMissingError when it does not exist and UnsafeSocketPathError (PEERAUTH_UNSAFE_SOCKET_DIRECTORY)
  * when someone other than root or the server's user could change it.
  */
 export async function checkSocketDirectory(dir: string): Promise<void> {

@@ -175,7 +175,7 @@ async function assertStillOurs(dir: string, file: FileIdentity): Promise<void> {
     throw new UnsafeSocketPathError(
       dir,
       'the private bind directory was replaced while in use',
-      'UNSAFE_SOCKET_DIRECTORY',
+      'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
     );
 }
 
@@ -209,7 +209,7 @@ export async function bindSocketFile(
       throw new UnsafeSocketPathError(
         privateDir,
         'the private bind directory is not ours',
-        'UNSAFE_SOCKET_DIRECTORY',
+        'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
       );
     fsSync.fchmodSync(dirFd, 0o700);
     const viaFd = procFd ? `/proc/self/fd/${dirFd}` : privateDir;
@@ -223,7 +223,11 @@ export async function bindSocketFile(
     if (!procFd) await assertStillOurs(privateDir, privateDirFile);
     const tmpStat = await fs.lstat(tmpPath);
     if (!tmpStat.isSocket())
-      throw new UnsafeSocketPathError(tmpPath, 'the bound socket was replaced', 'UNSAFE_SOCKET_DIRECTORY');
+      throw new UnsafeSocketPathError(
+        tmpPath,
+        'the bound socket was replaced',
+        'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
+      );
     await fs.chmod(tmpPath, mode);
     const file = { dev: tmpStat.dev, ino: tmpStat.ino };
     for (let attempt = 0; ; attempt++) {
@@ -284,7 +288,7 @@ function openPrivateDirectory(privateDir: string): number {
       throw new UnsafeSocketPathError(
         privateDir,
         'the private bind directory was replaced before it could be opened',
-        'UNSAFE_SOCKET_DIRECTORY',
+        'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
       );
     throw err;
   }

@@ -125,7 +125,7 @@ describeAsRoot('socket directory writable by another user (root server, swap att
     const err = await listen(server);
     if (err === null) await new Promise<void>((r) => server.close(() => r()));
     expect(fs.statSync(victim).mode & 0o7777).toBe(0o644);
-    expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+    expect(err?.code).toBe('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
     expect(err?.message).toContain(attackerDir);
     expect(err?.message).toContain(`uid ${ATTACKER.uid}`);
     expect(err?.message).toContain('0755');
@@ -150,7 +150,7 @@ describeAsRoot('socket directory writable by another user (root server, swap att
       await new Promise<void>((r) => server.close(() => r()));
     }
     expect(fs.existsSync(victim)).toBe(true);
-    expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+    expect(err?.code).toBe('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
   });
 
   it('in a safe directory: once listening no private directory is left, and a symlink put in its place is never followed at stop', async () => {
@@ -195,7 +195,7 @@ describeAsRoot("a swap after the checks, by a process of the server's own uid (r
       expect(fs.statSync(victim).mode & 0o7777).toBe(0o644);
       expect(fs.readdirSync(victimDir)).toEqual(['data']);
       if (swapped) {
-        expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+        expect(err?.code).toBe('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
         expect(fs.existsSync(socketPath)).toBe(false);
       }
       // Under the names we gave, only the swapper's symlink may be left (never followed, never removed).
@@ -237,7 +237,7 @@ describeAsRoot('a symlink on the socket path owned by another user (root server)
     const server = createPeerServer({ path: path.join(link, 'app.sock'), identity, logger: silentLogger });
     const err = await listen(server);
     if (err === null) await new Promise<void>((r) => server.close(() => r()));
-    expect(err?.code).toBe('UNSAFE_SOCKET_DIRECTORY');
+    expect(err?.code).toBe('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
     expect(err?.message).toContain(link);
     expect(err?.message).toContain(`uid ${ATTACKER.uid}`);
     expect(fs.readdirSync(safe)).toEqual([]);

@@ -219,7 +219,9 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
       userByUid: async (uid: number) => {
         userCalls++;
         if (failures-- > 0)
-          throw Object.assign(new Error('getpwuid_r failed: Input/output error'), { code: 'LOOKUP_FAILED' });
+          throw Object.assign(new Error('getpwuid_r failed: Input/output error'), {
+            code: 'PEERAUTH_LOOKUP_FAILED',
+          });
         return real.userByUid(uid);
       },
     };
@@ -233,7 +235,7 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
       expect(await connect(socketPath, USER.uid, USER.gid, [])).toBeNull();
       const rejected = logger.records.filter((r) => r.obj.decision === 'rejected');
       expect(rejected).toHaveLength(1);
-      expect(String(rejected[0]?.obj.reason)).toContain('IDENTITY_LOOKUP_FAILED');
+      expect(String(rejected[0]?.obj.reason)).toContain('PEERAUTH_IDENTITY_LOOKUP_FAILED');
       expect(String(rejected[0]?.obj.reason)).toContain(`uid ${USER.uid}`);
       // The next connection asks again, and this time the directory answers.
       expect((await connect(socketPath, USER.uid, USER.gid, []))?.role).toBe('public');

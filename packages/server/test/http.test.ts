@@ -175,7 +175,7 @@ describe('HTTP over the peer socket', () => {
     });
     const reply = await app.inject({ method: 'GET', url: '/whoami' });
     expect(reply.statusCode).toBe(200);
-    expect(reply.json()).toEqual({ peerOf: null, error: 'NO_IDENTITY' });
+    expect(reply.json()).toEqual({ peerOf: null, error: 'PEERAUTH_NO_IDENTITY' });
     await app.close();
   });
 

@@ -21,7 +21,7 @@ describe('PEERAUTH_LOG_LEVEL', () => {
     expect(parseLogLevel(undefined)).toBe('info');
   });
 
-  it('anything else is InvalidLogLevelError (INVALID_LOG_LEVEL) from createPeerServer, listing the levels', () => {
+  it('anything else is InvalidLogLevelError (PEERAUTH_INVALID_LOG_LEVEL) from createPeerServer, listing the levels', () => {
     const saved = process.env.PEERAUTH_LOG_LEVEL;
     process.env.PEERAUTH_LOG_LEVEL = 'verbose';
     try {
@@ -33,7 +33,7 @@ describe('PEERAUTH_LOG_LEVEL', () => {
       }
       expect(thrown).toBeInstanceOf(InvalidLogLevelError);
       expect(thrown).toMatchObject({
-        code: 'INVALID_LOG_LEVEL',
+        code: 'PEERAUTH_INVALID_LOG_LEVEL',
         message:
           'PEERAUTH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
       });

@@ -24,13 +24,13 @@ describe('parseMode', () => {
     ['01777'],
     ['0x1ff'],
     ['12345'],
-  ])('rejects %s with InvalidModeError (code INVALID_MODE)', (mode) => {
+  ])('rejects %s with InvalidModeError (code PEERAUTH_INVALID_MODE)', (mode) => {
     const attempt = () => parseMode(mode as number | string);
     expect(attempt).toThrow(InvalidModeError);
     try {
       attempt();
     } catch (err) {
-      expect((err as InvalidModeError).code).toBe('INVALID_MODE');
+      expect((err as InvalidModeError).code).toBe('PEERAUTH_INVALID_MODE');
       expect((err as Error).message).toContain(JSON.stringify(mode));
     }
   });

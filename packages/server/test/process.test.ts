@@ -97,7 +97,7 @@ describe('systemd socket activation', () => {
       });
       child?.once('exit', () => resolve(text));
     });
-    expect(out).toContain('ERROR NO_ACTIVATION_SOCKET');
+    expect(out).toContain('ERROR PEERAUTH_NO_ACTIVATION_SOCKET');
   });
 });
 

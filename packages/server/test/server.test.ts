@@ -222,7 +222,7 @@ describe('createPeerServer', () => {
     try {
       const server = start({ logger: silentLogger }, (s) => s.end('ok'));
       const err = await listenError(server);
-      expect(err).toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+      expect(err).toMatchObject({ code: 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY' });
       expect(fs.readdirSync(dir)).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
@@ -268,7 +268,7 @@ describe('createPeerServer', () => {
     const second = start({ path: socketPath }, (s) => s.end('second'));
     const err = await listenError(second);
     expect(err).toBeInstanceOf(AddressInUseError);
-    expect((err as AddressInUseError).code).toBe('ADDRESS_IN_USE');
+    expect((err as AddressInUseError).code).toBe('PEERAUTH_ADDRESS_IN_USE');
     expect(second.listening).toBe(false);
     expect(await exchange(socketPath)).toBe('first');
   });
@@ -283,7 +283,7 @@ describe('createPeerServer', () => {
     for (const p of [file, sub, link]) {
       const err = await listenError(start({ path: p }));
       expect(err).toBeInstanceOf(UnsafeSocketPathError);
-      expect((err as UnsafeSocketPathError).code).toBe('UNSAFE_SOCKET_PATH');
+      expect((err as UnsafeSocketPathError).code).toBe('PEERAUTH_UNSAFE_SOCKET_PATH');
     }
     expect(fs.readFileSync(file, 'utf8')).toBe('keep');
     expect(fs.statSync(sub).isDirectory()).toBe(true);
@@ -480,7 +480,7 @@ describe('createPeerServer', () => {
       const failing: CredentialPool = {
         ...pool,
         processInfo: async () => {
-          throw Object.assign(new Error('peer went away'), { code: 'PEER_PROCESS_EXITED' });
+          throw Object.assign(new Error('peer went away'), { code: 'PEERAUTH_PEER_PROCESS_EXITED' });
         },
       };
       const server = start({ path: socketPath, pool: failing, process: true }, (s, identity) =>
@@ -491,7 +491,7 @@ describe('createPeerServer', () => {
       expect(identity.uid).toBe(process.getuid?.());
       const exeName = path.basename(fs.realpathSync(process.execPath));
       expect(identity.spiffeId).not.toContain(exeName);
-      expect(identity.trail.some((step) => step.detail.includes('PEER_PROCESS_EXITED'))).toBe(true);
+      expect(identity.trail.some((step) => step.detail.includes('PEERAUTH_PEER_PROCESS_EXITED'))).toBe(true);
     });
   });
 });

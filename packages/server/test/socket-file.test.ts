@@ -86,7 +86,7 @@ describe('bindSocketFile', () => {
     const before = fs.lstatSync(socketPath);
     const err = await bindWith(socketPath, 0o600).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AddressInUseError);
-    expect((err as AddressInUseError).code).toBe('ADDRESS_IN_USE');
+    expect((err as AddressInUseError).code).toBe('PEERAUTH_ADDRESS_IN_USE');
     expect((err as Error).message).toContain(socketPath);
     const after = fs.lstatSync(socketPath);
     expect(after.ino).toBe(before.ino);
@@ -112,7 +112,7 @@ describe('bindSocketFile', () => {
     for (const p of [file, directory, link, dangling]) {
       const err = await bindWith(p, 0o600).catch((e: unknown) => e);
       expect(err, p).toBeInstanceOf(UnsafeSocketPathError);
-      expect((err as UnsafeSocketPathError).code).toBe('UNSAFE_SOCKET_PATH');
+      expect((err as UnsafeSocketPathError).code).toBe('PEERAUTH_UNSAFE_SOCKET_PATH');
       expect((err as Error).message).toContain(p);
     }
     expect(fs.readFileSync(file, 'utf8')).toBe('precious');
@@ -184,20 +184,20 @@ describe('default socket path', () => {
     fs.chmodSync(open, 0o777);
     const err = await checkSocketDirectory(open).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafeSocketPathError);
-    expect(err).toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY', path: open });
+    expect(err).toMatchObject({ code: 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY', path: open });
     expect((err as Error).message).toContain('0777');
     await expect(bindWith(path.join(open, 'a.sock'), 0o660)).rejects.toMatchObject({
-      code: 'UNSAFE_SOCKET_DIRECTORY',
+      code: 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
     });
     expect(fs.readdirSync(open)).toEqual([]);
     await expect(checkSocketDirectory(path.join(dir, 'missing'))).rejects.toMatchObject({
-      code: 'SOCKET_DIRECTORY_MISSING',
+      code: 'PEERAUTH_SOCKET_DIRECTORY_MISSING',
     });
   });
 
   it('refuses a path too long for sun_path before creating anything', async () => {
     const long = path.join(dir, `${'x'.repeat(120)}.sock`);
-    await expect(bindWith(long, 0o660)).rejects.toMatchObject({ code: 'SOCKET_PATH_TOO_LONG' });
+    await expect(bindWith(long, 0o660)).rejects.toMatchObject({ code: 'PEERAUTH_SOCKET_PATH_TOO_LONG' });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
@@ -219,11 +219,15 @@ describeAsRoot('default socket directory ownership (root)', () => {
     fs.chmodSync(sticky, 0o1777);
     await checkSocketDirectory(sticky);
     fs.chownSync(sticky, 42090, 42090);
-    await expect(checkSocketDirectory(sticky)).rejects.toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+    await expect(checkSocketDirectory(sticky)).rejects.toMatchObject({
+      code: 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
+    });
     const group = path.join(dir, 'group');
     fs.mkdirSync(group);
     fs.chmodSync(group, 0o775);
-    await expect(checkSocketDirectory(group)).rejects.toMatchObject({ code: 'UNSAFE_SOCKET_DIRECTORY' });
+    await expect(checkSocketDirectory(group)).rejects.toMatchObject({
+      code: 'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
+    });
     // Below an unsafe directory, a safe-looking one is refused too: its parent's owner could swap it.
     const inner = path.join(sticky, 'inner');
     fs.mkdirSync(inner, { mode: 0o755 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
 import readline from 'node:readline';
+import { formatError } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
 import { auditRejected } from '@peerauth/server';
 import type { pino } from 'pino';
@@ -50,7 +51,7 @@ export function bridge(
     env = connectionEnv(identity);
   } catch (err) {
     if (!(err instanceof UnexportableValueError)) throw err;
-    refuse(logger, socket, identity, `${err.code}: ${err.message}`);
+    refuse(logger, socket, identity, formatError(err));
     return;
   }
   const [argv0, ...args] = command.argv;

@@ -1,10 +1,14 @@
-import { createCredentialPool } from '@peerauth/core-native';
+import { createCredentialPool, formatError, isPeerAuthError } from '@peerauth/core-native';
 import { createResolver } from '@peerauth/identity';
 import { poolDirectory } from '@peerauth/server';
 import { loadConfig } from '../common.js';
 import { CliError } from '../exit-codes.js';
 
-const LOOKUP_CODES = new Set(['IDENTITY_LOOKUP_FAILED', 'LOOKUP_FAILED', 'LOOKUP_TIMEOUT']);
+const LOOKUP_CODES = new Set([
+  'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+  'PEERAUTH_LOOKUP_FAILED',
+  'PEERAUTH_LOOKUP_TIMEOUT',
+]);
 
 /**
  * A failed or timed-out directory lookup is not "no such user": the server would refuse such a peer, so
@@ -14,10 +18,9 @@ async function lookingUp<T>(who: string, pending: Promise<T>): Promise<T> {
   try {
     return await pending;
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && LOOKUP_CODES.has(code)) {
+    if (isPeerAuthError(err) && LOOKUP_CODES.has(err.code)) {
       throw new CliError(
-        `cannot resolve ${who}: lookup failed (${code}: ${(err as Error).message}); a server would refuse this peer`,
+        `cannot resolve ${who}: lookup failed (${formatError(err)}); a server would refuse this peer`,
       );
     }
     throw err;

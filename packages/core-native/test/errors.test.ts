@@ -1,0 +1,66 @@
+// One error model: every error of this package has a PEERAUTH_ code (a system errno excepted), argument
+// errors stay TypeError/RangeError, and formatError is the one `CODE: message` text.
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import {
+  createCredentialPool,
+  formatError,
+  getPeerCredentials,
+  isPeerAuthError,
+  PeerAuthError,
+  PeerAuthRangeError,
+  PeerAuthTypeError,
+  PeerCredentialsError,
+  PoolClosedError,
+} from '../src/index.js';
+
+describe('peerauth errors', () => {
+  it('argument errors keep their built-in class and carry a code', () => {
+    expect(() => createCredentialPool({ threads: 0 })).toThrow(TypeError);
+    try {
+      createCredentialPool({ threads: 0 });
+    } catch (err) {
+      expect(err).toBeInstanceOf(PeerAuthTypeError);
+      expect(isPeerAuthError(err)).toBe(true);
+      expect((err as PeerAuthTypeError).code).toBe('PEERAUTH_INVALID_ARGUMENT');
+      expect(formatError(err)).toBe('PEERAUTH_INVALID_ARGUMENT: threads must be a positive integer, got 0');
+    }
+    const range = new PeerAuthRangeError('too big');
+    expect(range).toBeInstanceOf(RangeError);
+    expect(range.code).toBe('PEERAUTH_ARGUMENT_OUT_OF_RANGE');
+    expect(isPeerAuthError(range)).toBe(true);
+  });
+
+  it('package errors have PEERAUTH_ codes; a socket errno stays the errno', async () => {
+    const closed = new PoolClosedError('lookupUser');
+    expect(closed).toBeInstanceOf(PeerAuthError);
+    expect(closed.code).toBe('PEERAUTH_POOL_CLOSED');
+    expect(closed.name).toBe('PoolClosedError');
+    const socket = new net.Socket();
+    let thrown: unknown;
+    try {
+      getPeerCredentials(socket);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PeerCredentialsError);
+    expect(isPeerAuthError(thrown)).toBe(true);
+    expect((thrown as PeerCredentialsError).code).toMatch(/^E[A-Z]+$/);
+  });
+
+  it('isPeerAuthError is false for other errors, even with a code', () => {
+    const foreign = Object.assign(new Error('x'), { code: 'PEERAUTH_POOL_CLOSED' });
+    expect(isPeerAuthError(foreign)).toBe(false);
+    expect(isPeerAuthError({ code: 'PEERAUTH_X', message: 'x' })).toBe(false);
+  });
+
+  it('formatError writes CODE: message, with a fallback code for anything else', () => {
+    expect(formatError(new PoolClosedError('close'))).toBe(
+      'PEERAUTH_POOL_CLOSED: close called on a credential pool that is closed',
+    );
+    expect(formatError(Object.assign(new Error('gone'), { code: 'ENOENT' }))).toBe('ENOENT: gone');
+    expect(formatError(new Error('plain'))).toBe('ERROR: plain');
+    expect(formatError('a string')).toBe('ERROR: a string');
+    expect(formatError(undefined, 'UNKNOWN')).toBe('UNKNOWN: undefined');
+  });
+});
