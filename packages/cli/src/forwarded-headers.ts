@@ -24,7 +24,8 @@ const FOREIGN_IDENTITY_HEADERS = new Set([
  * `X-Peerauth-Role` to them: names are compared lowercased with `_` read as `-`.
  */
 export function isIdentityHeader(name: string): boolean {
-  const folded = name.toLowerCase().replaceAll('_', '-');
+  const lower = name.toLowerCase();
+  const folded = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
   return (
     folded.startsWith('x-peerauth-') ||
     folded.startsWith('x-auth-request-') ||
@@ -119,8 +120,7 @@ export function identityHeaders(id: Identity): string[] {
  * upgrade handshake. The client's Connection never goes: every token in it names a header a hop-by-hop
  * honouring hop would drop, the stamps included, so the proxy writes its own (see upstreamHeaders).
  */
-export function clientHeaders(rawHeaders: string[], keepUpgrade = false): string[] {
-  const out: string[] = [];
+export function clientHeaders(rawHeaders: string[], keepUpgrade = false, out: string[] = []): string[] {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();

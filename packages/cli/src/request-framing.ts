@@ -76,7 +76,10 @@ export function upstreamHeaders(
   framing: Framing,
   keepUpgrade = false,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
-  const headers = [...stamps, ...clientHeaders(req.rawHeaders, keepUpgrade), ...framingHeaders(framing)];
+  // One array, filled in place: this runs for every forwarded request.
+  const headers = stamps.slice();
+  clientHeaders(req.rawHeaders, keepUpgrade, headers);
+  if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed;
   // an ordinary request gets keep-alive or close from http.request.
   if (keepUpgrade) headers.push('Connection', 'Upgrade');
