@@ -153,7 +153,15 @@ function attempt<T>(load: () => MaybePromise<T>): Promise<T> {
 
 export const DEFAULT_TTL_MS = 60_000;
 
-export function createCachingDirectory(inner: UserDirectory, options: CacheOptions = {}): CachingDirectory {
+/**
+ * `derived` are caches built from this directory's answers (the server's identity memo): clear() empties
+ * them too, so nothing built from a forgotten answer outlives it.
+ */
+export function createCachingDirectory(
+  inner: UserDirectory,
+  options: CacheOptions = {},
+  derived: readonly { clear(): void }[] = [],
+): CachingDirectory {
   const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
   const negativeTtlMs = options.negativeTtlMs ?? 5_000;
   const max = Math.max(1, options.max ?? 10_000);
@@ -195,6 +203,7 @@ export function createCachingDirectory(inner: UserDirectory, options: CacheOptio
     }),
     clear: () => {
       for (const t of tables) t.clear();
+      for (const d of derived) d.clear();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import { kStopping, type PeerServer } from './server.js';
+import type { PeerServer } from './server.js';
 
 /**
  * Serves `httpServer` through `peerServer`: each accepted peer connection is handed to the HTTP server,
@@ -17,7 +17,7 @@ export function serveHttp(peerServer: PeerServer, httpServer: http.Server): void
   if (peerServer.listening) announce();
   else peerServer.once('listening', announce);
   // On close, let the HTTP server drop idle keep-alive connections, or draining would wait for them.
-  peerServer.once(kStopping, () => {
+  peerServer.once('stopping', () => {
     httpServer.close();
   });
 }

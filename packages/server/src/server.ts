@@ -102,22 +102,24 @@ export interface PeerServer extends net.Server {
   /** The socket path served, or null before listening and under socket activation. */
   readonly path: string | null;
   readonly resolver: Resolver;
-  /** The per-uid directory cache (stats(), clear()). */
+  /** The per-uid directory cache (stats(), clear()); clear() also forgets the identities built from it. */
   readonly cache: CachingDirectory;
+  /** True from the moment close() starts (a 'stopping' event is emitted then) until the next listen(). */
+  readonly stopping: boolean;
   on(event: 'peer', listener: PeerListener): this;
   on(event: 'rejected', listener: (event: RejectedEvent) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
+  /** Once per close(), when it starts: stop taking new work (HTTP keep-alive, queued jobs). */
+  on(event: 'stopping', listener: () => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'peer', listener: PeerListener): this;
   once(event: 'rejected', listener: (event: RejectedEvent) => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'stopping', listener: () => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
-
-/** Emitted (internally) when close() starts, so HTTP servers fed by serveHttp can release idle connections. */
-export const kStopping = Symbol('peerauth.stopping');
 
 // Errors on accepted sockets (a client resetting the connection) must not crash a daemon; the 'closed'
 // audit event records that the connection ended with an error.
@@ -157,7 +159,7 @@ class PeerServerImpl extends net.Server {
   private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
   private signals: ShutdownSignals | null = null;
   private starting: Promise<void> | null = null;
-  private stopping = false;
+  private stopRequested = false;
 
   constructor(options: PeerServerOptions) {
     // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
@@ -179,25 +181,25 @@ class PeerServerImpl extends net.Server {
       },
     );
     const cacheOptions = options.cache ?? {};
-    const given = options.identity;
-    if (given !== undefined && isResolver(given)) {
-      this.cache = createCachingDirectory(given.directory, cacheOptions);
-      this.resolver = given.withDirectory(this.cache);
-    } else {
-      this.cache = createCachingDirectory(this.directory, cacheOptions);
-      this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
-    }
     this.memo = new IdentityMemo(
       cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
       Math.max(0, cacheOptions.identities ?? 1024),
     );
-    // Clearing the cache must also forget identities built from it.
-    const clearDirectory = this.cache.clear;
-    this.cache.clear = () => {
-      clearDirectory();
-      this.memo.clear();
-    };
+    // The memo holds identities built from the cache's answers: clearing the cache clears it too.
+    const derived = [this.memo];
+    const given = options.identity;
+    if (given !== undefined && isResolver(given)) {
+      this.cache = createCachingDirectory(given.directory, cacheOptions, derived);
+      this.resolver = given.withDirectory(this.cache);
+    } else {
+      this.cache = createCachingDirectory(this.directory, cacheOptions, derived);
+      this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
+    }
     this.on('connection', this.onConnection);
+  }
+
+  get stopping(): boolean {
+    return this.stopRequested;
   }
 
   get path(): string | null {
@@ -330,13 +332,13 @@ class PeerServerImpl extends net.Server {
       );
     }
     if (typeof callback === 'function') this.once('listening', callback as () => void);
-    this.stopping = false;
+    this.stopRequested = false;
     // Before anything is created, so that a signal during start-up never finds the default action.
     if (this.handleSignals && this.signals === null)
       this.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
     this.starting = this.start().then(
       () => {
-        if (this.stopping) {
+        if (this.stopRequested) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
           if (this.listening) super.close();
           this.releaseSocketFile();
@@ -414,10 +416,6 @@ class PeerServerImpl extends net.Server {
     return this.activated && this.listening ? super.address() : null;
   }
 
-  get socketActivated(): boolean {
-    return this.activated;
-  }
-
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
   private releaseSocketFile(): void {
     const bound = this.bound;
@@ -440,8 +438,8 @@ class PeerServerImpl extends net.Server {
   }
 
   override close(callback?: (err?: Error) => void): this {
-    if (!this.stopping) {
-      this.stopping = true;
+    if (!this.stopRequested) {
+      this.stopRequested = true;
       this.once('close', () => {
         // Not earlier: until the server is closed a signal must not find the default action.
         if (this.signals?.received === null) {
@@ -450,7 +448,7 @@ class PeerServerImpl extends net.Server {
         }
         void this.directory.close();
       });
-      super.emit(kStopping);
+      super.emit('stopping');
     }
     super.close(callback);
     this.releaseSocketFile();

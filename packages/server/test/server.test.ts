@@ -316,6 +316,23 @@ describe('createPeerServer', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it("emits 'stopping' once when close() starts, and stopping stays true from then on", async () => {
+    const socketPath = path.join(dir, 'stopping.sock');
+    const server = start({ path: socketPath });
+    await listening(server);
+    const seen: boolean[] = [];
+    server.on('stopping', () => seen.push(server.stopping));
+    expect(server.stopping).toBe(false);
+    const done = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Emitted synchronously inside close(), before it returns.
+    expect(seen).toEqual([true]);
+    expect(server.stopping).toBe(true);
+    server.close();
+    await done;
+    expect(seen).toEqual([true]);
+    expect(server.stopping).toBe(true);
+  });
+
   it('close() right after listen() leaves nothing behind and never announces listening', async () => {
     const socketPath = path.join(dir, 'early.sock');
     const server = start({ path: socketPath });
