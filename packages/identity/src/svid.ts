@@ -101,7 +101,7 @@ export interface VerifiedSvid {
   chain: X509Certificate[];
 }
 
-// go-spiffe bounds the chain the same way x509.Verify does in practice; a longer one is not an SVID chain.
+// A bound on the work one peer can cause; SPIRE chains are a leaf plus a few intermediates.
 const MAX_CHAIN_LENGTH = 16;
 
 function asCertificate(c: X509Certificate | Buffer | string, i: number): X509Certificate {
