@@ -45,6 +45,18 @@ export {
   MAX_SPIFFE_ID_BYTES,
   trustDomainProblem,
 } from './spiffe.js';
+export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
+export {
+  bundleSet,
+  InvalidBundleError,
+  loadBundle,
+  type SvidErrorCode,
+  SvidVerificationError,
+  type TrustBundle,
+  type TrustBundleSet,
+  type VerifiedSvid,
+  verifySvid,
+} from './svid.js';
 export type {
   Identity,
   Logger,

@@ -21,6 +21,7 @@ it('every README example type-checks strictly and runs; the resolve example prin
       // The UserDirectory interface as documented: it must at least compile.
       { kind: 'types' },
       { kind: 'exits', stdout: (out) => expect(out).toBe('public\nundefined\nPEERAUTH_NO_IDENTITY\n') },
+      { kind: 'exits', stdout: (out) => expect(out).toBe('example.org\nPEERAUTH_SVID_EMPTY_CHAIN\n') },
     ],
   });
 }, 120_000);

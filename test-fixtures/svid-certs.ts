@@ -1,0 +1,227 @@
+// X.509-SVID test certificates made with the real openssl CLI: per trust domain (A = a.test, B = b.test) a root
+// and an intermediate, and leaves that break one SVID rule each. OpenSSL 3.0 has no `x509 -not_before`, so the
+// expired leaf is signed with `openssl ca`, which accepts explicit start and end dates.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const DOMAIN_A = 'a.test';
+export const DOMAIN_B = 'b.test';
+
+export interface CertFiles {
+  cert: string;
+  key: string;
+  /** PEM text of `cert`. */
+  pem: string;
+}
+
+export interface SvidCerts {
+  dir: string;
+  rootA: CertFiles;
+  intermediateA: CertFiles;
+  rootB: CertFiles;
+  intermediateB: CertFiles;
+  /** Bundle files (PEM, one root each), as spiffe-helper writes them. */
+  bundleA: string;
+  bundleB: string;
+  good: CertFiles; // spiffe://a.test/workload, signed by rootA
+  goodViaIntermediate: CertFiles; // spiffe://a.test/via-intermediate, signed by intermediateA
+  goodB: CertFiles; // spiffe://b.test/workload, signed by rootB
+  twoUris: CertFiles;
+  noUri: CertFiles;
+  notSpiffe: CertFiles;
+  leafIsCa: CertFiles;
+  keyCertSign: CertFiles;
+  expired: CertFiles;
+  signedByOtherDomain: CertFiles; // spiffe://a.test/intruder, signed by rootB
+  server: CertFiles; // spiffe://a.test/peerauth-server, serverAuth
+  cleanup(): void;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+const LEAF_EXT =
+  'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment,keyAgreement\nextendedKeyUsage=serverAuth,clientAuth\n';
+const CA_EXT =
+  'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
+
+/** Generate every certificate into a fresh temporary directory; call cleanup() when done. */
+export function createSvidCerts(): SvidCerts {
+  const dir = mkdtempSync(join(tmpdir(), 'peerauth-svid-'));
+  let serial = 1;
+  const files = (name: string): CertFiles => ({
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}.key`),
+    get pem() {
+      return readFileSync(join(dir, `${name}.pem`), 'utf8');
+    },
+  });
+  const csr = (name: string, subject: string) =>
+    openssl(
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        subject,
+      ],
+      dir,
+    );
+  const root = (name: string, cn: string, uri: string) => {
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '30',
+        '-subj',
+        `/O=peerauth test/CN=${cn}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext',
+        `subjectAltName=URI:${uri}`,
+      ],
+      dir,
+    );
+    return files(name);
+  };
+  const sign = (name: string, subject: string, issuer: CertFiles, ext: string) => {
+    csr(name, subject);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        issuer.cert,
+        '-CAkey',
+        issuer.key,
+        '-set_serial',
+        String(serial++),
+        '-days',
+        '7',
+        '-out',
+        `${name}.pem`,
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
+    return files(name);
+  };
+  const leaf = (name: string, issuer: CertFiles, san: string, ext = LEAF_EXT) =>
+    sign(name, `/O=peerauth test/CN=${name}`, issuer, `${ext}${san ? `subjectAltName=${san}\n` : ''}`);
+
+  const rootA = root('root-a', 'root A', `spiffe://${DOMAIN_A}`);
+  const rootB = root('root-b', 'root B', `spiffe://${DOMAIN_B}`);
+  const intermediateA = sign(
+    'intermediate-a',
+    '/O=peerauth test/CN=intermediate A',
+    rootA,
+    `${CA_EXT}subjectAltName=URI:spiffe://${DOMAIN_A}\n`,
+  );
+  const intermediateB = sign(
+    'intermediate-b',
+    '/O=peerauth test/CN=intermediate B',
+    rootB,
+    `${CA_EXT}subjectAltName=URI:spiffe://${DOMAIN_B}\n`,
+  );
+
+  // The expired leaf: `openssl ca` with explicit dates in the past.
+  csr('expired', '/O=peerauth test/CN=expired');
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    `[ca]\ndefault_ca=a\n[a]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\ncopy_extensions=none\n[p]\ncommonName=supplied\n[ext]\n${LEAF_EXT}subjectAltName=URI:spiffe://${DOMAIN_A}/expired\n`,
+  );
+  writeFileSync(join(dir, 'serial'), '1000\n');
+  openssl(
+    [
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-cert',
+      rootA.cert,
+      '-keyfile',
+      rootA.key,
+      '-in',
+      'expired.csr',
+      '-out',
+      'expired.pem',
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-extensions',
+      'ext',
+      '-notext',
+    ],
+    dir,
+  );
+
+  const bundleA = join(dir, 'bundle-a.pem');
+  const bundleB = join(dir, 'bundle-b.pem');
+  writeFileSync(bundleA, rootA.pem);
+  writeFileSync(bundleB, rootB.pem);
+
+  return {
+    dir,
+    rootA,
+    intermediateA,
+    rootB,
+    intermediateB,
+    bundleA,
+    bundleB,
+    good: leaf('good', rootA, `URI:spiffe://${DOMAIN_A}/workload`),
+    goodViaIntermediate: leaf(
+      'good-via-intermediate',
+      intermediateA,
+      `URI:spiffe://${DOMAIN_A}/via-intermediate`,
+    ),
+    goodB: leaf('good-b', rootB, `URI:spiffe://${DOMAIN_B}/workload`),
+    twoUris: leaf('two-uris', rootA, `URI:spiffe://${DOMAIN_A}/one,URI:spiffe://${DOMAIN_A}/two`),
+    noUri: leaf('no-uri', rootA, 'DNS:no-uri.a.test'),
+    notSpiffe: leaf('not-spiffe', rootA, 'URI:https://a.test/workload'),
+    leafIsCa: leaf(
+      'leaf-is-ca',
+      rootA,
+      `URI:spiffe://${DOMAIN_A}/leaf-is-ca`,
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n',
+    ),
+    keyCertSign: leaf(
+      'key-cert-sign',
+      rootA,
+      `URI:spiffe://${DOMAIN_A}/key-cert-sign`,
+      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyCertSign\n',
+    ),
+    expired: files('expired'),
+    signedByOtherDomain: leaf('signed-by-other-domain', rootB, `URI:spiffe://${DOMAIN_A}/intruder`),
+    server: leaf('server', rootA, `URI:spiffe://${DOMAIN_A}/peerauth-server`),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
