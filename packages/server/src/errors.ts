@@ -96,3 +96,14 @@ export class InvalidLogLevelError extends PeerServerError {
     this.levels = levels;
   }
 }
+
+/** A createPeerServer option with a value it cannot take; `option` names it. */
+export class InvalidServerOptionError extends PeerServerError {
+  declare readonly code: 'INVALID_SERVER_OPTION';
+  readonly option: string;
+  constructor(option: string, value: unknown, detail: string) {
+    const shown = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
+    super('INVALID_SERVER_OPTION', `invalid ${option} ${shown}: ${detail}`);
+    this.option = option;
+  }
+}

@@ -19,6 +19,7 @@ export {
   AddressInUseError,
   InvalidLogLevelError,
   InvalidModeError,
+  InvalidServerOptionError,
   NoActivationSocketError,
   PeerServerError,
   SocketDirectoryMissingError,
@@ -38,6 +39,7 @@ export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
 export {
+  type AdmitHook,
   createPeerServer,
   defaultSocketPath,
   type PeerListener,
