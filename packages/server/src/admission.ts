@@ -11,7 +11,7 @@ import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { auditAccepted, auditClosed, auditRejected } from './audit.js';
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
-import { levelEnabled, type PeerLogger } from './logger.js';
+import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
 import { setPeer } from './peers.js';
 
 export interface RejectedEvent {
@@ -86,19 +86,66 @@ function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
   } as net.Socket['emit'];
 }
 
+/** An admitted connection the server keeps track of: for maxConnections, and for its closing audit line. */
+class OpenConnection {
+  constructor(
+    private readonly admission: Admission,
+    readonly socket: net.Socket,
+    readonly credentials: PeerCredentials,
+    readonly identity: Identity,
+    readonly start: number,
+    /** Time to the decision; null when the connection is not audited. */
+    readonly admissionMs: number | null,
+  ) {}
+
+  readonly onClose = (hadError: boolean): void => {
+    this.admission.closed(this, hadError ? 'transmission error' : null);
+  };
+}
+
+const ENDED_OPEN = 'the server process ended with the connection open';
+
 export class Admission {
   private readonly options: AdmissionOptions;
-  /** Admitted connections still open; counted only under maxConnections. */
-  private open = 0;
+  /** Admitted connections still open: tracked under maxConnections and while auditing. */
+  private readonly open = new Set<OpenConnection>();
   private readonly countsOpen: boolean;
-  private readonly release = (): void => {
-    this.open--;
-  };
+  /** Takes back the exit writer; set while connections are open. */
+  private unhookExit: (() => void) | null = null;
 
   constructor(options: AdmissionOptions) {
     this.options = options;
     this.countsOpen = Number.isFinite(options.maxConnections);
   }
+
+  /** A connection that closes gets its audit line here; one still open when the process ends, at exit. */
+  closed(connection: OpenConnection, reason: string | null): void {
+    if (!this.open.delete(connection)) return;
+    if (this.open.size === 0 && this.unhookExit !== null) {
+      this.unhookExit();
+      this.unhookExit = null;
+    }
+    this.auditClosed(connection, reason);
+  }
+
+  private auditClosed(connection: OpenConnection, reason: string | null): void {
+    if (connection.admissionMs === null) return;
+    auditClosed(
+      this.options.logger,
+      connection.credentials,
+      connection.identity,
+      reason,
+      performance.now() - connection.start,
+      connection.admissionMs,
+    );
+  }
+
+  private readonly writeOpenAtExit = (): void => {
+    const open = [...this.open];
+    this.open.clear();
+    this.unhookExit = null;
+    for (const connection of open) this.auditClosed(connection, ENDED_OPEN);
+  };
 
   /** The net.Server 'connection' listener. */
   readonly connection = (socket: net.Socket): void => {
@@ -178,8 +225,8 @@ export class Admission {
   private refusal(identity: Identity, credentials: PeerCredentials): string | null {
     const { allowRoles, maxConnections, admit } = this.options;
     if (allowRoles && !allowRoles.has(identity.role)) return `role "${identity.role}" is not in allowRoles`;
-    if (this.open >= maxConnections)
-      return `maxConnections (${maxConnections}) reached: ${this.open} admitted connections are open`;
+    if (this.open.size >= maxConnections)
+      return `maxConnections (${maxConnections}) reached: ${this.open.size} admitted connections are open`;
     if (admit === null) return null;
     let answer: unknown;
     try {
@@ -196,7 +243,8 @@ export class Admission {
   private decide(socket: net.Socket, credentials: PeerCredentials, identity: Identity, start: number): void {
     const { logger } = this.options;
     if (socket.destroyed) {
-      auditClosed(logger, identity, 'peer left before its identity was resolved', performance.now() - start);
+      const ms = performance.now() - start;
+      auditClosed(logger, credentials, identity, 'peer left before its identity was resolved', ms, ms);
       return;
     }
     const refused = this.refusal(identity, credentials);
@@ -204,17 +252,16 @@ export class Admission {
       this.reject(socket, credentials, identity, refused, start);
       return;
     }
-    if (this.countsOpen) {
-      this.open++;
-      socket.once('close', this.release);
+    const audited = levelEnabled(logger, 'info');
+    if (audited || this.countsOpen) {
+      const admissionMs = audited ? performance.now() - start : null;
+      if (admissionMs !== null) auditAccepted(logger, credentials, identity, admissionMs);
+      const connection = new OpenConnection(this, socket, credentials, identity, start, admissionMs);
+      this.open.add(connection);
+      this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
+      socket.once('close', connection.onClose);
     }
     setPeer(socket, identity);
-    if (levelEnabled(logger, 'info')) {
-      auditAccepted(logger, credentials, identity, performance.now() - start);
-      socket.once('close', (hadError: boolean) => {
-        auditClosed(logger, identity, hadError ? 'transmission error' : null, performance.now() - start);
-      });
-    }
     if (this.options.asyncContext) {
       bindEmitToIdentity(socket, identity);
       runWithIdentity(identity, () => this.options.onPeer(socket, identity));

@@ -65,8 +65,33 @@ function urgent(line: string): boolean {
 const AUDIT_BUFFER_BYTES = 8192;
 const AUDIT_FLUSH_MS = 100;
 
+const beforeFlush = new Set<() => void>();
+let exitHooked = false;
+
+/**
+ * Runs `write` whenever the logs are written out before the process ends (flushLogs(), process 'exit'),
+ * before the buffers go out: the server writes the closing lines of connections still open there. Returns
+ * the function that takes it back.
+ */
+export function writeBeforeExit(write: () => void): () => void {
+  beforeFlush.add(write);
+  if (!exitHooked) {
+    exitHooked = true;
+    // After pino's own exit flush (registered when the destination was made): this one writes again.
+    process.on('exit', flushLogs);
+  }
+  return () => beforeFlush.delete(write);
+}
+
 /** Writes out every buffered destination now; called before the process ends without an 'exit' event. */
 export function flushLogs(): void {
+  for (const write of beforeFlush) {
+    try {
+      write();
+    } catch {
+      // The process is ending: the other lines must still go out.
+    }
+  }
   for (const stream of buffered) {
     try {
       stream.flushSync();
