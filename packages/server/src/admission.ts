@@ -169,21 +169,32 @@ export class Admission {
     else this.resolve(socket, credentials, start);
   };
 
-  // Plain promise callbacks rather than async/await: with AsyncLocalStorage active every promise pays for
-  // async hooks on Node 20, and this runs once per connection.
+  // The resolver answers synchronously when the per-uid cache holds settled answers: then the connection is
+  // decided in its accept callback, with no promise. Otherwise plain promise callbacks rather than
+  // async/await: with AsyncLocalStorage active every promise pays for async hooks on Node 20.
   private resolve(socket: net.Socket, credentials: PeerCredentials, start: number): void {
-    let resolving: Promise<Identity>;
+    let resolving: Identity | Promise<Identity>;
     try {
-      resolving = this.options.resolver.resolve(credentials);
+      resolving = this.options.resolver.resolveNow(credentials);
     } catch (err) {
       this.failed(socket, credentials, err, start);
       return;
     }
-    resolving.then(
-      (identity) =>
-        this.decide(socket, credentials, this.options.memo.remember(credentials, identity), start),
-      (err) => this.failed(socket, credentials, err, start),
-    );
+    if (resolving instanceof Promise)
+      resolving.then(
+        (identity) => this.resolved(socket, credentials, identity, start),
+        (err) => this.failed(socket, credentials, err, start),
+      );
+    else this.resolved(socket, credentials, resolving, start);
+  }
+
+  private resolved(
+    socket: net.Socket,
+    credentials: PeerCredentials,
+    identity: Identity,
+    start: number,
+  ): void {
+    this.decide(socket, credentials, this.options.memo.remember(credentials, identity), start);
   }
 
   private attest(
