@@ -270,7 +270,7 @@ export class Admission {
       const connection = new OpenConnection(this, socket, credentials, identity, start, admissionMs);
       this.open.add(connection);
       this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
-      socket.once('close', connection.onClose);
+      socket.on('close', connection.onClose);
     }
     setPeer(socket, identity);
     if (this.options.asyncContext) {
