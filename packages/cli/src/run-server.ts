@@ -1,6 +1,12 @@
 import type http from 'node:http';
 import type net from 'node:net';
-import { createPeerServer, onShutdownSignals, type PeerServer, serveHttp } from '@peerauth/server';
+import {
+  type AdmitHook,
+  createPeerServer,
+  onShutdownSignals,
+  type PeerServer,
+  serveHttp,
+} from '@peerauth/server';
 import type { pino } from 'pino';
 import type { ServerSettings } from './common.js';
 
@@ -19,6 +25,8 @@ export interface RunOptions {
   onStop?: () => void;
   /** Keep answering a client that shut down its sending side (exec and proxy --raw forward the half-close). */
   allowHalfOpen?: boolean;
+  /** The command's own admission rule (exec's bound on children), part of the server's single decision. */
+  admit?: AdmitHook;
 }
 
 /**
@@ -40,6 +48,7 @@ export async function runPeerServer(
     ...(settings.allowRoles ? { allowRoles: settings.allowRoles } : {}),
     logger,
     allowHalfOpen: opts.allowHalfOpen === true,
+    ...(opts.admit ? { admit: opts.admit } : {}),
   });
   const open = new Set<net.Socket>();
   server.on('peer', (socket: net.Socket) => {

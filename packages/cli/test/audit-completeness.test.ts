@@ -1,5 +1,6 @@
-// Audit lines go through a buffered asynchronous destination (issue 13): every accepted and closed
-// connection must still have its line when `peerauth serve` stops on a signal or crashes.
+// Audit lines go through a buffered asynchronous destination, one line per admitted connection written
+// when it closes: every connection must still have its line when `peerauth serve` stops on a signal or
+// crashes, the connections still open at that moment included.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -28,14 +29,32 @@ async function connectMany(socket: string, count: number): Promise<void> {
   for (let i = 0; i < waves; i++) await Promise.all(Array.from({ length: count / waves }, one));
 }
 
-function auditCounts(stderr: string): { accepted: number; closed: number } {
-  const counts = { accepted: 0, closed: 0 };
+const HELD = 20;
+
+/** Keep-alive connections that have had an answer (so they are admitted) and stay open. */
+async function holdMany(socket: string, count: number): Promise<net.Socket[]> {
+  const one = () =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const client = net.connect(socket, () =>
+        client.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      );
+      client.once('data', () => resolve(client));
+      client.on('error', () => {});
+      client.once('close', () => reject(new Error('closed before an answer')));
+    });
+  return Promise.all(Array.from({ length: count }, one));
+}
+
+function auditCounts(stderr: string): { accepted: number; closed: number; endedOpen: number; other: number } {
+  const counts = { accepted: 0, closed: 0, endedOpen: 0, other: 0 };
   for (const line of stderr.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const event = JSON.parse(line) as { event?: string; decision?: string };
+    const event = JSON.parse(line) as { event?: string; decision?: string; reason?: string | null };
     if (event.event !== 'peerauth.connection') continue;
     if (event.decision === 'accepted') counts.accepted++;
-    if (event.decision === 'closed') counts.closed++;
+    else if (event.decision === 'closed') counts.closed++;
+    else counts.other++;
+    if (event.reason === 'the server process ended with the connection open') counts.endedOpen++;
   }
   return counts;
 }
@@ -64,9 +83,9 @@ describe('audit completeness of peerauth serve', () => {
   ];
 
   for (const { name, signals } of cases) {
-    it(`writes one accepted and one closed line per connection when stopped by ${name}`, async () => {
+    it(`writes one closed line per connection, open ones included, when stopped by ${name}`, async () => {
       const socket = path.join(dir, `${name.replace(/\W/g, '-')}.sock`);
-      const cli: RunningCli = await startCli(['serve'], socket, {
+      const cli: RunningCli = await startCli(['serve', '--drain-timeout', '300'], socket, {
         env: { ...process.env, NODE_OPTIONS: `--import=${crashHook}`, PEERAUTH_LOG_LEVEL: 'info' },
       });
       await connectMany(socket, CONNECTIONS);
@@ -75,10 +94,17 @@ describe('audit completeness of peerauth serve', () => {
         const r = await run('curl', ['-sS', '--unix-socket', socket, 'http://localhost/healthz']);
         expect(r.code).toBe(0);
       }
+      const held = await holdMany(socket, HELD);
       for (const signal of signals) cli.child.kill(signal);
       await cli.exited;
-      if (name === 'an uncaught exception') expect(cli.stderr()).toContain('deliberate crash');
-      expect(auditCounts(cli.stderr())).toEqual({ accepted: CONNECTIONS + 3, closed: CONNECTIONS + 3 });
+      for (const client of held) client.destroy();
+      const counts = auditCounts(cli.stderr());
+      expect(counts).toMatchObject({ accepted: 0, closed: CONNECTIONS + 3 + HELD, other: 0 });
+      if (name === 'an uncaught exception') {
+        expect(cli.stderr()).toContain('deliberate crash');
+        // Nothing closed them: each got its line as the process ended.
+        expect(counts.endedOpen).toBe(HELD);
+      }
     }, 60_000);
   }
 });

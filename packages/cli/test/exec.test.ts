@@ -98,6 +98,43 @@ describe('peerauth exec --max-children', () => {
   });
 });
 
+describe('peerauth exec --max-children audit trail', () => {
+  it('a refused connection has exactly one audit line, rejected, and no accepted or closed', async () => {
+    const dir = tempDir();
+    const cli = await startCli(
+      ['exec', '--max-children', '1', '--', process.execPath, echo],
+      path.join(dir, 'e.sock'),
+    );
+    const first = holdOpen(cli.socket);
+    const firstAnswer = JSON.parse(await first.firstLine) as Answer;
+    const second = await run(process.execPath, [client, cli.socket]);
+    expect(second.stdout.trim()).toBe('CLOSED');
+    first.proc.stdin!.end();
+    await waitFor(() => !alive(firstAnswer.result.pid));
+    // Stopping writes out every buffered audit line.
+    expect(await cli.stop()).toBe(0);
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const audit = cli
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.event === 'peerauth.connection');
+    const ofFirst = audit.filter((e) => e.peerPid === first.proc.pid);
+    const ofRefused = audit.filter((e) => e.peerPid !== first.proc.pid);
+    expect(ofFirst.map((e) => e.decision)).toEqual(['closed']);
+    expect(ofRefused).toHaveLength(1);
+    expect(ofRefused[0]).toMatchObject({
+      decision: 'rejected',
+      reason: 'max-children (1) reached',
+      peerUid: process.getuid!(),
+      role: 'owner',
+    });
+    expect(typeof ofRefused[0]!.durationMs).toBe('number');
+  });
+});
+
 describeAsRoot('peerauth exec with two users at once', () => {
   const bob = { name: 'pacli-bob', uid: 43020, gid: 43021 };
   let dir: string;

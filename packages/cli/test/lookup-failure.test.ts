@@ -155,7 +155,7 @@ describeAsRoot('user lookups that fail or time out (LD_PRELOAD NSS faults)', () 
         fallback
           .stderr()
           .split('\n')
-          .filter((l) => l.includes('"decision":"accepted"'));
+          .filter((l) => l.includes('"decision":"closed"'));
       await waitFor(() => admitted().length >= 2);
       expect(warnings()).toHaveLength(2);
     } finally {

@@ -18,7 +18,14 @@ import {
   usernameStage,
 } from './pipeline.js';
 import { buildSelectors } from './selectors.js';
-import type { Identity, Logger, PeerCredentialsLike, ProcessLike, UserDirectory } from './types.js';
+import type {
+  Identity,
+  Logger,
+  MaybePromise,
+  PeerCredentialsLike,
+  ProcessLike,
+  UserDirectory,
+} from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 1000;
 
@@ -33,6 +40,12 @@ export interface Resolver {
   readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
   resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity>;
+  /**
+   * resolve() without a promise when it is not needed: the identity itself when every directory answer is
+   * at hand (a warm cache answers with plain values), else a promise. Throws what resolve() rejects with.
+   * For the server's accept path, where a promise per connection is a measurable cost.
+   */
+  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<Identity>;
   /** The same config and options over another directory (e.g. a caching one). */
   withDirectory(directory: UserDirectory): Resolver;
 }
@@ -60,6 +73,11 @@ function isTimeout(err: unknown): boolean {
 
 function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** `next` applied to a value now, or once it arrives: no promise unless one was given. */
+function then<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return isThenable(value) ? value.then(next) : next(value);
 }
 
 /**
@@ -191,13 +209,23 @@ class PeerResolver implements Resolver {
   }
 
   /** groupsOf (getgrouplist): the gids it lists, their names added to `names`. */
-  async #listedGroups(
+  #listedGroups(
     run: Run,
     creds: PeerCredentialsLike,
     username: string,
     names: Map<number, string>,
-  ): Promise<number[]> {
-    const answer = await call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+  ): MaybePromise<number[]> {
+    const answer = call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+    return then(answer, (a) => this.#listed(run, creds, username, names, a));
+  }
+
+  #listed(
+    run: Run,
+    creds: PeerCredentialsLike,
+    username: string,
+    names: Map<number, string>,
+    answer: Lookup<unknown>,
+  ): number[] {
     const listed = answer.ok ? checkGroups(answer.value) : answer;
     this.#failed(run, 'groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
       uid: creds.uid,
@@ -209,50 +237,78 @@ class PeerResolver implements Resolver {
   }
 
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
-  async #groups(run: Run, creds: PeerCredentialsLike, username: string | null): Promise<PeerGroups> {
-    const { timeoutMs } = this.#settings;
+  #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    let supplementary: number[];
-    let source: string;
     const byGid = groupNamer(this.directory);
-    if (creds.groups !== null) {
-      supplementary = creds.groups;
-      source = 'kernel-reported groups';
+    const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
+      const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
+      if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, source);
+      return then(
+        call(() => byGid(unnamed), this.#settings.timeoutMs),
+        (answer) => {
+          const found = answer.ok ? checkGroups(answer.value) : answer;
+          this.#failed(
+            run,
+            'groupsByGid',
+            `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`,
+            found,
+            {
+              uid: creds.uid,
+              gids: unnamed,
+            },
+          );
+          if (found.ok) {
+            const asked = new Set(unnamed);
+            for (const g of found.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
+          }
+          return peerGroups(creds, supplementary, names, source);
+        },
+      );
+    };
+    const kernelGroups = creds.groups;
+    if (kernelGroups !== null) {
+      const source = 'kernel-reported groups';
       // A directory that cannot name single gids still names the user's own groups through groupsOf;
       // membership stays the kernel's.
-      if (!byGid && username !== null) await this.#listedGroups(run, creds, username, names);
-    } else if (username === null) {
-      supplementary = [];
-      source = 'no group list: the kernel reported none and there is no username to ask the directory for';
-    } else {
-      source = 'directory groups (the kernel reported no group list)';
-      supplementary = await this.#listedGroups(run, creds, username, names);
+      if (!byGid && username !== null)
+        return then(this.#listedGroups(run, creds, username, names), () => named(kernelGroups, source));
+      return named(kernelGroups, source);
     }
-    const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
-    if (byGid && unnamed.length > 0) {
-      const answer = await call(() => byGid(unnamed), timeoutMs);
-      const named = answer.ok ? checkGroups(answer.value) : answer;
-      this.#failed(run, 'groupsByGid', `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`, named, {
-        uid: creds.uid,
-        gids: unnamed,
-      });
-      if (named.ok) {
-        const asked = new Set(unnamed);
-        for (const g of named.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
-      }
-    }
-    return peerGroups(creds, supplementary, names, source);
+    if (username === null)
+      return named(
+        [],
+        'no group list: the kernel reported none and there is no username to ask the directory for',
+      );
+    return then(this.#listedGroups(run, creds, username, names), (listed) =>
+      named(listed, 'directory groups (the kernel reported no group list)'),
+    );
   }
 
   async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
+    return this.resolveNow(creds, process);
+  }
+
+  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<Identity> {
     assertCredentials(creds);
-    const { timeoutMs } = this.#settings;
     const run: Run = { lookupFailed: false };
-    const userLookup = await call(() => this.directory.userByUid(creds.uid), timeoutMs);
-    const user = userLookup.ok ? checkUser(userLookup.value) : userLookup;
-    this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
-    const username = usernameStage(creds.uid, user);
-    const groups = await this.#groups(run, creds, username.username);
+    const userLookup = call(() => this.directory.userByUid(creds.uid), this.#settings.timeoutMs);
+    return then(userLookup, (answer) => {
+      const user = answer.ok ? checkUser(answer.value) : answer;
+      this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
+      const username = usernameStage(creds.uid, user);
+      return then(this.#groups(run, creds, username.username), (groups) =>
+        this.#identity(run, creds, process, username, groups),
+      );
+    });
+  }
+
+  #identity(
+    run: Run,
+    creds: PeerCredentialsLike,
+    process: ProcessLike | undefined,
+    username: ReturnType<typeof usernameStage>,
+    groups: PeerGroups,
+  ): Identity {
     const person = personStage(this.#index, creds.uid, username.username);
     const role = roleStage(this.config, this.#index, person.person, groups);
     const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);

@@ -5,6 +5,7 @@ import { recordingLogger } from '../../../test-fixtures/logger.js';
 import {
   createResolver,
   IdentityConfigError,
+  IdentityLookupError,
   InvalidUidError,
   isResolver,
   loadIdentityConfig,
@@ -454,5 +455,51 @@ describe('a directory that answers synchronously (a cache hit)', () => {
     const identity = await resolver.resolve(creds(1000, 1000, []));
     expect(identity.username).toBeNull();
     expect(identity.trail[0]!.detail).toContain('nss exploded');
+  });
+});
+
+describe('resolveNow', () => {
+  // What a warm cache looks like to the resolver: every answer a plain value.
+  const plain: UserDirectory = {
+    userByUid: (uid) => (uid === 1000 ? { name: 'alice', gid: 1000 } : null),
+    groupsOf: (_name, gid) => [
+      { gid, name: 'alice' },
+      { gid: 998, name: 'docker' },
+    ],
+    groupsByGid: (gids) =>
+      gids.map((gid) => ({ gid, name: gid === 998 ? 'docker' : gid === 1000 ? 'alice' : null })),
+  };
+
+  it('is the identity itself, no promise, when every directory answer is a plain value: the same as resolve()', async () => {
+    const resolver = createResolver(config, plain, { logger: recordingLogger() });
+    for (const c of [creds(1000, 1000, [1000, 998]), creds(1000), creds(4300), creds(5000, 5000, [998])]) {
+      const now = resolver.resolveNow(c);
+      expect(now).not.toBeInstanceOf(Promise);
+      expect(now).toEqual(await resolver.resolve(c));
+    }
+    const { groupsByGid: _, ...withoutNamer } = plain;
+    const listed = createResolver(config, withoutNamer, { logger: recordingLogger() });
+    expect(listed.resolveNow(creds(1000, 1000, [1000, 998]))).toMatchObject({ role: 'admin' });
+  });
+
+  it('is a promise when an answer is pending, with the same identity', async () => {
+    const resolver = createResolver(config, hostDirectory(true), { logger: recordingLogger() });
+    const now = resolver.resolveNow(creds(1000, 1000, [1000, 998]));
+    expect(now).toBeInstanceOf(Promise);
+    expect(await now).toEqual(await resolver.resolve(creds(1000, 1000, [1000, 998])));
+  });
+
+  it('throws, synchronously, what resolve() rejects with', async () => {
+    const failing: UserDirectory = {
+      ...plain,
+      userByUid: () => {
+        throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      },
+    };
+    const resolver = createResolver(config, failing, { logger: recordingLogger() });
+    expect(() => resolver.resolveNow(creds(1000))).toThrow(IdentityLookupError);
+    await expect(resolver.resolve(creds(1000))).rejects.toBeInstanceOf(IdentityLookupError);
+    expect(() => resolver.resolveNow(creds(-1))).toThrow(InvalidUidError);
+    await expect(resolver.resolve(creds(-1))).rejects.toBeInstanceOf(InvalidUidError);
   });
 });

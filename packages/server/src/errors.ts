@@ -104,3 +104,14 @@ export class DirectoryNoAnswerError extends PeerServerError {
     this.key = key;
   }
 }
+
+/** A createPeerServer option with a value it cannot take; `option` names it. */
+export class InvalidServerOptionError extends PeerServerError {
+  declare readonly code: 'PEERAUTH_INVALID_SERVER_OPTION';
+  readonly option: string;
+  constructor(option: string, value: unknown, detail: string) {
+    const shown = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
+    super('PEERAUTH_INVALID_SERVER_OPTION', `invalid ${option} ${shown}: ${detail}`);
+    this.option = option;
+  }
+}

@@ -21,6 +21,7 @@ export {
   DirectoryNoAnswerError,
   InvalidLogLevelError,
   InvalidModeError,
+  InvalidServerOptionError,
   NoActivationSocketError,
   PeerServerError,
   SocketDirectoryMissingError,
@@ -40,6 +41,7 @@ export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
 export {
+  type AdmitHook,
   createPeerServer,
   defaultSocketPath,
   type PeerListener,

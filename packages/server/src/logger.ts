@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { pino } from 'pino';
 import { InvalidLogLevelError } from './errors.js';
 
@@ -27,29 +28,85 @@ interface Flushable {
   flushSync(): void;
 }
 const buffered = new Set<Flushable>();
+const beforeFlush = new Set<() => void>();
+let exitHooked = false;
+
+// After pino's own exit handler (registered when a destination is made): this one writes again.
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', flushLogs);
+}
 
 /**
- * An asynchronous, buffered pino destination: a synchronous write(2) per audit line (two per connection)
- * halved the connection rate. Lines gather up to AUDIT_BUFFER_BYTES and go out together; a quiet server
- * still writes them within AUDIT_FLUSH_MS. pino writes the rest synchronously on process 'exit' (normal
- * end, uncaught exception); flushLogs() covers the ends that skip 'exit' (a re-raised signal).
- * Refusals and problems (warn and above) are rare and what an operator watches for: they go out at once.
+ * An asynchronous, buffered pino destination: a synchronous write(2) per audit line halved the connection
+ * rate. Lines gather here up to AUDIT_BUFFER_BYTES and go to the asynchronous destination together; a quiet
+ * server still writes them within AUDIT_FLUSH_MS. They gather in a plain string rather than in sonic-boom's
+ * own buffer, whose write() measures the UTF-8 length of everything buffered so far on every line. On
+ * process 'exit' (normal end, uncaught exception) and in flushLogs() (the ends that skip 'exit', such as a
+ * re-raised signal) everything is written synchronously. Refusals and problems (warn and above) are rare and
+ * what an operator watches for: they go out at once.
  */
 export function bufferedDestination(fd: number): pino.DestinationStream {
-  const stream = pino.destination({
-    fd,
-    sync: false,
-    minLength: AUDIT_BUFFER_BYTES,
-    periodicFlush: AUDIT_FLUSH_MS,
-  } as Parameters<typeof pino.destination>[0]);
-  buffered.add(stream);
-  stream.on('close', () => buffered.delete(stream));
-  return {
-    write(line: string) {
-      stream.write(line);
-      if (urgent(line)) stream.flush();
+  const stream = pino.destination({ fd, sync: false });
+  let pending = '';
+  let timer: NodeJS.Timeout | null = null;
+  const handOver = (): void => {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (pending === '') return;
+    const lines = pending;
+    pending = '';
+    stream.write(lines);
+  };
+  const flushable: Flushable = {
+    flushSync() {
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      const lines = pending;
+      pending = '';
+      try {
+        stream.flushSync();
+      } finally {
+        // Directly: handed to the stream now, they would only start an asynchronous write the exit cuts off.
+        if (lines !== '') writeAllSync(fd, lines);
+      }
     },
   };
+  buffered.add(flushable);
+  hookExit();
+  stream.on('close', () => buffered.delete(flushable));
+  return {
+    write(line: string) {
+      pending += line;
+      if (urgent(line)) {
+        handOver();
+        stream.flush();
+      } else if (pending.length >= AUDIT_BUFFER_BYTES) handOver();
+      else if (timer === null) {
+        timer = setTimeout(handOver, AUDIT_FLUSH_MS);
+        timer.unref();
+      }
+    },
+  };
+}
+
+/** write(2) until all is out; a non-blocking pipe that is full (EAGAIN) is retried for up to a second. */
+function writeAllSync(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  let waited = 0;
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(fs.writeSync(fd, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || waited++ >= 1000) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 // pino writes the level first: {"level":40,... for warn, 50 error, 60 fatal.
@@ -65,8 +122,26 @@ function urgent(line: string): boolean {
 const AUDIT_BUFFER_BYTES = 8192;
 const AUDIT_FLUSH_MS = 100;
 
+/**
+ * Runs `write` whenever the logs are written out before the process ends (flushLogs(), process 'exit'),
+ * before the buffers go out: the server writes the closing lines of connections still open there. Returns
+ * the function that takes it back.
+ */
+export function writeBeforeExit(write: () => void): () => void {
+  beforeFlush.add(write);
+  hookExit();
+  return () => beforeFlush.delete(write);
+}
+
 /** Writes out every buffered destination now; called before the process ends without an 'exit' event. */
 export function flushLogs(): void {
+  for (const write of beforeFlush) {
+    try {
+      write();
+    } catch {
+      // The process is ending: the other lines must still go out.
+    }
+  }
   for (const stream of buffered) {
     try {
       stream.flushSync();

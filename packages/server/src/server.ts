@@ -1,30 +1,27 @@
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import {
-  type CredentialPool,
-  formatError,
-  getPeerCredentials,
-  PeerAuthTypeError,
-  type PeerCredentials,
-} from '@peerauth/core-native';
+import { type CredentialPool, PeerAuthTypeError } from '@peerauth/core-native';
 import {
   createResolver,
   type Identity,
   type IdentityConfig,
   isResolver,
   type Resolver,
-  runWithIdentity,
 } from '@peerauth/identity';
-import { attest, type ProcessOptions, takePidfd } from './attest.js';
-import { auditAccepted, auditClosed, auditRejected } from './audit.js';
+import {
+  Admission,
+  type AdmitHook,
+  parseAdmitHook,
+  parseMaxConnections,
+  type RejectedEvent,
+} from './admission.js';
+import type { ProcessOptions } from './attest.js';
 import { type CacheOptions, type CachingDirectory, createCachingDirectory, DEFAULT_TTL_MS } from './cache.js';
 import { NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
-import { createDefaultLogger, levelEnabled, type PeerLogger } from './logger.js';
+import { createDefaultLogger, type PeerLogger } from './logger.js';
 import { DEFAULT_MODE, parseMode } from './mode.js';
-import { setPeer } from './peers.js';
 import { type PoolDirectory, poolDirectory } from './pool-directory.js';
 import { onShutdownSignals, type ShutdownSignals } from './signals.js';
 import { checkSocketPathLength } from './socket-directory.js';
@@ -51,6 +48,16 @@ export interface PeerServerOptions {
   identity?: IdentityConfig | object | Resolver;
   /** Roles admitted. Default: every role, the fallback role included. */
   allowRoles?: string[];
+  /**
+   * Most admitted connections open at once (a whole number >= 1); one more is refused with a reason that
+   * names the limit. Default: no limit.
+   */
+  maxConnections?: number;
+  /**
+   * The application's own admission rule, asked synchronously after allowRoles and maxConnections for every
+   * connection whose identity is known: `true` admits, a string refuses with that string as the reason.
+   */
+  admit?: AdmitHook;
   /**
    * Per-uid user/group cache, plus `identities`: how many resolved identities of repeat client processes
    * (same uid, gid, pid, groups) are remembered for `ttlMs` (default 1024; 0 disables).
@@ -85,11 +92,7 @@ export interface PeerServerOptions {
   allowHalfOpen?: boolean;
 }
 
-export interface RejectedEvent {
-  credentials: PeerCredentials | null;
-  identity: Identity | null;
-  reason: string;
-}
+export type { AdmitHook, RejectedEvent };
 
 export type PeerListener = (socket: net.Socket, identity: Identity) => void;
 
@@ -121,23 +124,6 @@ export interface PeerServer extends net.Server {
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
-// Errors on accepted sockets (a client resetting the connection) must not crash a daemon; the 'closed'
-// audit event records that the connection ended with an error.
-function ignoreSocketError(): void {}
-
-/**
- * Makes currentIdentity() work in every listener of this socket, whenever it runs. AsyncLocalStorage alone
- * does not do it: the socket's later events come from its libuv handle, created at accept outside any
- * identity context. Events nobody listens to skip the context switch (emit would do nothing anyway).
- */
-function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
-  const emit = socket.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-  socket.emit = function emitWithIdentity(this: net.Socket, event: string | symbol, ...args: unknown[]) {
-    if (this.listenerCount(event) === 0) return emit.call(this, event, ...args);
-    return runWithIdentity(identity, () => emit.call(this, event, ...args));
-  } as net.Socket['emit'];
-}
-
 class PeerServerImpl extends net.Server {
   readonly resolver: Resolver;
   readonly cache: CachingDirectory;
@@ -145,12 +131,9 @@ class PeerServerImpl extends net.Server {
   private readonly requestedPath: string | undefined;
   private readonly mode: number;
   private readonly modeGiven: boolean;
-  private readonly allowRoles: Set<string> | null;
-  private readonly processOptions: ProcessOptions | null;
   private readonly listenFds: boolean | 'auto';
   private readonly handleSignals: boolean;
   private readonly backlog: number | undefined;
-  private readonly asyncContext: boolean;
   private readonly memo: IdentityMemo;
   /** Lookups and process attestation; owns the pool unless one was given. */
   private readonly directory: PoolDirectory;
@@ -169,12 +152,11 @@ class PeerServerImpl extends net.Server {
     this.modeGiven = options.mode !== undefined;
     this.requestedPath = options.path;
     this.logger = options.logger ?? createDefaultLogger();
-    this.allowRoles = options.allowRoles ? new Set(options.allowRoles) : null;
-    this.processOptions = options.process ? (options.process === true ? {} : options.process) : null;
+    const maxConnections = parseMaxConnections(options.maxConnections);
+    const admit = parseAdmitHook(options.admit);
     this.listenFds = options.listenFds ?? 'auto';
     this.handleSignals = options.handleSignals === true;
     this.backlog = options.backlog;
-    this.asyncContext = options.asyncContext !== false;
     this.directory = poolDirectory(
       options.pool ?? {
         onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
@@ -195,7 +177,20 @@ class PeerServerImpl extends net.Server {
       this.cache = createCachingDirectory(this.directory, cacheOptions, derived);
       this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
     }
-    this.on('connection', this.onConnection);
+    const admission = new Admission({
+      resolver: this.resolver,
+      memo: this.memo,
+      logger: this.logger,
+      allowRoles: options.allowRoles ? new Set(options.allowRoles) : null,
+      maxConnections,
+      admit,
+      processOptions: options.process ? (options.process === true ? {} : options.process) : null,
+      pool: () => this.directory.pool,
+      asyncContext: options.asyncContext !== false,
+      onPeer: (socket, identity) => this.emit('peer', socket, identity),
+      onRejected: (event) => this.emit('rejected', event),
+    });
+    this.on('connection', admission.connection);
   }
 
   get stopping(): boolean {
@@ -204,103 +199,6 @@ class PeerServerImpl extends net.Server {
 
   get path(): string | null {
     return this.bound?.path ?? null;
-  }
-
-  private readonly onConnection = (socket: net.Socket): void => {
-    const start = performance.now();
-    let credentials: PeerCredentials;
-    try {
-      // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
-      credentials = getPeerCredentials(socket);
-    } catch (err) {
-      this.reject(socket, null, null, `peer credentials unavailable (${formatError(err)})`, start);
-      return;
-    }
-    socket.on('error', ignoreSocketError);
-    if (this.processOptions) {
-      this.admit(socket, credentials, takePidfd(socket), start);
-      return;
-    }
-    const known = this.memo.get(credentials);
-    if (known) this.decide(socket, credentials, known, start);
-    else this.admit(socket, credentials, null, start);
-  };
-
-  // Plain promise callbacks rather than async/await: with AsyncLocalStorage active every promise pays for
-  // async hooks on Node 20, and this runs once per connection.
-  private admit(socket: net.Socket, credentials: PeerCredentials, pidfd: number | null, start: number): void {
-    const failed = (err: unknown) => {
-      const reason = `identity resolution failed (${formatError(err)})`;
-      this.reject(socket, credentials, null, reason, start);
-    };
-    let resolving: Promise<Identity>;
-    try {
-      resolving = this.processOptions
-        ? this.attestAndResolve(credentials, pidfd, this.processOptions)
-        : this.resolver.resolve(credentials);
-    } catch (err) {
-      failed(err);
-      return;
-    }
-    resolving.then((identity) => {
-      const settled = this.processOptions ? identity : this.memo.remember(credentials, identity);
-      this.decide(socket, credentials, settled, start);
-    }, failed);
-  }
-
-  private async attestAndResolve(
-    credentials: PeerCredentials,
-    pidfd: number | null,
-    options: ProcessOptions,
-  ): Promise<Identity> {
-    const attested = await attest(this.directory.pool, credentials.pid, pidfd, options);
-    if (attested.ok) return this.resolver.resolve(credentials, attested.process);
-    const identity = await this.resolver.resolve(credentials);
-    // A new object rather than a push: the resolver's result may be frozen.
-    const note = {
-      stage: 'spiffe' as const,
-      result: null,
-      detail: `process attestation failed (${attested.reason}); identity carries no executable`,
-    };
-    return { ...identity, trail: [...identity.trail, note] };
-  }
-
-  private decide(socket: net.Socket, credentials: PeerCredentials, identity: Identity, start: number): void {
-    if (socket.destroyed) {
-      auditClosed(
-        this.logger,
-        identity,
-        'peer left before its identity was resolved',
-        performance.now() - start,
-      );
-      return;
-    }
-    if (this.allowRoles && !this.allowRoles.has(identity.role)) {
-      this.reject(socket, credentials, identity, `role "${identity.role}" is not in allowRoles`, start);
-      return;
-    }
-    setPeer(socket, identity);
-    if (this.asyncContext) bindEmitToIdentity(socket, identity);
-    if (levelEnabled(this.logger, 'info')) {
-      auditAccepted(this.logger, credentials, identity, performance.now() - start);
-      socket.once('close', (hadError: boolean) => {
-        auditClosed(this.logger, identity, hadError ? 'transmission error' : null, performance.now() - start);
-      });
-    }
-    if (this.asyncContext) runWithIdentity(identity, () => this.emit('peer', socket, identity));
-    else this.emit('peer', socket, identity);
-  }
-
-  private reject(
-    socket: net.Socket,
-    credentials: PeerCredentials | null,
-    identity: Identity | null,
-    reason: string,
-    start: number,
-  ): void {
-    socket.destroy();
-    auditRejected(this.logger, credentials, identity, reason, performance.now() - start);
-    this.emit('rejected', { credentials, identity, reason } satisfies RejectedEvent);
   }
 
   // net.Server emits 'listening' and 'error' for the bind inside the private directory; those belong to the

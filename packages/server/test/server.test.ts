@@ -379,7 +379,7 @@ describe('createPeerServer', () => {
     expect(JSON.stringify(log.records)).not.toContain('secret payload');
   });
 
-  it('audits accepted and closed connections with who, why and how long, never payload bytes', async () => {
+  it('audits a connection with who, why and how long in one closing line (accepted only at debug), never payload bytes', async () => {
     const socketPath = path.join(dir, 'au.sock');
     const log = recordingLogger();
     const server = start({ path: socketPath, logger: log }, (s) => {
@@ -389,9 +389,15 @@ describe('createPeerServer', () => {
     await exchange(socketPath, 'payload bytes');
     await waitFor(() => log.records.some((r) => r.obj.decision === 'closed'));
     const audit = log.records.filter((r) => r.obj.event === 'peerauth.connection');
-    expect(audit.map((r) => r.obj.decision)).toEqual(['accepted', 'closed']);
+    // The recording logger has every level on: the accepted line is there, at debug.
+    expect(audit.map((r) => [r.obj.decision, r.level])).toEqual([
+      ['accepted', 'debug'],
+      ['closed', 'info'],
+    ]);
+    expect(audit[1]!.obj.reason).toBe(null);
+    expect(audit[1]!.obj.admissionMs).toBe(audit[0]!.obj.durationMs);
+    expect(audit[1]!.obj.durationMs as number).toBeGreaterThanOrEqual(audit[1]!.obj.admissionMs as number);
     for (const record of audit) {
-      expect(record.level).toBe('info');
       expect(record.obj).toMatchObject({
         peerUid: process.getuid?.(),
         peerPid: process.pid,
@@ -410,6 +416,9 @@ describe('createPeerServer', () => {
           'decision',
           'reason',
           'durationMs',
+          'admissionMs',
+          'fallback',
+          'spiffeId',
         ]),
       );
       // Bare uid/gid/pid would read as the logger's own process (pino's `pid`, pino-pretty's header).

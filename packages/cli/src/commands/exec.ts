@@ -111,12 +111,11 @@ export async function execCommand(
   const running = await runPeerServer(settings, logger, {
     allowHalfOpen: true,
     onStop: () => void children.terminateAll(),
+    // Part of the server's admission, so a connection over the bound is refused once, before 'peer'; a
+    // child is added synchronously in 'peer', so the count is current for the next connection.
+    admit: () => (children.size < maxChildren ? true : `max-children (${maxChildren}) reached`),
   });
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
-    if (children.size >= maxChildren) {
-      refuse(logger, socket, identity, `max-children (${maxChildren}) reached`);
-      return;
-    }
     bridge(socket, identity, { file, argv }, logger, children);
   });
   const path = String(running.server.address());
