@@ -49,6 +49,9 @@ export async function runPeerServer(
     logger,
     allowHalfOpen: opts.allowHalfOpen === true,
     ...(opts.admit ? { admit: opts.admit } : {}),
+    // The commands read a connection's identity with peerOf(), never currentIdentity(): the per-connection
+    // AsyncLocalStorage context would cost every request its async-hooks work for nothing.
+    asyncContext: false,
   });
   const open = new Set<net.Socket>();
   server.on('peer', (socket: net.Socket) => {
