@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
@@ -96,11 +97,23 @@ export type { AdmitHook, RejectedEvent };
 
 export type PeerListener = (socket: net.Socket, identity: Identity) => void;
 
-export interface PeerServer extends net.Server {
+export interface PeerServer extends EventEmitter {
   /** Listens on the configured path (or the activation fd). Failures are emitted as 'error'. */
   listen(callback?: () => void): this;
-  /** Only for compatibility with net.Server's type: any argument other than a callback throws a TypeError. */
+  /** Any argument other than a callback throws a TypeError: the path is an option. */
   listen(...args: unknown[]): this;
+  /** True from 'listening' until close(). */
+  readonly listening: boolean;
+  /** The public socket path (or, under socket activation, what the handle reports); null when not listening. */
+  address(): AddressInfo | string | null;
+  ref(): this;
+  unref(): this;
+  getConnections(callback: (err: Error | null, count: number) => void): this;
+  /**
+   * The underlying net.Server, for what PeerServer does not wrap. Its own 'listening'/'error' events include
+   * the internal bind in the private directory: listen through PeerServer, not through it.
+   */
+  readonly server: net.Server;
   close(callback?: (err?: Error) => void): this;
   /** The socket path served, or null before listening and under socket activation. */
   readonly path: string | null;
@@ -114,17 +127,18 @@ export interface PeerServer extends net.Server {
   on(event: 'error', listener: (err: Error) => void): this;
   /** Once per close(), when it starts: stop taking new work (HTTP keep-alive, queued jobs). */
   on(event: 'stopping', listener: () => void): this;
-  // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
+  // biome-ignore lint/suspicious/noExplicitAny: must match EventEmitter's listener signature
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'peer', listener: PeerListener): this;
   once(event: 'rejected', listener: (event: RejectedEvent) => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: 'stopping', listener: () => void): this;
-  // biome-ignore lint/suspicious/noExplicitAny: must match net.Server's listener signature
+  // biome-ignore lint/suspicious/noExplicitAny: must match EventEmitter's listener signature
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
-class PeerServerImpl extends net.Server {
+class PeerServerImpl extends EventEmitter {
+  readonly server: net.Server;
   readonly resolver: Resolver;
   readonly cache: CachingDirectory;
   private readonly logger: PeerLogger;
@@ -146,7 +160,8 @@ class PeerServerImpl extends net.Server {
 
   constructor(options: PeerServerOptions) {
     // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
-    super({ allowHalfOpen: options.allowHalfOpen === true });
+    super();
+    this.server = net.createServer({ allowHalfOpen: options.allowHalfOpen === true });
     // Validate everything that can be wrong before anything touches the filesystem.
     this.mode = parseMode(options.mode ?? DEFAULT_MODE);
     this.modeGiven = options.mode !== undefined;
@@ -190,7 +205,40 @@ class PeerServerImpl extends net.Server {
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
     });
-    this.on('connection', admission.connection);
+    this.server.on('connection', admission.connection);
+    // The bind inside the private directory is an internal step: its 'listening' and 'error' settle that
+    // step; the user hears 'listening' only once the socket is at its final path.
+    this.server.on('listening', () => {
+      const pending = this.pendingBind;
+      this.pendingBind = null;
+      pending?.resolve();
+    });
+    this.server.on('error', (err) => {
+      const pending = this.pendingBind;
+      this.pendingBind = null;
+      if (pending) pending.reject(err);
+      else this.emit('error', err);
+    });
+    this.server.on('close', () => this.emit('close'));
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  ref(): this {
+    this.server.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.server.unref();
+    return this;
+  }
+
+  getConnections(callback: (err: Error | null, count: number) => void): this {
+    this.server.getConnections(callback);
+    return this;
   }
 
   get stopping(): boolean {
@@ -201,28 +249,15 @@ class PeerServerImpl extends net.Server {
     return this.bound?.path ?? null;
   }
 
-  // net.Server emits 'listening' and 'error' for the bind inside the private directory; those belong to the
-  // internal step, not to the user, who hears 'listening' only once the socket is at its final path.
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    const pending = this.pendingBind;
-    if (pending !== null && (event === 'listening' || event === 'error')) {
-      this.pendingBind = null;
-      if (event === 'listening') pending.resolve();
-      else pending.reject(args[0] as Error);
-      return true;
-    }
-    return super.emit(event, ...args);
-  }
-
   private listenInternal(target: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pendingBind = { resolve, reject };
       const base = typeof target === 'string' ? { path: target } : target;
-      super.listen(this.backlog === undefined ? base : { ...base, backlog: this.backlog });
+      this.server.listen(this.backlog === undefined ? base : { ...base, backlog: this.backlog });
     });
   }
 
-  override listen(...args: unknown[]): this {
+  listen(...args: unknown[]): this {
     const callback = args[0];
     if (args.length > 1 || (args.length === 1 && typeof callback !== 'function')) {
       throw new PeerAuthTypeError(
@@ -238,18 +273,18 @@ class PeerServerImpl extends net.Server {
       () => {
         if (this.stopRequested) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
-          if (this.listening) super.close();
+          if (this.listening) this.server.close();
           this.releaseSocketFile();
           return;
         }
-        super.emit('listening');
+        this.emit('listening');
       },
       (err: Error) => {
         if (this.signals?.received === null) {
           this.signals.remove();
           this.signals = null;
         }
-        super.emit('error', err);
+        this.emit('error', err);
       },
     );
     return this;
@@ -298,7 +333,7 @@ class PeerServerImpl extends net.Server {
         this.mode,
         (tmpPath) => this.listenInternal(tmpPath),
         () => {
-          if (this.listening) super.close();
+          if (this.listening) this.server.close();
         },
       );
     }
@@ -309,9 +344,9 @@ class PeerServerImpl extends net.Server {
    * which is gone once the socket is linked into place (and it keeps answering so after close()). Only a
    * socket-activated listener reports what its handle says.
    */
-  override address(): AddressInfo | string | null {
+  address(): AddressInfo | string | null {
     if (this.bound) return this.bound.path;
-    return this.activated && this.listening ? super.address() : null;
+    return this.activated && this.listening ? this.server.address() : null;
   }
 
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
@@ -335,7 +370,7 @@ class PeerServerImpl extends net.Server {
     }
   }
 
-  override close(callback?: (err?: Error) => void): this {
+  close(callback?: (err?: Error) => void): this {
     if (!this.stopRequested) {
       this.stopRequested = true;
       this.once('close', () => {
@@ -346,9 +381,9 @@ class PeerServerImpl extends net.Server {
         }
         void this.directory.close();
       });
-      super.emit('stopping');
+      this.emit('stopping');
     }
-    super.close(callback);
+    this.server.close(callback);
     this.releaseSocketFile();
     return this;
   }

@@ -316,6 +316,20 @@ describe('createPeerServer', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('is composed around a net.Server rather than being one; the bind step never reaches its listeners', async () => {
+    const socketPath = path.join(dir, 'composed.sock');
+    const server = start({ path: socketPath });
+    expect(server).not.toBeInstanceOf(net.Server);
+    expect(server.server).toBeInstanceOf(net.Server);
+    let announced = 0;
+    server.on('listening', () => announced++);
+    await listening(server);
+    expect(announced).toBe(1);
+    expect(server.listening).toBe(true);
+    expect(server.server.listening).toBe(true);
+    expect(server.address()).toBe(socketPath);
+  });
+
   it("emits 'stopping' once when close() starts, and stopping stays true from then on", async () => {
     const socketPath = path.join(dir, 'stopping.sock');
     const server = start({ path: socketPath });
