@@ -2,7 +2,7 @@
 // Every call has a timeout; on timeout piscina terminates the worker running it and starts a new
 // one, so a stuck NSS module costs one worker, never the event loop.
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { nativeBinding } from './addon.js';
 import { Deadlines } from './deadlines.js';
@@ -104,11 +104,14 @@ function checkName(name: string): void {
 
 /** What a pool runs its tasks in: createCredentialPool uses worker.js beside this module. */
 export interface PoolWorker {
-  /** Absolute path of the piscina worker module (its default export handles one task). */
+  /** Absolute path of the worker's ES module (its default export handles one task). */
   file: string;
-  /** Handed to every worker thread as workerData. */
+  /** Handed to the worker module as workerData.data. */
   data?: unknown;
 }
+
+// Piscina runs worker-loader.cjs, which import()s `file`: see there for why not `file` directly.
+const workerLoader = fileURLToPath(new URL('./worker-loader.cjs', import.meta.url));
 
 /** A pool on any worker file; not exported from the package (createCredentialPool is the public way in). */
 export class Pool implements CredentialPool {
@@ -127,11 +130,11 @@ export class Pool implements CredentialPool {
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs);
     this.#piscina = new Piscina({
-      filename: worker.file,
+      filename: workerLoader,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
-      workerData: worker.data,
+      workerData: { module: pathToFileURL(worker.file).href, data: worker.data },
     });
     // Unhandled, piscina's 'error' event (a worker that failed to start, e.g. EMFILE opening worker.js)
     // would end the process.

@@ -1,8 +1,10 @@
 // The worker pool against the real user database (getent, id -G) and real processes.
 import { execFileSync, spawn } from 'node:child_process';
 import { readlinkSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLinux, isRoot } from '../../../test-fixtures/root.js';
+import { runCommand } from '../../../test-fixtures/run.js';
 import {
   createTestGroup,
   createTestUser,
@@ -413,5 +415,34 @@ describe('close', () => {
     await p.close();
     await expect(p.lookupUser(0)).rejects.toBeInstanceOf(PoolClosedError);
     await expect(p.userGroups('root', 0)).rejects.toMatchObject({ code: 'PEERAUTH_POOL_CLOSED' });
+  });
+});
+
+describe('worker start-up', () => {
+  // Node 20 aborts the process when a worker is terminated inside a synchronous require() of an ES module
+  // (v8::Module::IsGraphAsync on a half-instantiated module). Piscina require()s its worker file first, so
+  // the pool must hand it a CommonJS loader that import()s the ES module worker.
+  it('worker threads load the pool worker without require(esm), and pools closed mid-start leave the process alive', async () => {
+    const trace = fileURLToPath(new URL('./fixtures/trace-require-esm.cjs', import.meta.url));
+    const child = fileURLToPath(new URL('./fixtures/pool-start-close.mjs', import.meta.url));
+    const result = await runCommand(process.execPath, ['--require', trace, child, '20'], {
+      timeoutMs: 60_000,
+    });
+    expect(result.stderr).not.toMatch(/require\(esm\)/);
+    expect(result.signal).toBeNull();
+    expect(result.stdout.trim()).toBe('done');
+    expect(result.code).toBe(0);
+  });
+
+  it('the require(esm) trace sees an ES module loaded through require() (the check above can fail)', async () => {
+    const trace = fileURLToPath(new URL('./fixtures/trace-require-esm.cjs', import.meta.url));
+    const worker = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+    const result = await runCommand(process.execPath, [
+      '--require',
+      trace,
+      '-e',
+      `require(${JSON.stringify(worker)})`,
+    ]);
+    expect(result.stderr).toMatch(/require\(esm\) in the main thread: .*worker\.js/);
   });
 });
