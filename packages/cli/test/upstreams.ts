@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,54 +80,81 @@ const pythonScript = path.join(
   'recording_upstream.py',
 );
 
-/** A Python upstream (test/fixtures/recording_upstream.py): http.server with keep-alive, or wsgiref. */
+/**
+ * A Python upstream (test/fixtures/recording_upstream.py): http.server with keep-alive, or wsgiref. It appends
+ * each record to a file before it answers, and `seen` reads new records from that file whenever it is read, so
+ * a test that got the response sees the request's record at once (a pipe could deliver it later).
+ */
 export function startPythonUpstream(kind: 'httpserver' | 'wsgiref'): Promise<RecordingUpstream> {
-  const child: ChildProcess = spawn('python3', [pythonScript, kind], {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-upstream-'));
+  const recordFile = path.join(dir, 'records.jsonl');
+  fs.writeFileSync(recordFile, '');
+  const fd = fs.openSync(recordFile, 'r');
+  const records: ParsedRequest[] = [];
+  let partial = '';
+  const pull = (): ParsedRequest[] => {
+    const chunk = Buffer.alloc(65536);
+    for (let n = fs.readSync(fd, chunk); n > 0; n = fs.readSync(fd, chunk)) {
+      partial += chunk.toString('utf8', 0, n);
+    }
+    let nl = partial.indexOf('\n');
+    while (nl >= 0) {
+      const r = JSON.parse(partial.slice(0, nl)) as {
+        method: string;
+        path: string;
+        headers?: [string, string][];
+        environ?: Record<string, string>;
+        bodyLength: number;
+      };
+      partial = partial.slice(nl + 1);
+      nl = partial.indexOf('\n');
+      records.push({
+        method: r.method,
+        path: r.path,
+        headers: r.headers ?? Object.entries(r.environ ?? {}),
+        bodyLength: r.bodyLength,
+      });
+    }
+    return records;
+  };
+  const cleanUp = (): void => {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const child: ChildProcess = spawn('python3', [pythonScript, kind, recordFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const seen: ParsedRequest[] = [];
-  let buffered = '';
   return new Promise((resolve, reject) => {
     let port: number | undefined;
     child.once('exit', (code) => {
-      if (port === undefined) reject(new Error(`python upstream exited (${code}) before listening`));
+      if (port === undefined) {
+        cleanUp();
+        reject(new Error(`python upstream exited (${code}) before listening`));
+      }
     });
     child.stdout!.setEncoding('utf8');
+    let buffered = '';
     child.stdout!.on('data', (d: string) => {
       buffered += d;
-      let nl = buffered.indexOf('\n');
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf('\n');
-        if (port === undefined) {
-          port = Number(line);
-          resolve({
-            url: `http://127.0.0.1:${port}`,
-            seen,
-            close: () =>
-              new Promise<void>((done) => {
-                if (child.exitCode !== null) return done();
-                child.once('exit', () => done());
-                child.kill('SIGTERM');
-              }),
-          });
-          continue;
-        }
-        const r = JSON.parse(line) as {
-          method: string;
-          path: string;
-          headers?: [string, string][];
-          environ?: Record<string, string>;
-          bodyLength: number;
-        };
-        seen.push({
-          method: r.method,
-          path: r.path,
-          headers: r.headers ?? Object.entries(r.environ ?? {}),
-          bodyLength: r.bodyLength,
-        });
-      }
+      const nl = buffered.indexOf('\n');
+      if (port !== undefined || nl < 0) return;
+      port = Number(buffered.slice(0, nl));
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        get seen() {
+          return pull();
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            const finish = (): void => {
+              cleanUp();
+              done();
+            };
+            if (child.exitCode !== null || child.signalCode !== null) return finish();
+            child.once('exit', finish);
+            child.kill('SIGTERM');
+          }),
+      });
     });
   });
 }
