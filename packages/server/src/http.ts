@@ -16,8 +16,12 @@ export function serveHttp(peerServer: PeerServer, httpServer: http.Server): void
   const announce = () => httpServer.emit('listening');
   if (peerServer.listening) announce();
   else peerServer.once('listening', announce);
-  // On close, let the HTTP server drop idle keep-alive connections, or draining would wait for them.
+  // On close, let the HTTP server drop idle keep-alive connections, or draining would wait for them, and
+  // tell clients of requests still arriving to close theirs after the answer.
   peerServer.once('stopping', () => {
     httpServer.close();
+  });
+  httpServer.prependListener('request', (_req, res) => {
+    if (peerServer.stopping) res.setHeader('connection', 'close');
   });
 }

@@ -19,7 +19,7 @@ import {
 } from './admission.js';
 import type { ProcessOptions } from './attest.js';
 import { type CacheOptions, type CachingDirectory, createCachingDirectory, DEFAULT_TTL_MS } from './cache.js';
-import { NoActivationSocketError } from './errors.js';
+import { InvalidServerOptionError, NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
 import { createDefaultLogger, type PeerLogger } from './logger.js';
 import { DEFAULT_MODE, parseMode } from './mode.js';
@@ -81,11 +81,18 @@ export interface PeerServerOptions {
   /** listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). Default 511. */
   backlog?: number;
   /**
-   * Install SIGINT/SIGTERM/SIGHUP handlers (from listen() on) that close the server, remove the socket file
-   * and the private directory, let connections drain, then end the process with the signal's status.
-   * Further signals during shutdown never interrupt the cleanup. Default false.
+   * Install SIGINT/SIGTERM/SIGHUP handlers (from listen() on) that log "shutting down", close the server
+   * (the socket file and the private directory go at once) and let connections drain (see drainTimeoutMs).
+   * `true`: then end the process with the signal's status. `'close'`: only close; the process ends by
+   * itself, with status 0, once nothing else keeps it alive (the CLI's way). Further signals during
+   * shutdown never interrupt the cleanup. Default false.
    */
-  handleSignals?: boolean;
+  handleSignals?: boolean | 'close';
+  /**
+   * After close(), how long admitted connections may stay open before the rest are destroyed (with a
+   * warning naming how many). Default: no bound; close() waits for every connection to end.
+   */
+  drainTimeoutMs?: number;
   /**
    * Keep a connection's writing side open after the peer ends its own (net.Server's option): the listener
    * ends it. Default false, where a peer's FIN ends both directions.
@@ -122,6 +129,8 @@ export interface PeerServer extends EventEmitter {
   readonly cache: CachingDirectory;
   /** True from the moment close() starts (a 'stopping' event is emitted then) until the next listen(). */
   readonly stopping: boolean;
+  /** Admitted connections still open (what close() drains). */
+  readonly openConnections: number;
   on(event: 'peer', listener: PeerListener): this;
   on(event: 'rejected', listener: (event: RejectedEvent) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
@@ -146,7 +155,10 @@ class PeerServerImpl extends EventEmitter {
   private readonly mode: number;
   private readonly modeGiven: boolean;
   private readonly listenFds: boolean | 'auto';
-  private readonly handleSignals: boolean;
+  private readonly handleSignals: boolean | 'close';
+  private readonly drainTimeoutMs: number | null;
+  /** Admitted connections still open: what a drain waits for, and cuts at drainTimeoutMs. */
+  private readonly open = new Set<net.Socket>();
   private readonly backlog: number | undefined;
   private readonly memo: IdentityMemo;
   /** Lookups and process attestation; owns the pool unless one was given. */
@@ -170,7 +182,8 @@ class PeerServerImpl extends EventEmitter {
     const maxConnections = parseMaxConnections(options.maxConnections);
     const admit = parseAdmitHook(options.admit);
     this.listenFds = options.listenFds ?? 'auto';
-    this.handleSignals = options.handleSignals === true;
+    this.handleSignals = parseHandleSignals(options.handleSignals);
+    this.drainTimeoutMs = parseDrainTimeout(options.drainTimeoutMs);
     this.backlog = options.backlog;
     this.directory = poolDirectory(
       options.pool ?? {
@@ -202,7 +215,11 @@ class PeerServerImpl extends EventEmitter {
       processOptions: options.process ? (options.process === true ? {} : options.process) : null,
       pool: () => this.directory.pool,
       asyncContext: options.asyncContext !== false,
-      onPeer: (socket, identity) => this.emit('peer', socket, identity),
+      onPeer: (socket, identity) => {
+        this.open.add(socket);
+        socket.once('close', () => this.open.delete(socket));
+        this.emit('peer', socket, identity);
+      },
       onRejected: (event) => this.emit('rejected', event),
     });
     this.server.on('connection', admission.connection);
@@ -245,6 +262,11 @@ class PeerServerImpl extends EventEmitter {
     return this.stopRequested;
   }
 
+  /** Admitted connections still open. */
+  get openConnections(): number {
+    return this.open.size;
+  }
+
   get path(): string | null {
     return this.bound?.path ?? null;
   }
@@ -267,7 +289,7 @@ class PeerServerImpl extends EventEmitter {
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     this.stopRequested = false;
     // Before anything is created, so that a signal during start-up never finds the default action.
-    if (this.handleSignals && this.signals === null)
+    if (this.handleSignals !== false && this.signals === null)
       this.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
     this.starting = this.start().then(
       () => {
@@ -290,14 +312,24 @@ class PeerServerImpl extends EventEmitter {
     return this;
   }
 
-  /** handleSignals: close (files go at once), wait for a start under way and for the drain, then exit. */
+  /**
+   * handleSignals: close (files go at once), wait for a start under way and for the drain, then exit
+   * (true) or leave the process to end by itself ('close').
+   */
   private closeForSignal(signal: NodeJS.Signals): void {
     const signals = this.signals;
+    const exit = this.handleSignals === true;
     let closed = false;
     let settled = false;
     const exitWhenDone = () => {
-      if (closed && settled) signals?.exit(signal);
+      if (!(closed && settled)) return;
+      if (exit) signals?.exit(signal);
+      else signals?.remove();
     };
+    this.logger.info(
+      { reason: signal, open: this.open.size, drainTimeoutMs: this.drainTimeoutMs },
+      'shutting down',
+    );
     this.once('close', () => {
       closed = true;
       exitWhenDone();
@@ -349,6 +381,13 @@ class PeerServerImpl extends EventEmitter {
     return this.activated && this.listening ? this.server.address() : null;
   }
 
+  /** drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many. */
+  private cutDrain(): void {
+    if (this.open.size === 0) return;
+    this.logger.warn({ open: this.open.size }, 'drain timeout: closing the remaining connections');
+    for (const socket of this.open) socket.destroy();
+  }
+
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
   private releaseSocketFile(): void {
     const bound = this.bound;
@@ -373,7 +412,11 @@ class PeerServerImpl extends EventEmitter {
   close(callback?: (err?: Error) => void): this {
     if (!this.stopRequested) {
       this.stopRequested = true;
+      const drain =
+        this.drainTimeoutMs === null ? null : setTimeout(() => this.cutDrain(), this.drainTimeoutMs);
+      drain?.unref();
       this.once('close', () => {
+        if (drain) clearTimeout(drain);
         // Not earlier: until the server is closed a signal must not find the default action.
         if (this.signals?.received === null) {
           this.signals.remove();
@@ -387,6 +430,19 @@ class PeerServerImpl extends EventEmitter {
     this.releaseSocketFile();
     return this;
   }
+}
+
+function parseHandleSignals(value: unknown): boolean | 'close' {
+  if (value === undefined) return false;
+  if (typeof value === 'boolean' || value === 'close') return value;
+  throw new InvalidServerOptionError('handleSignals', value, "expected true, false or 'close'");
+}
+
+function parseDrainTimeout(value: unknown): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new InvalidServerOptionError('drainTimeoutMs', value, 'expected a number of milliseconds >= 0');
+  return value;
 }
 
 /**

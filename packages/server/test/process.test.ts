@@ -101,6 +101,45 @@ describe('systemd socket activation', () => {
   });
 });
 
+describe("handleSignals: 'close' with drainTimeoutMs", () => {
+  it('a signal closes the server at once, cuts a connection still open after the drain timeout, and the process ends by itself with status 0', async () => {
+    const socketPath = path.join(dir, 'drain.sock');
+    child = spawn(process.execPath, [CHILD, 'drain', socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    await waitFor(() => out.includes('ready\n'));
+    const held = net.connect(socketPath);
+    const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    held.on('error', () => {});
+    await new Promise<void>((resolve) => held.once('data', () => resolve()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+      child?.once('exit', (code, signal) => r([code, signal])),
+    );
+    child.kill('SIGTERM');
+    // The socket file goes at once, while the held connection is still open.
+    await waitFor(() => !fs.existsSync(socketPath));
+    await closed;
+    expect(await exited).toEqual([0, null]);
+    const logs = out
+      .split('\n')
+      .filter((l) => l.startsWith('LOG '))
+      .map((l) => JSON.parse(l.slice(4)) as Record<string, unknown>);
+    expect(logs.find((l) => l.msg === 'shutting down')).toMatchObject({
+      level: 'info',
+      reason: 'SIGTERM',
+      open: 1,
+      drainTimeoutMs: 300,
+    });
+    expect(logs.find((l) => l.msg === 'drain timeout: closing the remaining connections')).toMatchObject({
+      level: 'warn',
+      open: 1,
+    });
+    await waitFor(() => fs.readdirSync(dir).length === 0);
+  });
+});
+
 describe('handleSignals', () => {
   it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
     '%s closes the server, removes the socket file, ends the process',

@@ -230,6 +230,48 @@ describe('createPeerServer', () => {
     }
   });
 
+  it('refuses a bad drainTimeoutMs or handleSignals with a typed error naming the option', () => {
+    for (const [option, value] of [
+      ['drainTimeoutMs', -1],
+      ['drainTimeoutMs', '5000'],
+      ['drainTimeoutMs', Number.NaN],
+      ['handleSignals', 'exit'],
+      ['handleSignals', 1],
+    ] as const) {
+      let caught: unknown;
+      try {
+        createPeerServer({ logger: silentLogger, [option]: value } as PeerServerOptions);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, `${option} ${String(value)}`).toMatchObject({
+        code: 'PEERAUTH_INVALID_SERVER_OPTION',
+        option,
+      });
+    }
+  });
+
+  it('close() with drainTimeoutMs cuts admitted connections still open after it; openConnections counts them', async () => {
+    const socketPath = path.join(dir, 'drain.sock');
+    const logger = recordingLogger();
+    const server = start({ path: socketPath, drainTimeoutMs: 50, logger }, (s) => s.write('hi'));
+    await listening(server);
+    const held = net.connect(socketPath);
+    held.on('error', () => {});
+    await new Promise<void>((resolve) => held.once('data', () => resolve()));
+    expect(server.openConnections).toBe(1);
+    const heldClosed = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await heldClosed;
+    await waitFor(() => server.openConnections === 0);
+    expect(
+      logger.records.find((r) => r.msg === 'drain timeout: closing the remaining connections'),
+    ).toMatchObject({
+      level: 'warn',
+      obj: { open: 1 },
+    });
+  });
+
   it('validates the mode before anything is created', () => {
     const socketPath = path.join(dir, 'never.sock');
     expect(() => createPeerServer({ path: socketPath, mode: '0999', logger: silentLogger })).toThrow(

@@ -118,8 +118,10 @@ export async function execCommand(
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
     bridge(socket, identity, { file, argv }, logger, children);
   });
-  const path = String(running.server.address());
-  process.stdout.write(`peerauth exec listening on ${path}: each connection runs ${command.join(' ')}\n`);
+  if (running.server.listening) {
+    const path = String(running.server.address());
+    process.stdout.write(`peerauth exec listening on ${path}: each connection runs ${command.join(' ')}\n`);
+  }
   await running.stopped;
   // Groups still ending (SIGTERM ignored) have the grace period, then SIGKILL: shutdown is bounded.
   await children.terminateAll();

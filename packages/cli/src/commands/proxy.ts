@@ -37,7 +37,6 @@ function refuse(res: http.ServerResponse, status: number, reason: string): void 
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
-  running: () => RunningServer | undefined,
 ): {
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
@@ -60,7 +59,6 @@ export function createProxyHandler(
     const forwarded = upstreamHeaders(conn.stamps, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
-    if (running()?.stopping) res.setHeader('connection', 'close');
     const up = http.request({
       ...target,
       agent: conn.agent,
@@ -129,7 +127,7 @@ export async function proxyCommand(
     running = await runPeerServer(settings, logger, { allowHalfOpen: true });
     running.server.on('peer', (socket: net.Socket) => pipeRaw(socket, upstream, logger));
   } else {
-    const handlers = createProxyHandler(upstream, logger, () => running);
+    const handlers = createProxyHandler(upstream, logger);
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
     running = await runPeerServer(settings, logger, { http: httpServer });

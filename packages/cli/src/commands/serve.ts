@@ -3,12 +3,11 @@ import { peerOf } from '@peerauth/server';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { whoamiBody } from '../identity-view.js';
 import { createLogger } from '../logger.js';
-import { announce, type RunningServer, runPeerServer } from '../run-server.js';
+import { announce, runPeerServer } from '../run-server.js';
 
 /** HTTP over the socket: GET /whoami answers with the caller's kernel-verified identity. */
-export function createServeHandler(running: () => RunningServer | undefined): http.RequestListener {
+export function createServeHandler(): http.RequestListener {
   return (req, res) => {
-    if (running()?.stopping) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, body: unknown) => {
       const text = `${JSON.stringify(body, null, 2)}\n`;
@@ -33,9 +32,8 @@ export function createServeHandler(running: () => RunningServer | undefined): ht
 export async function serveCommand(opts: CommonOptions): Promise<number> {
   const settings = await serverSettings(opts);
   const logger = await createLogger(settings.logFormat, settings.logLevel);
-  let running: RunningServer | undefined;
-  const httpServer = http.createServer(createServeHandler(() => running));
-  running = await runPeerServer(settings, logger, { http: httpServer });
+  const httpServer = http.createServer(createServeHandler());
+  const running = await runPeerServer(settings, logger, { http: httpServer });
   announce(running.server, 'serve');
   await running.stopped;
   return 0;
