@@ -21,13 +21,13 @@ import type { ProcessOptions } from './attest.js';
 import { type CacheOptions, type CachingDirectory, createCachingDirectory, DEFAULT_TTL_MS } from './cache.js';
 import { InvalidServerOptionError, NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
+import { Lifecycle } from './lifecycle.js';
 import { createDefaultLogger, type PeerLogger } from './logger.js';
 import { DEFAULT_MODE, parseMode } from './mode.js';
 import { type PoolDirectory, poolDirectory } from './pool-directory.js';
-import { onShutdownSignals, type ShutdownSignals } from './signals.js';
+import { onShutdownSignals } from './signals.js';
 import { checkSocketPathLength } from './socket-directory.js';
 import {
-  type BoundSocketFile,
   bindSocketFile,
   defaultSocketPath,
   ensurePrivateDirectory,
@@ -163,12 +163,8 @@ class PeerServerImpl extends EventEmitter {
   private readonly memo: IdentityMemo;
   /** Lookups and process attestation; owns the pool unless one was given. */
   private readonly directory: PoolDirectory;
-  private bound: BoundSocketFile | null = null;
-  private activated = false;
-  private pendingBind: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private signals: ShutdownSignals | null = null;
-  private starting: Promise<void> | null = null;
-  private stopRequested = false;
+  /** Every piece of listen/close state. */
+  private readonly life = new Lifecycle();
 
   constructor(options: PeerServerOptions) {
     // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
@@ -226,13 +222,10 @@ class PeerServerImpl extends EventEmitter {
     // The bind inside the private directory is an internal step: its 'listening' and 'error' settle that
     // step; the user hears 'listening' only once the socket is at its final path.
     this.server.on('listening', () => {
-      const pending = this.pendingBind;
-      this.pendingBind = null;
-      pending?.resolve();
+      this.life.takePendingBind()?.resolve();
     });
     this.server.on('error', (err) => {
-      const pending = this.pendingBind;
-      this.pendingBind = null;
+      const pending = this.life.takePendingBind();
       if (pending) pending.reject(err);
       else this.emit('error', err);
     });
@@ -259,7 +252,7 @@ class PeerServerImpl extends EventEmitter {
   }
 
   get stopping(): boolean {
-    return this.stopRequested;
+    return this.life.stopping;
   }
 
   /** Admitted connections still open. */
@@ -268,12 +261,12 @@ class PeerServerImpl extends EventEmitter {
   }
 
   get path(): string | null {
-    return this.bound?.path ?? null;
+    return this.life.bound?.path ?? null;
   }
 
   private listenInternal(target: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pendingBind = { resolve, reject };
+      this.life.pendingBind = { resolve, reject };
       const base = typeof target === 'string' ? { path: target } : target;
       this.server.listen(this.backlog === undefined ? base : { ...base, backlog: this.backlog });
     });
@@ -287,25 +280,24 @@ class PeerServerImpl extends EventEmitter {
       );
     }
     if (typeof callback === 'function') this.once('listening', callback as () => void);
-    this.stopRequested = false;
+    this.life.startRequested();
     // Before anything is created, so that a signal during start-up never finds the default action.
-    if (this.handleSignals !== false && this.signals === null)
-      this.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
-    this.starting = this.start().then(
+    if (this.handleSignals !== false && this.life.signals === null)
+      this.life.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
+    this.life.starting = this.start().then(
       () => {
-        if (this.stopRequested) {
+        if (this.life.stopping) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
           if (this.listening) this.server.close();
           this.releaseSocketFile();
           return;
         }
+        this.life.started();
         this.emit('listening');
       },
       (err: Error) => {
-        if (this.signals?.received === null) {
-          this.signals.remove();
-          this.signals = null;
-        }
+        this.life.startFailed();
+        this.life.releaseSignals();
         this.emit('error', err);
       },
     );
@@ -317,7 +309,7 @@ class PeerServerImpl extends EventEmitter {
    * (true) or leave the process to end by itself ('close').
    */
   private closeForSignal(signal: NodeJS.Signals): void {
-    const signals = this.signals;
+    const signals = this.life.signals;
     const exit = this.handleSignals === true;
     let closed = false;
     let settled = false;
@@ -335,7 +327,7 @@ class PeerServerImpl extends EventEmitter {
       exitWhenDone();
     });
     this.close();
-    void Promise.resolve(this.starting).then(() => {
+    void Promise.resolve(this.life.starting).then(() => {
       // A start under way has undone itself by now (it saw `stopping`), so nothing of ours is left.
       settled = true;
       signals?.cleanedUp();
@@ -352,7 +344,7 @@ class PeerServerImpl extends EventEmitter {
       // The variables are for this process only; children must not inherit a claim on fd 3.
       clearActivationEnv();
       await this.listenInternal({ fd: activation.fd });
-      this.activated = true;
+      this.life.activated = true;
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
@@ -360,7 +352,7 @@ class PeerServerImpl extends EventEmitter {
       // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
       const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
       if (unreachable) this.logger.warn({ path: socketPath }, unreachable);
-      this.bound = await bindSocketFile(
+      this.life.bound = await bindSocketFile(
         socketPath,
         this.mode,
         (tmpPath) => this.listenInternal(tmpPath),
@@ -377,8 +369,8 @@ class PeerServerImpl extends EventEmitter {
    * socket-activated listener reports what its handle says.
    */
   address(): AddressInfo | string | null {
-    if (this.bound) return this.bound.path;
-    return this.activated && this.listening ? this.server.address() : null;
+    if (this.life.bound) return this.life.bound.path;
+    return this.life.activated && this.listening ? this.server.address() : null;
   }
 
   /** drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many. */
@@ -390,9 +382,8 @@ class PeerServerImpl extends EventEmitter {
 
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
   private releaseSocketFile(): void {
-    const bound = this.bound;
+    const bound = this.life.takeBound();
     if (!bound) return;
-    this.bound = null;
     unlinkIfSameSync(bound.path, bound.file);
     // libuv unlinks the bind path inside the private directory when the handle closes (synchronously, in
     // close()), so the directory is empty by now. That unlink goes through our descriptor of the directory
@@ -410,18 +401,15 @@ class PeerServerImpl extends EventEmitter {
   }
 
   close(callback?: (err?: Error) => void): this {
-    if (!this.stopRequested) {
-      this.stopRequested = true;
+    if (this.life.stopRequested()) {
       const drain =
         this.drainTimeoutMs === null ? null : setTimeout(() => this.cutDrain(), this.drainTimeoutMs);
       drain?.unref();
       this.once('close', () => {
         if (drain) clearTimeout(drain);
         // Not earlier: until the server is closed a signal must not find the default action.
-        if (this.signals?.received === null) {
-          this.signals.remove();
-          this.signals = null;
-        }
+        this.life.closed();
+        this.life.releaseSignals();
         void this.directory.close();
       });
       this.emit('stopping');
