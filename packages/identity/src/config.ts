@@ -8,6 +8,7 @@ import { groupRoleKeyProblem } from './group-keys.js';
 import { findJsonSyntaxError, lineAndColumn } from './json-syntax.js';
 import { findControlCharacter } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
+import { parseSpiffeId, spiffeIdProblem } from './spiffe-id.js';
 import { didYouMean } from './suggest.js';
 import {
   captureGroupCount,
@@ -35,6 +36,11 @@ export interface Person {
   role: string;
   osUsername?: string;
   uids?: number[];
+  /**
+   * SPIFFE IDs that are this person: a remote peer's X.509-SVID ID, or a local peer's own
+   * `spiffe://<trustDomain>/uid-<uid>[/<executable>]`, so a workload keeps its person when it moves.
+   */
+  spiffeIds?: string[];
   /** Other identity channels (telegram, discord, email...) are kept as they are. */
   [channel: string]: unknown;
 }
@@ -46,7 +52,24 @@ export interface IdentityConfig {
   people: Person[];
   groupRoles: Record<string, string>;
   userMaps: UserMapRule[];
+  /** Whole-SPIFFE-ID patterns naming people, as userMaps do for usernames. */
+  spiffeMaps: SpiffeMapRule[];
+  /** The trust domains remote peers may come from, each with the file of its X.509 bundle. */
+  trustDomains: Record<string, TrustDomainConfig>;
   lookupFailure: LookupFailureMode;
+}
+
+export interface SpiffeMapRule {
+  /** A regular expression over the whole SPIFFE ID (anchored), with the same syntax as userMaps' systemUser. */
+  spiffeId: string;
+  /** A person's name, or a template with `$1`.. for capture groups. */
+  person: string;
+  ignoreCase?: boolean;
+}
+
+export interface TrustDomainConfig {
+  /** Path of the PEM file with the trust domain's CA certificates (what spiffe-helper writes). */
+  bundle: string;
 }
 
 const MAX_UID = 0xffffffff;
@@ -58,9 +81,13 @@ const TOP_LEVEL_KEYS = [
   'people',
   'groupRoles',
   'userMaps',
+  'spiffeMaps',
+  'trustDomains',
   'lookupFailure',
 ];
 const USER_MAP_KEYS = ['systemUser', 'person', 'ignoreCase'];
+const SPIFFE_MAP_KEYS = ['spiffeId', 'person', 'ignoreCase'];
+const TRUST_DOMAIN_KEYS = ['bundle'];
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 const uid = z
@@ -74,6 +101,7 @@ const personSchema = z.looseObject({
   role: nonEmpty,
   osUsername: nonEmpty.optional(),
   uids: z.array(uid).optional(),
+  spiffeIds: z.array(nonEmpty).optional(),
 });
 
 const userMapSchema = z.strictObject({
@@ -81,6 +109,14 @@ const userMapSchema = z.strictObject({
   person: nonEmpty,
   ignoreCase: z.boolean().optional(),
 });
+
+const spiffeMapSchema = z.strictObject({
+  spiffeId: nonEmpty,
+  person: nonEmpty,
+  ignoreCase: z.boolean().optional(),
+});
+
+const trustDomainSchema = z.strictObject({ bundle: nonEmpty });
 
 const configSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -93,6 +129,8 @@ const configSchema = z.strictObject({
   }),
   groupRoles: z.record(z.string(), nonEmpty).default({}),
   userMaps: z.array(userMapSchema).default([]),
+  spiffeMaps: z.array(spiffeMapSchema).default([]),
+  trustDomains: z.record(z.string(), trustDomainSchema).default({}),
   lookupFailure: z
     .enum(['reject', 'fallback'], {
       error: 'must be "reject" (refuse the peer) or "fallback" (treat as no entry)',
@@ -121,7 +159,14 @@ function zodIssues(error: z.ZodError): RawIssue[] {
   for (const issue of error.issues) {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
     if (issue.code === 'unrecognized_keys') {
-      const known = path.length === 0 ? TOP_LEVEL_KEYS : USER_MAP_KEYS;
+      const known =
+        path.length === 0
+          ? TOP_LEVEL_KEYS
+          : path[0] === 'spiffeMaps'
+            ? SPIFFE_MAP_KEYS
+            : path[0] === 'trustDomains'
+              ? TRUST_DOMAIN_KEYS
+              : USER_MAP_KEYS;
       for (const key of issue.keys) {
         out.push({ path: [...path, key], message: `unknown field${didYouMean(key, known)}` });
       }
@@ -219,18 +264,25 @@ function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]):
   });
 }
 
-function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
+/** userMaps and spiffeMaps: a valid pattern in `field`, and a `person` that names someone. */
+function checkMaps(
+  raw: Record<string, unknown>,
+  issues: RawIssue[],
+  key: 'userMaps' | 'spiffeMaps',
+  field: 'systemUser' | 'spiffeId',
+): void {
   const names = asArray(raw.people)
     .map((p) => (isRecord(p) && typeof p.name === 'string' ? p.name : undefined))
     .filter((n): n is string => n !== undefined);
   const known = new Set(names);
-  asArray(raw.userMaps).forEach((rule, i) => {
+  asArray(raw[key]).forEach((rule, i) => {
     if (!isRecord(rule)) return;
     let groups: number | undefined;
-    if (typeof rule.systemUser === 'string' && rule.systemUser !== '') {
-      const problem = patternProblem(rule.systemUser);
-      if (problem) issues.push({ path: ['userMaps', i, 'systemUser'], message: problem });
-      else groups = captureGroupCount(compilePattern(rule.systemUser));
+    const pattern = rule[field];
+    if (typeof pattern === 'string' && pattern !== '') {
+      const problem = patternProblem(pattern);
+      if (problem) issues.push({ path: [key, i, field], message: problem });
+      else groups = captureGroupCount(compilePattern(pattern));
     }
     if (typeof rule.person !== 'string' || rule.person === '') return;
     if (isTemplate(rule.person)) {
@@ -238,15 +290,15 @@ function checkUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
       const tooHigh = templateGroupRefs(rule.person).filter((n) => groups !== undefined && n > groups);
       if (tooHigh.length) {
         issues.push({
-          path: ['userMaps', i, 'person'],
-          message: `${JSON.stringify(rule.person)} refers to capture group $${tooHigh[0]} but systemUser has ${groups} group${groups === 1 ? '' : 's'}`,
+          path: [key, i, 'person'],
+          message: `${JSON.stringify(rule.person)} refers to capture group $${tooHigh[0]} but ${field} has ${groups} group${groups === 1 ? '' : 's'}`,
         });
       }
     } else {
       const name = literalName(rule.person);
       if (!known.has(name)) {
         issues.push({
-          path: ['userMaps', i, 'person'],
+          path: [key, i, 'person'],
           message: `names no person: no entry in people has name ${JSON.stringify(name)}${didYouMean(name, names)}`,
         });
       }
@@ -286,19 +338,77 @@ function checkPrintable(raw: Record<string, unknown>, issues: RawIssue[]): void 
 }
 
 /** A later rule with the same pattern can never apply: the first one always matches first. */
-function checkDuplicateUserMaps(raw: Record<string, unknown>, issues: RawIssue[]): void {
+function checkDuplicateMaps(
+  raw: Record<string, unknown>,
+  issues: RawIssue[],
+  key: 'userMaps' | 'spiffeMaps',
+  field: 'systemUser' | 'spiffeId',
+): void {
   const seen = new Map<string, number>();
-  asArray(raw.userMaps).forEach((rule, i) => {
-    if (!isRecord(rule) || typeof rule.systemUser !== 'string' || rule.systemUser === '') return;
-    const key = `${rule.ignoreCase === true ? 'i' : ''}:${rule.systemUser}`;
-    const first = seen.get(key);
-    if (first === undefined) seen.set(key, i);
+  asArray(raw[key]).forEach((rule, i) => {
+    if (!isRecord(rule) || typeof rule[field] !== 'string' || rule[field] === '') return;
+    const pattern = rule[field] as string;
+    const seenKey = `${rule.ignoreCase === true ? 'i' : ''}:${pattern}`;
+    const first = seen.get(seenKey);
+    if (first === undefined) seen.set(seenKey, i);
     else {
       issues.push({
-        path: ['userMaps', i, 'systemUser'],
-        message: `duplicate pattern ${JSON.stringify(rule.systemUser)}: userMaps[${first}] has the same one, so this rule can never apply`,
+        path: [key, i, field],
+        message: `duplicate pattern ${JSON.stringify(pattern)}: ${key}[${first}] has the same one, so this rule can never apply`,
       });
     }
+  });
+}
+
+/** trustDomains keys are trust domains; the config's own trustDomain names local peers only. */
+function checkTrustDomains(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  if (!isRecord(raw.trustDomains)) return;
+  for (const key of Object.keys(raw.trustDomains)) {
+    const problem = trustDomainProblem(key);
+    if (problem)
+      issues.push({
+        path: ['trustDomains', key],
+        message: `invalid trust domain ${JSON.stringify(key)}: ${problem}`,
+      });
+  }
+}
+
+/**
+ * people[].spiffeIds: valid SPIFFE IDs, each in the config's own trust domain (a local peer's ID) or in one
+ * of trustDomains (a remote peer's), and each naming one person only.
+ */
+function checkSpiffeIds(raw: Record<string, unknown>, issues: RawIssue[]): void {
+  const own = typeof raw.trustDomain === 'string' ? raw.trustDomain : DEFAULT_TRUST_DOMAIN;
+  const accepted = new Set([own, ...(isRecord(raw.trustDomains) ? Object.keys(raw.trustDomains) : [])]);
+  const ids = new Map<string, number>();
+  const people = asArray(raw.people);
+  people.forEach((person, i) => {
+    if (!isRecord(person)) return;
+    asArray(person.spiffeIds).forEach((id, j) => {
+      if (typeof id !== 'string' || id === '') return;
+      const path: Segment[] = ['people', i, 'spiffeIds', j];
+      const problem = spiffeIdProblem(id);
+      if (problem) {
+        issues.push({ path, message: `invalid SPIFFE ID ${JSON.stringify(id)}: ${problem}` });
+        return;
+      }
+      const { trustDomain } = parseSpiffeId(id);
+      if (!accepted.has(trustDomain)) {
+        issues.push({
+          path,
+          message: `trust domain ${JSON.stringify(trustDomain)} is neither trustDomain (${JSON.stringify(own)}) nor a key of trustDomains, so no peer can have this ID`,
+        });
+      }
+      const first = ids.get(id);
+      if (first === undefined) ids.set(id, i);
+      else {
+        const by =
+          first === i
+            ? 'listed twice for the same person'
+            : `already used by ${personLabel(first, people[first])}`;
+        issues.push({ path, message: `duplicate SPIFFE ID ${JSON.stringify(id)}: ${by}` });
+      }
+    });
   });
 }
 
@@ -311,7 +421,17 @@ function checkGroupRoleKeys(raw: Record<string, unknown>, issues: RawIssue[]): v
 }
 
 // Fields in the order a reader meets them, so issues about one entry read top to bottom.
-const FIELD_ORDER = [...TOP_LEVEL_KEYS, 'name', 'role', 'osUsername', 'uids', ...USER_MAP_KEYS];
+const FIELD_ORDER = [
+  ...TOP_LEVEL_KEYS,
+  'name',
+  'role',
+  'osUsername',
+  'uids',
+  'spiffeIds',
+  ...USER_MAP_KEYS,
+  'spiffeId',
+  ...TRUST_DOMAIN_KEYS,
+];
 
 function compareSegments(a: Segment[], b: Segment[]): number {
   const rank = (s: Segment): number => {
@@ -338,10 +458,14 @@ export function validateIdentityConfig(value: unknown): ConfigIssue[] {
     checkTrustDomain(value, raw);
     checkRoles(value, raw);
     checkDuplicatePeople(value, raw);
-    checkUserMaps(value, raw);
+    checkMaps(value, raw, 'userMaps', 'systemUser');
+    checkMaps(value, raw, 'spiffeMaps', 'spiffeId');
     checkPrintable(value, raw);
-    checkDuplicateUserMaps(value, raw);
+    checkDuplicateMaps(value, raw, 'userMaps', 'systemUser');
+    checkDuplicateMaps(value, raw, 'spiffeMaps', 'spiffeId');
     checkGroupRoleKeys(value, raw);
+    checkTrustDomains(value, raw);
+    checkSpiffeIds(value, raw);
   }
   // Stable sort: issues for the same place keep the order they were found in.
   return raw
@@ -362,6 +486,7 @@ export function validateIdentityConfig(value: unknown): ConfigIssue[] {
 function freezeConfig(config: IdentityConfig): IdentityConfig {
   for (const person of config.people) {
     if (person.uids) Object.freeze(person.uids);
+    if (person.spiffeIds) Object.freeze(person.spiffeIds);
     Object.freeze(person);
   }
   Object.freeze(config.people);
@@ -369,6 +494,10 @@ function freezeConfig(config: IdentityConfig): IdentityConfig {
   Object.freeze(config.groupRoles);
   for (const rule of config.userMaps) Object.freeze(rule);
   Object.freeze(config.userMaps);
+  for (const rule of config.spiffeMaps) Object.freeze(rule);
+  Object.freeze(config.spiffeMaps);
+  for (const domain of Object.values(config.trustDomains)) Object.freeze(domain);
+  Object.freeze(config.trustDomains);
   return Object.freeze(config);
 }
 

@@ -59,10 +59,13 @@ export {
 } from './svid.js';
 export type {
   Identity,
+  IdentityBase,
   Logger,
   MaybePromise,
   PeerCredentialsLike,
   ProcessLike,
+  SvidIdentity,
   TrailStep,
+  UnixIdentity,
   UserDirectory,
 } from './types.js';

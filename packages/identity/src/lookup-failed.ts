@@ -6,7 +6,7 @@ import type { Identity } from './types.js';
 
 const LOOKUP_FAILED = Symbol.for('@peerauth/identity.lookupFailed');
 
-export function markLookupFailed(identity: Identity): Identity {
+export function markLookupFailed<T extends Identity>(identity: T): T {
   Object.defineProperty(identity, LOOKUP_FAILED, { value: true, enumerable: false });
   return identity;
 }

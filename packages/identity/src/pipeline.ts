@@ -1,11 +1,11 @@
 // The resolution stages as pure functions of the config and what the directory answered. The resolver does
 // the I/O; everything here is deterministic, so each stage is testable on its own.
-import type { IdentityConfig, Person } from './config.js';
+import type { IdentityConfig, Person, SpiffeMapRule } from './config.js';
 import { gidOfKey } from './group-keys.js';
 import type { NamedGroup } from './selectors.js';
 import { executableName, formatSpiffeId } from './spiffe.js';
 import type { PeerCredentialsLike, ProcessLike, TrailStep } from './types.js';
-import { type CompiledUserMap, compilePattern, expandTemplate } from './usermaps.js';
+import { type CompiledUserMap, compilePattern, expandTemplate, type UserMapRule } from './usermaps.js';
 
 /** A directory answer, or why there is none (no entry is a successful answer of null). */
 export type Lookup<T> =
@@ -16,11 +16,19 @@ export interface PeopleIndex {
   byUid: Map<number, Person>;
   byUsername: Map<string, Person>;
   byName: Map<string, Person>;
+  bySpiffeId: Map<string, Person>;
   userMaps: CompiledUserMap[];
+  spiffeMaps: CompiledSpiffeMap[];
   /** groupRoles by group name. */
   groupRoles: Map<string, string>;
   /** groupRoles keyed `gid:N`, by gid. */
   gidRoles: Map<number, string>;
+}
+
+export interface CompiledSpiffeMap {
+  index: number;
+  rule: SpiffeMapRule;
+  regex: RegExp;
 }
 
 /** Lookup tables for a validated config (first entry wins, though validation forbids duplicates). */
@@ -28,7 +36,9 @@ export function indexConfig(config: IdentityConfig): PeopleIndex {
   const byUid = new Map<number, Person>();
   const byUsername = new Map<string, Person>();
   const byName = new Map<string, Person>();
+  const bySpiffeId = new Map<string, Person>();
   for (const person of config.people) {
+    for (const id of person.spiffeIds ?? []) if (!bySpiffeId.has(id)) bySpiffeId.set(id, person);
     for (const uid of person.uids ?? []) if (!byUid.has(uid)) byUid.set(uid, person);
     if (person.osUsername !== undefined && !byUsername.has(person.osUsername)) {
       byUsername.set(person.osUsername, person);
@@ -40,6 +50,11 @@ export function indexConfig(config: IdentityConfig): PeopleIndex {
     rule,
     regex: compilePattern(rule.systemUser, rule.ignoreCase === true),
   }));
+  const spiffeMaps = config.spiffeMaps.map((rule, index) => ({
+    index,
+    rule,
+    regex: compilePattern(rule.spiffeId, rule.ignoreCase === true),
+  }));
   const groupRoles = new Map<string, string>();
   const gidRoles = new Map<number, string>();
   for (const [key, role] of Object.entries(config.groupRoles)) {
@@ -47,7 +62,7 @@ export function indexConfig(config: IdentityConfig): PeopleIndex {
     if (gid === null) groupRoles.set(key, role);
     else gidRoles.set(gid, role);
   }
-  return { byUid, byUsername, byName, userMaps, groupRoles, gidRoles };
+  return { byUid, byUsername, byName, bySpiffeId, userMaps, spiffeMaps, groupRoles, gidRoles };
 }
 
 // ---- stage 1: uid -> username
@@ -93,65 +108,71 @@ export interface PersonResult {
 
 const q = (s: string): string => JSON.stringify(s);
 
-export function personStage(index: PeopleIndex, uid: number, username: string | null): PersonResult {
-  const byUid = index.byUid.get(uid);
-  if (byUid) {
-    return {
-      person: byUid,
-      step: {
-        stage: 'person',
-        result: byUid.name,
-        detail: `uid ${uid} is listed in uids of ${q(byUid.name)}`,
-      },
-    };
-  }
-  if (username === null) {
-    return {
-      person: null,
-      step: {
-        stage: 'person',
-        result: null,
-        detail: `no person lists uid ${uid}, and without a username osUsername and userMaps cannot match`,
-      },
-    };
-  }
-  const byUsername = index.byUsername.get(username);
-  if (byUsername) {
-    return {
-      person: byUsername,
-      step: {
-        stage: 'person',
-        result: byUsername.name,
-        detail: `osUsername ${q(username)} is ${q(byUsername.name)}`,
-      },
-    };
-  }
+/**
+ * The first rule that names a person, in this order: uids, osUsername, spiffeIds (the peer's SPIFFE ID),
+ * userMaps, spiffeMaps. Explicit entries come before patterns, and the kernel's facts before the ID derived
+ * from them. A remote peer (`uid` null) has only its SPIFFE ID.
+ */
+export function personStage(
+  index: PeopleIndex,
+  uid: number | null,
+  username: string | null,
+  spiffeId: string,
+): PersonResult {
+  const found = (person: Person, detail: string): PersonResult => ({
+    person,
+    step: { stage: 'person', result: person.name, detail },
+  });
+  const byUid = uid === null ? undefined : index.byUid.get(uid);
+  if (byUid) return found(byUid, `uid ${uid} is listed in uids of ${q(byUid.name)}`);
+  const byUsername = username === null ? undefined : index.byUsername.get(username);
+  if (byUsername) return found(byUsername, `osUsername ${q(username ?? '')} is ${q(byUsername.name)}`);
+  const byId = index.bySpiffeId.get(spiffeId);
+  if (byId) return found(byId, `SPIFFE ID ${q(spiffeId)} is listed in spiffeIds of ${q(byId.name)}`);
   const notes: string[] = [];
-  for (const { index: i, rule, regex } of index.userMaps) {
-    const match = regex.exec(username);
-    if (!match) continue;
-    const name = expandTemplate(rule.person, match);
-    const person = index.byName.get(name);
-    if (person) {
-      notes.push(`userMaps[${i}] ${q(rule.systemUser)} matched ${q(username)}, naming ${q(person.name)}`);
-      return { person, step: { stage: 'person', result: person.name, detail: notes.join('; ') } };
+  const viaMaps = (
+    rules: readonly { index: number; rule: UserMapRule | SpiffeMapRule; regex: RegExp }[],
+    key: 'userMaps' | 'spiffeMaps',
+    subject: string,
+  ): Person | null => {
+    for (const { index: i, rule, regex } of rules) {
+      const match = regex.exec(subject);
+      if (!match) continue;
+      const name = expandTemplate(rule.person, match);
+      const person = index.byName.get(name);
+      const pattern = 'systemUser' in rule ? rule.systemUser : rule.spiffeId;
+      const head = `${key}[${i}] ${q(pattern)} matched ${q(subject)}`;
+      if (person) {
+        notes.push(`${head}, naming ${q(person.name)}`);
+        return person;
+      }
+      notes.push(`${head} but no person is named ${q(name)}; trying the next rule`);
     }
-    notes.push(
-      `userMaps[${i}] ${q(rule.systemUser)} matched ${q(username)} but no person is named ${q(name)}; trying the next rule`,
-    );
-  }
-  const tail =
-    index.userMaps.length === 0
-      ? 'there are no userMaps'
+    return null;
+  };
+  const byUserMap = username === null ? null : viaMaps(index.userMaps, 'userMaps', username);
+  if (byUserMap) return found(byUserMap, notes.join('; '));
+  const bySpiffeMap = viaMaps(index.spiffeMaps, 'spiffeMaps', spiffeId);
+  if (bySpiffeMap) return found(bySpiffeMap, notes.join('; '));
+  const listed = [
+    uid === null ? null : `uid ${uid}`,
+    username === null ? null : `osUsername ${q(username)}`,
+    `SPIFFE ID ${q(spiffeId)}`,
+  ].filter((x) => x !== null);
+  const rules =
+    index.userMaps.length + index.spiffeMaps.length === 0
+      ? 'there are no userMaps or spiffeMaps'
       : notes.length === 0
-        ? 'no userMaps rule matched'
+        ? 'no userMaps or spiffeMaps rule matched'
         : notes.join('; ');
+  const noName =
+    uid !== null && username === null ? ' (no username: osUsername and userMaps cannot match)' : '';
   return {
     person: null,
     step: {
       stage: 'person',
       result: null,
-      detail: `no person lists uid ${uid} or osUsername ${q(username)}; ${tail}`,
+      detail: `no person lists ${listed.join(', ')}${noName}; ${rules}`,
     },
   };
 }

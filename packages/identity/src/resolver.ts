@@ -18,14 +18,24 @@ import {
   usernameStage,
 } from './pipeline.js';
 import { buildSelectors } from './selectors.js';
+import { SvidVerificationError, type VerifiedSvid } from './svid.js';
 import type {
-  Identity,
   Logger,
   MaybePromise,
   PeerCredentialsLike,
   ProcessLike,
+  SvidIdentity,
+  UnixIdentity,
   UserDirectory,
 } from './types.js';
+
+/** A remote peer has no groups: groupRoles never apply to it. */
+const NO_GROUPS: PeerGroups = Object.freeze({
+  primaryGroup: null,
+  supplementary: [],
+  ordered: [],
+  source: 'a remote peer has no groups',
+});
 
 export const DEFAULT_TIMEOUT_MS = 1000;
 
@@ -39,13 +49,19 @@ export interface ResolverOptions {
 export interface Resolver {
   readonly config: ParsedIdentityConfig;
   readonly directory: UserDirectory;
-  resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity>;
+  resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<UnixIdentity>;
+  /**
+   * The identity of a remote peer whose X.509-SVID verifySvid accepted: its person by spiffeIds or
+   * spiffeMaps, their role or the fallback role. Pure and synchronous. Throws SvidVerificationError
+   * (PEERAUTH_SVID_UNTRUSTED_DOMAIN) when the SVID's trust domain is not in the config's trustDomains.
+   */
+  resolveSvid(svid: Pick<VerifiedSvid, 'spiffeId' | 'trustDomain'>): SvidIdentity;
   /**
    * resolve() without a promise when it is not needed: the identity itself when every directory answer is
    * at hand (a warm cache answers with plain values), else a promise. Throws what resolve() rejects with.
    * For the server's accept path, where a promise per connection is a measurable cost.
    */
-  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<Identity>;
+  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<UnixIdentity>;
   /** The same config and options over another directory (e.g. a caching one). */
   withDirectory(directory: UserDirectory): Resolver;
 }
@@ -284,11 +300,44 @@ class PeerResolver implements Resolver {
     );
   }
 
-  async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<Identity> {
+  async resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<UnixIdentity> {
     return this.resolveNow(creds, process);
   }
 
-  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<Identity> {
+  resolveSvid(svid: Pick<VerifiedSvid, 'spiffeId' | 'trustDomain'>): SvidIdentity {
+    const { spiffeId, trustDomain } = svid;
+    // verifySvid chained it to a bundle the caller chose; this config must accept that trust domain too.
+    if (!Object.hasOwn(this.config.trustDomains, trustDomain)) {
+      throw new SvidVerificationError(
+        'PEERAUTH_SVID_UNTRUSTED_DOMAIN',
+        `trust domain ${JSON.stringify(trustDomain)} of ${JSON.stringify(spiffeId)} is not in the config's trustDomains`,
+        spiffeId,
+      );
+    }
+    const person = personStage(this.#index, null, null, spiffeId);
+    const role = roleStage(this.config, this.#index, person.person, NO_GROUPS);
+    return {
+      auth: 'x509-svid',
+      trustDomain,
+      person: person.person,
+      role: role.role,
+      fallback: role.fallback,
+      spiffeId,
+      // Selectors describe what this machine attested about a local process; a remote peer has none.
+      selectors: [],
+      trail: [
+        {
+          stage: 'spiffe',
+          result: spiffeId,
+          detail: `URI SAN of an X.509-SVID verified against the bundle of ${JSON.stringify(trustDomain)}`,
+        },
+        person.step,
+        role.step,
+      ],
+    };
+  }
+
+  resolveNow(creds: PeerCredentialsLike, process?: ProcessLike): MaybePromise<UnixIdentity> {
     assertCredentials(creds);
     const run: Run = { lookupFailed: false };
     const userLookup = call(() => this.directory.userByUid(creds.uid), this.#settings.timeoutMs);
@@ -308,11 +357,12 @@ class PeerResolver implements Resolver {
     process: ProcessLike | undefined,
     username: ReturnType<typeof usernameStage>,
     groups: PeerGroups,
-  ): Identity {
-    const person = personStage(this.#index, creds.uid, username.username);
-    const role = roleStage(this.config, this.#index, person.person, groups);
+  ): UnixIdentity {
     const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
-    const identity: Identity = {
+    const person = personStage(this.#index, creds.uid, username.username, spiffe.spiffeId);
+    const role = roleStage(this.config, this.#index, person.person, groups);
+    const identity: UnixIdentity = {
+      auth: 'unix',
       uid: creds.uid,
       gid: creds.gid,
       pid: creds.pid ?? process?.pid ?? null,

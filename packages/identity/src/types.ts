@@ -52,12 +52,8 @@ export interface TrailStep {
   detail: string;
 }
 
-export interface Identity {
-  uid: number;
-  gid: number;
-  pid: number | null;
-  groups: number[] | null;
-  username: string | null;
+/** What every identity has, however the peer was authenticated. */
+export interface IdentityBase {
   person: Person | null;
   role: string;
   /** True when no person and no group matched, so `role` is the config's fallbackRole. */
@@ -66,6 +62,29 @@ export interface Identity {
   selectors: string[];
   trail: TrailStep[];
 }
+
+/** A local peer on a Unix socket: its ids are what the kernel reported at connect. */
+export interface UnixIdentity extends IdentityBase {
+  auth: 'unix';
+  uid: number;
+  gid: number;
+  pid: number | null;
+  groups: number[] | null;
+  username: string | null;
+}
+
+/**
+ * A remote peer authenticated by a verified X.509-SVID: its SPIFFE ID is the certificate's URI SAN. It has no
+ * uid, gid, pid, groups or username: those exist only for a peer on this machine.
+ */
+export interface SvidIdentity extends IdentityBase {
+  auth: 'x509-svid';
+  /** The trust domain of the SVID, whose bundle it chained to. */
+  trustDomain: string;
+}
+
+/** How the caller was authenticated decides which fields exist: narrow on `auth`. */
+export type Identity = UnixIdentity | SvidIdentity;
 
 export interface Logger {
   warn(obj: object, msg?: string): void;

@@ -39,6 +39,8 @@ describe('parseIdentityConfig: valid configs', () => {
       people: [],
       groupRoles: {},
       userMaps: [],
+      spiffeMaps: [],
+      trustDomains: {},
       lookupFailure: 'reject',
     });
   });

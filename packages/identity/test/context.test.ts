@@ -6,9 +6,13 @@ import {
   NoIdentityError,
   runWithIdentity,
   tryCurrentIdentity,
+  type UnixIdentity,
 } from '../src/index.js';
 
-const identity = (uid: number): Identity => ({
+const uidOf = (id: Identity): number | null => (id.auth === 'unix' ? id.uid : null);
+
+const identity = (uid: number): UnixIdentity => ({
+  auth: 'unix',
   uid,
   gid: uid,
   pid: null,
@@ -45,9 +49,9 @@ describe('identity context', () => {
       [1, 2, 3].map((uid) =>
         runWithIdentity(identity(uid), async () => {
           await sleep(5 * (4 - uid));
-          const afterAwait = currentIdentity().uid;
-          const inTimer = await new Promise<number>((resolve) =>
-            setTimeout(() => resolve(currentIdentity().uid), 1),
+          const afterAwait = uidOf(currentIdentity());
+          const inTimer = await new Promise<number | null>((resolve) =>
+            setTimeout(() => resolve(uidOf(currentIdentity())), 1),
           );
           return [afterAwait, inTimer];
         }),
@@ -62,8 +66,8 @@ describe('identity context', () => {
 
   it('nested contexts shadow and then restore the outer identity', () => {
     runWithIdentity(identity(1), () => {
-      runWithIdentity(identity(2), () => expect(currentIdentity().uid).toBe(2));
-      expect(currentIdentity().uid).toBe(1);
+      runWithIdentity(identity(2), () => expect(uidOf(currentIdentity())).toBe(2));
+      expect(uidOf(currentIdentity())).toBe(1);
     });
   });
 

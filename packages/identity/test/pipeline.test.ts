@@ -52,7 +52,7 @@ describe('stage 1: uid -> username', () => {
 
 describe('stage 2: username/uid -> person', () => {
   it('matches uids first, even over another person whose osUsername is the username', () => {
-    const r = personStage(index, 4300, 'builder');
+    const r = personStage(index, 4300, 'builder', 'spiffe://example.org/uid-4300');
     expect(r.person?.name).toBe('Build bot');
     expect(r.step).toEqual({
       stage: 'person',
@@ -62,19 +62,19 @@ describe('stage 2: username/uid -> person', () => {
   });
 
   it('then osUsername', () => {
-    const r = personStage(index, 1000, 'alice');
+    const r = personStage(index, 1000, 'alice', 'spiffe://example.org/uid-1000');
     expect(r.person).toEqual({ name: 'Alice', role: 'admin', osUsername: 'alice' });
     expect(r.step.detail).toBe('osUsername "alice" is "Alice"');
   });
 
   it('then the first matching userMaps rule, substituting capture groups', () => {
-    const r = personStage(index, 1002, 'svc-backup');
+    const r = personStage(index, 1002, 'svc-backup', 'spiffe://example.org/uid-1002');
     expect(r.person?.name).toBe('Service backup');
     expect(r.step.detail).toBe('userMaps[0] "^svc-(.+)$" matched "svc-backup", naming "Service backup"');
   });
 
   it('falls through a rule whose substituted name is no person, noting it in the trail', () => {
-    const r = personStage(index, 1003, 'svc-unknown');
+    const r = personStage(index, 1003, 'svc-unknown', 'spiffe://example.org/uid-1003');
     expect(r.person?.name).toBe('Operator');
     expect(r.step.detail).toBe(
       'userMaps[0] "^svc-(.+)$" matched "svc-unknown" but no person is named "Service unknown"; trying the next rule; ' +
@@ -83,25 +83,28 @@ describe('stage 2: username/uid -> person', () => {
   });
 
   it('finds no person when nothing matches, and says what was tried', () => {
-    const r = personStage(index, 1001, 'bob');
+    const r = personStage(index, 1001, 'bob', 'spiffe://example.org/uid-1001');
     expect(r.person).toBeNull();
     expect(r.step).toEqual({
       stage: 'person',
       result: null,
-      detail: 'no person lists uid 1001 or osUsername "bob"; no userMaps rule matched',
+      detail:
+        'no person lists uid 1001, osUsername "bob", SPIFFE ID "spiffe://example.org/uid-1001"; no userMaps or spiffeMaps rule matched',
     });
   });
 
   it('without a username only uids can match', () => {
-    expect(personStage(index, 4300, null).person?.name).toBe('Build bot');
-    const r = personStage(index, 1000, null);
+    expect(personStage(index, 4300, null, 'spiffe://example.org/uid-4300').person?.name).toBe('Build bot');
+    const r = personStage(index, 1000, null, 'spiffe://example.org/uid-1000');
     expect(r.person).toBeNull();
-    expect(r.step.detail).toContain('without a username');
+    expect(r.step.detail).toContain('no username: osUsername and userMaps cannot match');
   });
 
   it('says when there are no userMaps at all', () => {
     const bare = indexConfig(parseIdentityConfig({ people: [] }));
-    expect(personStage(bare, 1, 'x').step.detail).toContain('there are no userMaps');
+    expect(personStage(bare, 1, 'x', 'spiffe://example.org/uid-1').step.detail).toContain(
+      'there are no userMaps',
+    );
   });
 
   it('a rule matches the whole name only (compiled as ^(?:pattern)$, like a pg_ident.conf name)', () => {
@@ -111,8 +114,8 @@ describe('stage 2: username/uid -> person', () => {
         userMaps: [{ systemUser: 'ops', person: 'Ops' }],
       }),
     );
-    expect(personStage(i, 1, 'devops-1').person).toBeNull();
-    expect(personStage(i, 1, 'ops').person?.name).toBe('Ops');
+    expect(personStage(i, 1, 'devops-1', 'spiffe://example.org/uid-1').person).toBeNull();
+    expect(personStage(i, 1, 'ops', 'spiffe://example.org/uid-1').person?.name).toBe('Ops');
   });
 });
 

@@ -41,6 +41,7 @@ describe('resolve', () => {
       sha256: 'ab'.repeat(32),
     });
     expect(identity).toEqual({
+      auth: 'unix',
       uid: 1000,
       gid: 1000,
       pid: 4242,
