@@ -18,8 +18,9 @@ const app = express();
 app.use(peerauth()); // 403 for requests that did not come through peerauth; behind it req.peer is set
 app.get('/whoami', (req, res) => {
   res.json({
-    uid: req.peer.uid,
-    user: req.peer.username,
+    // uid and username exist for a local (Unix socket) peer: auth 'unix'.
+    uid: req.peer.auth === 'unix' ? req.peer.uid : null,
+    user: req.peer.auth === 'unix' ? req.peer.username : null,
     person: req.peer.person?.name ?? null,
     role: req.peer.role,
   });

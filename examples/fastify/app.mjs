@@ -24,8 +24,9 @@ const app = Fastify({
 });
 await app.register(peerauthPlugin); // 403 without an identity; request.peer is typed Identity
 app.get('/whoami', async (request) => ({
-  uid: request.peer.uid,
-  user: request.peer.username,
+  // uid and username exist for a local (Unix socket) peer: auth 'unix'.
+  uid: request.peer.auth === 'unix' ? request.peer.uid : null,
+  user: request.peer.auth === 'unix' ? request.peer.username : null,
   person: request.peer.person?.name ?? null,
   role: request.peer.role,
 }));

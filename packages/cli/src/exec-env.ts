@@ -1,5 +1,5 @@
 import { PeerAuthError } from '@peerauth/core-native';
-import { findControlCharacter, type Identity, quoteValue } from '@peerauth/identity';
+import { findControlCharacter, quoteValue, type UnixIdentity } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
 /**
@@ -22,7 +22,7 @@ export class UnexportableValueError extends PeerAuthError {
   }
 }
 
-export function identityEnv(id: Identity): Record<string, string> {
+export function identityEnv(id: UnixIdentity): Record<string, string> {
   const f = identityFields(id);
   return {
     PEERAUTH_UID: f.uid,
@@ -36,7 +36,7 @@ export function identityEnv(id: Identity): Record<string, string> {
 }
 
 /** The PEERAUTH_* variables for a connection's child; throws UnexportableValueError rather than export a control character. */
-export function connectionEnv(id: Identity): Record<string, string> {
+export function connectionEnv(id: UnixIdentity): Record<string, string> {
   const env = identityEnv(id);
   for (const [variable, value] of Object.entries(env)) {
     const found = findControlCharacter(value);

@@ -1,9 +1,9 @@
 import { PeerAuthError } from '@peerauth/core-native';
-import type { Identity } from '@peerauth/identity';
+import type { UnixIdentity } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
 /**
- * Identity headers outside the X-Peerauth- family that upstreams written for other auth proxies
+ * UnixIdentity headers outside the X-Peerauth- family that upstreams written for other auth proxies
  * (oauth2-proxy, Apache/nginx auth modules, Grafana and the like) read as the caller.
  */
 const FOREIGN_IDENTITY_HEADERS = new Set([
@@ -85,7 +85,7 @@ export function headerValue(field: string, value: string, alsoEncode = ''): stri
 }
 
 /** The names of the caller's groups (primary first) as the resolver found them, for X-Forwarded-Groups. */
-function groupNames(id: Identity): string[] {
+function groupNames(id: UnixIdentity): string[] {
   const names = new Set<string>();
   for (const prefix of ['unix:group:', 'unix:supplementary_group:']) {
     for (const s of id.selectors) if (s.startsWith(prefix)) names.add(s.slice(prefix.length));
@@ -98,7 +98,7 @@ function groupNames(id: Identity): string[] {
  * header, so no header count limit of an upstream can push them out). Absent means "none" or "unknown":
  * every client copy was removed, so absence cannot be forged either. Throws IdentityValueError.
  */
-export function identityHeaders(id: Identity): string[] {
+export function identityHeaders(id: UnixIdentity): string[] {
   const f = identityFields(id);
   const out = ['X-Peerauth-Uid', f.uid, 'X-Peerauth-Gid', f.gid];
   if (id.pid !== null) out.push('X-Peerauth-Pid', f.pid);

@@ -1,4 +1,4 @@
-import type { Identity } from '@peerauth/identity';
+import type { UnixIdentity } from '@peerauth/identity';
 
 /** The JSON that /whoami returns: exactly these fields, person reduced to its name. */
 export interface WhoamiBody {
@@ -14,7 +14,7 @@ export interface WhoamiBody {
   selectors: string[];
 }
 
-export function whoamiBody(id: Identity): WhoamiBody {
+export function whoamiBody(id: UnixIdentity): WhoamiBody {
   return {
     uid: id.uid,
     gid: id.gid,
@@ -31,7 +31,7 @@ export function whoamiBody(id: Identity): WhoamiBody {
 
 /** The identity as headers for an upstream (proxy) and as environment for a child (exec). */
 export function identityFields(
-  id: Identity,
+  id: UnixIdentity,
 ): Record<'uid' | 'gid' | 'pid' | 'user' | 'person' | 'role' | 'spiffeId', string> {
   return {
     uid: String(id.uid),

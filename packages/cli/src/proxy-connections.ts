@@ -2,7 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type stream from 'node:stream';
 import { formatError } from '@peerauth/core-native';
-import type { Identity } from '@peerauth/identity';
+import type { UnixIdentity } from '@peerauth/identity';
 import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
@@ -28,7 +28,7 @@ class UpstreamAgent extends http.Agent {
 
 /** What the proxy keeps per client connection. */
 export interface ClientConnection {
-  identity: Identity;
+  identity: UnixIdentity;
   /** The identity headers, computed once: the identity of a connection never changes. */
   stamps: string[];
   /**
@@ -47,7 +47,14 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
   return (socket) => {
     const seen = known.get(socket);
     if (seen !== undefined) return seen;
-    const identity = peerOf(socket) as Identity;
+    const identity = peerOf(socket);
+    if (identity?.auth !== 'unix') {
+      // The proxy forwards the ids of a Unix peer; any other connection has none to forward.
+      auditRejected(logger, null, identity ?? null, 'no Unix peer identity to forward', null);
+      known.set(socket, null);
+      socket.destroy();
+      return null;
+    }
     let stamps: string[];
     try {
       stamps = identityHeaders(identity);

@@ -2,7 +2,7 @@
 // that only shows up with a connection (a username from the user database) refuses that connection alone.
 import fs from 'node:fs';
 import path from 'node:path';
-import { findControlCharacter, type Identity } from '@peerauth/identity';
+import { findControlCharacter, type UnixIdentity } from '@peerauth/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readableCopy } from '../../../test-fixtures/readable.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
@@ -48,7 +48,8 @@ describe('a config with control characters in names', () => {
 });
 
 describe('connectionEnv', () => {
-  const identity: Identity = {
+  const identity: UnixIdentity = {
+    auth: 'unix',
     uid: 4002,
     gid: 4002,
     pid: 77,
@@ -60,7 +61,7 @@ describe('connectionEnv', () => {
     spiffeId: 'spiffe://peerauth.local/uid-4002',
     selectors: [],
     trail: [],
-  } as unknown as Identity;
+  } as unknown as UnixIdentity;
 
   it('exports the identity as PEERAUTH_*', () => {
     expect(connectionEnv(identity)).toMatchObject({ PEERAUTH_USER: 'alice', PEERAUTH_PERSON: 'Alice' });
@@ -73,7 +74,7 @@ describe('connectionEnv', () => {
     ['person', { name: 'Alice\r', role: 'member' }],
   ] as const) {
     it(`refuses a ${field} holding ${JSON.stringify(value)}`, () => {
-      const bad = { ...identity, [field]: value } as Identity;
+      const bad = { ...identity, [field]: value } as UnixIdentity;
       expect(() => connectionEnv(bad)).toThrow(UnexportableValueError);
       try {
         connectionEnv(bad);

@@ -1,4 +1,4 @@
-import type { Identity } from '@peerauth/identity';
+import type { UnixIdentity } from '@peerauth/identity';
 import { describe, expect, it } from 'vitest';
 import {
   clientHeaders,
@@ -8,8 +8,9 @@ import {
   isIdentityHeader,
 } from '../src/forwarded-headers.js';
 
-function identity(over: Partial<Identity> = {}): Identity {
+function identity(over: Partial<UnixIdentity> = {}): UnixIdentity {
   return {
+    auth: 'unix',
     uid: 1000,
     gid: 100,
     pid: 42,

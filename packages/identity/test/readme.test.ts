@@ -22,6 +22,7 @@ it('every README example type-checks strictly and runs; the resolve example prin
       { kind: 'types' },
       { kind: 'exits', stdout: (out) => expect(out).toBe('public\nundefined\nPEERAUTH_NO_IDENTITY\n') },
       { kind: 'exits', stdout: (out) => expect(out).toBe('example.org\nPEERAUTH_SVID_EMPTY_CHAIN\n') },
+      { kind: 'exits', stdout: (out) => expect(out).toBe('x509-svid Deploy bot deployer\n') },
     ],
   });
 }, 120_000);

@@ -11,7 +11,7 @@ import {
   getPeerCredentials,
   type PeerCredentials,
 } from '@peerauth/core-native';
-import { type Identity, type Resolver, runWithIdentity } from '@peerauth/identity';
+import { type Identity, type Resolver, runWithIdentity, type UnixIdentity } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { auditAccepted, auditClosed, auditRejected } from './audit.js';
 import { InvalidServerOptionError } from './errors.js';
@@ -173,7 +173,7 @@ export class Admission {
   // decided in its accept callback, with no promise. Otherwise plain promise callbacks rather than
   // async/await: with AsyncLocalStorage active every promise pays for async hooks on Node 20.
   private resolve(socket: net.Socket, credentials: PeerCredentials, start: number): void {
-    let resolving: Identity | Promise<Identity>;
+    let resolving: UnixIdentity | Promise<UnixIdentity>;
     try {
       resolving = this.options.resolver.resolveNow(credentials);
     } catch (err) {
@@ -191,7 +191,7 @@ export class Admission {
   private resolved(
     socket: net.Socket,
     credentials: PeerCredentials,
-    identity: Identity,
+    identity: UnixIdentity,
     start: number,
   ): void {
     this.decide(socket, credentials, this.options.memo.remember(credentials, identity), start);

@@ -43,13 +43,14 @@ function buildEvent(
   durationMs: number | null,
   admissionMs: number | null = null,
 ): AuditEvent {
+  const unix = identity?.auth === 'unix' ? identity : null;
   return {
     event: 'peerauth.connection',
     decision,
-    peerUid: credentials?.uid ?? identity?.uid ?? null,
-    peerGid: credentials?.gid ?? identity?.gid ?? null,
-    peerPid: credentials?.pid ?? identity?.pid ?? null,
-    username: identity?.username ?? null,
+    peerUid: credentials?.uid ?? unix?.uid ?? null,
+    peerGid: credentials?.gid ?? unix?.gid ?? null,
+    peerPid: credentials?.pid ?? unix?.pid ?? null,
+    username: unix?.username ?? null,
     person: identity?.person?.name ?? null,
     role: identity?.role ?? null,
     fallback: identity ? identity.fallback : null,

@@ -9,10 +9,10 @@
 // remembered (the same pid can exec another program). Shared identities are frozen so no connection can
 // change what another one sees.
 import type { PeerCredentials } from '@peerauth/core-native';
-import { type Identity, lookupFailedDuring } from '@peerauth/identity';
+import { lookupFailedDuring, type UnixIdentity } from '@peerauth/identity';
 
 interface Memo {
-  identity: Identity;
+  identity: UnixIdentity;
   expiresAt: number;
 }
 
@@ -31,7 +31,7 @@ export class IdentityMemo {
       : `${c.uid}:${c.gid}:${c.pid}:${c.groups.join(',')}`;
   }
 
-  get(credentials: PeerCredentials): Identity | undefined {
+  get(credentials: PeerCredentials): UnixIdentity | undefined {
     if (this.max === 0) return undefined;
     const key = IdentityMemo.key(credentials);
     const memo = this.map.get(key);
@@ -41,7 +41,7 @@ export class IdentityMemo {
     return undefined;
   }
 
-  remember(credentials: PeerCredentials, identity: Identity): Identity {
+  remember(credentials: PeerCredentials, identity: UnixIdentity): UnixIdentity {
     if (this.max === 0 || identity.username === null || lookupFailedDuring(identity)) return identity;
     Object.freeze(identity.trail);
     Object.freeze(identity.selectors);

@@ -26,6 +26,7 @@ import {
   removeDir,
   run,
   silentLogger,
+  unix,
 } from './helpers.js';
 
 const STAFF = { name: 'pa11-srv-staff', gid: 44320 };
@@ -46,7 +47,7 @@ const PYTHON_CLIENT = [
 ];
 
 function reply(socket: net.Socket, identity: Identity): void {
-  socket.end(JSON.stringify({ role: identity.role, selectors: identity.selectors, pid: identity.pid }));
+  socket.end(JSON.stringify({ role: identity.role, selectors: identity.selectors, pid: unix(identity).pid }));
 }
 
 describeAsRoot('groups, selectors and failed lookups with real processes (root)', () => {

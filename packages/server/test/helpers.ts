@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { UserDirectory } from '@peerauth/identity';
+import type { Identity, UnixIdentity, UserDirectory } from '@peerauth/identity';
 import { runCommand } from '../../../test-fixtures/run.js';
 import { tempDir } from '../../../test-fixtures/temp-dir.js';
 
@@ -10,6 +10,13 @@ export { removeDir } from '../../../test-fixtures/temp-dir.js';
 export { waitFor } from '../../../test-fixtures/wait-for.js';
 
 /** A private temp dir for socket paths. */
+/** A Unix socket peer's identity; anything else fails the test that asked. */
+export function unix(identity: Identity | undefined): UnixIdentity {
+  if (identity?.auth !== 'unix')
+    throw new Error(`expected a Unix peer identity, got ${JSON.stringify(identity)}`);
+  return identity;
+}
+
 export function makeTempDir(prefix = 'pasrv-'): string {
   return tempDir(prefix);
 }

@@ -15,7 +15,7 @@ import {
 import { peerauth } from '../src/express.js';
 import peerauthPlugin from '../src/fastify.js';
 import { createPeerServer, type PeerServer, peerOf, serveHttp } from '../src/index.js';
-import { asUser, makeTempDir, removeDir, run, silentLogger } from './helpers.js';
+import { asUser, makeTempDir, removeDir, run, silentLogger, unix } from './helpers.js';
 
 const CAROL = { name: 'pasrv_carol', uid: 42003, gid: 42012 };
 const CONFIG = {
@@ -66,10 +66,10 @@ function expressApp() {
   app.use(peerauth());
   app.get('/whoami', (req, res) => {
     res.json({
-      uid: req.peer.uid,
-      username: req.peer.username,
+      uid: unix(req.peer).uid,
+      username: unix(req.peer).username,
       role: req.peer.role,
-      context: currentIdentity().uid,
+      context: unix(currentIdentity()).uid,
     });
   });
   return app;
@@ -85,10 +85,10 @@ async function fastifyThrough(server: PeerServer): Promise<FastifyInstance> {
   });
   await app.register(peerauthPlugin);
   app.get('/whoami', async (request) => ({
-    uid: request.peer.uid,
-    username: request.peer.username,
+    uid: unix(request.peer).uid,
+    username: unix(request.peer).username,
     role: request.peer.role,
-    context: currentIdentity().uid,
+    context: unix(currentIdentity()).uid,
   }));
   await app.ready();
   fastifyApp = app;
@@ -101,7 +101,11 @@ describe('HTTP over the peer socket', () => {
     const httpServer = http.createServer((req, res) => {
       const identity = peerOf(req);
       res.end(
-        JSON.stringify({ uid: identity?.uid, pid: identity?.pid, context: currentIdentity() === identity }),
+        JSON.stringify({
+          uid: unix(identity).uid,
+          pid: unix(identity).pid,
+          context: currentIdentity() === identity,
+        }),
       );
     });
     serveHttp(server, httpServer);
@@ -168,7 +172,7 @@ describe('HTTP over the peer socket', () => {
     await app.register(peerauthPlugin, { required: false });
     app.get('/whoami', async (request) => {
       try {
-        return { peer: request.peer.uid };
+        return { peer: unix(request.peer).uid };
       } catch (err) {
         return { peerOf: peerOf(request) ?? null, error: (err as NoIdentityError).code };
       }

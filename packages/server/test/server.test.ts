@@ -22,6 +22,7 @@ import {
   removeDir,
   silentLogger,
   tryConnect,
+  unix,
   waitFor,
 } from './helpers.js';
 
@@ -104,7 +105,7 @@ describe('createPeerServer', () => {
           socket.end(
             JSON.stringify({
               echo: String(chunk),
-              uid: currentIdentity().uid,
+              uid: unix(currentIdentity()).uid,
               same: peerOf(socket) === identity,
             }),
           );
@@ -492,7 +493,7 @@ describe('createPeerServer', () => {
     let peers = 0;
     const server = start({ path: socketPath, identity: resolver, backlog: 2048 }, (s, identity) => {
       peers++;
-      s.end(identity.username ?? 'none');
+      s.end(unix(identity).username ?? 'none');
     });
     await listening(server);
     const replies = await Promise.all(Array.from({ length: 1000 }, () => exchange(socketPath)));
@@ -536,7 +537,7 @@ describe('createPeerServer', () => {
 
     it('a cache hit resolves without a pool round trip', async () => {
       const socketPath = path.join(dir, 'pool.sock');
-      const server = start({ path: socketPath, pool }, (s, identity) => s.end(identity.username ?? ''));
+      const server = start({ path: socketPath, pool }, (s, identity) => s.end(unix(identity).username ?? ''));
       await listening(server);
       const first = await exchange(socketPath);
       const second = await exchange(socketPath);
@@ -569,7 +570,7 @@ describe('createPeerServer', () => {
         s.end(JSON.stringify(identity)),
       );
       await listening(server);
-      const identity = JSON.parse(await exchange(socketPath)) as Identity;
+      const identity = unix(JSON.parse(await exchange(socketPath)) as Identity);
       expect(identity.uid).toBe(process.getuid?.());
       const exeName = path.basename(fs.realpathSync(process.execPath));
       expect(identity.spiffeId).not.toContain(exeName);

@@ -20,7 +20,7 @@ import {
   poolDirectory,
   type RejectedEvent,
 } from '../src/index.js';
-import { asUser, makeTempDir, PRINT_CLIENT, removeDir, run, silentLogger } from './helpers.js';
+import { asUser, makeTempDir, PRINT_CLIENT, removeDir, run, silentLogger, unix } from './helpers.js';
 
 const STAFF = { name: 'pasrv_staff', gid: 42010 };
 const OPS = { name: 'pasrv_ops', gid: 42011 };
@@ -40,9 +40,9 @@ const CONFIG = {
 function describeIdentity(socket: net.Socket, identity: Identity): void {
   socket.end(
     JSON.stringify({
-      uid: identity.uid,
-      gid: identity.gid,
-      username: identity.username,
+      uid: unix(identity).uid,
+      gid: unix(identity).gid,
+      username: unix(identity).username,
       person: identity.person?.name ?? null,
       role: identity.role,
       fallback: identity.fallback,

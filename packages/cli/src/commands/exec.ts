@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
 import readline from 'node:readline';
 import { formatError } from '@peerauth/core-native';
-import type { Identity } from '@peerauth/identity';
+import type { Identity, UnixIdentity } from '@peerauth/identity';
 import { auditRejected } from '@peerauth/server';
 import type { pino } from 'pino';
 import { resolveCommand } from '../command-path.js';
@@ -41,7 +41,7 @@ export interface ExecCommand {
  */
 export function bridge(
   socket: net.Socket,
-  identity: Identity,
+  identity: UnixIdentity,
   command: ExecCommand,
   logger: pino.Logger,
   children: ChildGroups,
@@ -116,6 +116,9 @@ export async function execCommand(
     admit: () => (children.size < maxChildren ? true : `max-children (${maxChildren}) reached`),
   });
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
+    // A child's environment carries a Unix peer's ids; any other peer has none to give it.
+    if (identity.auth !== 'unix')
+      return refuse(logger, socket, identity, 'no Unix peer identity for the child');
     bridge(socket, identity, { file, argv }, logger, children);
   });
   if (running.server.listening) {

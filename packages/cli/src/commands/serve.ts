@@ -22,7 +22,7 @@ export function createServeHandler(): http.RequestListener {
     if (url.pathname === '/whoami') {
       const identity = peerOf(req);
       // Every connection that reaches the handler was admitted with an identity; a missing one is a bug.
-      if (!identity) return send(500, { error: 'no identity for this connection' });
+      if (identity?.auth !== 'unix') return send(500, { error: 'no Unix peer identity for this connection' });
       return send(200, whoamiBody(identity));
     }
     return send(404, { error: `not found: ${url.pathname}` });
