@@ -35,7 +35,11 @@ export interface SvidCerts {
   keyCertSign: CertFiles;
   expired: CertFiles;
   signedByOtherDomain: CertFiles; // spiffe://a.test/intruder, signed by rootB
-  server: CertFiles; // spiffe://a.test/peerauth-server, serverAuth
+  server: CertFiles; // spiffe://a.test/peerauth-server, also IP:127.0.0.1 and DNS:localhost for curl
+  /** Another leaf into `dir`: `san` as openssl writes it ("URI:spiffe://a.test/x,IP:127.0.0.1"). */
+  issue(name: string, issuer: CertFiles, san: string): CertFiles;
+  /** Another self-signed root (a trust domain's next authority, for bundle rotation). */
+  newRoot(name: string, trustDomain: string): CertFiles;
   cleanup(): void;
 }
 
@@ -221,7 +225,9 @@ export function createSvidCerts(): SvidCerts {
     ),
     expired: files('expired'),
     signedByOtherDomain: leaf('signed-by-other-domain', rootB, `URI:spiffe://${DOMAIN_A}/intruder`),
-    server: leaf('server', rootA, `URI:spiffe://${DOMAIN_A}/peerauth-server`),
+    server: leaf('server', rootA, `URI:spiffe://${DOMAIN_A}/peerauth-server,IP:127.0.0.1,DNS:localhost`),
+    issue: (name, issuer, san) => leaf(name, issuer, san),
+    newRoot: (name, trustDomain) => root(name, name, `spiffe://${trustDomain}`),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -1,26 +1,41 @@
-// Admission: the one place that decides a connection. Credentials (the kernel's, read at accept) →
-// identity (memo or resolver, optionally with process attestation) → policy (allowRoles, maxConnections,
-// the admit hook) → accepted or rejected. Every connection gets exactly one decision: the 'peer' callback
+// Admission: the one place that decides a connection. Credentials (the kernel's, read at accept; or a TLS
+// client's X.509-SVID, verified against its trust domain's bundle) → identity (memo or resolver, optionally
+// with process attestation) → policy (allowRoles, maxConnections, the admit hook) → accepted or rejected. Every connection gets exactly one decision: the 'peer' callback
 // with its audit event, or the 'rejected' callback with its audit event. A peer that leaves before its
 // identity is known gets neither: its audit line says it closed before a decision.
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type tls from 'node:tls';
 import {
   type CredentialPool,
   formatError,
   getPeerCredentials,
   type PeerCredentials,
 } from '@peerauth/core-native';
-import { type Identity, type Resolver, runWithIdentity, type UnixIdentity } from '@peerauth/identity';
+import {
+  type Identity,
+  type Resolver,
+  runWithIdentity,
+  SvidVerificationError,
+  type TrustBundleSet,
+  type UnixIdentity,
+  verifySvid,
+} from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
-import { auditAccepted, auditClosed, auditRejected } from './audit.js';
+import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
 import { setPeer } from './peers.js';
+import { peerChain } from './tls-listener.js';
 
 export interface RejectedEvent {
+  /** How the peer came: a Unix socket ('unix') or the TLS listener ('x509-svid'). */
+  auth: 'unix' | 'x509-svid';
+  /** A Unix peer's kernel credentials (null when unreadable, and for every remote peer). */
   credentials: PeerCredentials | null;
+  /** A remote peer's address and port; null for a Unix peer. */
+  remoteAddress: string | null;
   identity: Identity | null;
   reason: string;
 }
@@ -28,9 +43,10 @@ export interface RejectedEvent {
 /**
  * An application's own admission rule, asked after allowRoles and maxConnections, synchronously, for every
  * connection whose identity is known. Return `true` to admit; any string refuses the connection with that
- * string as the audit reason. Anything else (and a throw) refuses too: admission fails closed.
+ * string as the audit reason. Anything else (and a throw) refuses too: admission fails closed. `credentials`
+ * are a Unix peer's kernel credentials, and null for a remote (x509-svid) peer.
  */
-export type AdmitHook = (identity: Identity, credentials: PeerCredentials) => true | string;
+export type AdmitHook = (identity: Identity, credentials: PeerCredentials | null) => true | string;
 
 export interface AdmissionPolicy {
   /** Roles admitted; null admits every role. */
@@ -91,7 +107,7 @@ class OpenConnection {
   constructor(
     private readonly admission: Admission,
     readonly socket: net.Socket,
-    readonly credentials: PeerCredentials,
+    readonly peer: AuditPeer,
     readonly identity: Identity,
     readonly start: number,
     /** Time to the decision; null when the connection is not audited. */
@@ -132,7 +148,7 @@ export class Admission {
     if (connection.admissionMs === null) return;
     auditClosed(
       this.options.logger,
-      connection.credentials,
+      connection.peer,
       connection.identity,
       reason,
       performance.now() - connection.start,
@@ -155,7 +171,7 @@ export class Admission {
       // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
       credentials = getPeerCredentials(socket);
     } catch (err) {
-      this.reject(socket, null, null, `peer credentials unavailable (${formatError(err)})`, start);
+      this.reject(socket, unixPeer(null), null, `peer credentials unavailable (${formatError(err)})`, start);
       return;
     }
     socket.on('error', ignoreSocketError);
@@ -168,6 +184,31 @@ export class Admission {
     if (known) this.decide(socket, credentials, known, start);
     else this.resolve(socket, credentials, start);
   };
+
+  /**
+   * A finished TLS handshake: the chain the client sent is verified as an X.509-SVID against the bundle of
+   * its own trust domain, then resolved through the same config; a refusal names the SVID rule that failed.
+   */
+  remote(socket: tls.TLSSocket, bundles: TrustBundleSet): void {
+    const start = performance.now();
+    const peer: AuditPeer = { auth: 'x509-svid', credentials: null, remoteAddress: remoteAddressOf(socket) };
+    socket.on('error', ignoreSocketError);
+    let identity: Identity;
+    try {
+      identity = this.options.resolver.resolveSvid(verifySvid(peerChain(socket), bundles));
+    } catch (err) {
+      if (err instanceof SvidVerificationError) peer.spiffeId = err.spiffeId ?? null;
+      this.reject(socket, peer, null, `client certificate refused (${formatError(err)})`, start);
+      return;
+    }
+    this.decide(socket, null, identity, start, peer);
+  }
+
+  /** A TLS client whose handshake failed: refused before any certificate could be looked at. */
+  handshakeFailed(err: Error, socket: tls.TLSSocket): void {
+    const peer: AuditPeer = { auth: 'x509-svid', credentials: null, remoteAddress: remoteAddressOf(socket) };
+    this.reject(socket, peer, null, `TLS handshake failed (${formatError(err)})`, null);
+  }
 
   // The resolver answers synchronously when the per-uid cache holds settled answers: then the connection is
   // decided in its accept callback, with no promise. Otherwise plain promise callbacks rather than
@@ -229,11 +270,17 @@ export class Admission {
   }
 
   private failed(socket: net.Socket, credentials: PeerCredentials, err: unknown, start: number): void {
-    this.reject(socket, credentials, null, `identity resolution failed (${formatError(err)})`, start);
+    this.reject(
+      socket,
+      unixPeer(credentials),
+      null,
+      `identity resolution failed (${formatError(err)})`,
+      start,
+    );
   }
 
   /** The policy's answer for a known identity: null admits, a string is the refusal reason. */
-  private refusal(identity: Identity, credentials: PeerCredentials): string | null {
+  private refusal(identity: Identity, credentials: PeerCredentials | null): string | null {
     const { allowRoles, maxConnections, admit } = this.options;
     if (allowRoles && !allowRoles.has(identity.role)) return `role "${identity.role}" is not in allowRoles`;
     if (this.open.size >= maxConnections)
@@ -251,23 +298,31 @@ export class Admission {
       : `admit hook refused (returned ${typeof answer === 'string' ? 'an empty string' : String(answer)})`;
   }
 
-  private decide(socket: net.Socket, credentials: PeerCredentials, identity: Identity, start: number): void {
+  private decide(
+    socket: net.Socket,
+    credentials: PeerCredentials | null,
+    identity: Identity,
+    start: number,
+    remote?: AuditPeer,
+  ): void {
     const { logger } = this.options;
     if (socket.destroyed) {
       const ms = performance.now() - start;
-      auditClosed(logger, credentials, identity, 'peer left before its identity was resolved', ms, ms);
+      const peer = remote ?? unixPeer(credentials);
+      auditClosed(logger, peer, identity, 'peer left before its identity was resolved', ms, ms);
       return;
     }
     const refused = this.refusal(identity, credentials);
     if (refused !== null) {
-      this.reject(socket, credentials, identity, refused, start);
+      this.reject(socket, remote ?? unixPeer(credentials), identity, refused, start);
       return;
     }
     const audited = levelEnabled(logger, 'info');
     if (audited || this.countsOpen) {
       const admissionMs = audited ? performance.now() - start : null;
-      if (admissionMs !== null) auditAccepted(logger, credentials, identity, admissionMs);
-      const connection = new OpenConnection(this, socket, credentials, identity, start, admissionMs);
+      const peer = remote ?? unixPeer(credentials);
+      if (admissionMs !== null) auditAccepted(logger, peer, identity, admissionMs);
+      const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs);
       this.open.add(connection);
       this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
       socket.on('close', connection.onClose);
@@ -281,13 +336,22 @@ export class Admission {
 
   private reject(
     socket: net.Socket,
-    credentials: PeerCredentials | null,
+    peer: AuditPeer,
     identity: Identity | null,
     reason: string,
-    start: number,
+    start: number | null,
   ): void {
     socket.destroy();
-    auditRejected(this.options.logger, credentials, identity, reason, performance.now() - start);
-    this.options.onRejected({ credentials, identity, reason });
+    const ms = start === null ? null : performance.now() - start;
+    auditRejected(this.options.logger, peer.credentials, identity, reason, ms, peer);
+    const { auth, credentials, remoteAddress } = peer;
+    this.options.onRejected({ auth, credentials, remoteAddress, identity, reason });
   }
+}
+
+/** "address:port" of a TCP peer, IPv6 in brackets; null once the socket has lost it (already closed). */
+function remoteAddressOf(socket: net.Socket): string | null {
+  const { remoteAddress, remotePort } = socket;
+  if (remoteAddress === undefined) return null;
+  return remoteAddress.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
 }

@@ -9,9 +9,29 @@ import { levelEnabled, type PeerLogger } from './logger.js';
 
 export type AuditDecision = 'accepted' | 'rejected' | 'closed';
 
+/** Who connected, as the transport knows it before (or without) an identity. */
+export interface AuditPeer {
+  auth: 'unix' | 'x509-svid';
+  /** A Unix peer's kernel credentials; null for a remote peer (and for a Unix one whose were unreadable). */
+  credentials: PeerCredentials | null;
+  /** A remote peer's address and port ("192.0.2.7:51234", "[2001:db8::7]:51234"); null for a Unix peer. */
+  remoteAddress: string | null;
+  /** The SPIFFE ID read from a refused certificate, when it was read before the refusal. */
+  spiffeId?: string | null;
+}
+
+/** A Unix peer as the audit line names it. */
+export function unixPeer(credentials: PeerCredentials | null): AuditPeer {
+  return { auth: 'unix', credentials, remoteAddress: null };
+}
+
 export interface AuditEvent {
   event: 'peerauth.connection';
   decision: AuditDecision;
+  /** How the peer was (or was to be) authenticated: kernel credentials on a Unix socket, or an X.509-SVID. */
+  auth: 'unix' | 'x509-svid';
+  /** A remote peer's address and port; null for a Unix peer. */
+  remoteAddress: string | null;
   /** The connecting process's ids: `peer*` so that no log tool takes them for the logger's own `pid`. */
   peerUid: number | null;
   peerGid: number | null;
@@ -37,16 +57,19 @@ function ms(value: number | null): number | null {
 
 function buildEvent(
   decision: AuditDecision,
-  credentials: PeerCredentials | null,
+  peer: AuditPeer,
   identity: Identity | null | undefined,
   reason: string | null,
   durationMs: number | null,
   admissionMs: number | null = null,
 ): AuditEvent {
   const unix = identity?.auth === 'unix' ? identity : null;
+  const { credentials } = peer;
   return {
     event: 'peerauth.connection',
     decision,
+    auth: peer.auth,
+    remoteAddress: peer.remoteAddress,
     peerUid: credentials?.uid ?? unix?.uid ?? null,
     peerGid: credentials?.gid ?? unix?.gid ?? null,
     peerPid: credentials?.pid ?? unix?.pid ?? null,
@@ -54,7 +77,7 @@ function buildEvent(
     person: identity?.person?.name ?? null,
     role: identity?.role ?? null,
     fallback: identity ? identity.fallback : null,
-    spiffeId: identity?.spiffeId ?? null,
+    spiffeId: identity?.spiffeId ?? peer.spiffeId ?? null,
     reason,
     durationMs: ms(durationMs),
     admissionMs: ms(admissionMs),
@@ -64,17 +87,18 @@ function buildEvent(
 /** At debug: the closing line carries the same fields, so at info one line per connection is enough. */
 export function auditAccepted(
   logger: PeerLogger,
-  credentials: PeerCredentials,
+  peer: AuditPeer,
   identity: Identity,
   durationMs: number,
 ): void {
   if (logger.debug === undefined || !levelEnabled(logger, 'debug')) return;
-  logger.debug(buildEvent('accepted', credentials, identity, null, durationMs), 'peer connection accepted');
+  logger.debug(buildEvent('accepted', peer, identity, null, durationMs), 'peer connection accepted');
 }
 
 /**
  * Also for applications and the CLI that refuse a connection after the 'peer' event (exec's bound on
- * children, an identity that cannot be passed on): the same event shape, with `durationMs: null`.
+ * children, an identity that cannot be passed on): the same event shape, with `durationMs: null`. Without
+ * `peer`, the line's `auth` is the identity's (a Unix peer when there is none).
  */
 export function auditRejected(
   logger: PeerLogger,
@@ -82,14 +106,16 @@ export function auditRejected(
   identity: Identity | null,
   reason: string,
   durationMs: number | null,
+  peer?: AuditPeer,
 ): void {
   if (!levelEnabled(logger, 'warn')) return;
-  logger.warn(buildEvent('rejected', credentials, identity, reason, durationMs), 'peer connection rejected');
+  const who = peer ?? { auth: identity?.auth ?? 'unix', credentials, remoteAddress: null };
+  logger.warn(buildEvent('rejected', who, identity, reason, durationMs), 'peer connection rejected');
 }
 
 export function auditClosed(
   logger: PeerLogger,
-  credentials: PeerCredentials | null,
+  peer: AuditPeer,
   identity: Identity,
   reason: string | null,
   durationMs: number,
@@ -97,7 +123,7 @@ export function auditClosed(
 ): void {
   if (!levelEnabled(logger, 'info')) return;
   logger.info(
-    buildEvent('closed', credentials, identity, reason, durationMs, admissionMs),
+    buildEvent('closed', peer, identity, reason, durationMs, admissionMs),
     'peer connection closed',
   );
 }

@@ -8,7 +8,7 @@ export type {
   UserDirectory,
 } from '@peerauth/identity';
 export { currentIdentity, tryCurrentIdentity } from '@peerauth/identity';
-export type { AuditDecision, AuditEvent } from './audit.js';
+export type { AuditDecision, AuditEvent, AuditPeer } from './audit.js';
 export { auditRejected } from './audit.js';
 export {
   type CacheOptions,
@@ -53,3 +53,5 @@ export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './sig
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';
+export { TlsMaterialError } from './tls-files.js';
+export type { TlsListenOptions } from './tls-listener.js';

@@ -36,6 +36,7 @@ import {
 } from './socket-file.js';
 import { socketReachWarning } from './socket-reach.js';
 import { activationFromEnv, clearActivationEnv } from './systemd.js';
+import { parseTlsOptions, TlsListener, type TlsListenOptions } from './tls-listener.js';
 
 export interface PeerServerOptions {
   /** Socket path. Default: defaultSocketPath(). Ignored under systemd socket activation. */
@@ -98,6 +99,13 @@ export interface PeerServerOptions {
    * ends it. Default false, where a peer's FIN ends both directions.
    */
   allowHalfOpen?: boolean;
+  /**
+   * Also listen on TCP with mutual TLS, for callers on other machines: every client must present an
+   * X.509-SVID that chains to the bundle of its own trust domain (the identity config's `trustDomains`);
+   * the server presents its own SVID. Remote peers get the same 'peer' event, peerOf(), policy and audit,
+   * with an identity whose `auth` is 'x509-svid'. The files are read again when they change on disk.
+   */
+  tls?: TlsListenOptions;
 }
 
 export type { AdmitHook, RejectedEvent };
@@ -113,6 +121,8 @@ export interface PeerServer extends EventEmitter {
   readonly listening: boolean;
   /** The public socket path (or, under socket activation, what the handle reports); null when not listening. */
   address(): AddressInfo | string | null;
+  /** The TLS listener's address (its port, when `tls.port` was 0); null without `tls` or when not listening. */
+  tlsAddress(): AddressInfo | null;
   ref(): this;
   unref(): this;
   getConnections(callback: (err: Error | null, count: number) => void): this;
@@ -165,6 +175,8 @@ class PeerServerImpl extends EventEmitter {
   private readonly directory: PoolDirectory;
   /** Every piece of listen/close state. */
   private readonly life = new Lifecycle();
+  /** The mutual-TLS listener, when the `tls` option asks for one. */
+  private readonly tls: TlsListener | null;
 
   constructor(options: PeerServerOptions) {
     // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
@@ -219,6 +231,19 @@ class PeerServerImpl extends EventEmitter {
       onRejected: (event) => this.emit('rejected', event),
     });
     this.server.on('connection', admission.connection);
+    this.tls =
+      options.tls === undefined
+        ? null
+        : new TlsListener(
+            parseTlsOptions(options.tls, this.resolver.config),
+            this.logger,
+            options.allowHalfOpen === true,
+            {
+              secure: (socket) => admission.remote(socket, this.tlsBundles()),
+              handshakeFailed: (err, socket) => admission.handshakeFailed(err, socket),
+              error: (err) => this.emit('error', err),
+            },
+          );
     // The bind inside the private directory is an internal step: its 'listening' and 'error' settle that
     // step; the user hears 'listening' only once the socket is at its final path.
     this.server.on('listening', () => {
@@ -229,7 +254,20 @@ class PeerServerImpl extends EventEmitter {
       if (pending) pending.reject(err);
       else this.emit('error', err);
     });
-    this.server.on('close', () => this.emit('close'));
+    // 'close' once both listeners have closed and their connections have ended.
+    this.server.on('close', () => {
+      if (this.tls) void this.tls.close().then(() => this.emit('close'));
+      else this.emit('close');
+    });
+  }
+
+  private tlsBundles() {
+    // Read at each handshake: a bundle reloaded from disk applies from the next connection on.
+    return (this.tls as TlsListener).files.bundles;
+  }
+
+  tlsAddress(): AddressInfo | null {
+    return this.tls?.address() ?? null;
   }
 
   get listening(): boolean {
@@ -238,16 +276,22 @@ class PeerServerImpl extends EventEmitter {
 
   ref(): this {
     this.server.ref();
+    this.tls?.server.ref();
     return this;
   }
 
   unref(): this {
     this.server.unref();
+    this.tls?.server.unref();
     return this;
   }
 
   getConnections(callback: (err: Error | null, count: number) => void): this {
-    this.server.getConnections(callback);
+    const tlsServer = this.tls?.server;
+    this.server.getConnections((err, count) => {
+      if (err || !tlsServer) callback(err, count);
+      else tlsServer.getConnections((tlsErr, tlsCount) => callback(tlsErr, count + tlsCount));
+    });
     return this;
   }
 
@@ -288,6 +332,7 @@ class PeerServerImpl extends EventEmitter {
       () => {
         if (this.life.stopping) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
+          void this.tls?.close();
           if (this.listening) this.server.close();
           this.releaseSocketFile();
           return;
@@ -335,7 +380,18 @@ class PeerServerImpl extends EventEmitter {
     });
   }
 
+  /** The TLS listener first: its files are the likeliest to be wrong, and it leaves nothing on disk. */
   private async start(): Promise<void> {
+    if (this.tls) await this.tls.listen(this.backlog);
+    try {
+      await this.startUnix();
+    } catch (err) {
+      await this.tls?.close();
+      throw err;
+    }
+  }
+
+  private async startUnix(): Promise<void> {
     const activation = this.listenFds === false ? null : activationFromEnv();
     if (this.listenFds === true && !activation) {
       throw new NoActivationSocketError('LISTEN_PID does not name this process or LISTEN_FDS is not >= 1');
@@ -414,7 +470,10 @@ class PeerServerImpl extends EventEmitter {
       });
       this.emit('stopping');
     }
-    this.server.close(callback);
+    const tlsClosed = this.tls?.close();
+    this.server.close(
+      callback && tlsClosed ? (err?: Error) => void tlsClosed.then(() => callback(err)) : callback,
+    );
     this.releaseSocketFile();
     return this;
   }

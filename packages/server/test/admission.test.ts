@@ -113,7 +113,7 @@ describe('the admit hook', () => {
     let answer: true | string = true;
     const s = await start({
       admit: (identity, credentials) => {
-        asked.push({ identity, uid: credentials.uid });
+        asked.push({ identity, uid: credentials?.uid ?? -1 });
         return answer;
       },
     });
