@@ -1,14 +1,15 @@
 import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
-import type { LogLevel } from '@peerauth/server';
+import type { LogLevel, TlsListenOptions } from '@peerauth/server';
 import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
+import { type TlsFlags, tlsSettings } from './tls-options.js';
 
-export interface CommonOptions {
+export interface CommonOptions extends TlsFlags {
   socket?: string;
   mode?: string;
   config?: string;
@@ -28,6 +29,8 @@ export interface ServerSettings {
   logFormat: LogFormat;
   logLevel: LogLevel;
   drainTimeoutMs: number;
+  /** serve and proxy with --tls-listen: the mutual-TLS listener. */
+  tls: TlsListenOptions | undefined;
 }
 
 /** The flags every serving command (serve, proxy, exec) shares. */
@@ -99,7 +102,7 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
   } catch (err) {
     throw new CliError(`--mode: ${(err as Error).message}`);
   }
-  const config = await loadConfig(opts.config);
+  const { tls, config } = tlsSettings(opts, await loadConfig(opts.config));
   return {
     socket: opts.socket,
     mode,
@@ -109,5 +112,6 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
     logFormat: parseLogFormat(opts.logFormat),
     logLevel: parseLogLevel(process.env.PEERAUTH_LOG_LEVEL),
     drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
+    tls,
   };
 }

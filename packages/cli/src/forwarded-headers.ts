@@ -1,5 +1,5 @@
 import { PeerAuthError } from '@peerauth/core-native';
-import type { UnixIdentity } from '@peerauth/identity';
+import type { Identity, SvidIdentity, UnixIdentity } from '@peerauth/identity';
 import { identityFields } from './identity-view.js';
 
 /**
@@ -98,7 +98,8 @@ function groupNames(id: UnixIdentity): string[] {
  * header, so no header count limit of an upstream can push them out). Absent means "none" or "unknown":
  * every client copy was removed, so absence cannot be forged either. Throws IdentityValueError.
  */
-export function identityHeaders(id: UnixIdentity): string[] {
+export function identityHeaders(id: Identity): string[] {
+  if (id.auth === 'x509-svid') return remoteIdentityHeaders(id);
   const f = identityFields(id);
   const out = ['X-Peerauth-Uid', f.uid, 'X-Peerauth-Gid', f.gid];
   if (id.pid !== null) out.push('X-Peerauth-Pid', f.pid);
@@ -107,9 +108,23 @@ export function identityHeaders(id: UnixIdentity): string[] {
   if (id.person) out.push('X-Peerauth-Person', headerValue('person', f.person));
   out.push('X-Peerauth-Role', headerValue('role', f.role));
   out.push('X-Peerauth-Spiffe-Id', headerValue('SPIFFE ID', f.spiffeId));
+  out.push('X-Peerauth-Auth', 'unix');
   if (id.username !== null) out.push('X-Forwarded-User', headerValue('username', f.user));
   const groups = groupNames(id).map((g) => headerValue('group name', g, ','));
   if (groups.length) out.push('X-Forwarded-Groups', groups.join(','));
+  return out;
+}
+
+/**
+ * A caller on another machine, authenticated by its X.509-SVID: no uid, gid, pid, groups or username exist
+ * for it, so none of those headers is sent (and every client copy is still removed).
+ */
+function remoteIdentityHeaders(id: SvidIdentity): string[] {
+  const out: string[] = [];
+  if (id.person) out.push('X-Peerauth-Person', headerValue('person', id.person.name));
+  out.push('X-Peerauth-Role', headerValue('role', id.role));
+  out.push('X-Peerauth-Spiffe-Id', headerValue('SPIFFE ID', id.spiffeId));
+  out.push('X-Peerauth-Auth', 'x509-svid');
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { UnixIdentity } from '@peerauth/identity';
+import type { Identity, SvidIdentity, UnixIdentity } from '@peerauth/identity';
 
 /** The JSON that /whoami returns: exactly these fields, person reduced to its name. */
 export interface WhoamiBody {
@@ -27,6 +27,32 @@ export function whoamiBody(id: UnixIdentity): WhoamiBody {
     spiffeId: id.spiffeId,
     selectors: id.selectors,
   };
+}
+
+/** What /whoami returns for a caller on another machine (mutual TLS): exactly these fields. */
+export interface RemoteWhoamiBody {
+  auth: 'x509-svid';
+  spiffeId: string;
+  trustDomain: string;
+  person: string | null;
+  role: string;
+  fallback: boolean;
+}
+
+export function remoteWhoamiBody(id: SvidIdentity): RemoteWhoamiBody {
+  return {
+    auth: 'x509-svid',
+    spiffeId: id.spiffeId,
+    trustDomain: id.trustDomain,
+    person: id.person?.name ?? null,
+    role: id.role,
+    fallback: id.fallback,
+  };
+}
+
+/** Who a log line of the proxy is about: a Unix peer's uid, a remote peer's SPIFFE ID. */
+export function peerLogFields(id: Identity): { peerUid: number } | { spiffeId: string } {
+  return id.auth === 'unix' ? { peerUid: id.uid } : { spiffeId: id.spiffeId };
 }
 
 /** The identity as headers for an upstream (proxy) and as environment for a child (exec). */

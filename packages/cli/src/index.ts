@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { addTlsOptions } from './tls-options.js';
 
 export { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -31,18 +32,22 @@ function buildProgram(setCode: (code: number) => void): Command {
       setCode(await fn(...a));
     };
 
-  addServerOptions(
-    program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+  addTlsOptions(
+    addServerOptions(
+      program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+    ),
   ).action(run((opts) => serveCommand(opts)));
 
-  addServerOptions(
-    program
-      .command('proxy')
-      .description(
-        'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
-      )
-      .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
-      .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+  addTlsOptions(
+    addServerOptions(
+      program
+        .command('proxy')
+        .description(
+          'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
+        )
+        .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+        .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+    ),
   ).action(run((opts) => proxyCommand(opts)));
 
   addServerOptions(

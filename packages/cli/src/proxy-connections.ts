@@ -2,7 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type stream from 'node:stream';
 import { formatError } from '@peerauth/core-native';
-import type { UnixIdentity } from '@peerauth/identity';
+import type { Identity } from '@peerauth/identity';
 import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
@@ -28,7 +28,7 @@ class UpstreamAgent extends http.Agent {
 
 /** What the proxy keeps per client connection. */
 export interface ClientConnection {
-  identity: UnixIdentity;
+  identity: Identity;
   /** The identity headers, computed once: the identity of a connection never changes. */
   stamps: string[];
   /**
@@ -48,9 +48,9 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
     const seen = known.get(socket);
     if (seen !== undefined) return seen;
     const identity = peerOf(socket);
-    if (identity?.auth !== 'unix') {
-      // The proxy forwards the ids of a Unix peer; any other connection has none to forward.
-      auditRejected(logger, null, identity ?? null, 'no Unix peer identity to forward', null);
+    if (!identity) {
+      // Every connection the server hands over has an identity; one without is never forwarded.
+      auditRejected(logger, null, null, 'no peer identity to forward', null);
       known.set(socket, null);
       socket.destroy();
       return null;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { pino } from 'pino';
 import { responseHeaders } from './forwarded-headers.js';
+import { peerLogFields } from './identity-view.js';
 import type { ClientConnection } from './proxy-connections.js';
 import { requestFraming, upstreamHeaders } from './request-framing.js';
 import type { Upstream } from './upstream.js';
@@ -116,7 +117,7 @@ export function createUpgradeHandler(
     });
     up.on('error', (err) => {
       logger.warn(
-        { upstream: upstream.label, err: err.message, peerUid: conn.identity.uid },
+        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
         'upstream upgrade failed',
       );
       if (answered || !socket.writable) socket.destroy();

@@ -44,6 +44,7 @@ export async function runPeerServer(
     asyncContext: false,
     handleSignals: 'close',
     drainTimeoutMs: settings.drainTimeoutMs,
+    ...(settings.tls ? { tls: settings.tls } : {}),
   });
   if (opts.onStop) server.once('stopping', opts.onStop);
   if (opts.http) serveHttp(server, opts.http);
@@ -65,8 +66,11 @@ export async function runPeerServer(
 export function announce(server: PeerServer, what: string): void {
   if (!server.listening) return;
   const path = String(server.address());
-  // One write, so a reader never sees the first line without the second.
+  const tls = server.tlsAddress();
+  const host = tls && (tls.family === 'IPv6' ? `[${tls.address}]` : tls.address);
+  // One write, so a reader never sees the first line without the others.
   process.stdout.write(
-    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost/whoami\n`,
+    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost/whoami\n` +
+      (tls ? `and with mutual TLS (X.509-SVIDs) on ${host}:${tls.port}\n` : ''),
   );
 }

@@ -91,6 +91,12 @@ describe('identity values', () => {
   it('unknown pid, groups and username leave their headers out', () => {
     const h = identityHeaders(identity({ pid: null, groups: null, username: null, selectors: [] }));
     const names = h.filter((_, i) => i % 2 === 0);
-    expect(names).toEqual(['X-Peerauth-Uid', 'X-Peerauth-Gid', 'X-Peerauth-Role', 'X-Peerauth-Spiffe-Id']);
+    expect(names).toEqual([
+      'X-Peerauth-Uid',
+      'X-Peerauth-Gid',
+      'X-Peerauth-Role',
+      'X-Peerauth-Spiffe-Id',
+      'X-Peerauth-Auth',
+    ]);
   });
 });

@@ -79,6 +79,7 @@ export function stampsFor(caller: {
     'x-peerauth-groups': caller.groups.join(','),
     'x-peerauth-role': caller.owner ? 'owner' : 'public',
     'x-peerauth-spiffe-id': `spiffe://peerauth.local/uid-${caller.uid}`,
+    'x-peerauth-auth': 'unix',
   };
   if (names.length) out['x-forwarded-groups'] = names.join(',');
   if (caller.username !== null) {

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
+import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
@@ -51,7 +52,7 @@ export function createProxyHandler(
     const conn = connectionOf(req.socket);
     if (!conn) return;
     const refused = ({ status, reason }: Refusal) => {
-      logger.warn({ peerUid: conn.identity.uid, status, reason }, 'request refused');
+      logger.warn({ ...peerLogFields(conn.identity), status, reason }, 'request refused');
       refuse(res, status, reason);
     };
     const decision = requestFraming(req);
@@ -77,7 +78,7 @@ export function createProxyHandler(
     up.on('error', (err) => {
       spoil(up.socket);
       logger.warn(
-        { upstream: upstream.label, err: err.message, peerUid: conn.identity.uid },
+        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
         'upstream request failed',
       );
       badGateway(res, upstream, err);

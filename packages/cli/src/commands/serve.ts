@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { peerOf } from '@peerauth/server';
 import { type CommonOptions, serverSettings } from '../common.js';
-import { whoamiBody } from '../identity-view.js';
+import { remoteWhoamiBody, whoamiBody } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { announce, runPeerServer } from '../run-server.js';
 
@@ -22,8 +22,8 @@ export function createServeHandler(): http.RequestListener {
     if (url.pathname === '/whoami') {
       const identity = peerOf(req);
       // Every connection that reaches the handler was admitted with an identity; a missing one is a bug.
-      if (identity?.auth !== 'unix') return send(500, { error: 'no Unix peer identity for this connection' });
-      return send(200, whoamiBody(identity));
+      if (!identity) return send(500, { error: 'no peer identity for this connection' });
+      return send(200, identity.auth === 'unix' ? whoamiBody(identity) : remoteWhoamiBody(identity));
     }
     return send(404, { error: `not found: ${url.pathname}` });
   };

@@ -1,0 +1,100 @@
+// serve and proxy's mutual-TLS flags: where to listen, the server's own SVID, and the bundle of each trust
+// domain callers may come from. `--bundle` entries join the config's trustDomains (a flag wins over the
+// config for the same domain), so the bundles the server verifies against and the domains the resolver
+// accepts are always one list.
+import { IdentityConfigError, type ParsedIdentityConfig, parseIdentityConfig } from '@peerauth/identity';
+import type { TlsListenOptions } from '@peerauth/server';
+import type { Command } from 'commander';
+import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
+
+export interface TlsFlags {
+  tlsListen?: string;
+  svidCert?: string;
+  svidKey?: string;
+  bundle?: string[];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function addTlsOptions(cmd: Command): Command {
+  return cmd
+    .option('--tls-listen <host:port>', 'also accept callers from other machines by mutual TLS (X.509-SVIDs)')
+    .option('--svid-cert <file>', "the server's SVID certificate chain, PEM (spiffe-helper's svid.pem)")
+    .option('--svid-key <file>', "the server's SVID private key, PEM (spiffe-helper's svid_key.pem)")
+    .option(
+      '--bundle <trust-domain=file>',
+      "a trust domain callers may come from and its X.509 bundle, PEM (repeatable; spiffe-helper's svid_bundle.pem)",
+      collect,
+    );
+}
+
+/** `HOST:PORT`, `[v6]:PORT`; port 0 picks a free one (the start line prints it). */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535)
+    throw new CliError(
+      `--tls-listen must be HOST:PORT (e.g. 0.0.0.0:8443 or [::]:8443), got "${value}"`,
+      EXIT_USAGE,
+    );
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function parseBundles(values: string[]): Record<string, { bundle: string }> {
+  const out: Record<string, { bundle: string }> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0 || eq === value.length - 1)
+      throw new CliError(`--bundle must be TRUST_DOMAIN=FILE, got "${value}"`, EXIT_USAGE);
+    const trustDomain = value.slice(0, eq);
+    if (Object.hasOwn(out, trustDomain))
+      throw new CliError(`--bundle names trust domain "${trustDomain}" twice`, EXIT_USAGE);
+    out[trustDomain] = { bundle: value.slice(eq + 1) };
+  }
+  return out;
+}
+
+/**
+ * The TLS listener's settings and the config with the `--bundle` domains in its trustDomains; no TLS (and
+ * the config unchanged) without the flags. Every flag without --tls-listen, and --tls-listen without the
+ * SVID or any trust domain, is a usage error rather than a listener that could never admit anyone.
+ */
+export function tlsSettings(
+  flags: TlsFlags,
+  config: ParsedIdentityConfig,
+): { tls: TlsListenOptions | undefined; config: ParsedIdentityConfig } {
+  const bundles = parseBundles(flags.bundle ?? []);
+  if (flags.tlsListen === undefined) {
+    const stray = [
+      flags.svidCert !== undefined && '--svid-cert',
+      flags.svidKey !== undefined && '--svid-key',
+      flags.bundle?.length && '--bundle',
+    ].filter(Boolean);
+    if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
+    return { tls: undefined, config };
+  }
+  const { host, port } = parseListen(flags.tlsListen);
+  if (flags.svidCert === undefined || flags.svidKey === undefined)
+    throw new CliError(
+      "--tls-listen needs the server's SVID: --svid-cert FILE and --svid-key FILE",
+      EXIT_USAGE,
+    );
+  let merged = config;
+  if (Object.keys(bundles).length) {
+    try {
+      merged = parseIdentityConfig({ ...config, trustDomains: { ...config.trustDomains, ...bundles } });
+    } catch (err) {
+      if (!(err instanceof IdentityConfigError)) throw err;
+      // The only new input is the --bundle values: a bad trust domain is what the problem is about.
+      throw new CliError(`--bundle: ${err.message}`, EXIT_ERROR, err);
+    }
+  }
+  if (Object.keys(merged.trustDomains).length === 0)
+    throw new CliError(
+      '--tls-listen needs at least one trust domain to accept callers from: --bundle TRUST_DOMAIN=FILE, or trustDomains in the config',
+      EXIT_USAGE,
+    );
+  return { tls: { host, port, certFile: flags.svidCert, keyFile: flags.svidKey }, config: merged };
+}
