@@ -386,7 +386,10 @@ class PeerServerImpl extends EventEmitter {
     try {
       await this.startUnix();
     } catch (err) {
-      await this.tls?.close();
+      // A remote client admitted in the meantime must not hold up the report of the failed start.
+      const closing = this.tls?.close();
+      for (const socket of this.open) socket.destroy();
+      await closing;
       throw err;
     }
   }

@@ -85,7 +85,7 @@ export function peerChain(socket: tls.TLSSocket): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
   let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert?.raw && !seen.has(cert.fingerprint256) && out.length <= 16) {
+  while (cert?.raw && !seen.has(cert.fingerprint256) && out.length < 16) {
     seen.add(cert.fingerprint256);
     out.push(cert.raw);
     cert = cert.issuerCertificate;
@@ -132,7 +132,10 @@ export class TlsListener {
     });
     this.server.on('secureConnection', events.secure);
     this.server.on('tlsClientError', events.handshakeFailed);
-    this.server.on('error', events.error);
+    // While listen() is under way its own listener takes the error (and start() reports it once).
+    this.server.on('error', (err) => {
+      if (this.server.listening) events.error(err);
+    });
   }
 
   private contextOptions(svid: ServerSvid | null): tls.SecureContextOptions {

@@ -574,6 +574,29 @@ describe('the tls option and its files', () => {
     removeDir(dir);
   });
 
+  it('a TLS port in use is one error, and nothing is left listening', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    const dir = makeTempDir('patls-');
+    const socketPath = path.join(dir, 's.sock');
+    const server = createPeerServer({
+      path: socketPath,
+      logger: recordingLogger(),
+      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } },
+      tls: { host: '127.0.0.1', port, certFile: certs.server.cert, keyFile: certs.server.key },
+    });
+    const errors: NodeJS.ErrnoException[] = [];
+    server.on('error', (err: NodeJS.ErrnoException) => errors.push(err));
+    server.listen();
+    await waitFor(() => errors.length > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(errors.map((e) => e.code)).toEqual(['EADDRINUSE']);
+    expect(fs.existsSync(socketPath)).toBe(false);
+    await new Promise<void>((resolve) => busy.close(() => resolve()));
+    removeDir(dir);
+  });
+
   it('close() stops both listeners and waits for TLS connections to end', async () => {
     const s = await start();
     running.splice(running.indexOf(s), 1);
