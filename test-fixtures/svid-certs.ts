@@ -52,6 +52,11 @@ const LEAF_EXT =
 const CA_EXT =
   'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
 
+/** curl's arguments to present `leaf` (default: the good one) and trust domain A's root for the server. */
+export function curlSvidArgs(certs: SvidCerts, leaf: CertFiles = certs.good): string[] {
+  return ['--cacert', certs.bundleA, '--cert', leaf.cert, '--key', leaf.key];
+}
+
 /** Generate every certificate into a fresh temporary directory; call cleanup() when done. */
 export function createSvidCerts(): SvidCerts {
   const dir = mkdtempSync(join(tmpdir(), 'peerauth-svid-'));

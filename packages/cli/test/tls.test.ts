@@ -3,7 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSvidCerts, DOMAIN_A, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
+import {
+  createSvidCerts,
+  curlSvidArgs,
+  DOMAIN_A,
+  type SvidCerts,
+} from '../../../test-fixtures/svid-certs.js';
 import {
   curlJson,
   type RunningCli,
@@ -66,17 +71,7 @@ function tlsPort(cli: RunningCli): number {
 }
 
 function curlTls(port: number, urlPath: string, extra: string[] = []) {
-  return run('curl', [
-    '-sS',
-    '--cacert',
-    certs.bundleA,
-    '--cert',
-    certs.good.cert,
-    '--key',
-    certs.good.key,
-    ...extra,
-    `https://127.0.0.1:${port}${urlPath}`,
-  ]);
+  return run('curl', ['-sS', ...curlSvidArgs(certs), ...extra, `https://127.0.0.1:${port}${urlPath}`]);
 }
 
 describe('peerauth serve --tls-listen', () => {

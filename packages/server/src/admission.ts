@@ -191,7 +191,7 @@ export class Admission {
    */
   remote(socket: tls.TLSSocket, bundles: TrustBundleSet): void {
     const start = performance.now();
-    const peer: AuditPeer = { auth: 'x509-svid', credentials: null, remoteAddress: remoteAddressOf(socket) };
+    const peer = tlsPeer(socket);
     socket.on('error', ignoreSocketError);
     let identity: Identity;
     try {
@@ -206,8 +206,7 @@ export class Admission {
 
   /** A TLS client whose handshake failed: refused before any certificate could be looked at. */
   handshakeFailed(err: Error, socket: tls.TLSSocket): void {
-    const peer: AuditPeer = { auth: 'x509-svid', credentials: null, remoteAddress: remoteAddressOf(socket) };
-    this.reject(socket, peer, null, `TLS handshake failed (${formatError(err)})`, null);
+    this.reject(socket, tlsPeer(socket), null, `TLS handshake failed (${formatError(err)})`, null);
   }
 
   // The resolver answers synchronously when the per-uid cache holds settled answers: then the connection is
@@ -349,9 +348,14 @@ export class Admission {
   }
 }
 
-/** "address:port" of a TCP peer, IPv6 in brackets; null once the socket has lost it (already closed). */
-function remoteAddressOf(socket: net.Socket): string | null {
+/** A TLS client as the audit line names it: "address:port" (IPv6 in brackets), null once the socket lost it. */
+function tlsPeer(socket: net.Socket): AuditPeer {
   const { remoteAddress, remotePort } = socket;
-  if (remoteAddress === undefined) return null;
-  return remoteAddress.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
+  const address =
+    remoteAddress === undefined
+      ? null
+      : remoteAddress.includes(':')
+        ? `[${remoteAddress}]:${remotePort}`
+        : `${remoteAddress}:${remotePort}`;
+  return { auth: 'x509-svid', credentials: null, remoteAddress: address };
 }

@@ -13,6 +13,7 @@ import { runCommand } from '../../../test-fixtures/run.js';
 import {
   type CertFiles,
   createSvidCerts,
+  curlSvidArgs,
   DOMAIN_A,
   DOMAIN_B,
   type SvidCerts,
@@ -25,6 +26,7 @@ import {
   peerOf,
   type RejectedEvent,
   serveHttp,
+  type TlsListenOptions,
   TlsMaterialError,
 } from '../src/index.js';
 import { type LogRecord, makeTempDir, recordingLogger, removeDir, unix, waitFor } from './helpers.js';
@@ -368,16 +370,7 @@ describe('other TLS clients', () => {
     });
     serveHttp(s.server, app);
     const url = `https://127.0.0.1:${s.port}/whoami`;
-    const good = await runCommand('curl', [
-      '-sS',
-      '--cacert',
-      certs.bundleA,
-      '--cert',
-      certs.good.cert,
-      '--key',
-      certs.good.key,
-      url,
-    ]);
+    const good = await runCommand('curl', ['-sS', ...curlSvidArgs(certs), url]);
     expect(good.stderr).toBe('');
     expect(JSON.parse(good.stdout)).toEqual({
       auth: 'x509-svid',
@@ -498,6 +491,24 @@ async function probe(port: number): Promise<string | undefined> {
   return r.serverId;
 }
 
+/** A server in a fresh directory with trust domain A's bundle (or `bundle`) and the server SVID, overridable. */
+function serverInDir(dir: string, tls: Partial<TlsListenOptions> = {}, bundle = certs.bundleA): PeerServer {
+  return createPeerServer({
+    path: path.join(dir, 's.sock'),
+    logger: recordingLogger(),
+    identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle } } },
+    tls: { host: '127.0.0.1', port: 0, certFile: certs.server.cert, keyFile: certs.server.key, ...tls },
+  });
+}
+
+/** listen() and the first 'error' it emits. */
+function listenError(server: PeerServer): Promise<Error> {
+  return new Promise<Error>((resolve) => {
+    server.once('error', resolve);
+    server.listen();
+  });
+}
+
 describe('the tls option and its files', () => {
   it('needs trust domains in the identity config, and a host and port', () => {
     const tlsOpts = { host: '127.0.0.1', port: 0, certFile: certs.server.cert, keyFile: certs.server.key };
@@ -530,22 +541,8 @@ describe('the tls option and its files', () => {
   ])('refuse to start with %s: no socket file is left', async (_what, change, file, message) => {
     const dir = makeTempDir('patls-');
     const socketPath = path.join(dir, 's.sock');
-    const server = createPeerServer({
-      path: socketPath,
-      logger: recordingLogger(),
-      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } },
-      tls: {
-        host: '127.0.0.1',
-        port: 0,
-        certFile: certs.server.cert,
-        keyFile: certs.server.key,
-        ...change(dir),
-      },
-    });
-    const err = await new Promise<Error>((resolve) => {
-      server.once('error', resolve);
-      server.listen();
-    });
+    const server = serverInDir(dir, change(dir));
+    const err = await listenError(server);
     expect(err).toBeInstanceOf(TlsMaterialError);
     expect(err).toMatchObject({ code: 'PEERAUTH_TLS_MATERIAL' });
     expect(path.basename((err as TlsMaterialError).file)).toBe(file);
@@ -559,16 +556,7 @@ describe('the tls option and its files', () => {
     const dir = makeTempDir('patls-');
     const bundle = path.join(dir, 'bundle.pem');
     fs.writeFileSync(bundle, 'no certificates here');
-    const server = createPeerServer({
-      path: path.join(dir, 's.sock'),
-      logger: recordingLogger(),
-      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle } } },
-      tls: { host: '127.0.0.1', port: 0, certFile: certs.server.cert, keyFile: certs.server.key },
-    });
-    const err = await new Promise<Error>((resolve) => {
-      server.once('error', resolve);
-      server.listen();
-    });
+    const err = await listenError(serverInDir(dir, {}, bundle));
     expect(err).toMatchObject({ code: 'PEERAUTH_TLS_MATERIAL', file: bundle });
     expect(err.message).toContain('no PEM CERTIFICATE block');
     removeDir(dir);
@@ -580,12 +568,7 @@ describe('the tls option and its files', () => {
     const port = (busy.address() as net.AddressInfo).port;
     const dir = makeTempDir('patls-');
     const socketPath = path.join(dir, 's.sock');
-    const server = createPeerServer({
-      path: socketPath,
-      logger: recordingLogger(),
-      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } },
-      tls: { host: '127.0.0.1', port, certFile: certs.server.cert, keyFile: certs.server.key },
-    });
+    const server = serverInDir(dir, { port });
     const errors: NodeJS.ErrnoException[] = [];
     server.on('error', (err: NodeJS.ErrnoException) => errors.push(err));
     server.listen();
