@@ -134,6 +134,10 @@ export class Pool implements CredentialPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // 'sync' parks an idle worker in a blocking Atomics.wait, where its event loop never turns: a worker
+      // whose module failed to load could then never leave (worker-loader.cjs). 'async' waits the same way
+      // without blocking the loop.
+      atomics: 'async',
       workerData: { module: pathToFileURL(worker.file).href, data: worker.data },
     });
     // Unhandled, piscina's 'error' event (a worker that failed to start, e.g. EMFILE opening worker.js)

@@ -8,9 +8,22 @@
 const { workerData } = require('node:worker_threads');
 
 const loading = import(workerData.module).then((mod) => mod.default);
-// A worker that failed to load rejects each task with the reason, through the pool's error mapping.
 loading.catch(() => {});
 
+let leaving = false;
+
 module.exports = function handle(task) {
-  return loading.then((run) => run(task));
+  return loading.then(
+    (run) => run(task),
+    (err) => {
+      // A load that failed (EMFILE while the process was out of descriptors, say) fails for good in this
+      // thread, so this worker would refuse every later task with that old reason. It rejects this task
+      // with the reason, then leaves once the answer is posted; piscina starts a fresh worker in its place.
+      if (!leaving) {
+        leaving = true;
+        setImmediate(() => process.exit(0));
+      }
+      throw err;
+    },
+  );
 };

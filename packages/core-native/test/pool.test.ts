@@ -1,6 +1,8 @@
 // The worker pool against the real user database (getent, id -G) and real processes.
 import { execFileSync, spawn } from 'node:child_process';
-import { readlinkSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLinux, isRoot } from '../../../test-fixtures/root.js';
@@ -22,7 +24,9 @@ import {
   PeerProcessExitedError,
   PoolClosedError,
   platformSupport,
+  WorkerCrashedError,
 } from '../src/index.js';
+import { Pool } from '../src/pool.js';
 import {
   createSteppingPool,
   createTestPool,
@@ -444,5 +448,31 @@ describe('worker start-up', () => {
       `require(${JSON.stringify(worker)})`,
     ]);
     expect(result.stderr).toMatch(/require\(esm\) in the main thread: .*worker\.js/);
+  });
+
+  // A worker whose module failed to load (EMFILE while the process was out of descriptors, say) must not
+  // stay in the pool refusing every later call with that old reason: the pool replaces it.
+  it('a worker whose module failed to load is replaced: calls succeed once the module can load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pa-load-'));
+    try {
+      const file = join(dir, 'worker.mjs');
+      writeFileSync(file, "import { answer } from './dep.mjs';\nexport default () => ({ ok: true, value: answer });\n");
+      const p = new Pool({ threads: 2 }, { file });
+      try {
+        const first = await p.run('answer', {}).catch((e: unknown) => e);
+        expect(first).toBeInstanceOf(WorkerCrashedError);
+        expect(String((first as Error).message)).toContain('dep.mjs');
+        writeFileSync(join(dir, 'dep.mjs'), 'export const answer = 42;\n');
+        const results: unknown[] = [];
+        for (let i = 0; i < 10 && results.at(-1) !== 42; i++) {
+          results.push(await p.run('answer', {}).catch((e: unknown) => (e as Error).message));
+        }
+        expect(results.at(-1)).toBe(42);
+      } finally {
+        await p.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
