@@ -456,7 +456,10 @@ describe('worker start-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pa-load-'));
     try {
       const file = join(dir, 'worker.mjs');
-      writeFileSync(file, "import { answer } from './dep.mjs';\nexport default () => ({ ok: true, value: answer });\n");
+      writeFileSync(
+        file,
+        "import { answer } from './dep.mjs';\nexport default () => ({ ok: true, value: answer });\n",
+      );
       const p = new Pool({ threads: 2 }, { file });
       try {
         const first = await p.run('answer', {}).catch((e: unknown) => e);
