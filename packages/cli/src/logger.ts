@@ -1,5 +1,5 @@
 import {
-  bufferedDestination,
+  createJsonLogger,
   InvalidLogLevelError,
   type LogLevel,
   parseLogLevel as parseServerLogLevel,
@@ -30,14 +30,17 @@ export function parseLogLevel(value: string | undefined): LogLevel {
  * `pid` is this process's, as pino-pretty's header and log tools expect; the audit events name the
  * connecting process's fields `peerPid`, `peerUid`, `peerGid`.
  * Logs go to stderr so that stdout carries only what a command prints for the user (the socket path,
- * the curl line, JSON). JSON lines go through the server's buffered destination (a write(2) per audit
- * line would halve the connection rate), written out on exit and before a re-raised signal. pino-pretty
+ * the curl line, JSON). JSON lines come from the server's createJsonLogger: its buffered destination (a
+ * write(2) per audit line would halve the connection rate), written out on exit and before a re-raised
+ * signal, and audit lines written without pino's per-key loop. pino-pretty
  * (for a terminal) runs in-process and sync rather than as a transport thread: a CLI must not lose its
  * last lines at exit.
  */
 export async function createLogger(format: LogFormat, level: LogLevel): Promise<pino.Logger> {
-  const base = { name: 'peerauth', pid: process.pid };
-  if (format === 'json') return pino({ base, level }, bufferedDestination(2));
+  if (format === 'json') return createJsonLogger(level);
   const { default: pretty } = await import('pino-pretty');
-  return pino({ base, level }, pretty({ destination: 2, sync: true, colorize: false }));
+  return pino(
+    { base: { name: 'peerauth', pid: process.pid }, level },
+    pretty({ destination: 2, sync: true, colorize: false }),
+  );
 }

@@ -102,36 +102,51 @@ function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
   } as net.Socket['emit'];
 }
 
-/** An admitted connection the server keeps track of: for maxConnections, and for its closing audit line. */
+/** An admitted connection: counted for maxConnections and openConnections, and audited when it closes. */
 class OpenConnection {
   constructor(
-    private readonly admission: Admission,
+    readonly admission: Admission,
     readonly socket: net.Socket,
     readonly peer: AuditPeer,
     readonly identity: Identity,
     readonly start: number,
-    /** Time to the decision; null when the connection is not audited. */
-    readonly admissionMs: number | null,
+    /** Time to the decision; null when the connection is not audited (or its line is already written). */
+    public admissionMs: number | null,
   ) {}
+}
 
-  readonly onClose = (hadError: boolean): void => {
-    this.admission.closed(this, hadError ? 'transmission error' : null);
-  };
+// The open connection of an admitted socket, under a module-private symbol, so that one shared 'close'
+// listener serves every socket (no closure per connection).
+const kOpen = Symbol('peerauth.openConnection');
+type Tracked = net.Socket & { [kOpen]?: OpenConnection };
+
+function onAdmittedClose(this: Tracked, hadError: boolean): void {
+  const connection = this[kOpen];
+  if (connection !== undefined)
+    connection.admission.closed(connection, hadError ? 'transmission error' : null);
 }
 
 const ENDED_OPEN = 'the server process ended with the connection open';
 
 export class Admission {
   private readonly options: AdmissionOptions;
-  /** Admitted connections still open: tracked under maxConnections and while auditing. */
+  /** Admitted connections still open. */
   private readonly open = new Set<OpenConnection>();
-  private readonly countsOpen: boolean;
-  /** Takes back the exit writer; set while connections are open. */
+  /** Takes back the exit writer; set while audited connections are open. */
   private unhookExit: (() => void) | null = null;
 
   constructor(options: AdmissionOptions) {
     this.options = options;
-    this.countsOpen = Number.isFinite(options.maxConnections);
+  }
+
+  /** How many admitted connections are open. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Destroys every admitted connection still open (each then closes with its audit line). */
+  destroyOpen(): void {
+    for (const { socket } of [...this.open]) socket.destroy();
   }
 
   /** A connection that closes gets its audit line here; one still open when the process ends, at exit. */
@@ -156,11 +171,13 @@ export class Admission {
     );
   }
 
+  // The connections stay counted (the process may yet drain them); each gets its one closing line here.
   private readonly writeOpenAtExit = (): void => {
-    const open = [...this.open];
-    this.open.clear();
     this.unhookExit = null;
-    for (const connection of open) this.auditClosed(connection, ENDED_OPEN);
+    for (const connection of this.open) {
+      this.auditClosed(connection, ENDED_OPEN);
+      connection.admissionMs = null;
+    }
   };
 
   /** The net.Server 'connection' listener. */
@@ -316,16 +333,16 @@ export class Admission {
       this.reject(socket, remote ?? unixPeer(credentials), identity, refused, start);
       return;
     }
-    const audited = levelEnabled(logger, 'info');
-    if (audited || this.countsOpen) {
-      const admissionMs = audited ? performance.now() - start : null;
-      const peer = remote ?? unixPeer(credentials);
-      if (admissionMs !== null) auditAccepted(logger, peer, identity, admissionMs);
-      const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs);
-      this.open.add(connection);
+    const admissionMs = levelEnabled(logger, 'info') ? performance.now() - start : null;
+    const peer = remote ?? unixPeer(credentials);
+    if (admissionMs !== null) {
+      auditAccepted(logger, peer, identity, admissionMs);
       this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
-      socket.on('close', connection.onClose);
     }
+    const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs);
+    this.open.add(connection);
+    (socket as Tracked)[kOpen] = connection;
+    socket.on('close', onAdmittedClose);
     setPeer(socket, identity);
     if (this.options.asyncContext) {
       bindEmitToIdentity(socket, identity);

@@ -5,7 +5,7 @@
 // are logged: the server never reads payload bytes on the application's behalf, so none can leak here.
 import type { PeerCredentials } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
-import { levelEnabled, type PeerLogger } from './logger.js';
+import { directLines, levelEnabled, type PeerLogger } from './logger.js';
 
 export type AuditDecision = 'accepted' | 'rejected' | 'closed';
 
@@ -84,6 +84,40 @@ function buildEvent(
   };
 }
 
+// pino's level numbers for the levels audit events use.
+const LEVEL = { debug: 20, info: 30, warn: 40 } as const;
+
+const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+const num = (value: number | null): string => (value === null ? 'null' : String(value));
+
+/**
+ * The JSON line pino would write for `event` and `msg` on a logger with these bindings: same keys, same
+ * order, same escaping (pino's strings are JSON.stringify's; its numbers are finite here), checked against
+ * pino itself in logger.test.ts. The keys are AuditEvent's, written out rather than looped over.
+ */
+export function auditLine(
+  level: keyof typeof LEVEL,
+  time: number,
+  bindings: string,
+  e: AuditEvent,
+  msg: string,
+): string {
+  return (
+    `{"level":${LEVEL[level]},"time":${time}${bindings},"event":"${e.event}","decision":"${e.decision}",` +
+    `"auth":"${e.auth}","remoteAddress":${str(e.remoteAddress)},"peerUid":${num(e.peerUid)},` +
+    `"peerGid":${num(e.peerGid)},"peerPid":${num(e.peerPid)},"username":${str(e.username)},` +
+    `"person":${str(e.person)},"role":${str(e.role)},"fallback":${e.fallback === null ? 'null' : e.fallback},` +
+    `"spiffeId":${str(e.spiffeId)},"reason":${str(e.reason)},"durationMs":${num(e.durationMs)},` +
+    `"admissionMs":${num(e.admissionMs)},"msg":${JSON.stringify(msg)}}\n`
+  );
+}
+
+function write(logger: PeerLogger, level: keyof typeof LEVEL, event: AuditEvent, msg: string): void {
+  const lines = directLines(logger);
+  if (lines !== undefined) lines.write(auditLine(level, Date.now(), lines.bindings, event, msg));
+  else logger[level]?.(event, msg);
+}
+
 /** At debug: the closing line carries the same fields, so at info one line per connection is enough. */
 export function auditAccepted(
   logger: PeerLogger,
@@ -92,7 +126,12 @@ export function auditAccepted(
   durationMs: number,
 ): void {
   if (logger.debug === undefined || !levelEnabled(logger, 'debug')) return;
-  logger.debug(buildEvent('accepted', peer, identity, null, durationMs), 'peer connection accepted');
+  write(
+    logger,
+    'debug',
+    buildEvent('accepted', peer, identity, null, durationMs),
+    'peer connection accepted',
+  );
 }
 
 /**
@@ -110,7 +149,12 @@ export function auditRejected(
 ): void {
   if (!levelEnabled(logger, 'warn')) return;
   const who = peer ?? { auth: identity?.auth ?? 'unix', credentials, remoteAddress: null };
-  logger.warn(buildEvent('rejected', who, identity, reason, durationMs), 'peer connection rejected');
+  write(
+    logger,
+    'warn',
+    buildEvent('rejected', who, identity, reason, durationMs),
+    'peer connection rejected',
+  );
 }
 
 export function auditClosed(
@@ -122,7 +166,9 @@ export function auditClosed(
   admissionMs: number | null,
 ): void {
   if (!levelEnabled(logger, 'info')) return;
-  logger.info(
+  write(
+    logger,
+    'info',
     buildEvent('closed', peer, identity, reason, durationMs, admissionMs),
     'peer connection closed',
   );

@@ -1,7 +1,10 @@
-// Repeat connections from the same client process (an HTTP client without keep-alive, a connection pool)
-// carry the same credentials, and with the directory answers cached their identity is the same object
-// the resolver would build again. Remembering it skips the resolver and every promise on that path, so
-// such a connection is admitted synchronously in its accept callback.
+// Repeat connections with the same uid, gid and groups (an HTTP client without keep-alive, a connection
+// pool, and each new process of the same user: every new CLI run, every new curl) get, with the directory
+// answers cached, the identity the resolver would build again: the pipeline reads the pid nowhere but in
+// `identity.pid`. Remembering it skips the resolver and every promise on that path, so such a connection is
+// admitted synchronously in its accept callback. The memo is keyed without the pid; a connection from
+// another process gets a copy carrying its own pid. The copies of the last few processes are kept, so the
+// repeat connections of one process (or of a few taking turns) share one object.
 //
 // Only identities with a username and built without a failed lookup are remembered: with lookupFailure
 // "fallback" a failed or timed-out lookup (of the user or of any group) must be retried by the next
@@ -12,9 +15,14 @@ import type { PeerCredentials } from '@peerauth/core-native';
 import { lookupFailedDuring, type UnixIdentity } from '@peerauth/identity';
 
 interface Memo {
+  /** The identity of this key's first connection; the copies of later processes differ only in `pid`. */
   identity: UnixIdentity;
   expiresAt: number;
+  /** Frozen identities by pid, in the order the processes first came; at most PIDS_PER_KEY (oldest go). */
+  byPid: Map<number | null, UnixIdentity>;
 }
+
+const PIDS_PER_KEY = 8;
 
 export class IdentityMemo {
   private readonly map = new Map<string, Memo>();
@@ -25,10 +33,9 @@ export class IdentityMemo {
     private readonly now: () => number = Date.now,
   ) {}
 
+  // `-` for a kernel that reported no group list, so that it never shares a key with an empty one.
   private static key(c: PeerCredentials): string {
-    return c.groups === null
-      ? `${c.uid}:${c.gid}:${c.pid}`
-      : `${c.uid}:${c.gid}:${c.pid}:${c.groups.join(',')}`;
+    return c.groups === null ? `${c.uid}:${c.gid}:-` : `${c.uid}:${c.gid}:${c.groups.join(',')}`;
   }
 
   get(credentials: PeerCredentials): UnixIdentity | undefined {
@@ -36,9 +43,16 @@ export class IdentityMemo {
     const key = IdentityMemo.key(credentials);
     const memo = this.map.get(key);
     if (memo === undefined) return undefined;
-    if (memo.expiresAt > this.now()) return memo.identity;
-    this.map.delete(key);
-    return undefined;
+    if (memo.expiresAt <= this.now()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    const known = memo.byPid.get(credentials.pid);
+    if (known !== undefined) return known;
+    const copy = Object.freeze({ ...memo.identity, pid: credentials.pid });
+    memo.byPid.set(credentials.pid, copy);
+    if (memo.byPid.size > PIDS_PER_KEY) memo.byPid.delete(memo.byPid.keys().next().value as number | null);
+    return copy;
   }
 
   remember(credentials: PeerCredentials, identity: UnixIdentity): UnixIdentity {
@@ -47,7 +61,11 @@ export class IdentityMemo {
     Object.freeze(identity.selectors);
     if (identity.groups) Object.freeze(identity.groups);
     Object.freeze(identity);
-    this.map.set(IdentityMemo.key(credentials), { identity, expiresAt: this.now() + this.ttlMs });
+    this.map.set(IdentityMemo.key(credentials), {
+      identity,
+      expiresAt: this.now() + this.ttlMs,
+      byPid: new Map([[identity.pid, identity]]),
+    });
     while (this.map.size > this.max) {
       const oldest = this.map.keys().next();
       if (oldest.done) break;

@@ -31,6 +31,7 @@ export {
 export { serveHttp } from './http.js';
 export {
   bufferedDestination,
+  createJsonLogger,
   flushLogs,
   LOG_LEVELS,
   type LogLevel,

@@ -168,9 +168,9 @@ class PeerServerImpl extends EventEmitter {
   private readonly handleSignals: boolean | 'close';
   private readonly drainTimeoutMs: number | null;
   /** Admitted connections still open: what a drain waits for, and cuts at drainTimeoutMs. */
-  private readonly open = new Set<net.Socket>();
   private readonly backlog: number | undefined;
   private readonly memo: IdentityMemo;
+  private readonly admission: Admission;
   /** Lookups and process attestation; owns the pool unless one was given. */
   private readonly directory: PoolDirectory;
   /** Every piece of listen/close state. */
@@ -223,13 +223,10 @@ class PeerServerImpl extends EventEmitter {
       processOptions: options.process ? (options.process === true ? {} : options.process) : null,
       pool: () => this.directory.pool,
       asyncContext: options.asyncContext !== false,
-      onPeer: (socket, identity) => {
-        this.open.add(socket);
-        socket.once('close', () => this.open.delete(socket));
-        this.emit('peer', socket, identity);
-      },
+      onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
     });
+    this.admission = admission;
     this.server.on('connection', admission.connection);
     this.tls =
       options.tls === undefined
@@ -301,7 +298,7 @@ class PeerServerImpl extends EventEmitter {
 
   /** Admitted connections still open. */
   get openConnections(): number {
-    return this.open.size;
+    return this.admission.openCount;
   }
 
   get path(): string | null {
@@ -364,7 +361,7 @@ class PeerServerImpl extends EventEmitter {
       else signals?.remove();
     };
     this.logger.info(
-      { reason: signal, open: this.open.size, drainTimeoutMs: this.drainTimeoutMs },
+      { reason: signal, open: this.admission.openCount, drainTimeoutMs: this.drainTimeoutMs },
       'shutting down',
     );
     this.once('close', () => {
@@ -388,7 +385,7 @@ class PeerServerImpl extends EventEmitter {
     } catch (err) {
       // A remote client admitted in the meantime must not hold up the report of the failed start.
       const closing = this.tls?.close();
-      for (const socket of this.open) socket.destroy();
+      this.admission.destroyOpen();
       await closing;
       throw err;
     }
@@ -434,9 +431,10 @@ class PeerServerImpl extends EventEmitter {
 
   /** drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many. */
   private cutDrain(): void {
-    if (this.open.size === 0) return;
-    this.logger.warn({ open: this.open.size }, 'drain timeout: closing the remaining connections');
-    for (const socket of this.open) socket.destroy();
+    const open = this.admission.openCount;
+    if (open === 0) return;
+    this.logger.warn({ open }, 'drain timeout: closing the remaining connections');
+    this.admission.destroyOpen();
   }
 
   /** Removes our socket file (only if it is still ours) and the private bind directory. */

@@ -3,8 +3,17 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPeerServer, InvalidLogLevelError, LOG_LEVELS, parseLogLevel } from '../src/index.js';
+import { type AuditEvent, auditLine } from '../src/audit.js';
+import {
+  createJsonLogger,
+  createPeerServer,
+  InvalidLogLevelError,
+  LOG_LEVELS,
+  parseLogLevel,
+} from '../src/index.js';
+import { directLines } from '../src/logger.js';
 import { ensureDist } from './build-dist.js';
 import { makeTempDir, removeDir } from './helpers.js';
 
@@ -83,4 +92,157 @@ it('the default logger’s lines carry the server’s pid; the connecting proces
     expect(e).toMatchObject({ pid: child.pid, peerPid: process.pid, peerUid: process.getuid?.() });
     expect(e).not.toHaveProperty('uid');
   }
+});
+
+describe('audit lines written directly (createJsonLogger)', () => {
+  // Events with every kind of value an audit line holds: nulls, booleans, fractions, and strings that
+  // need escaping (quotes, backslashes, newlines, control and non-ASCII characters, a lone surrogate).
+  const events: AuditEvent[] = [
+    {
+      event: 'peerauth.connection',
+      decision: 'closed',
+      auth: 'unix',
+      remoteAddress: null,
+      peerUid: 1000,
+      peerGid: 1000,
+      peerPid: 4242,
+      username: 'alice',
+      person: 'Alice "A" Liddell',
+      role: 'admin',
+      fallback: false,
+      spiffeId: 'spiffe://example.org/uid-1000',
+      reason: null,
+      durationMs: 12.345,
+      admissionMs: 0.021,
+    },
+    {
+      event: 'peerauth.connection',
+      decision: 'rejected',
+      auth: 'x509-svid',
+      remoteAddress: '[2001:db8::7]:51234',
+      peerUid: null,
+      peerGid: null,
+      peerPid: null,
+      username: null,
+      person: null,
+      role: null,
+      fallback: null,
+      spiffeId: null,
+      reason: 'client certificate refused (bad \\ path\n"x"\u0001 é \ud800 ✓)',
+      durationMs: null,
+      admissionMs: null,
+    },
+    {
+      event: 'peerauth.connection',
+      decision: 'accepted',
+      auth: 'unix',
+      remoteAddress: null,
+      peerUid: 0,
+      peerGid: 0,
+      peerPid: null,
+      username: 'root',
+      person: null,
+      role: 'guest',
+      fallback: true,
+      spiffeId: 'spiffe://example.org/uid-0',
+      reason: '',
+      durationMs: 0,
+      admissionMs: null,
+    },
+  ];
+
+  it('is byte for byte the line pino writes for the same event', () => {
+    const seen: string[] = [];
+    const reference = pino(
+      { base: { name: 'peerauth', pid: process.pid }, level: 'debug' },
+      { write: (line: string) => seen.push(line) },
+    );
+    const bindings = String((reference as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym]);
+    expect(bindings).toBe(`,"name":"peerauth","pid":${process.pid}`);
+    const levels = ['info', 'warn', 'debug'] as const;
+    for (const [i, event] of events.entries()) {
+      const level = levels[i]!;
+      reference[level](event, `peer connection ${event.decision}`);
+      const pinoLine = seen.at(-1)!;
+      const time = Number(/"time":(\d+)/.exec(pinoLine)?.[1]);
+      expect(auditLine(level, time, bindings, event, `peer connection ${event.decision}`)).toBe(pinoLine);
+    }
+  });
+
+  it('a logger from createJsonLogger takes the direct path; its child and any other logger do not', () => {
+    const logger = createJsonLogger('info', 2);
+    expect(directLines(logger)?.bindings).toBe(`,"name":"peerauth","pid":${process.pid}`);
+    expect(directLines(logger.child({ app: 'x' }))).toBeUndefined();
+    expect(directLines(pino({ level: 'info' }, { write() {} }))).toBeUndefined();
+  });
+
+  it('a child process with a createJsonLogger writes one parseable closing line per connection, and honours a level changed later', async () => {
+    const socketPath = path.join(dir, 'direct.sock');
+    // The child reports each server-side close, and takes a new level on stdin, so the test knows which
+    // connections closed before the change.
+    const script = `
+      import readline from 'node:readline';
+      import { createPeerServer, createJsonLogger } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const logger = createJsonLogger('info');
+      const server = createPeerServer({ path: ${JSON.stringify(socketPath)}, logger }, (s) => {
+        s.on('close', () => console.log('closed'));
+        s.end('x');
+      });
+      server.listen(() => console.log('ready'));
+      readline.createInterface({ input: process.stdin }).on('line', (level) => {
+        logger.level = level;
+        console.log('level ' + level);
+      }).on('close', () => server.close());`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const said = (text: string, times = 1) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => stdout.split('\n').filter((l) => l === text).length >= times && resolve();
+        child.stdout.on('data', check);
+        child.once('exit', (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+        check();
+      });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const connect = () =>
+      new Promise<void>((resolve, reject) =>
+        net
+          .connect(socketPath)
+          .on('error', reject)
+          .on('close', () => resolve())
+          .resume(),
+      );
+    await said('ready');
+    await connect();
+    await connect();
+    await said('closed', 2);
+    child.stdin.write('warn\n');
+    await said('level warn');
+    for (let i = 0; i < 3; i++) await connect();
+    await said('closed', 5);
+    child.stdin.end();
+    await exited;
+    const lines = stderr.split('\n').filter((l) => l.includes('peerauth.connection'));
+    // Connections 1 and 2 closed at info; the other three after the level was raised to warn.
+    expect(lines).toHaveLength(2);
+    for (const line of lines)
+      expect(JSON.parse(line)).toMatchObject({
+        level: 30,
+        name: 'peerauth',
+        pid: child.pid,
+        event: 'peerauth.connection',
+        decision: 'closed',
+        peerUid: process.getuid?.(),
+        peerPid: process.pid,
+        msg: 'peer connection closed',
+      });
+  });
 });

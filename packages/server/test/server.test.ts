@@ -1,8 +1,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { type CredentialPool, createCredentialPool } from '@peerauth/core-native';
-import { createResolver, currentIdentity, type Identity, tryCurrentIdentity } from '@peerauth/identity';
+import { type CredentialPool, createCredentialPool, getPeerCredentials } from '@peerauth/core-native';
+import {
+  createResolver,
+  currentIdentity,
+  type Identity,
+  tryCurrentIdentity,
+  type UnixIdentity,
+} from '@peerauth/identity';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AddressInUseError,
@@ -18,8 +24,10 @@ import {
   countingDirectory,
   makeStaleSocket,
   makeTempDir,
+  PRINT_CLIENT,
   recordingLogger,
   removeDir,
+  run,
   silentLogger,
   tryConnect,
   unix,
@@ -197,6 +205,45 @@ describe('createPeerServer', () => {
     await exchange(otherPath);
     expect(fresh[1]).not.toBe(fresh[0]);
     expect(Object.isFrozen(fresh[0])).toBe(false);
+  });
+
+  it('a new process of the same uid, gid and groups takes the remembered identity with its own pid, without the resolver', async () => {
+    const socketPath = path.join(dir, 'memo-pids.sock');
+    const uid = process.getuid?.() ?? 0;
+    const directory = countingDirectory({ [uid]: { name: 'someone', gid: 0 } }, 0);
+    const seen: { identity: UnixIdentity; pid: number | null }[] = [];
+    const server = start({ path: socketPath, identity: createResolver(CONFIG, directory) }, (s, identity) => {
+      seen.push({ identity: unix(identity), pid: getPeerCredentials(s).pid });
+      s.end(`${unix(identity).pid}`);
+    });
+    await listening(server);
+    // Two real client processes, each connecting twice; then this process.
+    const twice = `${PRINT_CLIENT.replace("process.stdout.write(d + '|EOF');", "process.stdout.write(d + '|'); require('node:net').connect(process.argv[1]).on('data', (x) => process.stdout.write(x + '|EOF'));")}`;
+    const first = await run(process.execPath, ['-e', twice, socketPath]);
+    const second = await run(process.execPath, ['-e', twice, socketPath]);
+    await exchange(socketPath);
+    expect(seen).toHaveLength(5);
+    const pids = seen.map((x) => x.identity.pid);
+    // Each connection's identity names the pid the kernel reported for it, never a remembered one.
+    expect(pids).toEqual(seen.map((x) => x.pid));
+    expect(first).toBe(`${pids[0]}|${pids[1]}|EOF`);
+    expect(second).toBe(`${pids[2]}|${pids[3]}|EOF`);
+    expect(new Set([pids[0], pids[2], pids[4]]).size).toBe(3);
+    expect(pids[4]).toBe(process.pid);
+    // One lookup for all five; a process's repeat connection shares its first connection's object.
+    expect(directory.userCalls).toBe(1);
+    expect(seen[1]!.identity).toBe(seen[0]!.identity);
+    expect(seen[3]!.identity).toBe(seen[2]!.identity);
+    expect(seen[2]!.identity).not.toBe(seen[0]!.identity);
+    // Copied from the remembered identity, not built by the resolver again: the frozen trail is shared.
+    expect(seen[2]!.identity.trail).toBe(seen[0]!.identity.trail);
+    expect(seen[4]!.identity.selectors).toBe(seen[0]!.identity.selectors);
+    for (const { identity } of seen) {
+      expect(Object.isFrozen(identity)).toBe(true);
+      const { pid: _pid, ...rest } = identity;
+      const { pid: _first, ...firstRest } = seen[0]!.identity;
+      expect(rest).toEqual(firstRest);
+    }
   });
 
   it('without a path: $XDG_RUNTIME_DIR/peerauth/peerauth.sock in a 0700 directory', async () => {
