@@ -4,7 +4,7 @@
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
 import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
-import { groupNamer } from './group-namer.js';
+import { type GroupNamer, groupNamer } from './group-namer.js';
 import { markLookupFailed } from './lookup-failed.js';
 import {
   indexConfig,
@@ -177,6 +177,20 @@ function assertCredentials(creds: PeerCredentialsLike): void {
   if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
 }
 
+/** The primary gid and the supplementary ones, each once, that `names` does not name yet. */
+function unnamedGids(
+  gid: number,
+  supplementary: readonly number[],
+  names: ReadonlyMap<number, string>,
+): number[] {
+  // A short list (the usual case) is searched in place; a long one (the kernel reports up to 65,536
+  // groups) goes through a Set, so this stays linear.
+  if (supplementary.length > 16) return [...new Set([gid, ...supplementary])].filter((g) => !names.has(g));
+  const out: number[] = names.has(gid) ? [] : [gid];
+  for (const g of supplementary) if (g !== gid && !names.has(g) && !out.includes(g)) out.push(g);
+  return out;
+}
+
 /** What one resolve() call has seen so far. */
 interface Run {
   lookupFailed: boolean;
@@ -188,6 +202,7 @@ class PeerResolver implements Resolver {
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
+  readonly #groupNamer: GroupNamer | undefined;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -199,6 +214,7 @@ class PeerResolver implements Resolver {
     this.directory = directory;
     this.#settings = settings;
     this.#index = index ?? indexConfig(config);
+    this.#groupNamer = groupNamer(directory);
   }
 
   withDirectory(directory: UserDirectory): Resolver {
@@ -243,11 +259,13 @@ class PeerResolver implements Resolver {
     answer: Lookup<unknown>,
   ): number[] {
     const listed = answer.ok ? checkGroups(answer.value) : answer;
-    this.#failed(run, 'groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
-      uid: creds.uid,
-      username,
-    });
-    if (!listed.ok) return [];
+    if (!listed.ok) {
+      this.#failed(run, 'groupsOf', `user ${JSON.stringify(username)} (gid ${creds.gid})`, listed, {
+        uid: creds.uid,
+        username,
+      });
+      return [];
+    }
     for (const g of listed.value) if (g.name !== null) names.set(g.gid, g.name);
     return listed.value.map((g) => g.gid);
   }
@@ -255,25 +273,18 @@ class PeerResolver implements Resolver {
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    const byGid = groupNamer(this.directory);
+    const byGid = this.#groupNamer;
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
-      const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
+      const unnamed = unnamedGids(creds.gid, supplementary, names);
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, source);
       return then(
         call(() => byGid(unnamed), this.#settings.timeoutMs),
         (answer) => {
           const found = answer.ok ? checkGroups(answer.value) : answer;
-          this.#failed(
-            run,
-            'groupsByGid',
-            `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`,
-            found,
-            {
-              uid: creds.uid,
-              gids: unnamed,
-            },
-          );
-          if (found.ok) {
+          if (!found.ok) {
+            const subject = `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`;
+            this.#failed(run, 'groupsByGid', subject, found, { uid: creds.uid, gids: unnamed });
+          } else {
             const asked = new Set(unnamed);
             for (const g of found.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
           }
@@ -343,7 +354,8 @@ class PeerResolver implements Resolver {
     const userLookup = call(() => this.directory.userByUid(creds.uid), this.#settings.timeoutMs);
     return then(userLookup, (answer) => {
       const user = answer.ok ? checkUser(answer.value) : answer;
-      this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
+      // The subject and log fields are built only for a failure: this runs for every connection.
+      if (!user.ok) this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
       const username = usernameStage(creds.uid, user);
       return then(this.#groups(run, creds, username.username), (groups) =>
         this.#identity(run, creds, process, username, groups),

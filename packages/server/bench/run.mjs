@@ -139,7 +139,9 @@ console.log(
 const totals = Object.fromEntries(
   KINDS.map((k) => [k, { done: 0, failed: 0, ms: 0, cpuUs: 0, accepted: 0 }]),
 );
-const roundRatios = [];
+// Per kind, its ratio to plain in each round: plain ran minutes apart from some kinds over the whole run,
+// but within seconds of each in one round, so the median of these resists the machine's drift.
+const roundRatios = Object.fromEntries(KINDS.map((k) => [k, []]));
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order each round so no kind always runs first.
   const order = KINDS.slice(round % KINDS.length).concat(KINDS.slice(0, round % KINDS.length));
@@ -149,7 +151,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const key of Object.keys(totals[kind])) totals[kind][key] += r[key];
     perKind[kind] = r.done / r.ms;
   }
-  roundRatios.push(perKind.peer / perKind.plain);
+  for (const kind of KINDS) roundRatios[kind].push(perKind[kind] / perKind.plain);
   console.log(
     `  round ${round + 1}: ${KINDS.map((k) => `${k} ${Math.round(perKind[k] * 1000)}/s`).join(', ')}`,
   );
@@ -163,13 +165,19 @@ for (const kind of KINDS) {
       `${(t.cpuUs / t.accepted).toFixed(1).padStart(5)} µs/connection  (${NOTES[kind]}; failed: ${t.failed})`,
   );
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
 console.log('');
 for (const kind of KINDS.slice(1)) {
   const target = TARGETS[kind] ? `  (target >= ${TARGETS[kind].toFixed(2)})` : '';
-  console.log(`  ratio ${kind}/plain: ${(rate(kind) / rate('plain')).toFixed(3)}${target}`);
+  console.log(
+    `  ratio ${kind}/plain: ${(rate(kind) / rate('plain')).toFixed(3)}, median of rounds ` +
+      `${median(roundRatios[kind]).toFixed(3)}${target}`,
+  );
 }
-console.log(`  median of round ratios peer/plain: ${median(roundRatios).toFixed(3)}`);
 
 console.log(`\nheap per idle connection (${CONNECTIONS} open, after gc; mean of 2 passes):`);
 const heap = Object.fromEntries(HEAP_KINDS.map((k) => [k, 0]));

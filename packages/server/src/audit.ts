@@ -114,7 +114,8 @@ export function auditLine(
 
 function write(logger: PeerLogger, level: keyof typeof LEVEL, event: AuditEvent, msg: string): void {
   const lines = directLines(logger);
-  if (lines !== undefined) lines.write(auditLine(level, Date.now(), lines.bindings, event, msg));
+  if (lines !== undefined)
+    lines.write(auditLine(level, Date.now(), lines.bindings, event, msg), level === 'warn');
   else logger[level]?.(event, msg);
 }
 

@@ -27,12 +27,11 @@ export function createDefaultLogger(): PeerLogger {
  * generic per-key loop, which cost a fifth of the connection rate with the audit trail on.
  */
 export function createJsonLogger(level: LogLevel, fd = 2): pino.Logger {
-  const destination = bufferedDestination(fd);
+  const { destination, writeLine } = lineBuffer(fd);
   const logger = pino({ base: { name: 'peerauth', pid: process.pid }, level }, destination);
   // pino's own bindings string (`,"name":"peerauth","pid":N`), so both writers agree byte for byte.
   const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
-  if (typeof bindings === 'string')
-    direct.set(logger, { bindings, write: (line) => destination.write(line) });
+  if (typeof bindings === 'string') direct.set(logger, { bindings, write: writeLine });
   return logger;
 }
 
@@ -40,7 +39,8 @@ export function createJsonLogger(level: LogLevel, fd = 2): pino.Logger {
 export interface DirectLines {
   /** What pino writes after `"time":N` for this logger: its bindings, starting with a comma. */
   bindings: string;
-  write(line: string): void;
+  /** A whole line; `urgent` (warn and above) goes out at once, as pino's would. */
+  write(line: string, urgent: boolean): void;
 }
 
 const direct = new WeakMap<object, DirectLines>();
@@ -78,6 +78,17 @@ function hookExit(): void {
  * what an operator watches for: they go out at once.
  */
 export function bufferedDestination(fd: number): pino.DestinationStream {
+  return lineBuffer(fd).destination;
+}
+
+/**
+ * bufferedDestination, and the same buffer's writer for lines whose level the caller knows (the server's
+ * audit lines): they skip reading the level back out of the line.
+ */
+function lineBuffer(fd: number): {
+  destination: pino.DestinationStream;
+  writeLine: (line: string, urgent: boolean) => void;
+} {
   const stream = pino.destination({ fd, sync: false });
   let pending = '';
   let timer: NodeJS.Timeout | null = null;
@@ -110,19 +121,18 @@ export function bufferedDestination(fd: number): pino.DestinationStream {
   buffered.add(flushable);
   hookExit();
   stream.on('close', () => buffered.delete(flushable));
-  return {
-    write(line: string) {
-      pending += line;
-      if (urgent(line)) {
-        handOver();
-        stream.flush();
-      } else if (pending.length >= AUDIT_BUFFER_BYTES) handOver();
-      else if (timer === null) {
-        timer = setTimeout(handOver, AUDIT_FLUSH_MS);
-        timer.unref();
-      }
-    },
+  const writeLine = (line: string, now: boolean): void => {
+    pending += line;
+    if (now) {
+      handOver();
+      stream.flush();
+    } else if (pending.length >= AUDIT_BUFFER_BYTES) handOver();
+    else if (timer === null) {
+      timer = setTimeout(handOver, AUDIT_FLUSH_MS);
+      timer.unref();
+    }
   };
+  return { destination: { write: (line: string) => writeLine(line, urgent(line)) }, writeLine };
 }
 
 /** write(2) until all is out; a non-blocking pipe that is full (EAGAIN) is retried for up to a second. */

@@ -1,6 +1,7 @@
 // The default logger: its `pid` is this server's, the caller's ids are `peer*`, and a bad
 // PEERAUTH_LOG_LEVEL is a typed error naming the valid levels.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -15,7 +16,7 @@ import {
 } from '../src/index.js';
 import { directLines } from '../src/logger.js';
 import { ensureDist } from './build-dist.js';
-import { makeTempDir, removeDir } from './helpers.js';
+import { makeTempDir, removeDir, waitFor } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -245,4 +246,48 @@ describe('audit lines written directly (createJsonLogger)', () => {
         msg: 'peer connection closed',
       });
   });
+});
+
+it('a refusal’s audit line goes out at once, before the event loop turns again', async () => {
+  const socketPath = path.join(dir, 'urgent.sock');
+  const release = path.join(dir, 'urgent.release');
+  // After the refusal the child blocks its event loop until the test creates `release`: a line still
+  // waiting in the buffer for its flush timer could not reach stderr before then.
+  const script = `
+    import fs from 'node:fs';
+    import { createPeerServer, createJsonLogger } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    const server = createPeerServer(
+      { path: ${JSON.stringify(socketPath)}, logger: createJsonLogger('info'), allowRoles: [] },
+      () => {},
+    );
+    server.on('rejected', () => {
+      const until = Date.now() + 20000;
+      while (!fs.existsSync(${JSON.stringify(release)}) && Date.now() < until) {}
+      server.close();
+    });
+    server.listen(() => console.log('ready'));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
+      child.once('exit', (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+    });
+    net.connect(socketPath).on('error', () => {});
+    await waitFor(() => stderr.includes('"peer connection rejected"'), 10_000);
+    expect(JSON.parse(stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      level: 40,
+      decision: 'rejected',
+      reason: 'role "public" is not in allowRoles',
+    });
+  } finally {
+    fs.writeFileSync(release, '');
+    await exited;
+  }
 });
