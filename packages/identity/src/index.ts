@@ -26,7 +26,7 @@ export {
   NoIdentityError,
 } from './errors.js';
 export { type GroupNamer, groupNamer } from './group-namer.js';
-export { lookupFailedDuring } from './lookup-failed.js';
+export { lookupFailedDuring, unnamedGroupIn, withPid } from './lookup-failed.js';
 export { type ControlCharacter, findControlCharacter, quoteValue } from './printable.js';
 export {
   createResolver,

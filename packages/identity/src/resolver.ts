@@ -5,7 +5,7 @@
 import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
 import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
 import { type GroupNamer, groupNamer } from './group-namer.js';
-import { markLookupFailed } from './lookup-failed.js';
+import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
   indexConfig,
   type Lookup,
@@ -202,7 +202,9 @@ class PeerResolver implements Resolver {
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
-  readonly #groupNamer: GroupNamer | undefined;
+  // The directory's gid namer, bound once and made again only when the directory's methods change (a
+  // directory may gain groupsByGid after the resolver was made, or a test may spy on it).
+  #namer: { batch: unknown; single: unknown; namer: GroupNamer | undefined } | null = null;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -214,7 +216,15 @@ class PeerResolver implements Resolver {
     this.directory = directory;
     this.#settings = settings;
     this.#index = index ?? indexConfig(config);
-    this.#groupNamer = groupNamer(directory);
+  }
+
+  #groupNamer(): GroupNamer | undefined {
+    const { groupsByGid: batch, groupByGid: single } = this.directory;
+    const known = this.#namer;
+    if (known !== null && known.batch === batch && known.single === single) return known.namer;
+    const namer = groupNamer(this.directory);
+    this.#namer = { batch, single, namer };
+    return namer;
   }
 
   withDirectory(directory: UserDirectory): Resolver {
@@ -273,7 +283,7 @@ class PeerResolver implements Resolver {
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    const byGid = this.#groupNamer;
+    const byGid = this.#groupNamer();
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
       const unnamed = unnamedGids(creds.gid, supplementary, names);
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, source);
@@ -393,6 +403,7 @@ class PeerResolver implements Resolver {
       }),
       trail: [username.step, person.step, role.step, spiffe.step],
     };
+    if (groups.ordered.some((g) => g.name === null)) markUnnamedGroup(identity);
     return run.lookupFailed ? markLookupFailed(identity) : identity;
   }
 }

@@ -9,7 +9,10 @@ import {
   InvalidUidError,
   isResolver,
   loadIdentityConfig,
+  lookupFailedDuring,
   type UserDirectory,
+  unnamedGroupIn,
+  withPid,
 } from '../src/index.js';
 import { creds, hangingDirectory, hostDirectory, staticDirectory } from './directory.js';
 import { spiffeIdProblem } from './spiffe-validator.js';
@@ -503,4 +506,51 @@ describe('resolveNow', () => {
     expect(() => resolver.resolveNow(creds(-1))).toThrow(InvalidUidError);
     await expect(resolver.resolve(creds(-1))).rejects.toBeInstanceOf(InvalidUidError);
   });
+});
+
+describe('marks for whoever remembers identities', () => {
+  const users = { 1000: { name: 'alice', gid: 1000 } };
+
+  it('an identity built while a gid had no name is marked; one with every gid named is not', async () => {
+    const named = createResolver(
+      config,
+      staticDirectory({ users, groups: { 1000: 'alice', 10: 'wheel' }, groupsByGid: true }),
+    );
+    expect(unnamedGroupIn(await named.resolve(creds(1000, 1000, [10])))).toBe(false);
+    const partly = createResolver(
+      config,
+      staticDirectory({ users, groups: { 1000: 'alice' }, groupsByGid: true }),
+    );
+    const identity = await partly.resolve(creds(1000, 1000, [10]));
+    expect(unnamedGroupIn(identity)).toBe(true);
+    // The mark stays out of what an application serialises.
+    expect(JSON.stringify(identity)).not.toContain('unnamed');
+    expect(Object.keys(identity)).not.toContain('unnamedGroup');
+  });
+
+  it('withPid: a frozen copy for another process, marks kept, nothing else changed', async () => {
+    const resolver = createResolver(
+      config,
+      staticDirectory({ users, groups: { 1000: 'alice' }, groupsByGid: true }),
+    );
+    const identity = await resolver.resolve(creds(1000, 1000, [10], 4242));
+    const copy = withPid(identity, 5151);
+    expect(copy.pid).toBe(5151);
+    expect(Object.isFrozen(copy)).toBe(true);
+    expect({ ...copy, pid: 4242 }).toEqual(identity);
+    expect(unnamedGroupIn(copy)).toBe(true);
+    expect(lookupFailedDuring(copy)).toBe(false);
+    expect(identity.pid).toBe(4242);
+  });
+});
+
+it('a directory that gains groupsByGid after the resolver was made is asked through it', async () => {
+  const directory: UserDirectory = {
+    userByUid: async () => ({ name: 'carol', gid: 10 }),
+    groupsOf: async () => [],
+  };
+  const resolver = createResolver(config, directory);
+  expect((await resolver.resolve(creds(1000, 10, [10]))).role).toBe('public');
+  directory.groupsByGid = async (gids) => gids.map((gid) => ({ gid, name: 'wheel' }));
+  expect((await resolver.resolve(creds(1000, 10, [10]))).role).toBe('ops');
 });

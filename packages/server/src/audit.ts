@@ -52,7 +52,7 @@ export interface AuditEvent {
 }
 
 function ms(value: number | null): number | null {
-  return value === null ? null : Math.round(value * 1000) / 1000;
+  return typeof value === 'number' && Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
 }
 
 function buildEvent(
@@ -69,7 +69,7 @@ function buildEvent(
     event: 'peerauth.connection',
     decision,
     auth: peer.auth,
-    remoteAddress: peer.remoteAddress,
+    remoteAddress: peer.remoteAddress ?? null,
     peerUid: credentials?.uid ?? unix?.uid ?? null,
     peerGid: credentials?.gid ?? unix?.gid ?? null,
     peerPid: credentials?.pid ?? unix?.pid ?? null,
@@ -78,7 +78,7 @@ function buildEvent(
     role: identity?.role ?? null,
     fallback: identity ? identity.fallback : null,
     spiffeId: identity?.spiffeId ?? peer.spiffeId ?? null,
-    reason,
+    reason: reason ?? null,
     durationMs: ms(durationMs),
     admissionMs: ms(admissionMs),
   };
@@ -87,13 +87,18 @@ function buildEvent(
 // pino's level numbers for the levels audit events use.
 const LEVEL = { debug: 20, info: 30, warn: 40 } as const;
 
-const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
-const num = (value: number | null): string => (value === null ? 'null' : String(value));
+// As pino writes them: a number that is not finite as null (JSON has no NaN); a missing value as null
+// (buildEvent gives every field a value, so pino sees the same null).
+const str = (value: string | null): string => (typeof value === 'string' ? JSON.stringify(value) : 'null');
+const num = (value: number | null): string =>
+  typeof value === 'number' && Number.isFinite(value) ? String(value) : 'null';
 
 /**
  * The JSON line pino would write for `event` and `msg` on a logger with these bindings: same keys, same
- * order, same escaping (pino's strings are JSON.stringify's; its numbers are finite here), checked against
- * pino itself in logger.test.ts. The keys are AuditEvent's, written out rather than looped over.
+ * order, same escaping, checked against pino itself in logger.test.ts. The keys are AuditEvent's, written
+ * out rather than looped over. One difference, on purpose: a lone UTF-16 surrogate (possible in a config
+ * name or an admit hook's reason) is written escaped (`\ud800`), as JSON.stringify does; pino's fast path
+ * for short strings writes it raw, and the UTF-8 encoding of the line then turns it into U+FFFD.
  */
 export function auditLine(
   level: keyof typeof LEVEL,
@@ -104,7 +109,7 @@ export function auditLine(
 ): string {
   return (
     `{"level":${LEVEL[level]},"time":${time}${bindings},"event":"${e.event}","decision":"${e.decision}",` +
-    `"auth":"${e.auth}","remoteAddress":${str(e.remoteAddress)},"peerUid":${num(e.peerUid)},` +
+    `"auth":${str(e.auth)},"remoteAddress":${str(e.remoteAddress)},"peerUid":${num(e.peerUid)},` +
     `"peerGid":${num(e.peerGid)},"peerPid":${num(e.peerPid)},"username":${str(e.username)},` +
     `"person":${str(e.person)},"role":${str(e.role)},"fallback":${e.fallback === null ? 'null' : e.fallback},` +
     `"spiffeId":${str(e.spiffeId)},"reason":${str(e.reason)},"durationMs":${num(e.durationMs)},` +
@@ -114,8 +119,9 @@ export function auditLine(
 
 function write(logger: PeerLogger, level: keyof typeof LEVEL, event: AuditEvent, msg: string): void {
   const lines = directLines(logger);
-  if (lines !== undefined)
-    lines.write(auditLine(level, Date.now(), lines.bindings, event, msg), level === 'warn');
+  const bindings = lines?.bindings() ?? null;
+  if (lines !== undefined && bindings !== null)
+    lines.write(auditLine(level, Date.now(), bindings, event, msg), level === 'warn');
   else logger[level]?.(event, msg);
 }
 

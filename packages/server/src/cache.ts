@@ -152,6 +152,7 @@ function attempt<T>(load: () => MaybePromise<T>): Promise<T> {
 }
 
 export const DEFAULT_TTL_MS = 60_000;
+export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
 
 /**
  * `derived` are caches built from this directory's answers (the server's identity memo): clear() empties
@@ -163,7 +164,7 @@ export function createCachingDirectory(
   derived: readonly { clear(): void }[] = [],
 ): CachingDirectory {
   const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
-  const negativeTtlMs = options.negativeTtlMs ?? 5_000;
+  const negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
   const max = Math.max(1, options.max ?? 10_000);
   const now = options.now ?? Date.now;
   for (const [name, value] of [

@@ -8,11 +8,13 @@
 //
 // Only identities with a username and built without a failed lookup are remembered: with lookupFailure
 // "fallback" a failed or timed-out lookup (of the user or of any group) must be retried by the next
-// connection rather than pinned for the TTL. Identities with process attestation are never
+// connection rather than pinned for the TTL. One built while a gid had no name is remembered only for the
+// cache's negative TTL, as that answer is: a group created meanwhile must count for the next new process
+// as soon as the directory cache asks again. Identities with process attestation are never
 // remembered (the same pid can exec another program). Shared identities are frozen so no connection can
 // change what another one sees.
 import type { PeerCredentials } from '@peerauth/core-native';
-import { lookupFailedDuring, type UnixIdentity } from '@peerauth/identity';
+import { lookupFailedDuring, type UnixIdentity, unnamedGroupIn, withPid } from '@peerauth/identity';
 
 interface Memo {
   /** The identity of this key's first connection; the copies of later processes differ only in `pid`. */
@@ -29,6 +31,8 @@ export class IdentityMemo {
 
   constructor(
     private readonly ttlMs: number,
+    /** For an identity built while a gid had no name: the directory cache's negative TTL. */
+    private readonly negativeTtlMs: number,
     private readonly max: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -49,7 +53,7 @@ export class IdentityMemo {
     }
     const known = memo.byPid.get(credentials.pid);
     if (known !== undefined) return known;
-    const copy = Object.freeze({ ...memo.identity, pid: credentials.pid });
+    const copy = withPid(memo.identity, credentials.pid);
     memo.byPid.set(credentials.pid, copy);
     if (memo.byPid.size > PIDS_PER_KEY) memo.byPid.delete(memo.byPid.keys().next().value as number | null);
     return copy;
@@ -63,7 +67,8 @@ export class IdentityMemo {
     Object.freeze(identity);
     this.map.set(IdentityMemo.key(credentials), {
       identity,
-      expiresAt: this.now() + this.ttlMs,
+      expiresAt:
+        this.now() + (unnamedGroupIn(identity) ? Math.min(this.negativeTtlMs, this.ttlMs) : this.ttlMs),
       byPid: new Map([[identity.pid, identity]]),
     });
     while (this.map.size > this.max) {

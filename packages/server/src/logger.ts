@@ -29,16 +29,25 @@ export function createDefaultLogger(): PeerLogger {
 export function createJsonLogger(level: LogLevel, fd = 2): pino.Logger {
   const { destination, writeLine } = lineBuffer(fd);
   const logger = pino({ base: { name: 'peerauth', pid: process.pid }, level }, destination);
-  // pino's own bindings string (`,"name":"peerauth","pid":N`), so both writers agree byte for byte.
-  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
-  if (typeof bindings === 'string') direct.set(logger, { bindings, write: writeLine });
+  const fields = logger as unknown as Record<symbol, unknown>;
+  direct.set(logger, {
+    // pino's own bindings string (`,"name":"peerauth","pid":N`), read at every line: setBindings() changes it.
+    bindings: () => {
+      const bindings = fields[pino.symbols.chindingsSym];
+      return typeof bindings === 'string' ? bindings : null;
+    },
+    write: writeLine,
+  });
   return logger;
 }
 
 /** Where a logger made by createJsonLogger takes whole lines; see directLines(). */
 export interface DirectLines {
-  /** What pino writes after `"time":N` for this logger: its bindings, starting with a comma. */
-  bindings: string;
+  /**
+   * What pino writes after `"time":N` for this logger now: its bindings, starting with a comma (or null if
+   * pino no longer keeps them as a string; then the line goes through pino).
+   */
+  bindings(): string | null;
   /** A whole line; `urgent` (warn and above) goes out at once, as pino's would. */
   write(line: string, urgent: boolean): void;
 }

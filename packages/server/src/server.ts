@@ -18,7 +18,13 @@ import {
   type RejectedEvent,
 } from './admission.js';
 import type { ProcessOptions } from './attest.js';
-import { type CacheOptions, type CachingDirectory, createCachingDirectory, DEFAULT_TTL_MS } from './cache.js';
+import {
+  type CacheOptions,
+  type CachingDirectory,
+  createCachingDirectory,
+  DEFAULT_NEGATIVE_TTL_MS,
+  DEFAULT_TTL_MS,
+} from './cache.js';
 import { InvalidServerOptionError, NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
 import { Lifecycle } from './lifecycle.js';
@@ -201,6 +207,7 @@ class PeerServerImpl extends EventEmitter {
     const cacheOptions = options.cache ?? {};
     this.memo = new IdentityMemo(
       cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
+      cacheOptions.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
       Math.max(0, cacheOptions.identities ?? 1024),
     );
     // The memo holds identities built from the cache's answers: clearing the cache clears it too.

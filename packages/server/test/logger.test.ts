@@ -170,9 +170,32 @@ describe('audit lines written directly (createJsonLogger)', () => {
     }
   });
 
+  it('a value pino writes as null (a number that is not finite) is null; a short lone surrogate stays exact', () => {
+    const seen: string[] = [];
+    const reference = pino({ base: { name: 'peerauth', pid: 1 } }, { write: (l: string) => seen.push(l) });
+    const bindings = String((reference as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym]);
+    const odd = { ...events[0]!, durationMs: Number.NaN, admissionMs: Number.POSITIVE_INFINITY };
+    reference.info(odd, 'peer connection closed');
+    const time = Number(/"time":(\d+)/.exec(seen[0]!)?.[1]);
+    expect(auditLine('info', time, bindings, odd, 'peer connection closed')).toBe(seen[0]);
+    // pino's short-string path writes a lone surrogate raw (UTF-8 then makes it U+FFFD); the direct line
+    // escapes it, so the text read back is the text written.
+    const surrogate = { ...events[0]!, person: 'x\ud800' };
+    const line = auditLine('info', time, bindings, surrogate, 'peer connection closed');
+    expect(line).toContain('"person":"x\\ud800"');
+    expect(JSON.parse(Buffer.from(line).toString('utf8')).person).toBe('x\ud800');
+  });
+
+  it('audit lines carry bindings set later with setBindings, as pino’s own lines do', () => {
+    const logger = createJsonLogger('info', 2);
+    logger.setBindings({ service: 'billing' });
+    const bindings = directLines(logger)?.bindings();
+    expect(bindings).toBe(`,"name":"peerauth","pid":${process.pid},"service":"billing"`);
+  });
+
   it('a logger from createJsonLogger takes the direct path; its child and any other logger do not', () => {
     const logger = createJsonLogger('info', 2);
-    expect(directLines(logger)?.bindings).toBe(`,"name":"peerauth","pid":${process.pid}`);
+    expect(directLines(logger)?.bindings()).toBe(`,"name":"peerauth","pid":${process.pid}`);
     expect(directLines(logger.child({ app: 'x' }))).toBeUndefined();
     expect(directLines(pino({ level: 'info' }, { write() {} }))).toBeUndefined();
   });

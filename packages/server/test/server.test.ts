@@ -246,6 +246,31 @@ describe('createPeerServer', () => {
     }
   });
 
+  it('an identity built while a gid had no name is remembered only for negativeTtlMs: a new process sees the group once it exists', async () => {
+    const socketPath = path.join(dir, 'memo-unnamed.sock');
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    let groupExists = false;
+    // A directory in which the primary group is created between two connections.
+    const directory = {
+      userByUid: (u: number) => (u === uid ? { name: 'someone', gid } : null),
+      groupsOf: () => [],
+      groupsByGid: (gids: readonly number[]) =>
+        gids.map((g) => ({ gid: g, name: groupExists && g === gid ? 'builders' : null })),
+    };
+    const config = { ...CONFIG, groupRoles: { builders: 'admin' } };
+    const server = start(
+      { path: socketPath, identity: createResolver(config, directory), cache: { negativeTtlMs: 50 } },
+      (s, identity) => s.end(identity.role),
+    );
+    await listening(server);
+    expect(await run(process.execPath, ['-e', PRINT_CLIENT, socketPath])).toBe('guest|EOF');
+    groupExists = true;
+    // Past negativeTtlMs (the cache asks again for a gid it had no name for), far within ttlMs.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await run(process.execPath, ['-e', PRINT_CLIENT, socketPath])).toBe('admin|EOF');
+  });
+
   it('without a path: $XDG_RUNTIME_DIR/peerauth/peerauth.sock in a 0700 directory', async () => {
     const saved = process.env.XDG_RUNTIME_DIR;
     process.env.XDG_RUNTIME_DIR = dir;
