@@ -92,6 +92,9 @@ const LEVEL = { debug: 20, info: 30, warn: 40 } as const;
 const str = (value: string | null): string => (typeof value === 'string' ? JSON.stringify(value) : 'null');
 const num = (value: number | null): string =>
   typeof value === 'number' && Number.isFinite(value) ? String(value) : 'null';
+// Only true and false are written as they are: the line stays JSON whatever a caller passed.
+const bool = (value: boolean | null): string =>
+  value === true ? 'true' : value === false ? 'false' : 'null';
 
 /**
  * The JSON line pino would write for `event` and `msg` on a logger with these bindings: same keys, same
@@ -111,7 +114,7 @@ export function auditLine(
     `{"level":${LEVEL[level]},"time":${time}${bindings},"event":"${e.event}","decision":"${e.decision}",` +
     `"auth":${str(e.auth)},"remoteAddress":${str(e.remoteAddress)},"peerUid":${num(e.peerUid)},` +
     `"peerGid":${num(e.peerGid)},"peerPid":${num(e.peerPid)},"username":${str(e.username)},` +
-    `"person":${str(e.person)},"role":${str(e.role)},"fallback":${e.fallback === null ? 'null' : e.fallback},` +
+    `"person":${str(e.person)},"role":${str(e.role)},"fallback":${bool(e.fallback)},` +
     `"spiffeId":${str(e.spiffeId)},"reason":${str(e.reason)},"durationMs":${num(e.durationMs)},` +
     `"admissionMs":${num(e.admissionMs)},"msg":${JSON.stringify(msg)}}\n`
   );
