@@ -4,7 +4,7 @@
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
 import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
-import { type GroupNamer, groupNamer } from './group-namer.js';
+import { groupNamer } from './group-namer.js';
 import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
   indexConfig,
@@ -177,20 +177,6 @@ function assertCredentials(creds: PeerCredentialsLike): void {
   if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
 }
 
-/** The primary gid and the supplementary ones, each once, that `names` does not name yet. */
-function unnamedGids(
-  gid: number,
-  supplementary: readonly number[],
-  names: ReadonlyMap<number, string>,
-): number[] {
-  // A short list (the usual case) is searched in place; a long one (the kernel reports up to 65,536
-  // groups) goes through a Set, so this stays linear.
-  if (supplementary.length > 16) return [...new Set([gid, ...supplementary])].filter((g) => !names.has(g));
-  const out: number[] = names.has(gid) ? [] : [gid];
-  for (const g of supplementary) if (g !== gid && !names.has(g) && !out.includes(g)) out.push(g);
-  return out;
-}
-
 /** What one resolve() call has seen so far. */
 interface Run {
   lookupFailed: boolean;
@@ -202,9 +188,6 @@ class PeerResolver implements Resolver {
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
-  // The directory's gid namer, bound once and made again only when the directory's methods change (a
-  // directory may gain groupsByGid after the resolver was made, or a test may spy on it).
-  #namer: { batch: unknown; single: unknown; namer: GroupNamer | undefined } | null = null;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -218,15 +201,6 @@ class PeerResolver implements Resolver {
     this.#index = index ?? indexConfig(config);
   }
 
-  #groupNamer(): GroupNamer | undefined {
-    const { groupsByGid: batch, groupByGid: single } = this.directory;
-    const known = this.#namer;
-    if (known !== null && known.batch === batch && known.single === single) return known.namer;
-    const namer = groupNamer(this.directory);
-    this.#namer = { batch, single, namer };
-    return namer;
-  }
-
   withDirectory(directory: UserDirectory): Resolver {
     return new PeerResolver(this.config, directory, this.#settings, this.#index);
   }
@@ -235,8 +209,13 @@ class PeerResolver implements Resolver {
    * A failed lookup: with lookupFailure "reject", resolution stops here; with "fallback", it is logged and
    * resolution goes on without that answer.
    */
-  #failed(run: Run, lookup: IdentityLookup, subject: string, failure: Lookup<unknown>, log: object): void {
-    if (failure.ok) return;
+  #failed(
+    run: Run,
+    lookup: IdentityLookup,
+    subject: string,
+    failure: Extract<Lookup<unknown>, { ok: false }>,
+    log: object,
+  ): void {
     run.lookupFailed = true;
     const { timeoutMs, logger } = this.#settings;
     if (this.config.lookupFailure === 'reject') {
@@ -283,9 +262,9 @@ class PeerResolver implements Resolver {
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    const byGid = this.#groupNamer();
+    const byGid = groupNamer(this.directory);
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
-      const unnamed = unnamedGids(creds.gid, supplementary, names);
+      const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, source);
       return then(
         call(() => byGid(unnamed), this.#settings.timeoutMs),

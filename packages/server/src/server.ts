@@ -173,9 +173,9 @@ class PeerServerImpl extends EventEmitter {
   private readonly listenFds: boolean | 'auto';
   private readonly handleSignals: boolean | 'close';
   private readonly drainTimeoutMs: number | null;
-  /** Admitted connections still open: what a drain waits for, and cuts at drainTimeoutMs. */
   private readonly backlog: number | undefined;
   private readonly memo: IdentityMemo;
+  /** Decides each connection, and keeps the admitted ones still open: what a drain waits for and cuts. */
   private readonly admission: Admission;
   /** Lookups and process attestation; owns the pool unless one was given. */
   private readonly directory: PoolDirectory;
