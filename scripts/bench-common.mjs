@@ -65,7 +65,9 @@ export function buildGo(source, dir, name) {
     env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GO111MODULE: 'on' },
   });
   if (built.status !== 0) {
-    console.log(`${name}: skipped, go build failed: ${built.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    console.log(
+      `${name}: skipped, go build failed: ${built.stderr.trim().split('\n').slice(-3).join(' / ')}`,
+    );
     return null;
   }
   return out;
@@ -85,13 +87,21 @@ export function buildPeercred() {
     console.log(`${name}: skipped, the bench builds it on Linux only`);
     return null;
   }
-  const cache = path.join(ROOT, 'node_modules', '.cache', 'peerauth-bench', `peercred-abi${process.versions.modules}`);
+  const cache = path.join(
+    ROOT,
+    'node_modules',
+    '.cache',
+    'peerauth-bench',
+    `peercred-abi${process.versions.modules}`,
+  );
   const pkg = path.join(cache, 'package');
   if (fs.existsSync(path.join(pkg, 'build', 'Release', 'binding.node'))) return pkg;
   // node-gyp downloads headers unless the running Node ships them (a distribution's node does, in
   // <prefix>/include/node; the npm `node` package does not).
   const prefix = path.dirname(path.dirname(process.execPath));
-  const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node.h')) ? [`--nodedir=${prefix}`] : [];
+  const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node.h'))
+    ? [`--nodedir=${prefix}`]
+    : [];
   fs.rmSync(cache, { recursive: true, force: true });
   fs.mkdirSync(cache, { recursive: true });
   const steps = [
@@ -131,7 +141,9 @@ export function guard(referenceFile, cpuRatios, short) {
   const figures = reference.cpuRatio[major];
   const byKind = (kind) =>
     figures ? figures[kind] : Math.max(...recorded.map((m) => reference.cpuRatio[m][kind] ?? 0));
-  const source = figures ? `Node ${major}` : `Node ${major} has none: the most lenient of ${recorded.join(', ')}`;
+  const source = figures
+    ? `Node ${major}`
+    : `Node ${major} has none: the most lenient of ${recorded.join(', ')}`;
   console.log(
     `\nguard: CPU per unit / plain's, against ${path.relative(ROOT, referenceFile)} (${source}) x ${margin}`,
   );

@@ -36,7 +36,9 @@ if (mode === 'rate') {
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  process.stdout.write(`${JSON.stringify({ done, failed, ms: performance.now() - started, latency: Object.fromEntries(latency.counts) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ done, failed, ms: performance.now() - started, latency: Object.fromEntries(latency.counts) })}\n`,
+  );
 } else if (mode === 'hold') {
   const count = Number(a);
   const sockets = [];

@@ -73,7 +73,6 @@ const NOTES = {
 // Targets for the server's CPU per connection, as a ratio to plain's.
 const TARGETS = { 'peer-defaults': 1.1, peer: 1.05, 'peer-resolver': 1.15 };
 
-
 // 10,000 sockets need more than the usual 1024 descriptors per process; raise the soft limit up to the
 // hard one in the shell that starts each process.
 function spawnNode(args, stderr = 'inherit', program = process.execPath, env = process.env) {
@@ -86,10 +85,11 @@ function spawnNode(args, stderr = 'inherit', program = process.execPath, env = p
 function startServer(kind) {
   const socketPath = path.join(dir, `${serial++}.sock`);
   let child;
-  if (kind === 'python') child = spawnNode([path.join(HERE, 'python-server.py'), kind, socketPath], 'inherit', 'python3');
+  if (kind === 'python')
+    child = spawnNode([path.join(HERE, 'python-server.py'), kind, socketPath], 'inherit', 'python3');
   else if (kind === 'go') child = spawnNode([kind, socketPath], 'inherit', GO);
+  // The default logger writes the audit lines to stderr: /dev/null here, as a service's journal would take them.
   else
-    // The default logger writes the audit lines to stderr: /dev/null here, as a service's journal would take them.
     child = spawnNode(
       ['--expose-gc', path.join(HERE, 'server.mjs'), kind, socketPath],
       kind === 'peer-defaults' ? 'ignore' : 'inherit',
