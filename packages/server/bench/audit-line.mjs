@@ -1,9 +1,11 @@
 // Where the audit line's CPU goes, apart from sockets and the machine's noise: the closing line of one
 // connection (auditClosed) called in one process, 64 per event-loop turn as a busy server would, through
 // createJsonLogger's buffered destination to /dev/null. Prints CPU µs per line (process.cpuUsage: all threads)
-// for: the level check alone (audit off), building the line without writing it, and the whole path.
+// for: the level check alone (audit off), building the line, gathering lines, each way of writing the 32 KiB
+// batches (the default logger's is sonic-boom's asynchronous write), and the whole path.
 // node bench/audit-line.mjs [lines]
 import fs from 'node:fs';
+import { pino } from 'pino';
 import { auditClosed, auditLine } from '../dist/audit.js';
 import { createJsonLogger } from '../dist/logger.js';
 
@@ -58,18 +60,40 @@ console.log(`audit line cost, Node ${process.version}, ${LINES} lines, ${PER_TUR
 await measure('event-loop turns only (baseline)', () => {});
 const off = createJsonLogger('warn', devnull);
 await measure('audit off: level check', (i) => auditClosed(off, peer, identity, null, i * 1e-3, 0.045));
-let sink = 0;
-await measure('line built, not written', (i) => {
-  sink += auditLine(
-    'info',
-    Date.now(),
-    ',"name":"peerauth","pid":1',
-    { ...event, durationMs: i * 1e-3 },
-    'peer connection closed',
-  ).length;
+const BINDINGS = ',"name":"peerauth","pid":1';
+const line = (i) =>
+  auditLine('info', Date.now(), BINDINGS, { ...event, durationMs: i * 1e-3 }, 'peer connection closed');
+let pending = '';
+await measure('line built', (i) => {
+  pending = line(i);
 });
+pending = '';
+// The buffered destination's steps one at a time: gathered into one string, then handed over per 32 KiB.
+const gathered = (hand) => (i) => {
+  pending += line(i);
+  if (pending.length >= 32768) {
+    hand(pending);
+    pending = '';
+  }
+};
+await measure(
+  'built, gathered, dropped at 32 KiB',
+  gathered(() => {}),
+);
+await measure(
+  'built, gathered, fs.writeSync per 32 KiB',
+  gathered((s) => fs.writeSync(devnull, s)),
+);
+await measure(
+  'built, gathered, fs.write (async) per 32 KiB',
+  gathered((s) => fs.write(devnull, s, () => {})),
+);
+const sonic = pino.destination({ fd: devnull, sync: false });
+await measure(
+  'built, gathered, sonic-boom async per 32 KiB',
+  gathered((s) => sonic.write(s)),
+);
 const on = createJsonLogger('info', devnull);
-await measure('audit at info: built and written', (i) =>
+await measure('auditClosed at info: the whole path', (i) =>
   auditClosed(on, peer, identity, null, i * 1e-3, 0.045),
 );
-if (sink === 0) console.log('');
