@@ -95,7 +95,9 @@ export function buildPeercred() {
     `peercred-abi${process.versions.modules}`,
   );
   const pkg = path.join(cache, 'package');
-  if (fs.existsSync(path.join(pkg, 'build', 'Release', 'binding.node'))) return pkg;
+  // Loaded in a child: an addon built against other headers fails to load, and that is a skip, not a crash.
+  const loads = () => spawnSync(process.execPath, ['-e', `require(${JSON.stringify(pkg)})`]).status === 0;
+  if (fs.existsSync(path.join(pkg, 'build', 'Release', 'binding.node')) && loads()) return pkg;
   // node-gyp downloads headers unless the running Node ships them (a distribution's node does, in
   // <prefix>/include/node; the npm `node` package does not).
   const prefix = path.dirname(path.dirname(process.execPath));
@@ -110,7 +112,12 @@ export function buildPeercred() {
     ['npm', ['install', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--silent'], pkg],
     [
       process.execPath,
-      [path.join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', ...nodedir],
+      [
+        path.join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+        'rebuild',
+        `--target=${process.versions.node}`,
+        ...nodedir,
+      ],
       pkg,
     ],
   ];
@@ -123,7 +130,10 @@ export function buildPeercred() {
       return null;
     }
   }
-  return pkg;
+  if (loads()) return pkg;
+  console.log(`${name}: skipped, the addon built but does not load in Node ${process.version}`);
+  fs.rmSync(cache, { recursive: true, force: true });
+  return null;
 }
 
 /**
