@@ -1,5 +1,6 @@
 // Keep-alive HTTP/1.1 load over a Unix socket or 127.0.0.1:port: N connections, one request in flight on each,
-// for a given time; prints "<responses> <non-200 responses>". One thread on epoll, so the client costs little
+// for a given time or until a given number of responses (checked between epoll rounds); prints "<responses> <non-200 responses>", then on a second line each request's latency
+// (request written to response complete, whole µs, 1 s and over counted as 1 s) as "us:count" pairs. One thread on epoll, so the client costs little
 // next to what it measures. Responses must carry Content-Length (the bench upstream always does).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,12 +21,15 @@
 
 static const char REQ[] = "GET /bench HTTP/1.1\r\nHost: localhost\r\nUser-Agent: peerauth-bench\r\nAccept: */*\r\n\r\n";
 
-struct conn { int fd; char buf[BUF]; size_t len; };
+struct conn { int fd; char buf[BUF]; size_t len; long long sent_us; };
 
-static long long now_ms(void) {
+#define MAX_US 1000000
+static unsigned int hist[MAX_US + 1];
+
+static long long now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int open_conn(const char *target) {
@@ -46,8 +50,9 @@ static int open_conn(const char *target) {
   return fd;
 }
 
-static void send_req(int fd) {
-  if (write(fd, REQ, sizeof REQ - 1) != (ssize_t)(sizeof REQ - 1)) { perror("write"); exit(1); }
+static void send_req(struct conn *c) {
+  c->sent_us = now_us();
+  if (write(c->fd, REQ, sizeof REQ - 1) != (ssize_t)(sizeof REQ - 1)) { perror("write"); exit(1); }
 }
 
 // Length of the first complete response in c->buf, or 0 if it is not all there yet.
@@ -65,9 +70,13 @@ static size_t complete(struct conn *c, int *ok) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: load <socket path | port> <connections> <ms>\n"); return 2; }
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: load <socket path | port> <connections> <ms> [max responses]\n");
+    return 2;
+  }
   int n = atoi(argv[2]);
   long long ms = atoll(argv[3]);
+  long long max = argc == 5 ? atoll(argv[4]) : -1;
   if (n < 1 || n > MAXC) { fprintf(stderr, "connections: 1..%d\n", MAXC); return 2; }
   static struct conn conns[MAXC];
   int ep = epoll_create1(0);
@@ -75,11 +84,11 @@ int main(int argc, char **argv) {
     conns[i].fd = open_conn(argv[1]);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &conns[i]};
     epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
-    send_req(conns[i].fd);
+    send_req(&conns[i]);
   }
-  long long done = 0, bad = 0, deadline = now_ms() + ms;
+  long long done = 0, bad = 0, deadline = now_us() + ms * 1000;
   struct epoll_event evs[MAXC];
-  while (now_ms() < deadline) {
+  while (now_us() < deadline && (max < 0 || done < max)) {
     int k = epoll_wait(ep, evs, MAXC, 100);
     for (int e = 0; e < k; e++) {
       struct conn *c = evs[e].data.ptr;
@@ -91,12 +100,17 @@ int main(int argc, char **argv) {
       while ((used = complete(c, &ok)) > 0) {
         done++;
         if (!ok) bad++;
+        long long us = now_us() - c->sent_us;
+        hist[us > MAX_US ? MAX_US : us]++;
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
-        send_req(c->fd);
+        send_req(c);
       }
     }
   }
   printf("%lld %lld\n", done, bad);
+  for (int us = 0; us <= MAX_US; us++)
+    if (hist[us]) printf("%d:%u ", us, hist[us]);
+  printf("\n");
   return 0;
 }

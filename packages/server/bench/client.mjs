@@ -1,9 +1,12 @@
 // Load generator, run in its own process so it does not share the server's event loop.
-//   rate <path> <durationMs> <concurrency>: connect, read until the server closes, repeat; prints the count.
+//   rate <path> <durationMs> <concurrency> [count]: connect, read until the server closes, repeat, until the
+//     time is up or count connections are done; prints the count and each connection's latency (connect to
+//     close, µs) counted per value.
 //   hold <path> <count>: opens <count> connections, prints "open <n>", keeps them until stdin closes.
 import net from 'node:net';
+import { Histogram } from '../../../scripts/bench-common.mjs';
 
-const [mode, socketPath, a, b] = process.argv.slice(2);
+const [mode, socketPath, a, b, c] = process.argv.slice(2);
 
 function once(path) {
   return new Promise((resolve) => {
@@ -17,18 +20,25 @@ function once(path) {
 if (mode === 'rate') {
   const durationMs = Number(a);
   const concurrency = Number(b);
+  const count = c ? Number(c) : Number.POSITIVE_INFINITY;
   const deadline = performance.now() + durationMs;
   let done = 0;
   let failed = 0;
+  const latency = new Histogram();
   const loop = async () => {
-    while (performance.now() < deadline) {
-      if (await once(socketPath)) done++;
-      else failed++;
+    while (performance.now() < deadline && done + failed < count) {
+      const t0 = performance.now();
+      if (await once(socketPath)) {
+        done++;
+        latency.add((performance.now() - t0) * 1000);
+      } else failed++;
     }
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  process.stdout.write(`${JSON.stringify({ done, failed, ms: performance.now() - started })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ done, failed, ms: performance.now() - started, latency: Object.fromEntries(latency.counts) })}\n`,
+  );
 } else if (mode === 'hold') {
   const count = Number(a);
   const sockets = [];

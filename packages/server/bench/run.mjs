@@ -1,66 +1,101 @@
 // npm run bench -w @peerauth/server
-// 1. Connections per second: plain net.Server vs createPeerServer (warm cache) under the same client load,
-//    in one run, alternating kinds every round so noise spreads evenly; ratio target >= 0.97.
+// 1. Connections per second, p99 latency and the server's CPU time per connection (all its threads, user +
+//    system, reported by the server process itself), side by side in one run, alternating kinds every round
+//    so noise spreads evenly: plain net.Server, npm `peercred`, Python asyncio and Go with SO_PEERCRED (each
+//    built or run when its tools are present, skipped with a line when not), and createPeerServer: defaults,
+//    audit off, resolver path, asyncContext off. CPU per connection is what a shared, busy machine can still
+//    compare from run to run; the rate moves with the machine's other load.
 // 2. Extra heap per idle connection with 10,000 connections open; target < 2 KB.
-// Every server runs in its own process (bench/server.mjs), the load in another (bench/client.mjs).
-// Prints figures; never fails on them.
+// 3. The guard: exits 1 when a peerauth kind's CPU per connection, as a ratio to plain's, is worse than its
+//    figure in bench/reference.json by more than the margin stated there. BENCH_GUARD=1 (`npm run
+//    bench:guard`) is the short form CI runs: plain and the peerauth kinds only, a few seconds, the generous
+//    margin, no heap pass.
+// Every server runs in its own process (bench/server.mjs, python-server.py, go-server.go), the load in
+// others (bench/client.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { buildGo, buildPeercred, formatUs, guard, Histogram } from '../../../scripts/bench-common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
-const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 1000);
+const GUARD = process.env.BENCH_GUARD === '1';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (GUARD ? 3 : 6));
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? (GUARD ? 5000 : 2000));
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? (GUARD ? 200 : 1000));
+// Warm-up and (in the guard) rounds also count connections: on a loaded machine a second may serve a tenth
+// of the connections it serves on a quiet one, too few to finish the JIT's optimising compilation, whose
+// threads' CPU time would then be charged to the round.
+const WARM_CONNECTIONS = Number(process.env.BENCH_WARM_CONNECTIONS ?? 5000);
+const ROUND_CONNECTIONS = Number(process.env.BENCH_ROUND_CONNECTIONS ?? (GUARD ? 3000 : 0));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
-const HAS_PYTHON = spawnSync('python3', ['--version']).status === 0;
+const REFERENCE = path.join(HERE, 'reference.json');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pasrv-bench-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+let serial = 0;
+
+console.log(
+  `peerauth server bench${GUARD ? ' (guard: short, ratios only)' : ''}: node ${process.version}, ` +
+    `${os.cpus().length} CPUs, ${os.platform()} ${os.release()}`,
+);
+const HAS_PYTHON = !GUARD && spawnSync('python3', ['--version']).status === 0;
+if (!GUARD && !HAS_PYTHON) console.log('Python asyncio: skipped, python3 not found');
+const GO = GUARD ? null : buildGo(path.join(HERE, 'go-server.go'), dir, 'Go + SO_PEERCRED');
+const PEERCRED = GUARD ? null : buildPeercred();
 const KINDS = [
   'plain',
+  ...(PEERCRED ? ['peercred'] : []),
   ...(HAS_PYTHON ? ['python'] : []),
+  ...(GO ? ['go'] : []),
   'peer-defaults',
   'peer',
   'peer-resolver',
   'peer-noctx',
 ];
-const HEAP_KINDS = KINDS.filter((k) => k !== 'python');
+const FOREIGN = new Set(['python', 'go']);
+const HEAP_KINDS = KINDS.filter((k) => !FOREIGN.has(k) && k !== 'peercred');
 const NOTES = {
   plain: 'net.Server',
+  peercred: 'net.Server + npm peercred (SO_PEERCRED, nan addon)',
   python: 'Python asyncio + SO_PEERCRED',
+  go: 'Go net.UnixListener + SO_PEERCRED, a goroutine per connection',
   'peer-defaults': 'createPeerServer defaults: audit at info, default pino logger, stderr to /dev/null',
   peer: 'createPeerServer, audit off',
   'peer-resolver':
     'audit off, no identity memo: every connection through the resolver, warm per-uid cache (a new process of a known uid, gid and groups takes the memo)',
   'peer-noctx': 'audit off, asyncContext: false',
 };
-const TARGETS = { 'peer-defaults': 0.9, peer: 0.97, 'peer-resolver': 0.9 };
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pasrv-bench-'));
-process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-let serial = 0;
+// Targets for the server's CPU per connection, as a ratio to plain's.
+const TARGETS = { 'peer-defaults': 1.1, peer: 1.05, 'peer-resolver': 1.15 };
 
 // 10,000 sockets need more than the usual 1024 descriptors per process; raise the soft limit up to the
 // hard one in the shell that starts each process.
-function spawnNode(args, stderr = 'inherit', program = process.execPath) {
+function spawnNode(args, stderr = 'inherit', program = process.execPath, env = process.env) {
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', program, ...args], {
     stdio: ['pipe', 'pipe', stderr],
+    env,
   });
 }
 
 function startServer(kind) {
   const socketPath = path.join(dir, `${serial++}.sock`);
-  const child =
-    kind === 'python'
-      ? spawnNode([path.join(HERE, 'python-server.py'), kind, socketPath], 'inherit', 'python3')
-      : // The default logger writes the audit lines to stderr: /dev/null here, as a service's journal would take them.
-        spawnNode(
-          ['--expose-gc', path.join(HERE, 'server.mjs'), kind, socketPath],
-          kind === 'peer-defaults' ? 'ignore' : 'inherit',
-        );
+  let child;
+  if (kind === 'python')
+    child = spawnNode([path.join(HERE, 'python-server.py'), kind, socketPath], 'inherit', 'python3');
+  else if (kind === 'go') child = spawnNode([kind, socketPath], 'inherit', GO);
+  // The default logger writes the audit lines to stderr: /dev/null here, as a service's journal would take them.
+  else
+    child = spawnNode(
+      ['--expose-gc', path.join(HERE, 'server.mjs'), kind, socketPath],
+      kind === 'peer-defaults' ? 'ignore' : 'inherit',
+      process.execPath,
+      { ...process.env, BENCH_PEERCRED_DIR: PEERCRED ?? '' },
+    );
   const lines = readline.createInterface({ input: child.stdout });
   const waiting = [];
   lines.on('line', (line) => waiting.shift()?.(line));
@@ -94,23 +129,33 @@ function runClient(args) {
 async function measureRate(kind) {
   const server = await startServer(kind);
   // Several client processes, so the load generator is not the bottleneck of a single event loop.
-  const load = (ms) =>
-    Promise.all(
-      Array.from({ length: CLIENTS }, () =>
-        runClient(['rate', server.socketPath, String(ms), String(Math.ceil(CONCURRENCY / CLIENTS))]),
-      ),
-    );
+  const load = async (ms, count = 0) =>
+    (
+      await Promise.all(
+        Array.from({ length: CLIENTS }, () =>
+          runClient([
+            'rate',
+            server.socketPath,
+            String(ms),
+            String(Math.ceil(CONCURRENCY / CLIENTS)),
+            ...(count ? [String(Math.ceil(count / CLIENTS))] : []),
+          ]),
+        ),
+      )
+    ).map((out) => JSON.parse(out));
+  const done = (runs) => runs.reduce((n, r) => n + r.done + r.failed, 0);
   // Warm the per-uid cache and the JIT under the same load first: a server runs for hours, and the figure
   // is its steady state, not the first second of optimising compilation.
-  await load(WARM_MS);
+  const warmed = done(await load(WARM_MS));
+  if (warmed < WARM_CONNECTIONS) await load(20_000, WARM_CONNECTIONS - warmed);
   await server.send('mark');
-  const outs = await load(ROUND_MS);
+  const outs = await load(ROUND_MS, ROUND_CONNECTIONS);
   const result = { done: 0, failed: 0, ms: 0 };
-  for (const out of outs) {
-    const r = JSON.parse(out);
+  for (const r of outs) {
     result.done += r.done;
     result.failed += r.failed;
     result.ms = Math.max(result.ms, r.ms);
+    latency[kind].merge(r.latency);
   }
   const { cpuUs, accepted } = await server.send('report');
   await server.stop();
@@ -130,54 +175,74 @@ async function measureHeap(kind) {
 }
 
 console.log(
-  `peerauth server bench: node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}`,
-);
-if (!HAS_PYTHON) console.log('python3 not found: the Python asyncio server is skipped');
-console.log(
-  `connections/second: ${ROUNDS} rounds of ${ROUND_MS} ms per kind after ${WARM_MS} ms of warm-up, alternated, ${CONCURRENCY} client loops in ${CLIENTS} processes`,
+  `connections/second: ${ROUNDS} rounds of ${ROUND_CONNECTIONS ? `${ROUND_CONNECTIONS} connections (at most ${ROUND_MS} ms)` : `${ROUND_MS} ms`} per kind ` +
+    `after ${WARM_MS} ms and at least ${WARM_CONNECTIONS} connections of warm-up, alternated, ${CONCURRENCY} client loops in ${CLIENTS} processes`,
 );
 const totals = Object.fromEntries(
   KINDS.map((k) => [k, { done: 0, failed: 0, ms: 0, cpuUs: 0, accepted: 0 }]),
 );
-// Per kind, its ratio to plain in each round: plain ran minutes apart from some kinds over the whole run,
-// but within seconds of each in one round, so the median of these resists the machine's drift.
-const roundRatios = Object.fromEntries(KINDS.map((k) => [k, []]));
-for (let round = 0; round < ROUNDS; round++) {
+const latency = Object.fromEntries(KINDS.map((k) => [k, new Histogram()]));
+// Per kind, its ratios to plain in each round (rate, and CPU per connection): plain ran minutes apart from
+// some kinds over the whole run, but within seconds of each in one round, so the median of these resists the
+// machine's drift.
+const roundRatios = Object.fromEntries(KINDS.map((k) => [k, { rate: [], cpu: [] }]));
+async function round(kinds, n) {
   // Rotate the order each round so no kind always runs first.
-  const order = KINDS.slice(round % KINDS.length).concat(KINDS.slice(0, round % KINDS.length));
+  const order = kinds.slice(n % kinds.length).concat(kinds.slice(0, n % kinds.length));
   const perKind = {};
   for (const kind of order) {
     const r = await measureRate(kind);
     for (const key of Object.keys(totals[kind])) totals[kind][key] += r[key];
-    perKind[kind] = r.done / r.ms;
+    perKind[kind] = { rate: r.done / r.ms, cpu: r.cpuUs / r.accepted };
   }
-  for (const kind of KINDS) roundRatios[kind].push(perKind[kind] / perKind.plain);
+  for (const kind of kinds) {
+    roundRatios[kind].rate.push(perKind[kind].rate / perKind.plain.rate);
+    roundRatios[kind].cpu.push(perKind[kind].cpu / perKind.plain.cpu);
+  }
   console.log(
-    `  round ${round + 1}: ${KINDS.map((k) => `${k} ${Math.round(perKind[k] * 1000)}/s`).join(', ')}`,
+    `  round ${n + 1}: ${kinds.map((k) => `${k} ${Math.round(perKind[k].rate * 1000)}/s ${perKind[k].cpu.toFixed(1)} µs`).join(', ')}`,
   );
 }
-const rate = (k) => (totals[k].done / totals[k].ms) * 1000;
-console.log('');
-for (const kind of KINDS) {
-  const t = totals[kind];
-  console.log(
-    `  ${kind.padEnd(11)} ${rate(kind).toFixed(0).padStart(6)} connections/s, server CPU ` +
-      `${(t.cpuUs / t.accepted).toFixed(1).padStart(5)} µs/connection  (${NOTES[kind]}; failed: ${t.failed})`,
-  );
-}
+for (let n = 0; n < ROUNDS; n++) await round(KINDS, n);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
-console.log('');
-for (const kind of KINDS.slice(1)) {
-  const target = TARGETS[kind] ? `  (target >= ${TARGETS[kind].toFixed(2)})` : '';
+const rate = (k) => (totals[k].done / totals[k].ms) * 1000;
+const cpu = (k) => totals[k].cpuUs / totals[k].accepted;
+console.log(
+  '\n  kind           connections/s   p99     CPU/conn   CPU ratio (median of rounds)   rate ratio (median)',
+);
+for (const kind of KINDS) {
+  const t = totals[kind];
+  const ratios =
+    kind === 'plain'
+      ? ''
+      : `${(cpu(kind) / cpu('plain')).toFixed(2)} (${median(roundRatios[kind].cpu).toFixed(2)})`.padEnd(31) +
+        `${(rate(kind) / rate('plain')).toFixed(2)} (${median(roundRatios[kind].rate).toFixed(2)})`;
+  const target = TARGETS[kind] ? `  target CPU <= ${TARGETS[kind].toFixed(2)}` : '';
   console.log(
-    `  ratio ${kind}/plain: ${(rate(kind) / rate('plain')).toFixed(3)}, median of rounds ` +
-      `${median(roundRatios[kind]).toFixed(3)}${target}`,
+    `  ${kind.padEnd(14)} ${rate(kind).toFixed(0).padStart(8)}/s  ${formatUs(latency[kind].percentile(0.99)).padStart(7)}  ` +
+      `${cpu(kind).toFixed(1).padStart(6)} µs   ${ratios.padEnd(46)}${target}${t.failed ? `  failed: ${t.failed}` : ''}`,
   );
 }
+console.log('');
+for (const kind of KINDS) console.log(`  ${kind}: ${NOTES[kind]}`);
+
+// The guard reads the median of the per-round CPU ratios, the figure least moved by the machine's drift. The
+// short guard reads the best round instead, and measures a kind found worse twice more beside plain before
+// it fails: a regression is worse in every round, a busy neighbour in some.
+const PEER_KINDS = KINDS.filter((k) => k.startsWith('peer-') || k === 'peer');
+const guardRatio = (k) => (GUARD ? Math.min(...roundRatios[k].cpu) : median(roundRatios[k].cpu));
+let worse = guard(REFERENCE, Object.fromEntries(PEER_KINDS.map((k) => [k, guardRatio(k)])), GUARD);
+if (worse.length && GUARD) {
+  console.log(`\nguard: measuring ${worse.join(', ')} again beside plain`);
+  for (let n = 0; n < 2; n++) await round(['plain', ...worse], n);
+  worse = guard(REFERENCE, Object.fromEntries(worse.map((k) => [k, guardRatio(k)])), GUARD);
+}
+if (worse.length) process.exitCode = 1;
+if (GUARD) process.exit();
 
 console.log(`\nheap per idle connection (${CONNECTIONS} open, after gc; mean of 2 passes):`);
 const heap = Object.fromEntries(HEAP_KINDS.map((k) => [k, 0]));

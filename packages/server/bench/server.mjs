@@ -1,10 +1,11 @@
 // One server per process, so each kind is measured alone: AsyncLocalStorage, once enabled, stays enabled
 // for the whole process and would also slow a plain net.Server running after it.
-// argv: <kind> <socketPath>. Commands on stdin, one per line:
+// argv: <kind> <socketPath> (kinds: plain, peercred, peer, peer-defaults, peer-resolver, peer-noctx). Commands on stdin, one per line:
 //   mark            -> remember CPU time, reset the connection count      (prints "ok")
 //   report          -> {"cpuUs": CPU since mark, "accepted": connections since mark}
 //   heap-base       -> gc, remember heap, reset the count                  (prints "ok")
 //   heap <n>        -> wait for n connections since heap-base, gc, print {"bytesPerConnection"}
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import readline from 'node:readline';
 import { createPeerServer } from '../dist/index.js';
@@ -29,6 +30,14 @@ const onSocket = (socket) => {
 let server;
 if (kind === 'plain') {
   server = net.createServer(onSocket);
+  server.listen({ path: socketPath, backlog: 4096 }, ready);
+} else if (kind === 'peercred') {
+  // The npm `peercred` addon, built by the bench (scripts/bench-common.mjs) into BENCH_PEERCRED_DIR.
+  const peercred = createRequire(import.meta.url)(process.env.BENCH_PEERCRED_DIR);
+  server = net.createServer((socket) => {
+    peercred.fromSock(socket);
+    onSocket(socket);
+  });
   server.listen({ path: socketPath, backlog: 4096 }, ready);
 } else {
   const options = { path: socketPath, identity: CONFIG, logger: silent, backlog: 4096 };
