@@ -266,8 +266,9 @@ class PeerServerImpl extends EventEmitter {
   }
 
   private tlsBundles() {
-    // Read at each handshake: a bundle reloaded from disk applies from the next connection on.
-    return (this.tls as TlsListener).files.bundles;
+    // Read at each handshake: a bundle reloaded from disk or streamed by the agent applies from the next
+    // connection on.
+    return (this.tls as TlsListener).material.bundles;
   }
 
   tlsAddress(): AddressInfo | null {
