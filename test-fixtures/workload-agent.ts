@@ -75,6 +75,11 @@ export class WorkloadAgent {
     this.state = state;
   }
 
+  /** What it hands out now. */
+  get current(): AgentState | null {
+    return this.state;
+  }
+
   get openStreams(): number {
     return this.svidCalls.size + this.bundleCalls.size;
   }
