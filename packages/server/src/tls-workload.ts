@@ -22,14 +22,14 @@ export interface WorkloadMaterialOptions {
 const NO_BUNDLES: TrustBundleSet = new Map();
 
 /** The optional peer dependency, loaded only when a server asks for the Workload API. */
-async function loadClient(): Promise<typeof import('@peerauth/workload-api')> {
+async function loadClient(endpoint: string): Promise<typeof import('@peerauth/workload-api')> {
   try {
     return await import('@peerauth/workload-api');
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     throw new InvalidServerOptionError(
       'tls.workloadApi',
-      undefined,
+      endpoint,
       'needs the package @peerauth/workload-api next to @peerauth/server: npm install @peerauth/workload-api',
     );
   }
@@ -52,7 +52,7 @@ export class WorkloadMaterial {
 
   /** Waits for the agent's first SVID (the source's readyTimeoutMs); rejects with its WorkloadApiError. */
   async load(): Promise<ServerSvid> {
-    const { createX509Source } = await loadClient();
+    const { createX509Source } = await loadClient(this.options.endpoint);
     const source = createX509Source({ endpoint: this.options.endpoint });
     this.source = source;
     const { svid } = await source.ready;
