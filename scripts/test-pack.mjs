@@ -29,7 +29,7 @@ const PACKAGES = {
       '@peerauth/server/fastify': 'peerauthPlugin',
     },
   },
-  cli: { deps: ['identity', 'core-native', 'server'], entries: { '@peerauth/cli': 'main' } },
+  cli: { deps: ['identity', 'core-native', 'workload-api', 'server'], entries: { '@peerauth/cli': 'main' } },
 };
 const REQUIRED_FIELDS = ['license', 'repository', 'keywords', 'files', 'exports'];
 const FORBIDDEN = [

@@ -55,6 +55,13 @@ export class WorkloadMaterial {
     const { createX509Source } = await loadClient(this.options.endpoint);
     const source = createX509Source({ endpoint: this.options.endpoint });
     this.source = source;
+    // From the first attempt on: while the start waits for the agent, the log says why it is waiting.
+    source.on('error', (err) =>
+      this.options.logger.warn(
+        { endpoint: this.options.endpoint, err },
+        'Workload API problem; the SVID and bundles in service stay until it recovers',
+      ),
+    );
     const { svid } = await source.ready;
     const served = this.serverSvid(svid);
     this.served = svid.certificatePem;

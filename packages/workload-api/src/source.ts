@@ -56,7 +56,8 @@ function positive(name: string, value: unknown, fallback: number, allowInfinity 
 /** A gRPC status as one of this package's errors; `which` names the call for the message. */
 export function errorFromStatus(s: grpc.StatusObject, endpoint: string, which: string): WorkloadApiError {
   const name = Status[s.code] ?? String(s.code);
-  const said = `${which} at ${endpoint}: ${name}: ${s.details}`;
+  // grpc-js ends some details with an empty "Resolution note: ", which says nothing.
+  const said = `${which} at ${endpoint}: ${name}: ${s.details.replace(/\.? Resolution note: $/, '')}`;
   const options = { grpcCode: s.code };
   if (s.code === Status.PERMISSION_DENIED) {
     // SPIRE's words when no registration entry matches this process (yet: entries reach agents in seconds).
