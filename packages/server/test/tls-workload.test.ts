@@ -246,6 +246,37 @@ describe('tls.workloadApi', () => {
     await echo(open.socket, 'across the restart\n');
   });
 
+  it('a start waits for the agent to hold an identity, and the log says why it waits', async () => {
+    const dir = makeTempDir('patlsw-');
+    const agent = new WorkloadAgent(path.join(dir, 'agent.sock'), null);
+    await agent.start();
+    const logger = recordingLogger();
+    const server = createPeerServer({
+      path: path.join(dir, 's.sock'),
+      identity: config,
+      logger,
+      tls: { host: '127.0.0.1', port: 0, workloadApi: `unix://${agent.socketPath}` },
+    });
+    running.push({ server, agent, port: 0, dir, peers: [], rejected: [], records: logger.records });
+    let listening = false;
+    server.on('peer', (socket, identity) => socket.end(`${JSON.stringify({ role: identity.role })}\n`));
+    server.listen(() => {
+      listening = true;
+    });
+    await waitFor(() =>
+      logger.records.some(
+        (r) =>
+          r.level === 'warn' && (r.obj.err as { code?: string })?.code === 'PEERAUTH_WORKLOAD_NO_IDENTITY',
+      ),
+    );
+    expect(listening).toBe(false);
+    expect(server.tlsAddress()).toBeNull();
+    agent.set(serverState());
+    // The source retries with its backoff (up to 10 s between attempts) and starts once the agent answers.
+    await waitFor(() => listening, 20_000);
+    expect((await connect(server.tlsAddress()!.port, certs.good)).line?.role).toBe('admin');
+  }, 60_000);
+
   it('option mistakes are PEERAUTH_INVALID_SERVER_OPTION naming what to change', () => {
     const tlsOpts = { host: '127.0.0.1', port: 0 };
     expect(() =>
