@@ -20,6 +20,7 @@ fs.mkdirSync(tarballs);
 const PACKAGES = {
   identity: { deps: [], entries: { '@peerauth/identity': 'createResolver' } },
   'core-native': { deps: [], entries: { '@peerauth/core-native': 'getPeerCredentials' } },
+  'workload-api': { deps: [], entries: { '@peerauth/workload-api': 'createX509Source' } },
   server: {
     deps: ['identity', 'core-native'],
     entries: {
@@ -28,7 +29,7 @@ const PACKAGES = {
       '@peerauth/server/fastify': 'peerauthPlugin',
     },
   },
-  cli: { deps: ['identity', 'core-native', 'server'], entries: { '@peerauth/cli': 'main' } },
+  cli: { deps: ['identity', 'core-native', 'workload-api', 'server'], entries: { '@peerauth/cli': 'main' } },
 };
 const REQUIRED_FIELDS = ['license', 'repository', 'keywords', 'files', 'exports'];
 const FORBIDDEN = [
@@ -118,6 +119,9 @@ function install(name) {
       type: 'module',
       dependencies: local,
       overrides: local,
+      // protobufjs (under @grpc/grpc-js) has a postinstall that only prints a version-scheme warning: a
+      // user who reviewed it denies it, as the root package.json does.
+      allowScripts: { protobufjs: false },
     }),
   );
   // Scripts are not ignored: a package of ours that npm thinks has an install script shows up as a warning

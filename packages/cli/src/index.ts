@@ -87,10 +87,14 @@ function buildProgram(setCode: (code: number) => void): Command {
 
   program
     .command('doctor')
-    .description('platform support, socket directory, config and addon checks')
+    .description('platform support, socket directory, config, addon and SPIRE agent checks')
     .option('--socket <path>', 'socket path to check (default: the server default)')
     .option('--config <file>', 'identity config JSON to check')
     .option('--mode <octal>', 'socket mode to check: does every directory on the path let in whom it admits?')
+    .option(
+      '--workload-api <socket>',
+      "ask the SPIRE agent's Workload API: reachable? the SVID's ID and expiry, the trust domains it holds",
+    )
     .action(run((opts) => doctorCommand(opts)));
 
   return program;

@@ -1,7 +1,8 @@
 // serve and proxy's mutual-TLS flags: where to listen, the server's own SVID, and the bundle of each trust
 // domain callers may come from. `--bundle` entries join the config's trustDomains (a flag wins over the
 // config for the same domain), so the bundles the server verifies against and the domains the resolver
-// accepts are always one list.
+// accepts are always one list. With `--workload-api` the SVID and every bundle come from the SPIRE agent
+// instead; `--trust-domain` names the domains callers may come from (joining the config's).
 import { IdentityConfigError, type ParsedIdentityConfig, parseIdentityConfig } from '@peerauth/identity';
 import type { TlsListenOptions } from '@peerauth/server';
 import type { Command } from 'commander';
@@ -12,6 +13,8 @@ export interface TlsFlags {
   svidCert?: string;
   svidKey?: string;
   bundle?: string[];
+  workloadApi?: string;
+  trustDomain?: string[];
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -26,6 +29,15 @@ export function addTlsOptions(cmd: Command): Command {
     .option(
       '--bundle <trust-domain=file>',
       "a trust domain callers may come from and its X.509 bundle, PEM (repeatable; spiffe-helper's svid_bundle.pem)",
+      collect,
+    )
+    .option(
+      '--workload-api <socket>',
+      "take the SVID and every trust domain's bundle from the SPIRE agent's Workload API socket (instead of --svid-cert, --svid-key, --bundle)",
+    )
+    .option(
+      '--trust-domain <name>',
+      "with --workload-api: a trust domain callers may come from (repeatable; joins the config's trustDomains)",
       collect,
     );
 }
@@ -71,30 +83,91 @@ export function tlsSettings(
       flags.svidCert !== undefined && '--svid-cert',
       flags.svidKey !== undefined && '--svid-key',
       flags.bundle?.length && '--bundle',
+      flags.workloadApi !== undefined && '--workload-api',
+      flags.trustDomain?.length && '--trust-domain',
     ].filter(Boolean);
     if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
     return { tls: undefined, config };
   }
   const { host, port } = parseListen(flags.tlsListen);
-  if (flags.svidCert === undefined || flags.svidKey === undefined)
+  if (flags.workloadApi !== undefined)
+    return workloadApiSettings(flags, flags.workloadApi, host, port, config);
+  if (flags.trustDomain?.length)
     throw new CliError(
-      "--tls-listen needs the server's SVID: --svid-cert FILE and --svid-key FILE",
+      '--trust-domain goes with --workload-api; with files, use --bundle TRUST_DOMAIN=FILE',
       EXIT_USAGE,
     );
-  let merged = config;
-  if (Object.keys(bundles).length) {
-    try {
-      merged = parseIdentityConfig({ ...config, trustDomains: { ...config.trustDomains, ...bundles } });
-    } catch (err) {
-      if (!(err instanceof IdentityConfigError)) throw err;
-      // The only new input is the --bundle values: a bad trust domain is what the problem is about.
-      throw new CliError(`--bundle: ${err.message}`, EXIT_ERROR, err);
-    }
-  }
+  if (flags.svidCert === undefined || flags.svidKey === undefined)
+    throw new CliError(
+      "--tls-listen needs the server's SVID: --svid-cert FILE and --svid-key FILE, or --workload-api SOCKET",
+      EXIT_USAGE,
+    );
+  const merged = Object.keys(bundles).length ? withTrustDomains(config, bundles, '--bundle') : config;
   if (Object.keys(merged.trustDomains).length === 0)
     throw new CliError(
       '--tls-listen needs at least one trust domain to accept callers from: --bundle TRUST_DOMAIN=FILE, or trustDomains in the config',
       EXIT_USAGE,
     );
   return { tls: { host, port, certFile: flags.svidCert, keyFile: flags.svidKey }, config: merged };
+}
+
+function withTrustDomains(
+  config: ParsedIdentityConfig,
+  added: Record<string, { bundle?: string }>,
+  flag: string,
+): ParsedIdentityConfig {
+  try {
+    return parseIdentityConfig({ ...config, trustDomains: { ...config.trustDomains, ...added } });
+  } catch (err) {
+    if (!(err instanceof IdentityConfigError)) throw err;
+    // The only new input is the flag's values: a bad trust domain is what the problem is about.
+    throw new CliError(`${flag}: ${err.message}`, EXIT_ERROR, err);
+  }
+}
+
+/**
+ * --workload-api: the agent sends the SVID and every bundle, so the file flags make no sense beside it, and
+ * the config's trustDomains (plus --trust-domain) only say which domains callers may come from: a bundle
+ * file there would be a second source for the same domain, which the server refuses.
+ */
+function workloadApiSettings(
+  flags: TlsFlags,
+  socket: string,
+  host: string,
+  port: number,
+  config: ParsedIdentityConfig,
+): { tls: TlsListenOptions; config: ParsedIdentityConfig } {
+  const files = [
+    flags.svidCert !== undefined && '--svid-cert',
+    flags.svidKey !== undefined && '--svid-key',
+    flags.bundle?.length && '--bundle',
+  ].filter(Boolean);
+  if (files.length)
+    throw new CliError(
+      `--workload-api takes the SVID and bundles from the agent: leave out ${files.join(', ')}`,
+      EXIT_USAGE,
+    );
+  if (socket.trim() === '') throw new CliError('--workload-api needs the agent socket path', EXIT_USAGE);
+  const named = flags.trustDomain ?? [];
+  const duplicate = named.find((td, i) => named.indexOf(td) !== i);
+  if (duplicate !== undefined)
+    throw new CliError(`--trust-domain names trust domain "${duplicate}" twice`, EXIT_USAGE);
+  const merged = named.length
+    ? withTrustDomains(config, Object.fromEntries(named.map((td) => [td, {}])), '--trust-domain')
+    : config;
+  if (Object.keys(merged.trustDomains).length === 0)
+    throw new CliError(
+      '--workload-api needs at least one trust domain to accept callers from: --trust-domain NAME (repeatable), or trustDomains in the config',
+      EXIT_USAGE,
+    );
+  const withFile = Object.entries(merged.trustDomains)
+    .filter(([, d]) => d.bundle !== undefined)
+    .map(([td]) => td);
+  if (withFile.length)
+    throw new CliError(
+      `--workload-api takes every bundle from the agent, but the config gives a bundle file for ${withFile.join(', ')}: ` +
+        'write { } for each of its trustDomains',
+      EXIT_USAGE,
+    );
+  return { tls: { host, port, workloadApi: socket }, config: merged };
 }

@@ -54,7 +54,7 @@ export interface IdentityConfig {
   userMaps: UserMapRule[];
   /** Whole-SPIFFE-ID patterns naming people, as userMaps do for usernames. */
   spiffeMaps: SpiffeMapRule[];
-  /** The trust domains remote peers may come from, each with the file of its X.509 bundle. */
+  /** The trust domains remote peers may come from, each with the file of its X.509 bundle (or none: see bundle). */
   trustDomains: Record<string, TrustDomainConfig>;
   lookupFailure: LookupFailureMode;
 }
@@ -68,8 +68,11 @@ export interface SpiffeMapRule {
 }
 
 export interface TrustDomainConfig {
-  /** Path of the PEM file with the trust domain's CA certificates (what spiffe-helper writes). */
-  bundle: string;
+  /**
+   * Path of the PEM file with the trust domain's CA certificates (what spiffe-helper writes). Left out when
+   * the bundle comes from the SPIFFE Workload API instead (a server's `tls.workloadApi`).
+   */
+  bundle?: string;
 }
 
 const MAX_UID = 0xffffffff;
@@ -116,7 +119,8 @@ const spiffeMapSchema = z.strictObject({
   ignoreCase: z.boolean().optional(),
 });
 
-const trustDomainSchema = z.strictObject({ bundle: nonEmpty });
+// No bundle: the server takes the domain's bundle from the SPIFFE Workload API (tls.workloadApi).
+const trustDomainSchema = z.strictObject({ bundle: nonEmpty.optional() });
 
 const configSchema = z.strictObject({
   $schema: z.string().optional(),

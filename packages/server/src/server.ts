@@ -109,7 +109,8 @@ export interface PeerServerOptions {
    * Also listen on TCP with mutual TLS, for callers on other machines: every client must present an
    * X.509-SVID that chains to the bundle of its own trust domain (the identity config's `trustDomains`);
    * the server presents its own SVID. Remote peers get the same 'peer' event, peerOf(), policy and audit,
-   * with an identity whose `auth` is 'x509-svid'. The files are read again when they change on disk.
+   * with an identity whose `auth` is 'x509-svid'. The files are read again when they change on disk; with
+   * `workloadApi` the SVID and bundles come from the SPIRE agent's stream instead.
    */
   tls?: TlsListenOptions;
 }
@@ -266,8 +267,9 @@ class PeerServerImpl extends EventEmitter {
   }
 
   private tlsBundles() {
-    // Read at each handshake: a bundle reloaded from disk applies from the next connection on.
-    return (this.tls as TlsListener).files.bundles;
+    // Read at each handshake: a bundle reloaded from disk or streamed by the agent applies from the next
+    // connection on.
+    return (this.tls as TlsListener).material.bundles;
   }
 
   tlsAddress(): AddressInfo | null {

@@ -7,10 +7,11 @@ import { constants } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { ParsedIdentityConfig } from '@peerauth/identity';
+import type { ParsedIdentityConfig, TrustBundleSet } from '@peerauth/identity';
 import { InvalidServerOptionError } from './errors.js';
 import type { PeerLogger } from './logger.js';
 import { type ServerSvid, TlsFiles } from './tls-files.js';
+import { WorkloadMaterial } from './tls-workload.js';
 
 export interface TlsListenOptions {
   /** Address to listen on: '127.0.0.1', '::', a host name. Required: a listener for other machines is a choice. */
@@ -18,21 +19,46 @@ export interface TlsListenOptions {
   /** TCP port; 0 picks a free one (see tlsAddress()). */
   port: number;
   /** PEM file with the server's SVID, leaf first, then any intermediates (spiffe-helper's svid.pem). */
-  certFile: string;
+  certFile?: string;
   /** PEM file with the SVID's private key (spiffe-helper's svid_key.pem). */
-  keyFile: string;
+  keyFile?: string;
+  /**
+   * The SPIRE agent's SPIFFE Workload API socket (`/run/spire/agent/public/api.sock`, `unix:///path`):
+   * the server's SVID and every trust domain's bundle come from it, instead of certFile, keyFile and the
+   * config's bundle files. Needs the package @peerauth/workload-api.
+   */
+  workloadApi?: string;
   /** How often the files are read again besides change events, in ms. Default 60000. */
   pollMs?: number;
 }
 
+/** Where the SVID and bundles come from: files (reloaded on change), or the agent's Workload API stream. */
+export type TlsMaterialSource =
+  | {
+      kind: 'files';
+      certFile: string;
+      keyFile: string;
+      pollMs: number;
+      /** Trust domain → bundle file, from the identity config's trustDomains. */
+      bundleFiles: ReadonlyMap<string, string>;
+    }
+  | { kind: 'workload-api'; endpoint: string; trustDomains: readonly string[] };
+
 export interface ParsedTlsOptions {
   host: string;
   port: number;
-  certFile: string;
-  keyFile: string;
-  pollMs: number;
-  /** Trust domain → bundle file, from the identity config's trustDomains. */
-  bundleFiles: ReadonlyMap<string, string>;
+  material: TlsMaterialSource;
+}
+
+/** What the listener needs of its material, whichever source it is (TlsFiles, WorkloadMaterial). */
+export interface TlsMaterial {
+  /** The first read: the SVID to serve; rejects when the listener cannot start. */
+  load(): Promise<ServerSvid>;
+  /** Follow changes until close(); a new SVID goes to the listener's setSecureContext. */
+  watch(): void;
+  /** The bundles in service, by trust domain, read at each handshake. */
+  readonly bundles: TrustBundleSet;
+  close(): void;
 }
 
 // Long enough for a slow network, short enough that a client which never finishes its handshake does not
@@ -46,10 +72,17 @@ function nonEmptyString(option: string, value: unknown): string {
   return value;
 }
 
-/** The tls option as given, with the bundle files of the config's trustDomains (relative paths from the cwd). */
+/**
+ * The tls option as given, with the bundle files of the config's trustDomains (relative paths from the cwd),
+ * or, with workloadApi, the trust domains whose bundles the agent sends.
+ */
 export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): ParsedTlsOptions {
   if (typeof value !== 'object' || value === null)
-    throw new InvalidServerOptionError('tls', value, 'expected { host, port, certFile, keyFile }');
+    throw new InvalidServerOptionError(
+      'tls',
+      value,
+      'expected { host, port, certFile, keyFile } or { host, port, workloadApi }',
+    );
   const given = value as Record<string, unknown>;
   const host = nonEmptyString('tls.host', given.host);
   const port = given.port;
@@ -64,16 +97,50 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
       'tls',
       { host, port },
       'the identity config names no trustDomains, so no client certificate could ever be verified; add ' +
-        '"trustDomains": { "<trust domain>": { "bundle": "<PEM file>" } }',
+        '"trustDomains": { "<trust domain>": { "bundle": "<PEM file>" } } (or { } per domain with workloadApi)',
     );
   }
+  if (given.workloadApi !== undefined) {
+    const endpoint = nonEmptyString('tls.workloadApi', given.workloadApi);
+    if (given.certFile !== undefined || given.keyFile !== undefined)
+      throw new InvalidServerOptionError(
+        'tls.workloadApi',
+        endpoint,
+        'the SVID comes from the Workload API: give workloadApi, or certFile and keyFile, not both',
+      );
+    // One source of bundles: a file beside the agent's stream would leave open which one decides.
+    const withFile = domains.filter(([, d]) => d.bundle !== undefined).map(([td]) => td);
+    if (withFile.length)
+      throw new InvalidServerOptionError(
+        'tls.workloadApi',
+        endpoint,
+        `every bundle comes from the Workload API, but the config's trustDomains give a bundle file for ${withFile.join(', ')}: ` +
+          'write { } for each trust domain',
+      );
+    return {
+      host,
+      port,
+      material: { kind: 'workload-api', endpoint, trustDomains: domains.map(([td]) => td) },
+    };
+  }
+  const noFile = domains.filter(([, d]) => d.bundle === undefined).map(([td]) => td);
+  if (noFile.length)
+    throw new InvalidServerOptionError(
+      'tls',
+      { host, port },
+      `the config's trustDomains give no bundle file for ${noFile.join(', ')}: add "bundle": "<PEM file>", ` +
+        'or take every bundle from the SPIRE agent with tls.workloadApi',
+    );
   return {
     host,
     port,
-    certFile: path.resolve(nonEmptyString('tls.certFile', given.certFile)),
-    keyFile: path.resolve(nonEmptyString('tls.keyFile', given.keyFile)),
-    pollMs,
-    bundleFiles: new Map(domains.map(([td, { bundle }]) => [td, path.resolve(bundle)])),
+    material: {
+      kind: 'files',
+      certFile: path.resolve(nonEmptyString('tls.certFile', given.certFile)),
+      keyFile: path.resolve(nonEmptyString('tls.keyFile', given.keyFile)),
+      pollMs,
+      bundleFiles: new Map(domains.map(([td, { bundle }]) => [td, path.resolve(bundle!)])),
+    },
   };
 }
 
@@ -103,7 +170,7 @@ export interface TlsListenerEvents {
 
 export class TlsListener {
   readonly server: tls.Server;
-  readonly files: TlsFiles;
+  readonly material: TlsMaterial;
   private readonly options: ParsedTlsOptions;
   private closing: Promise<void> | null = null;
 
@@ -121,15 +188,12 @@ export class TlsListener {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...this.contextOptions(null),
     });
-    this.files = new TlsFiles({
-      certFile: options.certFile,
-      keyFile: options.keyFile,
-      bundleFiles: options.bundleFiles,
-      logger,
-      pollMs: options.pollMs,
-      settleMs: SETTLE_MS,
-      onSvid: (svid) => this.server.setSecureContext(this.contextOptions(svid)),
-    });
+    const onSvid = (svid: ServerSvid) => this.server.setSecureContext(this.contextOptions(svid));
+    const source = options.material;
+    this.material =
+      source.kind === 'files'
+        ? new TlsFiles({ ...source, logger, settleMs: SETTLE_MS, onSvid })
+        : new WorkloadMaterial({ ...source, logger, onSvid });
     this.server.on('secureConnection', events.secure);
     this.server.on('tlsClientError', events.handshakeFailed);
     // While listen() is under way its own listener takes the error (and start() reports it once).
@@ -148,9 +212,18 @@ export class TlsListener {
     };
   }
 
-  /** Read the files (all must be usable), then listen. Rejects with TlsMaterialError or the listen error. */
+  /**
+   * Read the material (every file must be usable; the agent must send an SVID), then listen. Rejects with
+   * TlsMaterialError, the Workload API's error, or the listen error.
+   */
   async listen(backlog: number | undefined): Promise<ServerSvid> {
-    const svid = await this.files.load();
+    let svid: ServerSvid;
+    try {
+      svid = await this.material.load();
+    } catch (err) {
+      this.material.close();
+      throw err;
+    }
     this.server.setSecureContext(this.contextOptions(svid));
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(err);
@@ -160,7 +233,7 @@ export class TlsListener {
         resolve();
       });
     });
-    this.files.watch();
+    this.material.watch();
     return svid;
   }
 
@@ -174,7 +247,7 @@ export class TlsListener {
 
   /** Stop accepting; resolves once every TLS connection has ended (net.Server's 'close'). */
   close(): Promise<void> {
-    this.files.close();
+    this.material.close();
     if (this.closing) return this.closing;
     if (!this.server.listening) return Promise.resolve();
     this.closing = new Promise((resolve) => {

@@ -2,6 +2,7 @@
 // core-native's isPeerAuthError, and bad options keep their built-in class with a code.
 import { formatError, isPeerAuthError, PeerAuthError } from '@peerauth/core-native';
 import { createResolver, IdentityConfigError, InvalidUidError } from '@peerauth/identity';
+import { createX509Source, WorkloadApiError } from '@peerauth/workload-api';
 import { describe, expect, it } from 'vitest';
 import { createCachingDirectory, InvalidModeError, PeerServerError, parseMode } from '../src/index.js';
 import { countingDirectory } from './helpers.js';
@@ -19,6 +20,20 @@ describe('one error model across packages', () => {
     expect(timeoutError).toBeInstanceOf(RangeError);
     expect(isPeerAuthError(timeoutError)).toBe(true);
     expect((timeoutError as { code: string }).code).toBe('PEERAUTH_ARGUMENT_OUT_OF_RANGE');
+  });
+
+  it('workload-api errors, which cannot extend PeerAuthError either, are peerauth errors', () => {
+    let endpointError: unknown;
+    try {
+      createX509Source({ endpoint: 'http://127.0.0.1:8081' });
+    } catch (err) {
+      endpointError = err;
+    }
+    expect(endpointError).toBeInstanceOf(WorkloadApiError);
+    expect(isPeerAuthError(endpointError)).toBe(true);
+    expect(formatError(endpointError)).toMatch(
+      /^PEERAUTH_WORKLOAD_BAD_ENDPOINT: Workload API endpoint "http:/,
+    );
   });
 
   it('server errors extend PeerAuthError; a bad cache option is a RangeError with a code', () => {

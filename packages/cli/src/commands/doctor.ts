@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { addonOrigin, platformSupport } from '@peerauth/core-native';
+import type { ParsedIdentityConfig } from '@peerauth/identity';
 import {
   AddressInUseError,
   checkDefaultSocketDirectory,
@@ -12,6 +13,7 @@ import {
 } from '@peerauth/server';
 import { checkSocketOption, loadConfig } from '../common.js';
 import { CliError, EXIT_USAGE } from '../exit-codes.js';
+import { checkWorkloadApi } from './doctor-workload.js';
 
 const yes = (b: boolean) => (b ? 'yes' : 'no');
 
@@ -20,6 +22,7 @@ export async function doctorCommand(opts: {
   socket?: string;
   config?: string;
   mode?: string;
+  workloadApi?: string;
 }): Promise<number> {
   checkSocketOption(opts.socket);
   let ok = true;
@@ -52,8 +55,9 @@ export async function doctorCommand(opts: {
       `mode        ${opts.mode}: ${warning ? `warning: ${warning}` : `${dir} lets whom it admits through`}`,
     );
   }
+  let config: ParsedIdentityConfig | null = null;
   try {
-    const config = await loadConfig(opts.config);
+    config = await loadConfig(opts.config);
     out.push(
       `config      ${opts.config ?? '(embedded default)'}: ok, ${config.people.length} people, fallback "${config.fallbackRole}"`,
     );
@@ -61,6 +65,7 @@ export async function doctorCommand(opts: {
     ok = false;
     out.push(`config      ${opts.config}: ${(err as Error).message}`);
   }
+  if (opts.workloadApi !== undefined) ok = (await checkWorkloadApi(opts.workloadApi, config, out)) && ok;
   process.stdout.write(`${out.join('\n')}\n`);
   return ok ? 0 : 1;
 }
