@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
-import readline from 'node:readline';
 import { formatError } from '@peerauth/core-native';
 import type { Identity, UnixIdentity } from '@peerauth/identity';
 import { auditRejected } from '@peerauth/server';
@@ -12,6 +11,7 @@ import { CliError } from '../exit-codes.js';
 import { createLogger } from '../logger.js';
 import { ChildGroups } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
+import { readBoundedLines } from '../stderr-lines.js';
 
 function parseMaxChildren(value: string | undefined): number {
   const n = Number(value ?? '64');
@@ -82,9 +82,13 @@ export function bridge(
   // A child that stops reading, or a client that vanishes, must not crash the server with EPIPE.
   child.stdin!.on('error', () => {});
   socket.on('error', () => {});
-  readline
-    .createInterface({ input: child.stderr! })
-    .on('line', (line) => log.info({ stderr: line }, 'child stderr'));
+  // A line at a time, each at most STDERR_LINE_BYTES: the child's output never grows the server.
+  readBoundedLines(child.stderr!, {
+    line: (text, truncated) =>
+      log.info(truncated ? { stderr: text, truncated: true } : { stderr: text }, 'child stderr'),
+    dropped: (bytes) =>
+      log.info({ droppedBytes: bytes }, 'child stderr line truncated'),
+  });
   child.on('error', (err) => {
     log.error({ err: err.message }, 'child failed to start');
     socket.destroy();
