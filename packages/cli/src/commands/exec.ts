@@ -86,8 +86,7 @@ export function bridge(
   readBoundedLines(child.stderr!, {
     line: (text, truncated) =>
       log.info(truncated ? { stderr: text, truncated: true } : { stderr: text }, 'child stderr'),
-    dropped: (bytes) =>
-      log.info({ droppedBytes: bytes }, 'child stderr line truncated'),
+    dropped: (bytes) => log.info({ droppedBytes: bytes }, 'child stderr line truncated'),
   });
   child.on('error', (err) => {
     log.error({ err: err.message }, 'child failed to start');
@@ -109,7 +108,8 @@ export async function execCommand(
   const argv = command as [string, ...string[]];
   const file = resolveCommand(argv[0]);
   const maxChildren = parseMaxChildren(opts.maxChildren);
-  const settings = await serverSettings(opts);
+  // The socket and the child's three pipes; a child may speak first, so silence is no reason to close.
+  const settings = await serverSettings(opts, { fdsPerConnection: 4, idleTimeoutMs: 0 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
   const children = new ChildGroups();
   const running = await runPeerServer(settings, logger, {
