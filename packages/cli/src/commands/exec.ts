@@ -9,7 +9,8 @@ import { type CommonOptions, serverSettings } from '../common.js';
 import { connectionEnv, UnexportableValueError } from '../exec-env.js';
 import { CliError } from '../exit-codes.js';
 import { createLogger } from '../logger.js';
-import { ChildGroups } from '../process-group.js';
+import { CONNECTION_MARKER } from '../descendants.js';
+import { ChildGroups, DescendantTracker } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
 import { readBoundedLines } from '../stderr-lines.js';
 
@@ -55,11 +56,13 @@ export function bridge(
     return;
   }
   const [argv0, ...args] = command.argv;
+  const marker = children.newMarker();
   let child: ChildProcess;
   try {
     child = spawn(command.file, args, {
       argv0,
-      env: { ...process.env, ...env },
+      // The marker finds the child's descendants again once they are orphaned (see descendants.ts).
+      env: { ...process.env, ...env, [CONNECTION_MARKER]: marker },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -68,7 +71,7 @@ export function bridge(
     refuse(logger, socket, identity, `spawn failed: ${(err as Error).message}`);
     return;
   }
-  children.add(child);
+  children.add(child, marker);
   const log = logger.child({
     child: child.pid,
     peerUid: identity.uid,
@@ -111,7 +114,8 @@ export async function execCommand(
   // The socket and the child's three pipes; a child may speak first, so silence is no reason to close.
   const settings = await serverSettings(opts, { fdsPerConnection: 4, idleTimeoutMs: 0 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
-  const children = new ChildGroups();
+  // Every descendant of a child, whatever group or session it made, ends with its connection (Linux).
+  const children = new ChildGroups(undefined, DescendantTracker.start());
   const running = await runPeerServer(settings, logger, {
     allowHalfOpen: true,
     onStop: () => void children.terminateAll(),
