@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const SMALL = process.env.PEERAUTH_STRESS_SCALE === 'small';
 const SIZES = SMALL
-  ? { fds: 256, victimTries: 20, idle: 100, stderrMiB: 128, escapes: 10 }
-  : { fds: 1024, victimTries: 100, idle: 1_000, stderrMiB: 1_024, escapes: 100 };
+  ? { fds: 256, victimTries: 20, stderrMiB: 128, escapes: 10 }
+  : { fds: 1024, victimTries: 100, stderrMiB: 1_024, escapes: 100 };
 const ATTACKER = { uid: 65534, gid: 65534 };
 const VICTIM = { uid: 1, gid: 1 };
 
@@ -35,13 +35,16 @@ async function main() {
   fs.chmodSync(dir, 0o755);
   console.log(`noisy neighbours (${SMALL ? 'small' : 'full'} sizes): ${JSON.stringify(SIZES)}`);
   const results = [];
-  for (const [name, run] of [
+  const scenarios = [
     ['hold', holdScenario],
     ['reserved', reservedScenario],
     ['idle', idleScenario],
     ['stderr', stderrScenario],
     ['escapes', escapesScenario],
-  ]) {
+  ];
+  // `node stress/neighbours.mjs hold escapes` runs only the scenarios named.
+  const only = process.argv.slice(2);
+  for (const [name, run] of only.length ? scenarios.filter(([n]) => only.includes(n)) : scenarios) {
     let verdict;
     const started = Date.now();
     try {
@@ -184,10 +187,18 @@ async function holdScenario(socket) {
     await whoami(socket, VICTIM);
     const attacker = await hold(socket, 2 * SIZES.fds);
     const ok = await served(socket, VICTIM, SIZES.victimTries);
+    // Connections still in the listen backlog are refused as the server reaches them.
+    const deadline = Date.now() + 30_000;
+    let seen = -1;
+    while (cli.count('maxConnectionsPerUid') !== seen && Date.now() < deadline) {
+      seen = cli.count('maxConnectionsPerUid');
+      await sleep(500);
+    }
     const refused = cli.count('maxConnectionsPerUid');
     attacker.kill('SIGKILL');
     return {
-      ok: ok === SIZES.victimTries && refused === 2 * SIZES.fds - 64,
+      // A connect the full listen backlog turned away never reaches the server: at most that many refused.
+      ok: ok === SIZES.victimTries && refused > SIZES.fds && refused <= 2 * SIZES.fds - 64,
       detail: `attacker held ${2 * SIZES.fds} connections against ${SIZES.fds} descriptors: ${refused} refused (per-uid limit 64); victim served ${ok} of ${SIZES.victimTries}; server RSS ${rssMb(cli.pid).now.toFixed(0)} MB`,
     };
   } finally {
@@ -221,8 +232,9 @@ async function idleScenario(socket) {
   try {
     await whoami(socket, VICTIM);
     const started = Date.now();
-    const attacker = await hold(socket, Math.min(SIZES.idle, 64));
-    const want = Math.min(SIZES.idle, 64);
+    // As many as one uid may hold by default.
+    const want = 64;
+    const attacker = await hold(socket, want);
     while (cli.count('idle: sent nothing') < want && Date.now() - started < 30_000) await sleep(50);
     const closed = cli.count('idle: sent nothing');
     const secs = ((Date.now() - started) / 1000).toFixed(1);
@@ -290,6 +302,8 @@ async function escapesScenario(socket) {
   );
   const pids = [];
   try {
+    // A first connection refused while the server warms up is no part of this measure.
+    for (let i = 0; i < 10 && !(await whoamiExec(socket)); i++) await sleep(200);
     for (let i = 0; i < SIZES.escapes; i++) {
       const pid = await new Promise((resolve, reject) => {
         const sock = net.connect(socket);
