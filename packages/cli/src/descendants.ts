@@ -13,21 +13,70 @@ export interface ProcEntry {
   state: string;
 }
 
-/** Every process now: pid → parent and state. Processes that end during the read are left out. */
-export function scanProcesses(): Map<number, ProcEntry> {
+function readEntry(pid: number): ProcEntry | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // The name is in parentheses and may hold anything: the fields start after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '?', ppid: Number(fields[1]) };
+}
+
+/** The children of every thread of `pid`, or null where the kernel has no children files. */
+function childrenOf(pid: number): number[] | null {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const children: number[] = [];
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && pid === process.pid) return null;
+      continue;
+    }
+    for (const child of text.split(' ')) if (child !== '') children.push(Number(child));
+  }
+  return children;
+}
+
+/**
+ * The descendants of `self` now: pid → parent and state (processes that end during the read are left out).
+ * Walked down through /proc/PID/task/TID/children, so the cost is that of our own processes; a kernel
+ * without those files (CONFIG_PROC_CHILDREN off) has every process read instead.
+ */
+export function scanProcesses(self = process.pid): Map<number, ProcEntry> {
+  const found = new Map<number, ProcEntry>();
+  const queue = [self];
+  while (queue.length > 0) {
+    const parent = queue.shift() as number;
+    const children = childrenOf(parent);
+    if (children === null) return scanAll();
+    for (const pid of children) {
+      if (found.has(pid)) continue;
+      const entry = readEntry(pid);
+      if (entry === null) continue;
+      found.set(pid, entry);
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+
+function scanAll(): Map<number, ProcEntry> {
   const found = new Map<number, ProcEntry>();
   for (const name of fs.readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 0) continue;
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    // The name is in parentheses and may hold anything: the fields start after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    found.set(pid, { state: fields[0] ?? '?', ppid: Number(fields[1]) });
+    const entry = readEntry(pid);
+    if (entry !== null) found.set(pid, entry);
   }
   return found;
 }
