@@ -4,12 +4,18 @@ import type { LogLevel, TlsListenOptions } from '@peerauth/server';
 import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import {
+  type ConnectionDefaults,
+  type ConnectionFlags,
+  type ConnectionSettings,
+  connectionSettings,
+} from './connection-flags.js';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 import { type TlsFlags, tlsSettings } from './tls-options.js';
 
-export interface CommonOptions extends TlsFlags {
+export interface CommonOptions extends TlsFlags, ConnectionFlags {
   socket?: string;
   mode?: string;
   config?: string;
@@ -31,7 +37,12 @@ export interface ServerSettings {
   drainTimeoutMs: number;
   /** serve and proxy with --tls-listen: the mutual-TLS listener. */
   tls: TlsListenOptions | undefined;
+  /** Per-uid limit, total, reserved slots and idle timeout (undefined: none). */
+  connections: ConnectionSettings;
 }
+
+/** serve's: one descriptor per connection, and an HTTP client always speaks first. */
+const SERVE_DEFAULTS: ConnectionDefaults = { fdsPerConnection: 1, idleTimeoutMs: 10_000 };
 
 /** The flags every serving command (serve, proxy, exec) shares. */
 export function addServerOptions(cmd: Command): Command {
@@ -94,7 +105,10 @@ export function checkSocketOption(socket: string | undefined): void {
     throw new CliError('--socket needs a path (an empty one would mean the current directory)', EXIT_USAGE);
 }
 
-export async function serverSettings(opts: CommonOptions): Promise<ServerSettings> {
+export async function serverSettings(
+  opts: CommonOptions,
+  defaults: ConnectionDefaults = SERVE_DEFAULTS,
+): Promise<ServerSettings> {
   checkSocketOption(opts.socket);
   let mode: number;
   try {
@@ -113,5 +127,6 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
     logLevel: parseLogLevel(process.env.PEERAUTH_LOG_LEVEL),
     drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
     tls,
+    connections: connectionSettings(opts, defaults),
   };
 }

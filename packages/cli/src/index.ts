@@ -9,6 +9,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { serveCommand } from './commands/serve.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
+import { addConnectionOptions } from './connection-flags.js';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { addTlsOptions } from './tls-options.js';
 
@@ -33,35 +34,45 @@ function buildProgram(setCode: (code: number) => void): Command {
     };
 
   addTlsOptions(
-    addServerOptions(
-      program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+    addConnectionOptions(
+      addServerOptions(
+        program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+      ),
+      '10000',
     ),
   ).action(run((opts) => serveCommand(opts)));
 
   addTlsOptions(
-    addServerOptions(
-      program
-        .command('proxy')
-        .description(
-          'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
-        )
-        .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
-        .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+    addConnectionOptions(
+      addServerOptions(
+        program
+          .command('proxy')
+          .description(
+            'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
+          )
+          .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+          .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+      ),
+      '10000',
     ),
   ).action(run((opts) => proxyCommand(opts)));
 
-  addServerOptions(
-    program
-      .command('exec')
-      .description(
-        'run CMD per connection, the socket on its stdin/stdout and the identity in PEERAUTH_* variables',
-      )
-      .argument('<command...>', 'the command and its arguments, after --')
-      .option(
-        '--max-children <n>',
-        'at most this many children at once; further connections are refused',
-        '64',
-      ),
+  addConnectionOptions(
+    addServerOptions(
+      program
+        .command('exec')
+        .description(
+          'run CMD per connection, the socket on its stdin/stdout and the identity in PEERAUTH_* variables',
+        )
+        .argument('<command...>', 'the command and its arguments, after --')
+        .option(
+          '--max-children <n>',
+          'at most this many children at once; further connections are refused',
+          '64',
+        ),
+    ),
+    // A child may speak first and its client only listen: no idle timeout unless asked for.
+    '0',
   ).action(run((command: string[], opts) => execCommand(command, opts)));
 
   program

@@ -44,6 +44,7 @@ export async function runPeerServer(
     asyncContext: false,
     handleSignals: 'close',
     drainTimeoutMs: settings.drainTimeoutMs,
+    ...definedOnly(settings.connections),
     ...(settings.tls ? { tls: settings.tls } : {}),
   });
   if (opts.onStop) server.once('stopping', opts.onStop);
@@ -60,6 +61,11 @@ export async function runPeerServer(
   });
   server.on('error', (err: Error) => logger.error({ err }, 'server error'));
   return { server, stopped };
+}
+
+/** The settings that are set: the server's options take absent, not undefined, for their defaults. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** What a serving command prints on start: where it listens and a line to try. */

@@ -135,3 +135,60 @@ describe('doctor and serve agree on what is at the socket path', () => {
     expect(doctor.code).toBe(0);
   });
 });
+
+describeAsRoot('doctor and serve agree on a symlink in another user’s directory', () => {
+  it('a root-owned symlink in a directory another user owns: both refuse it, and nothing is created', async () => {
+    // base (root, 0755) / theirs (the other user's) / link -> base/safe (root's own directory, 0755)
+    const theirs = path.join(base, 'theirs');
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.chownSync(theirs, USER.uid, USER.gid);
+    const safe = path.join(base, 'safe');
+    fs.mkdirSync(safe, { mode: 0o755 });
+    const link = path.join(theirs, 'link');
+    fs.symlinkSync(safe, link);
+    // The link is root's, but it sits in their directory: they can move it (and swap it with
+    // renameat2 RENAME_EXCHANGE) whenever they like.
+    const moved = execFileSync(
+      'setpriv',
+      [...setprivArgs(USER), 'sh', '-c', `mv ${link} ${link}.x && mv ${link}.x ${link} && echo moved`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(moved.trim()).toBe('moved');
+    expect(fs.lstatSync(link).uid).toBe(0);
+
+    const socket = path.join(link, 's.sock');
+    const serve = await peerauth(['serve', '--socket', socket]);
+    const doctor = await peerauth(['doctor', '--socket', socket]);
+    const why = `the directory ${theirs}, which holds ${link} on its path, is owned by uid ${USER.uid}`;
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain('PEERAUTH_UNSAFE_SOCKET_DIRECTORY');
+    expect(serve.stderr).toContain(why);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain(why);
+    expect(fs.readdirSync(safe)).toEqual([]);
+  });
+
+  it('a root-owned symlink whose target walks through another user’s directory and out again: both refuse it', async () => {
+    // base/link -> theirs/inner/../../safe: the kernel walks through their directory, where they can swap
+    // 'inner' for a symlink of their own; the directory the walk ends in is root's.
+    const theirs = path.join(base, 'theirs');
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.chownSync(theirs, USER.uid, USER.gid);
+    fs.mkdirSync(path.join(theirs, 'inner'), { mode: 0o755 });
+    const safe = path.join(base, 'safe');
+    fs.mkdirSync(safe, { mode: 0o755 });
+    const link = path.join(base, 'link');
+    fs.symlinkSync('theirs/inner/../../safe', link);
+    const socket = path.join(link, 's.sock');
+    const serve = await peerauth(['serve', '--socket', socket]);
+    const doctor = await peerauth(['doctor', '--socket', socket]);
+    const why = `the directory ${theirs}, which holds ${path.join(theirs, 'inner')} on its path, is owned by uid ${USER.uid}`;
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain(why);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toContain(why);
+    expect(fs.readdirSync(safe)).toEqual([]);
+  });
+});

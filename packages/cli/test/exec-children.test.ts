@@ -129,6 +129,73 @@ describe('peerauth exec: process groups', () => {
   }, 30_000);
 });
 
+// A descendant that made its own process group or session is out of the group's reach: the server, as
+// subreaper, still finds it (Linux), ends it with its connection, and keeps its slot until it is gone.
+describe.skipIf(process.platform !== 'linux')(
+  'peerauth exec: descendants in their own group or session (Linux subreaper)',
+  () => {
+    const escapes: [string, string][] = [
+      ['a job of a shell with job control (set -m)', `bash -c 'set -m; sleep 300 & echo "$$ $!"; exec cat'`],
+      ['a process in a session of its own (setsid)', 'setsid sleep 300 & echo "$$ $!"; exec cat'],
+      ['coreutils timeout (its own process group)', 'timeout 300 sleep 300 & echo "$$ $!"; exec cat'],
+    ];
+    for (const [what, script] of escapes) {
+      it(`${what} ends when its client disconnects`, async () => {
+        const cli = await start([], script);
+        const { sock, sleep } = await connect(cli.socket);
+        leftovers.push(sleep);
+        expect(pgidOf(sleep)).not.toBe(pgidOf(cli.child.pid!));
+        sock.destroy();
+        await waitFor(() => !alive(sleep));
+        expect(await cli.stop()).toBe(0);
+      });
+    }
+
+    it('ends at shutdown, and a --max-children slot stays taken until the last descendant is gone', async () => {
+      // The child exits once the client sends a line; what it left ignores SIGTERM in a session of its own.
+      const cli = await start(
+        ['--max-children', '1', '--drain-timeout', '200'],
+        `setsid sh -c 'trap "" TERM; echo $$; exec sleep 300' &`,
+      );
+      // Retried: a first connection refused while the server warms up is no part of this test.
+      let opened: Awaited<ReturnType<typeof connect>> | null = null;
+      await waitFor(async () => {
+        opened = await connect(cli.socket).catch(() => null);
+        return opened !== null;
+      });
+      const { sock: first, shell: left } = opened!;
+      leftovers.push(left);
+      // The child exits; the slot is still taken while what it left lives (2 s of SIGTERM grace).
+      first.write('\n');
+      await waitFor(() => cli.stderr().includes('child exited'));
+      const second = await connect(cli.socket).catch((err: Error) => err);
+      if (alive(left)) {
+        expect(second).toBeInstanceOf(Error);
+        await waitFor(() => cli.stderr().includes('max-children (1) reached'));
+      }
+      await waitFor(() => !alive(left));
+      // Gone (the next scan of the descendants frees the slot): a connection is served again.
+      let third: Awaited<ReturnType<typeof connect>> | null = null;
+      await waitFor(async () => {
+        third = await connect(cli.socket).catch(() => null);
+        return third !== null;
+      });
+      leftovers.push(third!.shell);
+      third!.sock.destroy();
+      first.destroy();
+      expect(await cli.stop()).toBe(0);
+    }, 30_000);
+
+    it('a descendant still running at shutdown is ended with the server', async () => {
+      const cli = await start(['--drain-timeout', '200'], 'setsid sleep 300 & echo "$$ $!"; exec cat');
+      const { sleep } = await connect(cli.socket);
+      leftovers.push(sleep);
+      expect(await cli.stop()).toBe(0);
+      await waitFor(() => !alive(sleep));
+    }, 30_000);
+  },
+);
+
 describe('peerauth exec: a command that cannot run', () => {
   const cases: [string, (dir: string) => string[]][] = [
     ['an absolute path that does not exist', () => ['/no/such/cmd']],

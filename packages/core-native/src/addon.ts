@@ -17,6 +17,8 @@ export interface NativeBinding {
   exePath(pid: number): string;
   startTime(pid: number): string;
   pidfdAlive(pidfd: number): number;
+  setChildSubreaper(): number;
+  reapChild(pid: number): boolean;
   getpwuid(uid: number): RawUser | null;
   getpwnam(name: string): RawUser | null;
   getgrgid(gid: number): RawGroup | null;

@@ -23,6 +23,7 @@ import {
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
+import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from './connection-limits.js';
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
@@ -54,6 +55,8 @@ export interface AdmissionPolicy {
   /** Most admitted connections open at once; Infinity for no limit. */
   maxConnections: number;
   admit: AdmitHook | null;
+  /** Per-uid limit, reserved slots and idle timeout. */
+  limits: ConnectionLimits;
 }
 
 export interface AdmissionOptions extends AdmissionPolicy {
@@ -128,16 +131,32 @@ function onAdmittedClose(this: Tracked, hadError: boolean): void {
 
 const ENDED_OPEN = 'the server process ended with the connection open';
 
+// Why the server itself closed a socket still being resolved: its audit line says so rather than that it left.
+const kClosedBecause = Symbol('peerauth.closedBecause');
+type Closed = net.Socket & { [kClosedBecause]?: string };
+
 export class Admission {
   private readonly options: AdmissionOptions;
   /** Admitted connections still open. */
   private readonly open = new Set<OpenConnection>();
   /** Takes back the exit writer; set while audited connections are open. */
   private unhookExit: (() => void) | null = null;
+  /** Connections per uid, when maxConnectionsPerUid is set. */
+  private readonly perUid: UidCounts | null;
 
   constructor(options: AdmissionOptions) {
     this.options = options;
+    const { maxConnectionsPerUid } = options.limits;
+    this.perUid = Number.isFinite(maxConnectionsPerUid) ? new UidCounts(maxConnectionsPerUid) : null;
   }
+
+  /** The idle timeout's close: an admitted connection's closing line, or the decision's, names the reason. */
+  private readonly closeSilent = (socket: net.Socket, reason: string): void => {
+    const connection = (socket as Tracked)[kOpen];
+    if (connection !== undefined) this.closed(connection, reason);
+    else (socket as Closed)[kClosedBecause] = reason;
+    socket.destroy();
+  };
 
   /** How many admitted connections are open. */
   get openCount(): number {
@@ -191,7 +210,17 @@ export class Admission {
       this.reject(socket, unixPeer(null), null, `peer credentials unavailable (${formatError(err)})`, start);
       return;
     }
+    if (this.perUid !== null) {
+      const refused = this.perUid.take(socket, credentials.uid);
+      if (refused !== null) {
+        this.reject(socket, unixPeer(credentials), null, refused, start);
+        return;
+      }
+    }
     socket.on('error', ignoreSocketError);
+    const { idleTimeoutMs } = this.options.limits;
+    if (idleTimeoutMs !== null)
+      closeIfSilent(socket, idleTimeoutMs, (reason) => this.closeSilent(socket, reason));
     const { processOptions } = this.options;
     if (processOptions) {
       this.attest(socket, credentials, takePidfd(socket), processOptions, start);
@@ -301,6 +330,13 @@ export class Admission {
     if (allowRoles && !allowRoles.has(identity.role)) return `role "${identity.role}" is not in allowRoles`;
     if (this.open.size >= maxConnections)
       return `maxConnections (${maxConnections}) reached: ${this.open.size} admitted connections are open`;
+    const { reservedConnections } = this.options.limits;
+    if (
+      reservedConnections > 0 &&
+      this.open.size >= maxConnections - reservedConnections &&
+      !(credentials !== null && isPrivilegedUid(credentials.uid))
+    )
+      return `only the ${reservedConnections} reservedConnections of maxConnections (${maxConnections}) are left, kept for root and the server's own user: ${this.open.size} admitted connections are open`;
     if (admit === null) return null;
     let answer: unknown;
     try {
@@ -325,7 +361,8 @@ export class Admission {
     if (socket.destroyed) {
       const ms = performance.now() - start;
       const peer = remote ?? unixPeer(credentials);
-      auditClosed(logger, peer, identity, 'peer left before its identity was resolved', ms, ms);
+      const reason = (socket as Closed)[kClosedBecause] ?? 'peer left before its identity was resolved';
+      auditClosed(logger, peer, identity, reason, ms, ms);
       return;
     }
     const refused = this.refusal(identity, credentials);

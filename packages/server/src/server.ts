@@ -25,6 +25,7 @@ import {
   DEFAULT_NEGATIVE_TTL_MS,
   DEFAULT_TTL_MS,
 } from './cache.js';
+import { parseConnectionLimits } from './connection-limits.js';
 import { InvalidServerOptionError, NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
 import { Lifecycle } from './lifecycle.js';
@@ -66,6 +67,23 @@ export interface PeerServerOptions {
    * connection whose identity is known: `true` admits, a string refuses with that string as the reason.
    */
   admit?: AdmitHook;
+  /**
+   * Most connections one uid may hold at once (a whole number >= 1), counted from accept (before its
+   * identity is resolved) until the socket closes; one more is refused at once with a reason naming the
+   * limit and the uid. Root and the server's own uid are not held to it. Unix peers only. Default: no limit.
+   */
+  maxConnectionsPerUid?: number;
+  /**
+   * Of maxConnections, how many slots only root and the user the server runs as may take (as PostgreSQL's
+   * superuser_reserved_connections): once maxConnections minus this many are open, other users are refused.
+   * Needs maxConnections. Default 0.
+   */
+  reservedConnections?: number;
+  /**
+   * A Unix connection that has sent no byte this many milliseconds after accept is closed, with the reason
+   * in its audit line. Default: never.
+   */
+  idleTimeoutMs?: number;
   /**
    * Per-uid user/group cache, plus `identities`: how many resolved identities of repeat client processes
    * (same uid, gid, pid, groups) are remembered for `ttlMs` (default 1024; 0 disables).
@@ -196,6 +214,7 @@ class PeerServerImpl extends EventEmitter {
     this.logger = options.logger ?? createDefaultLogger();
     const maxConnections = parseMaxConnections(options.maxConnections);
     const admit = parseAdmitHook(options.admit);
+    const limits = parseConnectionLimits(options, maxConnections);
     this.listenFds = options.listenFds ?? 'auto';
     this.handleSignals = parseHandleSignals(options.handleSignals);
     this.drainTimeoutMs = parseDrainTimeout(options.drainTimeoutMs);
@@ -228,6 +247,7 @@ class PeerServerImpl extends EventEmitter {
       allowRoles: options.allowRoles ? new Set(options.allowRoles) : null,
       maxConnections,
       admit,
+      limits,
       processOptions: options.process ? (options.process === true ? {} : options.process) : null,
       pool: () => this.directory.pool,
       asyncContext: options.asyncContext !== false,

@@ -58,9 +58,17 @@ const MAX_SYMLINKS = 40;
  * (in the path itself or in a symlink's target) that someone other than root or the server's user owns.
  * Why: the server keeps using the path as given; such a symlink's owner can re-point it at any moment (even
  * in sticky /tmp, where it is theirs), so root's later lstat and unlink would land in a directory of their
- * choosing. A symlink root or we own can only change if root or we change it.
+ * choosing. A symlink root or we own can only change if root or we change it, and if it stays where it is:
+ * so every directory the walk passes through (each one holding the next entry, a symlink or not) passes
+ * the same rule as the socket's own directory. A root-owned symlink in another user's directory can be
+ * renamed away and swapped (renameat2 RENAME_EXCHANGE) by that user; a directory of theirs walked through
+ * on the way out again (`theirs/inner/../..`) likewise.
  */
-async function resolveCheckingSymlinks(dir: string, uid: number): Promise<string> {
+async function resolveCheckingSymlinks(
+  dir: string,
+  uid: number,
+  holders: Map<string, string>,
+): Promise<string> {
   const pending = path.resolve(dir).split('/').filter(Boolean);
   let at = '/';
   let hops = 0;
@@ -72,6 +80,7 @@ async function resolveCheckingSymlinks(dir: string, uid: number): Promise<string
       continue;
     }
     const next = path.join(at, name);
+    if (!holders.has(at)) holders.set(at, next);
     const st = await fs.lstat(next);
     if (!st.isSymbolicLink()) {
       at = next;
@@ -92,14 +101,16 @@ async function resolveCheckingSymlinks(dir: string, uid: number): Promise<string
 }
 
 /**
- * Checks the socket's directory, every directory above it and every symlink on the way to it. Throws
+ * Checks the socket's directory, every directory above it, every symlink on the way to it and every
+ * directory the way passes through (`holders`: directory → the first entry of the path it holds). Throws
  * SocketDirectoryMissingError when it does not exist and UnsafeSocketPathError (PEERAUTH_UNSAFE_SOCKET_DIRECTORY)
  * when someone other than root or the server's user could change it.
  */
 export async function checkSocketDirectory(dir: string): Promise<void> {
   let real: string;
+  const holders = new Map<string, string>();
   try {
-    real = await resolveCheckingSymlinks(dir, serverUid());
+    real = await resolveCheckingSymlinks(dir, serverUid(), holders);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SocketDirectoryMissingError(dir);
     throw err;
@@ -112,6 +123,17 @@ export async function checkSocketDirectory(dir: string): Promise<void> {
   for (let above = path.dirname(real); ; above = path.dirname(above)) {
     const why = problem(await fs.stat(above), uid);
     if (why) throw unsafe(dir, `the directory above it, ${above}, is unsafe: ${why}`);
+    holders.delete(above);
     if (above === path.dirname(above)) break;
+  }
+  // Directories walked through that are not above the socket's own (a symlink's way out again).
+  holders.delete(real);
+  for (const [holder, entry] of holders) {
+    const why = problem(await fs.stat(holder), uid);
+    if (why)
+      throw unsafe(
+        dir,
+        `the directory ${holder}, which holds ${entry} on its path, ${why.replace(/^it /, '')}`,
+      );
   }
 }

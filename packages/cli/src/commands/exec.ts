@@ -1,17 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
-import readline from 'node:readline';
 import { formatError } from '@peerauth/core-native';
 import type { Identity, UnixIdentity } from '@peerauth/identity';
 import { auditRejected } from '@peerauth/server';
 import type { pino } from 'pino';
 import { resolveCommand } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
+import { CONNECTION_MARKER } from '../descendants.js';
 import { connectionEnv, UnexportableValueError } from '../exec-env.js';
 import { CliError } from '../exit-codes.js';
 import { createLogger } from '../logger.js';
-import { ChildGroups } from '../process-group.js';
+import { ChildGroups, DescendantTracker } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
+import { readBoundedLines } from '../stderr-lines.js';
 
 function parseMaxChildren(value: string | undefined): number {
   const n = Number(value ?? '64');
@@ -55,11 +56,13 @@ export function bridge(
     return;
   }
   const [argv0, ...args] = command.argv;
+  const marker = children.newMarker();
   let child: ChildProcess;
   try {
     child = spawn(command.file, args, {
       argv0,
-      env: { ...process.env, ...env },
+      // The marker finds the child's descendants again once they are orphaned (see descendants.ts).
+      env: { ...process.env, ...env, [CONNECTION_MARKER]: marker },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -68,7 +71,7 @@ export function bridge(
     refuse(logger, socket, identity, `spawn failed: ${(err as Error).message}`);
     return;
   }
-  children.add(child);
+  children.add(child, marker);
   const log = logger.child({
     child: child.pid,
     peerUid: identity.uid,
@@ -82,9 +85,12 @@ export function bridge(
   // A child that stops reading, or a client that vanishes, must not crash the server with EPIPE.
   child.stdin!.on('error', () => {});
   socket.on('error', () => {});
-  readline
-    .createInterface({ input: child.stderr! })
-    .on('line', (line) => log.info({ stderr: line }, 'child stderr'));
+  // A line at a time, each at most STDERR_LINE_BYTES: the child's output never grows the server.
+  readBoundedLines(child.stderr!, {
+    line: (text, truncated) =>
+      log.info(truncated ? { stderr: text, truncated: true } : { stderr: text }, 'child stderr'),
+    dropped: (bytes) => log.info({ droppedBytes: bytes }, 'child stderr line truncated'),
+  });
   child.on('error', (err) => {
     log.error({ err: err.message }, 'child failed to start');
     socket.destroy();
@@ -105,9 +111,11 @@ export async function execCommand(
   const argv = command as [string, ...string[]];
   const file = resolveCommand(argv[0]);
   const maxChildren = parseMaxChildren(opts.maxChildren);
-  const settings = await serverSettings(opts);
+  // The socket and the child's three pipes; a child may speak first, so silence is no reason to close.
+  const settings = await serverSettings(opts, { fdsPerConnection: 4, idleTimeoutMs: 0 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
-  const children = new ChildGroups();
+  // Every descendant of a child, whatever group or session it made, ends with its connection (Linux).
+  const children = new ChildGroups(undefined, DescendantTracker.start());
   const running = await runPeerServer(settings, logger, {
     allowHalfOpen: true,
     onStop: () => void children.terminateAll(),

@@ -121,7 +121,8 @@ export async function proxyCommand(
   opts: CommonOptions & { upstream: string; raw?: boolean },
 ): Promise<number> {
   const upstream = parseUpstream(opts.upstream);
-  const settings = await serverSettings(opts);
+  // Each connection holds its client's socket and one to the upstream.
+  const settings = await serverSettings(opts, { fdsPerConnection: 2, idleTimeoutMs: 10_000 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
   let running: RunningServer | undefined;
   if (opts.raw) {

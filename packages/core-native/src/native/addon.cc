@@ -134,6 +134,19 @@ Napi::Value PidfdAliveJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), PidfdAlive(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// setChildSubreaper() -> 0 | errno | kResultUnsupported
+Napi::Value SetChildSubreaperJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), SetChildSubreaper());
+}
+
+// reapChild(pid) -> true once collected, false while it runs; throws { errno } or { unsupported }
+Napi::Value ReapChildJs(const Napi::CallbackInfo& info) {
+  bool reaped = false;
+  int rc = ReapChild(info[0].As<Napi::Number>().Int32Value(), &reaped);
+  if (rc != 0) return ThrowResult(info.Env(), rc, "waitpid");
+  return Napi::Boolean::New(info.Env(), reaped);
+}
+
 Napi::Object Numbers(Napi::Env env, std::initializer_list<std::pair<const char*, uint32_t>> entries) {
   Napi::Object o = Napi::Object::New(env);
   for (const auto& [name, value] : entries) o.Set(name, Napi::Number::New(env, value));
@@ -172,6 +185,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exePath", Napi::Function::New(env, ExePathJs, "exePath"));
   exports.Set("startTime", Napi::Function::New(env, StartTimeJs, "startTime"));
   exports.Set("pidfdAlive", Napi::Function::New(env, PidfdAliveJs, "pidfdAlive"));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
+  exports.Set("reapChild", Napi::Function::New(env, ReapChildJs, "reapChild"));
   exports.Set("platform", Napi::String::New(env, PlatformName()));
   exports.Set("unsupportedReason", Napi::String::New(env, UnsupportedReason()));
   exports.Set("resultNeedMore", Napi::Number::New(env, kResultNeedMore));

@@ -65,4 +65,15 @@ int StartTime(int pid, std::string* out);
 // reused), ESRCH once it has exited, another errno, or kResultUnsupported.
 int PidfdAlive(int pidfd);
 
+// --- descendants (procinfo_<os>.cc) ---
+
+// Makes this process the subreaper of its descendants (Linux PR_SET_CHILD_SUBREAPER): an orphan, whatever
+// session or process group it made, becomes our child rather than init's. Returns 0, a positive errno or
+// kResultUnsupported.
+int SetChildSubreaper();
+
+// Collects pid if it is an ended child of this process (waitpid WNOHANG), so orphans left to us do not stay
+// zombies. Returns 0 and sets *reaped, a positive errno (ECHILD: not our child) or kResultUnsupported.
+int ReapChild(int pid, bool* reaped);
+
 }  // namespace peerauth

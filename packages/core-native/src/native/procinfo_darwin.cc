@@ -30,5 +30,8 @@ int StartTime(int pid, std::string* out) {
 }
 
 int PidfdAlive(int) { return kResultUnsupported; }
+// Descendants are contained on Linux only (a subreaper); here exec keeps to process groups.
+int SetChildSubreaper() { return kResultUnsupported; }
+int ReapChild(int, bool*) { return kResultUnsupported; }
 
 }  // namespace peerauth

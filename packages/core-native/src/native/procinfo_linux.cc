@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,6 +67,18 @@ int StartTime(int pid, std::string* out) {
 int PidfdAlive(int pidfd) {
   if (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0) return 0;
   return errno;
+}
+
+int SetChildSubreaper() { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno; }
+
+int ReapChild(int pid, bool* reaped) {
+  int status = 0;
+  pid_t rc;
+  do rc = waitpid(pid, &status, WNOHANG);
+  while (rc == -1 && errno == EINTR);
+  if (rc == -1) return errno;
+  *reaped = rc == pid;
+  return 0;
 }
 
 }  // namespace peerauth

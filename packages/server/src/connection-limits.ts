@@ -1,0 +1,108 @@
+// What one local user may hold of the server: connections per uid, counted from accept (before the identity
+// is known, so a flood never reaches the resolver), the slots kept for root and the server's own user, and
+// how long a connection may stay without sending a byte. Without them one user held every descriptor with
+// idle connections and every other user was refused.
+import type net from 'node:net';
+import { InvalidServerOptionError } from './errors.js';
+
+export interface ConnectionLimits {
+  /** Most connections one uid holds at once, from accept to close; Infinity for no limit. */
+  maxConnectionsPerUid: number;
+  /** Of maxConnections, how many only root and the server's own uid may take. */
+  reservedConnections: number;
+  /** A Unix connection that has sent no byte this long after accept is closed; null for never. */
+  idleTimeoutMs: number | null;
+}
+
+function wholeNumber(option: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new InvalidServerOptionError(option, value, `expected a whole number >= ${min}`);
+  return value;
+}
+
+/** The three options as given, checked against maxConnections (already parsed: Infinity for none). */
+export function parseConnectionLimits(
+  options: { maxConnectionsPerUid?: unknown; reservedConnections?: unknown; idleTimeoutMs?: unknown },
+  maxConnections: number,
+): ConnectionLimits {
+  const { maxConnectionsPerUid, reservedConnections, idleTimeoutMs } = options;
+  const reserved =
+    reservedConnections === undefined ? 0 : wholeNumber('reservedConnections', reservedConnections, 0);
+  if (reserved > 0 && (!Number.isFinite(maxConnections) || reserved >= maxConnections))
+    throw new InvalidServerOptionError(
+      'reservedConnections',
+      reservedConnections,
+      Number.isFinite(maxConnections)
+        ? `expected fewer than maxConnections (${maxConnections})`
+        : 'reserves slots of maxConnections, which is not set',
+    );
+  return {
+    maxConnectionsPerUid:
+      maxConnectionsPerUid === undefined
+        ? Number.POSITIVE_INFINITY
+        : wholeNumber('maxConnectionsPerUid', maxConnectionsPerUid, 1),
+    reservedConnections: reserved,
+    idleTimeoutMs: idleTimeoutMs === undefined ? null : wholeNumber('idleTimeoutMs', idleTimeoutMs, 1),
+  };
+}
+
+/** Root and the user the server runs as: never held to the per-uid limit, and the only ones in reserved slots. */
+export function isPrivilegedUid(uid: number): boolean {
+  return uid === 0 || uid === process.getuid?.();
+}
+
+// The counted uid of a socket, under a module-private symbol, so one shared 'close' listener serves all.
+const kUid = Symbol('peerauth.countedUid');
+type Counted = net.Socket & { [kUid]?: number; [kCounts]?: UidCounts };
+const kCounts = Symbol('peerauth.uidCounts');
+
+function onCountedClose(this: Counted): void {
+  const uid = this[kUid];
+  const counts = this[kCounts];
+  if (uid !== undefined && counts !== undefined) counts.release(uid);
+}
+
+/** Live connections per uid, each counted until its socket closes. */
+export class UidCounts {
+  private readonly counts = new Map<number, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Counts the socket against its uid, or returns the refusal reason when the uid is at the limit. */
+  take(socket: net.Socket, uid: number): string | null {
+    const held = this.counts.get(uid) ?? 0;
+    if (held >= this.max && !isPrivilegedUid(uid))
+      return `maxConnectionsPerUid (${this.max}) reached: uid ${uid} has ${held} connections open`;
+    this.counts.set(uid, held + 1);
+    const counted = socket as Counted;
+    counted[kUid] = uid;
+    counted[kCounts] = this;
+    socket.once('close', onCountedClose);
+    return null;
+  }
+
+  release(uid: number): void {
+    const held = this.counts.get(uid) ?? 0;
+    if (held <= 1) this.counts.delete(uid);
+    else this.counts.set(uid, held - 1);
+  }
+
+  /** Connections the uid holds now. */
+  of(uid: number): number {
+    return this.counts.get(uid) ?? 0;
+  }
+}
+
+/**
+ * Closes `socket` through `close(reason)` unless it has sent a byte within `ms`. The socket reads from accept
+ * on, so bytesRead counts what arrived even while nobody consumes it yet.
+ */
+export function closeIfSilent(socket: net.Socket, ms: number, close: (reason: string) => void): void {
+  const timer = setTimeout(() => {
+    // A client that ended its side without a byte waits for an answer: it is done, not idle.
+    if (!socket.destroyed && socket.bytesRead === 0 && !socket.readableEnded)
+      close(`idle: sent nothing in ${ms} ms`);
+  }, ms);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
