@@ -81,6 +81,7 @@ function checkReleaseTrigger(release) {
         problems.push(`release.yml job ${name}: ${step.uses} is not pinned by commit SHA`);
       if (
         step.uses?.startsWith('actions/checkout') &&
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
         step.with?.ref !== '${{ github.event.workflow_run.head_sha }}'
       )
         problems.push(

@@ -2,12 +2,13 @@
 // NativeAddonMissingError with the commands that build one instead. Simulated through node-gyp-build's own
 // LIBC override, against a copy of the package that has only a glibc-tagged prebuild (no build/).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLinux } from '../../../test-fixtures/root.js';
 import { tempDir } from '../../../test-fixtures/temp-dir.js';
 import { prebuildLibc } from '../src/build-from-source.js';
+import { addonOrigin } from '../src/index.js';
 
 const pkg = join(import.meta.dirname, '..');
 const repo = join(pkg, '../..');
@@ -33,9 +34,8 @@ describe.skipIf(!isLinux)('a glibc-tagged prebuild on musl', () => {
     cpSync(join(pkg, 'dist'), join(copy, 'dist'), { recursive: true });
     const target = join(copy, 'prebuilds', `linux-${process.arch}`);
     mkdirSync(target, { recursive: true });
-    const built = join(pkg, 'build/Release');
-    const node = readdirSync(built).find((f) => f.endsWith('.node'))!;
-    copyFileSync(join(built, node), join(target, '@peerauth+core-native.glibc.node'));
+    // The binary this process loaded: the local build, or the prebuild when build/ is gone (the release).
+    copyFileSync(addonOrigin().path, join(target, '@peerauth+core-native.glibc.node'));
     symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
