@@ -81,8 +81,10 @@ async function main() {
   const pending = fs
     .readdirSync(path.join(repo, '.changeset'))
     .filter((f) => f.endsWith('.md') && f !== 'README.md');
-  if (pending.length === 0) fail('no pending changeset: nothing to release');
-  sh('npm', ['run', 'version-packages'], repo);
+  // With none pending (just after a release), the release would publish nothing new: rehearse the current
+  // versions, whose changelogs the last version step wrote.
+  if (pending.length === 0) console.log('release:dry: no pending changeset; rehearsing the current versions');
+  else sh('npm', ['run', 'version-packages'], repo);
   const versions = PACKAGES.map(
     (p) => JSON.parse(read(path.join(repo, 'packages', p, 'package.json'))).version,
   );
