@@ -93,6 +93,17 @@ async function main() {
   for (const p of PACKAGES)
     if (!read(path.join(repo, 'packages', p, 'CHANGELOG.md')).includes(`## ${version}`))
       fail(`packages/${p}/CHANGELOG.md has no ${version} section`);
+  const lock = JSON.parse(read(path.join(repo, 'package-lock.json'))).packages;
+  for (const p of PACKAGES) {
+    const entry = lock[`packages/${p}`];
+    const stale = Object.entries(entry.dependencies ?? {}).filter(
+      ([n, v]) => n.startsWith('@peerauth/') && v !== version,
+    );
+    if (entry.version !== version || stale.length)
+      fail(
+        `package-lock.json still records packages/${p} at ${entry.version} (${stale.map((d) => d.join('@'))})`,
+      );
+  }
   if (!read(path.join(repo, 'packages/core-native/README.md')).includes(`@peerauth/core-native@${version}`))
     fail(`core-native's README does not name ${version}`);
   console.log(`release:dry: every package at ${version}, with its changelog`);

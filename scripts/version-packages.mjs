@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The release's version step: `changeset version` bumps the packages and writes their changelogs, then the
-// text that names a package's own version follows it. core-native's README shows the build-from-source
+// The release's version step: `changeset version` bumps the packages and writes their changelogs, the
+// lockfile follows, and so does the text that names a package's own version. core-native's README shows the build-from-source
 // commands NativeAddonMissingError prints, which check out the tag `@peerauth/core-native@<version>`, and
 // its tests compare the two, so the version commit must carry the new version in the README too.
 import { spawnSync } from 'node:child_process';
@@ -33,6 +33,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!process.argv.includes('--readme-only')) {
     const r = spawnSync('npx', ['changeset', 'version'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) process.exit(r.status ?? 1);
+    // The lockfile records each workspace's version and the exact versions they require of each other:
+    // without this the version commit fails `npm ci` ("package.json and package-lock.json are not in sync").
+    const lock = spawnSync(
+      'npm',
+      ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'],
+      { cwd: root, stdio: 'inherit' },
+    );
+    if (lock.status !== 0) process.exit(lock.status ?? 1);
   }
   syncReadmeVersions();
 }
