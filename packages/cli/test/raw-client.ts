@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { readableCopy } from '../../../test-fixtures/readable.js';
+import { findTool } from '../../../test-fixtures/tools.js';
 import { fixtures, setprivArgs } from './helpers.js';
 
 const unixStdio = path.join(fixtures, 'cli/unix-stdio.mjs');
@@ -17,13 +18,17 @@ export interface RawClient {
 }
 
 /**
- * A raw-bytes client on a Unix socket in its own process (test-fixtures/cli/unix-stdio.mjs), run as `as`
- * through setpriv when given. Bytes go out exactly as written, so requests no HTTP client library would
- * send can be tried.
+ * A raw-bytes client on a Unix socket in its own process, run as `as` through setpriv when given: socat
+ * where it is installed (a small process: the smuggling tests start dozens at once), else
+ * test-fixtures/cli/unix-stdio.mjs, which does the same in Node. Bytes go out exactly as written, so
+ * requests no HTTP client library would send can be tried.
  */
 export function openRaw(socketPath: string, as?: { uid: number; gid: number; groups?: number[] }): RawClient {
-  // Another user reads the script from a world-readable copy: the checkout may be private to its owner.
-  const client = [process.execPath, as ? readableCopy(unixStdio) : unixStdio, socketPath];
+  const socat = findTool('socat');
+  // Another user reads the Node script from a world-readable copy: the checkout may be private to its owner.
+  const client = socat
+    ? [socat, '-t', '0.5', '-', `UNIX-CONNECT:${socketPath}`]
+    : [process.execPath, as ? readableCopy(unixStdio) : unixStdio, socketPath];
   const argv = as ? ['setpriv', ...setprivArgs(as), ...client] : client;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
