@@ -38,7 +38,7 @@ export function checkWorkflowPolicy(root) {
     problems.push(`release.yml release job: run ${VERIFY} after the last build and before publishing`);
   else {
     const args = steps[verifyAt].split(VERIFY)[1].trim().split(/\s+/).sort();
-    const want = targets.map((t) => t.target).sort();
+    const want = [...new Set(targets.map((t) => t.target))].sort();
     if (args.join() !== want.join())
       problems.push(`release.yml: ${VERIFY} checks ${args}, the matrix builds ${want}`);
   }
@@ -47,6 +47,48 @@ export function checkWorkflowPolicy(root) {
       'release.yml release job: compiles a prebuild of its own instead of publishing the tested ones',
     );
   problems.push(...checkPlatformsTable(root, targets));
+  problems.push(...checkReleaseTrigger(release));
+  return problems;
+}
+
+// Publish only what CI passed: the release starts from a completed CI run on main, and its jobs act only
+// when that run succeeded, on that run's commit. The jobs' actions are pinned by commit SHA.
+function checkReleaseTrigger(release) {
+  const problems = [];
+  const on = release.on ?? release[true];
+  const run = on?.workflow_run;
+  if (!run || Object.keys(on).length !== 1)
+    problems.push('release.yml: must run only on workflow_run (of CI), not on push or anything else');
+  else if (
+    !run.workflows?.includes('CI') ||
+    !run.types?.includes('completed') ||
+    !run.branches?.includes('main')
+  )
+    problems.push('release.yml: workflow_run must be CI, types [completed], branches [main]');
+  for (const [name, job] of Object.entries(release.jobs)) {
+    const gated =
+      String(job.if ?? '').includes("github.event.workflow_run.conclusion == 'success'") ||
+      (job.needs &&
+        [job.needs]
+          .flat()
+          .every(
+            (n) => release.jobs[n] && String(release.jobs[n].if ?? '').includes("conclusion == 'success'"),
+          ));
+    if (!gated)
+      problems.push(`release.yml job ${name}: runs without CI's success (if: workflow_run.conclusion)`);
+    for (const step of job.steps ?? []) {
+      if (step.uses && !/@[0-9a-f]{40}$/.test(step.uses))
+        problems.push(`release.yml job ${name}: ${step.uses} is not pinned by commit SHA`);
+      if (
+        step.uses?.startsWith('actions/checkout') &&
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
+        step.with?.ref !== '${{ github.event.workflow_run.head_sha }}'
+      )
+        problems.push(
+          `release.yml job ${name}: checkout must take the CI run's commit (workflow_run.head_sha)`,
+        );
+    }
+  }
   return problems;
 }
 

@@ -1,13 +1,15 @@
 // An MCP client that reaches the server through peerauth's Unix socket and calls `whoami`.
-//   node client.mjs stdio <socket> [--as USER]   peerauth exec: stdio carried over the socket by socat
+//   node client.mjs stdio <socket> [--as USER]   peerauth exec: stdio carried over the socket by unix-stdio.mjs
 //   node client.mjs http <socket> [--as USER]    peerauth proxy: Streamable HTTP, fetch over the socket
 // Prints the tool's answer: who the server was told is calling. The kernel reports the process that
-// connects, so --as USER (root only) connects through `runuser -u USER -- socat`: the client logic stays
-// here, the connection is that user's.
+// connects, so --as USER (root only) connects through `runuser -u USER -- node unix-stdio.mjs`: the client
+// logic stays here, the connection is that user's.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { Duplex, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,12 +24,28 @@ if (
   process.exit(2);
 }
 const socket = socketPath;
-const socat = ['-', `UNIX-CONNECT:${socket}`];
+const bridge = new URL('./unix-stdio.mjs', import.meta.url);
+// As another user, the bridge's source goes on the command line: that user may not be able to read this
+// checkout (a clone under /root is 0700). The name before the socket keeps the socket at process.argv[2].
 const connector = asUser
-  ? { command: 'runuser', args: ['-u', asUser, '--', 'socat', ...socat] }
-  : { command: 'socat', args: socat };
+  ? {
+      command: 'runuser',
+      args: [
+        '-u',
+        asUser,
+        '--',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        readFileSync(bridge, 'utf8'),
+        '--',
+        'unix-stdio.mjs',
+        socket,
+      ],
+    }
+  : { command: process.execPath, args: [fileURLToPath(bridge), socket] };
 
-/** A connection to the socket: direct, or through socat running as --as USER. */
+/** A connection to the socket: direct, or through unix-stdio.mjs running as --as USER. */
 function connect() {
   if (!asUser) return net.connect(socket);
   const child = spawn(connector.command, connector.args, { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -21,10 +21,6 @@ let base: string;
 function peerauth(args: string[], as?: { uid: number; gid: number }): Promise<CliResult> {
   const argv = [
     ...(as ? ['setpriv', ...setprivArgs(as)] : []),
-    'timeout',
-    '-s',
-    'KILL',
-    '20',
     'env',
     `XDG_RUNTIME_DIR=${base}`,
     process.execPath,
@@ -32,9 +28,15 @@ function peerauth(args: string[], as?: { uid: number; gid: number }): Promise<Cl
     ...args,
   ];
   return new Promise((resolve) => {
-    execFile(argv[0] as string, argv.slice(1), (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    // The guard: a serve that starts is killed after 20 s.
+    execFile(
+      argv[0] as string,
+      argv.slice(1),
+      { timeout: 20_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -52,18 +54,6 @@ function require_(cmd: string, args: string[]): boolean {
   }
 }
 
-beforeAll(() => {
-  removeTestUser(USER.name);
-  removeTestGroup(USER.name);
-  createTestGroup(USER.name, USER.gid);
-  createTestUser(USER.name, { uid: USER.uid, gid: USER.gid });
-});
-
-afterAll(() => {
-  removeTestUser(USER.name);
-  removeTestGroup(USER.name);
-});
-
 beforeEach(() => {
   base = tempDir('pa12f-');
 });
@@ -73,6 +63,18 @@ afterEach(() => {
 });
 
 describeAsRoot('doctor and serve agree on the default socket directory', () => {
+  beforeAll(() => {
+    removeTestUser(USER.name);
+    removeTestGroup(USER.name);
+    createTestGroup(USER.name, USER.gid);
+    createTestUser(USER.name, { uid: USER.uid, gid: USER.gid });
+  });
+
+  afterAll(() => {
+    removeTestUser(USER.name);
+    removeTestGroup(USER.name);
+  });
+
   it('an existing root-owned default directory: both refuse it for a non-root user', async (ctx) => {
     const dir = path.join(base, 'peerauth');
     fs.mkdirSync(dir, { mode: 0o755 });

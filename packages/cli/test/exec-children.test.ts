@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isLinux } from '../../../test-fixtures/root.js';
 import { bin, type RunningCli, runCliToExit, startCli, tempDir, waitFor } from './helpers.js';
 
 /** Fields of /proc/PID/stat after the parenthesised name: state, ppid, pgrp...; null once the pid is gone. */
@@ -56,7 +57,7 @@ function dir(): string {
 afterAll(() => {
   // Only if a test failed: nothing of ours keeps running after the suite.
   for (const cli of clis) cli.child.kill('SIGKILL');
-  for (const pid of leftovers) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of leftovers) if (isLinux && alive(pid)) process.kill(pid, 'SIGKILL');
   for (const made of dirs) fs.rmSync(made, { recursive: true, force: true });
 });
 
@@ -66,7 +67,8 @@ async function start(args: string[], script: string): Promise<RunningCli> {
   return cli;
 }
 
-describe('peerauth exec: process groups', () => {
+// Process state and groups are read from /proc/PID/stat, which only Linux has.
+describe.skipIf(!isLinux)('peerauth exec: process groups', () => {
   it('each child leads its own process group, and the group goes when its client disconnects', async () => {
     const cli = await start([], SPAWNS_SLEEP);
     const { sock, shell, sleep } = await connect(cli.socket);

@@ -1,24 +1,35 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { setprivArgs } from './helpers.js';
+import path from 'node:path';
+import { readableCopy } from '../../../test-fixtures/readable.js';
+import { findTool } from '../../../test-fixtures/tools.js';
+import { fixtures, setprivArgs } from './helpers.js';
+
+const unixStdio = path.join(fixtures, 'cli/unix-stdio.mjs');
 
 export interface RawClient {
   write(bytes: string | Buffer): void;
   /** Everything the server sent so far. */
   output(): string;
-  /** Resolves when the server closed the connection (socat exited). */
+  /** Resolves when the server closed the connection (the client process exited). */
   closed: Promise<void>;
   readonly exited: boolean;
   kill(): void;
 }
 
 /**
- * A raw-bytes client on a Unix socket: socat, run as `as` through setpriv when given. Bytes go out exactly
- * as written, so requests no HTTP client library would send can be tried.
+ * A raw-bytes client on a Unix socket in its own process, run as `as` through setpriv when given: socat
+ * where it is installed (a small process: the smuggling tests start dozens at once), else
+ * test-fixtures/cli/unix-stdio.mjs, which does the same in Node. Bytes go out exactly as written, so
+ * requests no HTTP client library would send can be tried.
  */
 export function openRaw(socketPath: string, as?: { uid: number; gid: number; groups?: number[] }): RawClient {
-  const socat = ['socat', '-t', '0.5', '-', `UNIX-CONNECT:${socketPath}`];
-  const argv = as ? ['setpriv', ...setprivArgs(as), ...socat] : socat;
+  const socat = findTool('socat');
+  // Another user reads the Node script from a world-readable copy: the checkout may be private to its owner.
+  const client = socat
+    ? [socat, '-t', '0.5', '-', `UNIX-CONNECT:${socketPath}`]
+    : [process.execPath, as ? readableCopy(unixStdio) : unixStdio, socketPath];
+  const argv = as ? ['setpriv', ...setprivArgs(as), ...client] : client;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('latin1');

@@ -1,6 +1,7 @@
 // The one place that says how to get an addon where no prebuild ships: the published tarball holds no
 // C++ sources (a binding.gyp in it makes npm run `node-gyp rebuild` at install), so the build happens in
 // a checkout of the release's tag, and the project then installs that built package from the checkout.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const REPOSITORY = 'https://github.com/peerauth/peerauth.git';
@@ -19,7 +20,23 @@ export function buildFromSourceCommands(version: string = packageVersion()): str
   ];
 }
 
-/** The platform-arch pair a prebuild directory is named after (prebuilds/<target>/). */
+/**
+ * The C library a Linux prebuild must be built for, as node-gyp-build decides it when it picks a file
+ * (`LIBC` in the environment, else musl where /etc/alpine-release exists): prebuilds are tagged by libc
+ * (`prebuildify --tag-libc`), so a glibc binary is never loaded on musl. null off Linux.
+ */
+export function prebuildLibc(
+  platform: string = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+  alpine: () => boolean = () => existsSync('/etc/alpine-release'),
+): 'glibc' | 'musl' | null {
+  if (platform !== 'linux') return null;
+  if (env.LIBC === 'musl' || env.LIBC === 'glibc') return env.LIBC;
+  return alpine() ? 'musl' : 'glibc';
+}
+
+/** The prebuild this process needs: its directory (prebuilds/<platform>-<arch>/) and, on Linux, the libc. */
 export function prebuildTarget(): string {
-  return `${process.platform}-${process.arch}`;
+  const libc = prebuildLibc();
+  return `${process.platform}-${process.arch}${libc ? ` (${libc})` : ''}`;
 }

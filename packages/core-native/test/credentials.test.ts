@@ -50,6 +50,7 @@ describe('getPeerCredentials on a self connection', () => {
     expect({ pid: c.pid, uid: c.uid, gid: c.gid }).toEqual(self());
   });
 
+  // The expected list is read from /proc/self/status, which only Linux has.
   it.runIf(process.platform === 'linux')('groups equal this process supplementary groups', () => {
     // The kernel reports the supplementary list exactly as setgroups left it (/proc/self/status).
     const status = readFileSync('/proc/self/status', 'utf8');
@@ -75,6 +76,7 @@ describe('getPeerCredentials on a self connection', () => {
     );
   });
 
+  // SO_PEERPIDFD is Linux's (kernel >= 6.5); the check reads /proc/self/fd.
   it.runIf(platformSupport().pidfd)('openPeerPidfd returns a pidfd the caller closes once', () => {
     const fd = openPeerPidfd(server);
     expect(fd).toBeTypeOf('number');

@@ -85,6 +85,7 @@ describe('fault isolation', () => {
   });
 });
 
+// SO_PEERPIDFD is Linux's (kernel >= 6.5); open descriptors are counted in /proc.
 describe.runIf(platformSupport().pidfd)('pidfd on timeout', () => {
   function fdsOpenOn(target: string): number {
     let n = 0;

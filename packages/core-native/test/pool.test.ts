@@ -159,6 +159,7 @@ const users = ['root', 'nobody', 'daemon', ...(canCreateUsers ? [USER.name] : []
 
 if (!isLinux) console.warn('[peerauth tests] pool: getent/sha256sum comparisons run on Linux only');
 
+// getent and id -G are the ground truth here, with glibc's NSS: Linux only.
 describe.runIf(isLinux)('users and groups match getent and id -G', () => {
   it.each(users)('lookupUser / lookupUserByName: %s', async (name) => {
     const expected = passwdEntry(name);
@@ -200,6 +201,7 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     expect(await pool.lookupGroup(expected!.gid)).toEqual(expected);
   });
 
+  // Creates users with useradd: root on Linux.
   it.runIf(canCreateUsers)(
     'strings that are not valid UTF-8 are decoded with U+FFFD, not an error',
     async () => {
@@ -215,6 +217,7 @@ describe.runIf(isLinux)('users and groups match getent and id -G', () => {
     },
   );
 
+  // Creates users with useradd: root on Linux.
   it.runIf(canCreateUsers)('entries larger than the first buffer are read whole', async () => {
     expect(sh('getent', ['passwd', LONG_USER.name]).length).toBeGreaterThan(1024);
     expect(await pool.lookupUser(LONG_USER.uid)).toEqual(passwdEntry(LONG_USER.name));
@@ -323,6 +326,7 @@ describe.runIf(isLinux)('processInfo', () => {
   });
 });
 
+// SO_PEERPIDFD is Linux's (kernel >= 6.5); pidfds are recognised through /proc.
 describe.runIf(platformSupport().pidfd)('pidfd ownership', () => {
   it('processInfo closes the pidfd it was given, on success and on failure', async () => {
     const listener = await listen();

@@ -26,6 +26,7 @@ function runSlowLookup(
   });
 }
 
+// The fault is injected through an NSS module (glibc) and threads are counted in /proc: Linux only.
 describe.skipIf(!isLinux)('a lookup that returns after its timeout', () => {
   it.concurrent.each([
     [3000, 'sleep3000'],

@@ -18,8 +18,9 @@ import { listen } from './helpers.js';
 
 const GROUP = { name: 'pa11f-ns-g', gid: 44860 };
 const USER = { name: 'pa11f-ns-u', uid: 44850 };
-const overflowUid = Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8'));
-const overflowGid = Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8'));
+/** The kernel's overflow uid or gid (Linux only: read inside the root-on-Linux block). */
+const overflow = (kind: 'uid' | 'gid'): number =>
+  Number(readFileSync(`/proc/sys/kernel/overflow${kind}`, 'utf8'));
 const CONNECT =
   "const c=require('node:net').connect(process.argv[1]);c.on('error',()=>{});c.on('close',()=>{});c.resume();";
 
@@ -128,10 +129,10 @@ describeAsRoot('the user nobody on the host', () => {
     const listener = await listen();
     try {
       const accepted = listener.nextConnection();
-      const client = connectAs(listener.path, overflowUid, overflowGid);
+      const client = connectAs(listener.path, overflow('uid'), overflow('gid'));
       const socket = await accepted;
       const creds = getPeerCredentials(socket);
-      expect(creds).toMatchObject({ uid: overflowUid, gid: overflowGid });
+      expect(creds).toMatchObject({ uid: overflow('uid'), gid: overflow('gid') });
       socket.destroy();
       await client;
     } finally {
@@ -144,9 +145,9 @@ describeAsRoot('the user nobody on the host', () => {
     const listener = await listen();
     try {
       const accepted = listener.nextConnection();
-      const client = connectAs(listener.path, USER.uid, 0, [0, overflowGid]);
+      const client = connectAs(listener.path, USER.uid, 0, [0, overflow('gid')]);
       const socket = await accepted;
-      expect(getPeerCredentials(socket).groups).toEqual([0, overflowGid]);
+      expect(getPeerCredentials(socket).groups).toEqual([0, overflow('gid')]);
       socket.destroy();
       await client;
     } finally {

@@ -21,11 +21,6 @@ export interface UserDirectory {
    * supplementary groups). Without it only the groups groupsOf names are named.
    */
   groupsByGid?(gids: readonly number[]): MaybePromise<{ gid: number; name: string | null }[]>;
-  /**
-   * @deprecated Implement groupsByGid instead (one call for the whole list). Still honoured, one call per
-   * gid, when groupsByGid is absent: the name of `gid`, null when it has no group entry; reject on failure.
-   */
-  groupByGid?(gid: number): MaybePromise<string | null>;
 }
 
 /** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */

@@ -113,34 +113,21 @@ describe('resolve', () => {
     expect(directory.calls).toEqual(['userByUid(1000)', 'groupsByGid(1000,998)']);
   });
 
-  it('still honours the deprecated groupByGid (one call per gid) when groupsByGid is absent', async () => {
-    const names: Record<number, string> = { 1000: 'alice', 998: 'docker' };
-    const calls: number[] = [];
+  it('a directory without groupsByGid: the kernel gids stay unnamed, and no other method is asked', async () => {
     const { groupsByGid: _unused, ...base } = hostDirectory();
+    const asked: number[] = [];
+    // groupByGid was a pre-release name for one gid at a time: it is not part of UserDirectory.
     const directory = {
       ...base,
       groupByGid: async (gid: number) => {
-        calls.push(gid);
-        return names[gid] ?? null;
+        asked.push(gid);
+        return 'named-anyway';
       },
     };
-    const identity = await createResolver(config, directory).resolve(creds(1000, 1000, [1000, 998, 4242]));
-    expect(identity.selectors).toContain('unix:supplementary_group:docker');
-    expect(identity.selectors).toContain('unix:supplementary_gid:4242');
-    expect(identity.selectors.join(' ')).not.toContain('group:4242');
-    expect(calls).toEqual([1000, 998, 4242]);
-    // groupsByGid wins when both are given.
-    const both = hostDirectory(true);
-    const ignored: number[] = [];
-    await createResolver(config, {
-      ...both,
-      groupByGid: async (gid: number) => {
-        ignored.push(gid);
-        return null;
-      },
-    }).resolve(creds(1000, 1000, [1000, 998]));
-    expect(ignored).toEqual([]);
-    expect(both.calls).toEqual(['userByUid(1000)', 'groupsByGid(1000,998)']);
+    const identity = await createResolver(config, directory).resolve(creds(1000, 1000, [1000, 998]));
+    expect(identity.selectors).toContain('unix:supplementary_gid:998');
+    expect(identity.selectors.join(' ')).not.toContain('named-anyway');
+    expect(asked).toEqual([]);
   });
 
   it('a peer without a passwd entry still gets a group role when groupsByGid names its groups', async () => {

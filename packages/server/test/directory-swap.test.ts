@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { describeAsRoot } from '../../../test-fixtures/root.js';
+import { describeAsRoot, isLinux, isRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,
   createTestUser,
@@ -83,16 +83,21 @@ function listen(server: PeerServer): Promise<(Error & { code?: string }) | null>
   });
 }
 
+// The attacker user exists only where the root-on-Linux blocks below run.
 beforeAll(() => {
-  removeTestUser(ATTACKER.name);
-  removeTestGroup(ATTACKER.name);
-  createTestGroup(ATTACKER.name, ATTACKER.gid);
-  createTestUser(ATTACKER.name, { uid: ATTACKER.uid, gid: ATTACKER.gid });
+  if (isRoot && isLinux) {
+    removeTestUser(ATTACKER.name);
+    removeTestGroup(ATTACKER.name);
+    createTestGroup(ATTACKER.name, ATTACKER.gid);
+    createTestUser(ATTACKER.name, { uid: ATTACKER.uid, gid: ATTACKER.gid });
+  }
 });
 
 afterAll(() => {
-  removeTestUser(ATTACKER.name);
-  removeTestGroup(ATTACKER.name);
+  if (isRoot && isLinux) {
+    removeTestUser(ATTACKER.name);
+    removeTestGroup(ATTACKER.name);
+  }
 });
 
 beforeEach(() => {

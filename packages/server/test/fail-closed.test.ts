@@ -276,26 +276,4 @@ describe('the caching directory names gids one by one', () => {
     expect(await cached.groupsByGid?.([3])).toEqual([{ gid: 3, name: 'g3' }]);
     expect(calls).toEqual([[1, 2, 7], [3], [3]]);
   });
-
-  it('names gids through a directory that has only the deprecated groupByGid', async () => {
-    const calls: number[] = [];
-    const cached = createCachingDirectory({
-      userByUid: async () => null,
-      groupsOf: async () => [],
-      groupByGid: async (gid) => {
-        calls.push(gid);
-        return gid === 7 ? null : `g${gid}`;
-      },
-    });
-    expect(await cached.groupsByGid?.([1, 7])).toEqual([
-      { gid: 1, name: 'g1' },
-      { gid: 7, name: null },
-    ]);
-    expect(await cached.groupsByGid?.([7, 1, 2])).toEqual([
-      { gid: 7, name: null },
-      { gid: 1, name: 'g1' },
-      { gid: 2, name: 'g2' },
-    ]);
-    expect(calls).toEqual([1, 7, 2]);
-  });
 });

@@ -1,0 +1,62 @@
+// Optional system tools a test drives as an independent client or server (socat, systemd-analyze, ...).
+// A fresh machine with only Node, npm, a C++ toolchain, python3, curl and the base system passes `npm test`:
+// a test whose tool is missing skips and prints why and how to install it. CI installs every tool and sets
+// PEERAUTH_REQUIRE_TOOLS=1, under which a missing tool fails the test file instead, so nothing skips there
+// unnoticed. The root README lists the tools.
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+/** Set by `.ci/run` and ci.yml: a missing tool is a failure, not a skip. */
+export const REQUIRE_TOOLS = process.env.PEERAUTH_REQUIRE_TOOLS === '1';
+
+/** How to install each tool the suite knows, for the skip message. */
+const INSTALL: Record<string, string> = {
+  socat: 'apt-get install socat / brew install socat',
+  'systemd-analyze': 'apt-get install systemd (Linux with systemd only)',
+};
+
+/** The tool's full path when an executable of that name is on PATH (or `name` is a path to one). */
+export function findTool(name: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  const candidates = name.includes('/')
+    ? [name]
+    : searchPath
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, name));
+  return candidates.find((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export class MissingToolError extends Error {
+  constructor(
+    readonly tool: string,
+    what: string,
+  ) {
+    super(
+      `${what} needs \`${tool}\`, which is not on PATH, and PEERAUTH_REQUIRE_TOOLS=1 makes a missing tool a ` +
+        `failure${INSTALL[tool] ? ` (${INSTALL[tool]})` : ''}`,
+    );
+    this.name = 'MissingToolError';
+  }
+}
+
+/**
+ * Whether the tests described by `what` can run: true when `tool` is on PATH. When it is not, prints why
+ * they skip (returns false) or, under PEERAUTH_REQUIRE_TOOLS=1, throws so the test file fails.
+ * Use it as `it.skipIf(!hasTool('socat', 'half-close through socat'))(...)`.
+ */
+export function hasTool(tool: string, what: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (findTool(tool, env.PATH ?? '')) return true;
+  if (env.PEERAUTH_REQUIRE_TOOLS === '1') throw new MissingToolError(tool, what);
+  console.warn(
+    `[peerauth tests] ${what}: skipped, \`${tool}\` is not installed` +
+      `${INSTALL[tool] ? ` (${INSTALL[tool]})` : ''}; PEERAUTH_REQUIRE_TOOLS=1 makes this a failure`,
+  );
+  return false;
+}
