@@ -4,6 +4,7 @@ import type { LogLevel, TlsListenOptions } from '@peerauth/server';
 import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { requireCredentials } from './credentials-check.js';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
@@ -103,6 +104,7 @@ export async function serverSettings(opts: CommonOptions): Promise<ServerSetting
     throw new CliError(`--mode: ${(err as Error).message}`);
   }
   const { tls, config } = tlsSettings(opts, await loadConfig(opts.config));
+  requireCredentials();
   return {
     socket: opts.socket,
     mode,

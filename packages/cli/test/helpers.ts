@@ -147,10 +147,19 @@ export function writeConfig(dir: string, config: unknown): string {
 }
 
 /** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */
-export function runCliToExit(args: string[], guardMs = 15_000): Promise<CliResult> {
+export function runCliToExit(
+  args: string[],
+  guardMs = 15_000,
+  env?: NodeJS.ProcessEnv,
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: guardMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { timeout: guardMs, ...(env ? { env: { ...process.env, ...env } } : {}) },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
