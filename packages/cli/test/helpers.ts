@@ -147,11 +147,7 @@ export function writeConfig(dir: string, config: unknown): string {
 }
 
 /** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */
-export function runCliToExit(
-  args: string[],
-  guardMs = 15_000,
-  env?: NodeJS.ProcessEnv,
-): Promise<CliResult> {
+export function runCliToExit(args: string[], guardMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,

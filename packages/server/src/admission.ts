@@ -144,9 +144,21 @@ export class Admission {
     return this.open.size;
   }
 
-  /** Destroys every admitted connection still open (each then closes with its audit line). */
-  destroyOpen(): void {
-    for (const { socket } of [...this.open]) socket.destroy();
+  /** Destroys the admitted connections still open, or those of them in `only` (each closes with its audit line). */
+  destroyOpen(only?: ReadonlySet<net.Socket>): void {
+    for (const { socket } of [...this.open]) if (!only || only.has(socket)) socket.destroy();
+  }
+
+  /** The admitted connections open now. */
+  openSockets(): Set<net.Socket> {
+    return new Set([...this.open].map((c) => c.socket));
+  }
+
+  /** How many of `sockets` are still open. */
+  countOpen(sockets: ReadonlySet<net.Socket>): number {
+    let n = 0;
+    for (const { socket } of this.open) if (sockets.has(socket)) n++;
+    return n;
   }
 
   /** A connection that closes gets its audit line here; one still open when the process ends, at exit. */

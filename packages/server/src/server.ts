@@ -209,6 +209,9 @@ class PeerServerImpl extends EventEmitter {
       cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
       cacheOptions.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
       Math.max(0, cacheOptions.identities ?? 1024),
+      Date.now,
+      // Read at remember time, after the cache below exists.
+      (credentials, username) => this.cache.validUntil(credentials, username),
     );
     // The memo holds identities built from the cache's answers: clearing the cache clears it too.
     const derived = [this.memo];
@@ -259,7 +262,9 @@ class PeerServerImpl extends EventEmitter {
       else this.emit('error', err);
     });
     // 'close' once both listeners have closed and their connections have ended.
+    // Only a close() is announced, once (a failed start's own unbinding is not a 'close').
     this.server.on('close', () => {
+      if (!this.life.announceClose()) return;
       if (this.tls) void this.tls.close().then(() => this.emit('close'));
       else this.emit('close');
     });
@@ -332,19 +337,27 @@ class PeerServerImpl extends EventEmitter {
     // Before anything is created, so that a signal during start-up never finds the default action.
     if (this.handleSignals !== false && this.life.signals === null)
       this.life.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
+    const generation = this.life.generation;
+    this.life.startInFlight = true;
     this.life.starting = this.start().then(
       () => {
-        if (this.life.stopping) {
+        this.life.startInFlight = false;
+        if (this.life.stopping && this.life.generation === generation) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
-          void this.tls?.close();
-          if (this.listening) this.server.close();
-          this.releaseSocketFile();
+          this.undoStart();
           return;
         }
         this.life.started();
         this.emit('listening');
       },
       (err: Error) => {
+        this.life.startInFlight = false;
+        if (this.life.stopping && this.life.generation === generation) {
+          // close() won: the start's failure is its own undoing, not an error of the server.
+          this.logger.debug?.({ err }, 'start interrupted by close()');
+          this.undoStart();
+          return;
+        }
         this.life.startFailed();
         this.life.releaseSignals();
         this.emit('error', err);
@@ -436,12 +449,27 @@ class PeerServerImpl extends EventEmitter {
     return this.life.activated && this.listening ? this.server.address() : null;
   }
 
-  /** drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many. */
-  private cutDrain(): void {
-    const open = this.admission.openCount;
+  /**
+   * A start that close() interrupted: whatever it set up goes, and the inner listener's close (also when
+   * it never listened) is the one 'close' of this close().
+   */
+  private undoStart(): void {
+    void this.tls?.close();
+    this.releaseSocketFile();
+    this.server.close();
+  }
+
+  /**
+   * drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many.
+   * `before` are the connections open when close() was called: after a new listen() only those are cut.
+   */
+  private cutDrain(generation: number, before: ReadonlySet<net.Socket>): void {
+    const sameLife = this.life.generation === generation;
+    const open = sameLife ? this.admission.openCount : this.admission.countOpen(before);
     if (open === 0) return;
     this.logger.warn({ open }, 'drain timeout: closing the remaining connections');
-    this.admission.destroyOpen();
+    if (sameLife) this.admission.destroyOpen();
+    else this.admission.destroyOpen(before);
   }
 
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
@@ -465,18 +493,31 @@ class PeerServerImpl extends EventEmitter {
   }
 
   close(callback?: (err?: Error) => void): this {
+    const wasStarting = this.life.state === 'starting';
     if (this.life.stopRequested()) {
+      const generation = this.life.generation;
+      const before = this.admission.openSockets();
       const drain =
-        this.drainTimeoutMs === null ? null : setTimeout(() => this.cutDrain(), this.drainTimeoutMs);
+        this.drainTimeoutMs === null
+          ? null
+          : setTimeout(() => this.cutDrain(generation, before), this.drainTimeoutMs);
       drain?.unref();
       this.once('close', () => {
         if (drain) clearTimeout(drain);
+        // A listen() since this close() began a new life, which is not this close's to end.
+        if (this.life.generation !== generation) return;
         // Not earlier: until the server is closed a signal must not find the default action.
         this.life.closed();
         this.life.releaseSignals();
         void this.directory.close();
       });
       this.emit('stopping');
+    }
+    // A start under way is left to finish and then undone (undoStart): closing the inner listener in the
+    // middle of the bind would turn the bind's next step into a raw error.
+    if (this.life.state === 'stopping' && (wasStarting || this.life.startInFlight)) {
+      if (callback) this.once('close', () => callback());
+      return this;
     }
     const tlsClosed = this.tls?.close();
     this.server.close(
