@@ -39,6 +39,8 @@ export async function runPeerServer(
     logger,
     allowHalfOpen: opts.allowHalfOpen === true,
     ...(opts.admit ? { admit: opts.admit } : {}),
+    // Callers of an HTTP server (serve, proxy) are told a refusal with a short 403; others are closed.
+    ...(opts.http ? { refusal: 'http' as const } : {}),
     // The commands read a connection's identity with peerOf(), never currentIdentity(): the per-connection
     // AsyncLocalStorage context would cost every request its async-hooks work for nothing.
     asyncContext: false,

@@ -106,6 +106,12 @@ export interface PeerServerOptions {
    */
   allowHalfOpen?: boolean;
   /**
+   * What a refused caller gets before its connection closes: 'close' (default) nothing; 'http' a short
+   * `HTTP/1.1 403 Forbidden` whose body names the class of the refusal ("role not allowed", "identity
+   * unknown", ...), never the policy. For servers whose callers speak HTTP. The audit line is the same.
+   */
+  refusal?: 'close' | 'http';
+  /**
    * Also listen on TCP with mutual TLS, for callers on other machines: every client must present an
    * X.509-SVID that chains to the bundle of its own trust domain (the identity config's `trustDomains`);
    * the server presents its own SVID. Remote peers get the same 'peer' event, peerOf(), policy and audit,
@@ -235,6 +241,7 @@ class PeerServerImpl extends EventEmitter {
       asyncContext: options.asyncContext !== false,
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
+      refusal: parseRefusal(options.refusal),
     });
     this.admission = admission;
     this.server.on('connection', admission.connection);
@@ -532,6 +539,12 @@ function parseHandleSignals(value: unknown): boolean | 'close' {
   if (value === undefined) return false;
   if (typeof value === 'boolean' || value === 'close') return value;
   throw new InvalidServerOptionError('handleSignals', value, "expected true, false or 'close'");
+}
+
+function parseRefusal(value: unknown): 'close' | 'http' {
+  if (value === undefined) return 'close';
+  if (value === 'close' || value === 'http') return value;
+  throw new InvalidServerOptionError('refusal', value, "expected 'close' or 'http'");
 }
 
 function parseDrainTimeout(value: unknown): number | null {
