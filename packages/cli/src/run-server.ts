@@ -67,7 +67,14 @@ export async function runPeerServer(
 /** What a serving command prints on start: where it listens and a line to try. */
 export function announce(server: PeerServer, what: string): void {
   if (!server.listening) return;
-  const path = String(server.address());
+  const address = server.address();
+  // A TCP socket handed over by systemd: host:port, and a curl line to match.
+  if (address !== null && typeof address === 'object') {
+    const where = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    process.stdout.write(`peerauth ${what} listening on ${where}\ntry: curl http://${where}/whoami\n`);
+    return;
+  }
+  const path = String(address);
   const tls = server.tlsAddress();
   const host = tls && (tls.family === 'IPv6' ? `[${tls.address}]` : tls.address);
   // One write, so a reader never sees the first line without the others.

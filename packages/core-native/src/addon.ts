@@ -17,6 +17,7 @@ export interface NativeBinding {
   exePath(pid: number): string;
   startTime(pid: number): string;
   pidfdAlive(pidfd: number): number;
+  unixSocketName(fd: number): string | null;
   getpwuid(uid: number): RawUser | null;
   getpwnam(name: string): RawUser | null;
   getgrgid(gid: number): RawGroup | null;

@@ -29,3 +29,4 @@ export {
 } from './errors.js';
 export type { CredentialPool, CredentialPoolOptions, GroupEntry, ProcessInfo, UserEntry } from './pool.js';
 export { createCredentialPool } from './pool.js';
+export { unixSocketName } from './socket-name.js';

@@ -22,6 +22,8 @@ export class Lifecycle {
   bound: BoundSocketFile | null = null;
   /** Listening on a socket handed over by systemd, which this server never created. */
   activated = false;
+  /** That socket's path (getsockname), null for a TCP or unnamed one: Node knows no name for an fd. */
+  activatedName: string | null = null;
   /** The internal bind in progress: its net.Server 'listening'/'error' settle it. */
   pendingBind: PendingBind | null = null;
   /** handleSignals' handlers, from listen() until the server has closed (or a start failed). */

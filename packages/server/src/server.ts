@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
-import { type CredentialPool, PeerAuthTypeError } from '@peerauth/core-native';
+import { type CredentialPool, PeerAuthTypeError, unixSocketName } from '@peerauth/core-native';
 import {
   createResolver,
   type Identity,
@@ -41,7 +41,7 @@ import {
   unlinkIfSameSync,
 } from './socket-file.js';
 import { socketReachWarning } from './socket-reach.js';
-import { activationFromEnv, clearActivationEnv } from './systemd.js';
+import { activationForAnother, activationFromEnv, clearActivationEnv } from './systemd.js';
 import { parseTlsOptions, TlsListener, type TlsListenOptions } from './tls-listener.js';
 
 export interface PeerServerOptions {
@@ -423,11 +423,18 @@ class PeerServerImpl extends EventEmitter {
     if (this.listenFds === true && !activation) {
       throw new NoActivationSocketError('LISTEN_PID does not name this process or LISTEN_FDS is not >= 1');
     }
+    const another = activation ? null : activationForAnother();
+    if (another)
+      this.logger.warn(
+        { listenPid: another.listenPid, pid: another.pid },
+        `LISTEN_PID is ${another.listenPid} but this process is ${another.pid}: the activation socket (fd 3) is meant for another process and is not used. Start node itself in ExecStart= (not through npx or a shell that does not exec)`,
+      );
     if (activation) {
       // The variables are for this process only; children must not inherit a claim on fd 3.
       clearActivationEnv();
       await this.listenInternal({ fd: activation.fd });
       this.life.activated = true;
+      this.life.activatedName = activatedSocketName(activation.fd);
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
@@ -453,7 +460,10 @@ class PeerServerImpl extends EventEmitter {
    */
   address(): AddressInfo | string | null {
     if (this.life.bound) return this.life.bound.path;
-    return this.life.activated && this.listening ? this.server.address() : null;
+    if (!(this.life.activated && this.listening)) return null;
+    // A TCP socket's address comes from Node; a Unix socket handed over as an fd has no name there.
+    const handle = this.server.address();
+    return handle !== null && typeof handle === 'object' ? handle : (this.life.activatedName ?? handle);
   }
 
   /**
@@ -539,6 +549,15 @@ function parseHandleSignals(value: unknown): boolean | 'close' {
   if (value === undefined) return false;
   if (typeof value === 'boolean' || value === 'close') return value;
   throw new InvalidServerOptionError('handleSignals', value, "expected true, false or 'close'");
+}
+
+/** The activation socket's path, or null (TCP, unnamed, or no addon to ask). */
+function activatedSocketName(fd: number): string | null {
+  try {
+    return unixSocketName(fd);
+  } catch {
+    return null;
+  }
 }
 
 function parseRefusal(value: unknown): 'close' | 'http' {
