@@ -25,6 +25,7 @@ export {
   NoActivationSocketError,
   PeerServerError,
   SocketDirectoryMissingError,
+  SocketDirectoryNotWritableError,
   SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
@@ -53,6 +54,7 @@ export {
 export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
+export { checkSocketDirectoryWritable } from './private-dir.js';
 export { socketReachWarning } from './socket-reach.js';
 export { TlsMaterialError } from './tls-files.js';
 export type { TlsListenOptions } from './tls-listener.js';
