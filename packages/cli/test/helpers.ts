@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killAfterFile } from '../../../test-fixtures/cleanup.js';
 import { runCommand } from '../../../test-fixtures/run.js';
 import { tempDir as sharedTempDir } from '../../../test-fixtures/temp-dir.js';
 
@@ -53,10 +54,13 @@ export async function startCli(
   // Options go right after the subcommand: for exec, everything after -- belongs to the child.
   const argv = [process.execPath, bin, command!, '--socket', socket, '--log-format', 'json', ...rest];
   const [file, ...fileArgs] = [...(opts.prefix ?? []), ...argv] as [string, ...string[]];
-  const child = spawn(file, fileArgs, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.env ? { env: opts.env } : {}),
-  });
+  // Killed after the test file if the test never stopped it (a failed or timed-out test).
+  const child = killAfterFile(
+    spawn(file, fileArgs, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: opts.env } : {}),
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => {
