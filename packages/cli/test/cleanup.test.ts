@@ -33,12 +33,7 @@ describe('after a test file whose test failed', () => {
     const r = await new Promise<{ code: number | null; output: string }>((resolve) =>
       execFile(
         process.execPath,
-        [
-          path.join(pkg, '../../node_modules/vitest/vitest.mjs'),
-          'run',
-          '--root',
-          'test/fixtures/leaky',
-        ],
+        [path.join(pkg, '../../node_modules/vitest/vitest.mjs'), 'run', '--root', 'test/fixtures/leaky'],
         { cwd: pkg, env: { ...process.env, PEERAUTH_LEAKY_OUT: out }, timeout: 120_000 },
         (err, stdout, stderr) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),

@@ -25,9 +25,9 @@ import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
-import { type RefusalClass, refuseWithHttp } from './refusal.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
 import { setPeer } from './peers.js';
+import { type RefusalClass, refuseWithHttp } from './refusal.js';
 import { peerChain } from './tls-listener.js';
 
 export interface RejectedEvent {

@@ -42,6 +42,7 @@ export {
 export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
+export { checkSocketDirectoryWritable } from './private-dir.js';
 export {
   type AdmitHook,
   createPeerServer,
@@ -54,7 +55,6 @@ export {
 export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './signals.js';
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
-export { checkSocketDirectoryWritable } from './private-dir.js';
 export { socketReachWarning } from './socket-reach.js';
 export { TlsMaterialError } from './tls-files.js';
 export type { TlsListenOptions } from './tls-listener.js';

@@ -22,8 +22,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AddressInUseError, UnsafeSocketPathError } from './errors.js';
-import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
 import { makePrivateDirectory } from './private-dir.js';
+import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
 
 const PROBE_TIMEOUT_MS = 1_000;
 
