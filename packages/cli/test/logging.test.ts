@@ -63,7 +63,7 @@ describe('audit lines', () => {
         const headers = [...cli.stderr().matchAll(/\(peerauth\/(\d+)\)/g)].map((m) => Number(m[1]));
         expect(headers.length).toBeGreaterThan(0);
         expect(new Set(headers)).toEqual(new Set([serverPid]));
-        expect(cli.stderr()).toContain(`peerPid: ${body.pid}`);
+        expect(cli.stderr()).toContain(`"peerPid":${body.pid}`);
       }
     } finally {
       await cli.stop();
