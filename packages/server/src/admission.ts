@@ -243,7 +243,8 @@ export class Admission {
         null,
         `client certificate refused (${formatError(err)})`,
         start,
-        'client certificate refused',
+        // A client whose certificate is refused is not told more than TLS already said: closed.
+        null,
       );
       return;
     }

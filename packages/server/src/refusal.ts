@@ -9,8 +9,7 @@ export type RefusalClass =
   | 'identity unknown'
   | 'role not allowed'
   | 'connection limit reached'
-  | 'refused by policy'
-  | 'client certificate refused';
+  | 'refused by policy';
 
 /** Bounds on a refused caller: what it may still send (its request) and how long it may take to leave. */
 const DRAIN_BYTES = 64 * 1024;
