@@ -144,7 +144,10 @@ function install(name) {
 
 function runNode(dir, code, file = 'smoke.mjs') {
   fs.writeFileSync(path.join(dir, file), code);
-  return sh(process.execPath, [path.join(dir, file)], { cwd: dir });
+  // The smoke scripts' own temporary directories (os.tmpdir()) land in the work directory, removed below.
+  const tmp = path.join(work, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  return sh(process.execPath, [path.join(dir, file)], { cwd: dir, env: { ...process.env, TMPDIR: tmp } });
 }
 
 /**
@@ -309,7 +312,7 @@ await attempt('cli', '--version, check-config, serve answers /whoami', async () 
   const expected = JSON.parse(fs.readFileSync(path.join(root, 'packages/cli/package.json'), 'utf8')).version;
   if (version !== expected) throw new Error(`--version printed "${version}"`);
   sh(bin, ['check-config', path.join(root, 'test-fixtures/configs/valid.json')]);
-  const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pa-smoke-')), 's.sock');
+  const sock = path.join(fs.mkdtempSync(path.join(work, 'pa-smoke-')), 's.sock');
   const child = spawn(bin, ['serve', '--socket', sock, '--log-format', 'json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

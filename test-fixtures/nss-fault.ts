@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeAfterFile } from './cleanup.js';
 
 const source = join(dirname(fileURLToPath(import.meta.url)), 'nss-fault', 'nss_fault.c');
 let built: string | undefined;
@@ -12,7 +13,7 @@ let built: string | undefined;
 /** Path of the compiled fault library (Linux only: needs cc). */
 export function nssFaultLibrary(): string {
   if (built) return built;
-  const dir = mkdtempSync(join(tmpdir(), 'peerauth-nss-fault-'));
+  const dir = removeAfterFile(mkdtempSync(join(tmpdir(), 'peerauth-nss-fault-')));
   chmodSync(dir, 0o755);
   const out = join(dir, 'libnss_fault.so');
   execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, source, '-ldl'], { stdio: 'pipe' });

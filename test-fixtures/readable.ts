@@ -4,6 +4,7 @@
 import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { removeAfterFile } from './cleanup.js';
 
 const copies = new Map<string, string>();
 let dir: string | undefined;
@@ -13,7 +14,7 @@ export function readableCopy(file: string): string {
   const known = copies.get(file);
   if (known) return known;
   if (!dir) {
-    dir = mkdtempSync(join(tmpdir(), 'peerauth-fixtures-'));
+    dir = removeAfterFile(mkdtempSync(join(tmpdir(), 'peerauth-fixtures-')));
     chmodSync(dir, 0o755);
   }
   const copy = join(dir, `${copies.size}-${basename(file)}`);

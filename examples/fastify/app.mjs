@@ -1,12 +1,17 @@
 // A Fastify app served through peerauth: every request carries the caller's kernel-verified identity.
 //   node app.mjs /tmp/peerauth-fastify/app.sock
 //   curl --unix-socket /tmp/peerauth-fastify/app.sock http://localhost/whoami
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { createPeerServer, serveHttp } from '@peerauth/server';
 import peerauthPlugin from '@peerauth/server/fastify';
 import Fastify from 'fastify';
 
 const socketPath = process.argv[2] ?? '/tmp/peerauth-fastify/app.sock';
+// The server creates only its default directory; for a path of your choosing the directory must exist.
+// 0755: the socket's mode (0666) lets every local user connect, so they must be able to reach it.
+fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
 const peer = createPeerServer({
   path: socketPath,
   mode: 0o666,

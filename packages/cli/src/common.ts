@@ -10,6 +10,7 @@ import {
   type ConnectionSettings,
   connectionSettings,
 } from './connection-flags.js';
+import { requireCredentials } from './credentials-check.js';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
@@ -117,6 +118,7 @@ export async function serverSettings(
     throw new CliError(`--mode: ${(err as Error).message}`);
   }
   const { tls, config } = tlsSettings(opts, await loadConfig(opts.config));
+  requireCredentials();
   return {
     socket: opts.socket,
     mode,

@@ -41,6 +41,7 @@ export async function createLogger(format: LogFormat, level: LogLevel): Promise<
   const { default: pretty } = await import('pino-pretty');
   return pino(
     { base: { name: 'peerauth', pid: process.pid }, level },
-    pretty({ destination: 2, sync: true, colorize: false }),
+    // singleLine: one line per event; the fields follow the message as one JSON object.
+    pretty({ destination: 2, sync: true, colorize: false, singleLine: true }),
   );
 }

@@ -39,6 +39,8 @@ export async function runPeerServer(
     logger,
     allowHalfOpen: opts.allowHalfOpen === true,
     ...(opts.admit ? { admit: opts.admit } : {}),
+    // Callers of an HTTP server (serve, proxy) are told a refusal with a short 403; others are closed.
+    ...(opts.http ? { refusal: 'http' as const } : {}),
     // The commands read a connection's identity with peerOf(), never currentIdentity(): the per-connection
     // AsyncLocalStorage context would cost every request its async-hooks work for nothing.
     asyncContext: false,
@@ -71,7 +73,14 @@ function definedOnly<T extends object>(values: T): Partial<T> {
 /** What a serving command prints on start: where it listens and a line to try. */
 export function announce(server: PeerServer, what: string): void {
   if (!server.listening) return;
-  const path = String(server.address());
+  const address = server.address();
+  // A TCP socket handed over by systemd: host:port, and a curl line to match.
+  if (address !== null && typeof address === 'object') {
+    const where = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    process.stdout.write(`peerauth ${what} listening on ${where}\ntry: curl http://${where}/whoami\n`);
+    return;
+  }
+  const path = String(address);
   const tls = server.tlsAddress();
   const host = tls && (tls.family === 'IPv6' ? `[${tls.address}]` : tls.address);
   // One write, so a reader never sees the first line without the others.

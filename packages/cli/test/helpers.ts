@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killAfterFile } from '../../../test-fixtures/cleanup.js';
 import { runCommand } from '../../../test-fixtures/run.js';
 import { tempDir as sharedTempDir } from '../../../test-fixtures/temp-dir.js';
 
@@ -53,10 +54,13 @@ export async function startCli(
   // Options go right after the subcommand: for exec, everything after -- belongs to the child.
   const argv = [process.execPath, bin, command!, '--socket', socket, '--log-format', 'json', ...rest];
   const [file, ...fileArgs] = [...(opts.prefix ?? []), ...argv] as [string, ...string[]];
-  const child = spawn(file, fileArgs, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.env ? { env: opts.env } : {}),
-  });
+  // Killed after the test file if the test never stopped it (a failed or timed-out test).
+  const child = killAfterFile(
+    spawn(file, fileArgs, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: opts.env } : {}),
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => {
@@ -147,10 +151,15 @@ export function writeConfig(dir: string, config: unknown): string {
 }
 
 /** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */
-export function runCliToExit(args: string[], guardMs = 15_000): Promise<CliResult> {
+export function runCliToExit(args: string[], guardMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: guardMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { timeout: guardMs, ...(env ? { env: { ...process.env, ...env } } : {}) },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -164,14 +164,14 @@ describeAsRoot('peerauth serve with other users (setpriv)', () => {
     expect(body.fallback).toBe(true);
   });
 
-  it('a refused role gets no response and leaves an audit line', async () => {
+  it('a refused role gets a 403 naming only the class of refusal, and leaves an audit line', async () => {
     const r = await run(
       'curl',
-      ['-sS', '--unix-socket', refusing.socket, 'http://localhost/whoami'],
+      ['-sS', '--unix-socket', refusing.socket, '-w', '%{http_code}', 'http://localhost/whoami'],
       stranger,
     );
-    expect(r.code).not.toBe(0);
-    expect(r.stdout).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('peerauth: connection refused (role not allowed)\n403');
     const findAudit = () =>
       refusing
         .stderr()

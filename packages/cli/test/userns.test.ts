@@ -91,7 +91,7 @@ describeAsRoot('peerauth serve inside a user namespace (unshare -U -r)', () => {
 
   it('refuses every unmapped peer with EOVERFLOW instead of naming it nobody', async () => {
     for (const uid of [ADMIN.uid, BLOCKED.uid, STRANGER_UID])
-      expect(await status(uid), `uid ${uid}`).toBe('000');
+      expect(await status(uid), `uid ${uid}`).toBe('403');
     // The audit line of a refusal may land after curl has seen the close; count whole rejected lines (a
     // line can name EOVERFLOW more than once, so counting the word could stop one line early).
     const refusals = () =>

@@ -19,6 +19,7 @@ export interface NativeBinding {
   pidfdAlive(pidfd: number): number;
   setChildSubreaper(): number;
   reapChild(pid: number): boolean;
+  unixSocketName(fd: number): string | null;
   getpwuid(uid: number): RawUser | null;
   getpwnam(name: string): RawUser | null;
   getgrgid(gid: number): RawGroup | null;

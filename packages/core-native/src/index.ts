@@ -30,3 +30,4 @@ export {
 export type { CredentialPool, CredentialPoolOptions, GroupEntry, ProcessInfo, UserEntry } from './pool.js';
 export { createCredentialPool } from './pool.js';
 export { becomeChildSubreaper, reapOrphan } from './subreaper.js';
+export { unixSocketName } from './socket-name.js';

@@ -5,7 +5,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { z } from 'zod';
 import { type ConfigIssue, IdentityConfigError } from './errors.js';
 import { groupRoleKeyProblem } from './group-keys.js';
-import { findJsonSyntaxError, lineAndColumn } from './json-syntax.js';
+import { findJsonSyntaxError, findRepeatedKeys, lineAndColumn } from './json-syntax.js';
 import { findControlCharacter } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { parseSpiffeId, spiffeIdProblem } from './spiffe-id.js';
@@ -602,5 +602,11 @@ export async function loadIdentityConfig(path: string): Promise<ParsedIdentityCo
       },
     );
   }
+  const repeated = findRepeatedKeys(text);
+  if (repeated.length > 0)
+    throw new IdentityConfigError(
+      repeated.map((r) => ({ path: formatIssuePath(r.segments), segments: r.segments, message: r.message })),
+      path,
+    );
   return parseIdentityConfig(value, path);
 }

@@ -190,3 +190,80 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
   const lastBreak = before.lastIndexOf('\n');
   return { line: before.split('\n').length, column: before.length - lastBreak };
 }
+
+export interface RepeatedKey {
+  /** Where the key is: the keys and array indices leading to it, then the key itself. */
+  segments: (string | number)[];
+  /** Index in the text of the key's opening quote. */
+  offset: number;
+  message: string;
+}
+
+/**
+ * Keys JSON.parse would accept but a config must not have: a key repeated within one object (JSON.parse
+ * keeps the last, so the file says two things), and `__proto__` (an own property that schema checks drop).
+ * Only for a text JSON.parse has accepted; each key is decoded by JSON.parse itself, so "\u0061" is "a".
+ */
+export function findRepeatedKeys(text: string): RepeatedKey[] {
+  const found: RepeatedKey[] = [];
+  // One frame per open container: its kind, the keys seen so far, and where in it the scan is.
+  const stack: { kind: '[' | '{'; keys: Set<string>; at: string | number }[] = [];
+  let state: 'value' | 'key' | 'after' = 'value';
+  let i = 0;
+  for (;;) {
+    i = skipWhitespace(text, i);
+    if (state === 'value') {
+      const c = text[i];
+      if (c === '[' || c === '{') {
+        const close = c === '[' ? ']' : '}';
+        i = skipWhitespace(text, i + 1);
+        if (text[i] === close) {
+          i++;
+          state = 'after';
+        } else {
+          stack.push({ kind: c, keys: new Set(), at: 0 });
+          state = c === '[' ? 'value' : 'key';
+        }
+        continue;
+      }
+      const r = scanScalar(text, i);
+      if (typeof r !== 'number') return found;
+      i = r;
+      state = 'after';
+    } else if (state === 'key') {
+      const r = scanString(text, i);
+      const frame = stack.at(-1);
+      if (typeof r !== 'number' || frame === undefined) return found;
+      const key = JSON.parse(text.slice(i, r)) as string;
+      const segments = [...stack.slice(0, -1).map((f) => f.at), key];
+      const { line, column } = lineAndColumn(text, i);
+      if (key === '__proto__')
+        found.push({
+          segments,
+          offset: i,
+          message: `"__proto__" is not allowed as a key (line ${line}, column ${column}): it would be dropped`,
+        });
+      else if (frame.keys.has(key))
+        found.push({
+          segments,
+          offset: i,
+          message: `repeated key "${key}" (line ${line}, column ${column}): write each key once (JSON.parse would keep only the last)`,
+        });
+      frame.keys.add(key);
+      frame.at = key;
+      i = skipWhitespace(text, r) + 1;
+      state = 'value';
+    } else {
+      const frame = stack.at(-1);
+      if (frame === undefined) return found;
+      if (text[i] === ',') {
+        i++;
+        if (frame.kind === '[') frame.at = (frame.at as number) + 1;
+        state = frame.kind === '[' ? 'value' : 'key';
+      } else {
+        stack.pop();
+        i++;
+      }
+    }
+  }
+}

@@ -3,6 +3,7 @@ import { mkdtemp, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { removeAfterFile } from '../../../test-fixtures/cleanup.js';
 import {
   type ConfigIssue,
   findControlCharacter,
@@ -394,7 +395,7 @@ describe('loadIdentityConfig', () => {
   });
 
   it('reports bad JSON with its line and column', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const dir = removeAfterFile(await mkdtemp(join(tmpdir(), 'peerauth-identity-')));
     const file = join(dir, 'bad.json');
     await writeFile(file, '{\n  "people": [\n    { "name": "A", }\n  ]\n}\n');
     const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
@@ -426,7 +427,7 @@ describe('loadIdentityConfig', () => {
       "expected ',' or '}'",
     ],
   ])('reports %s with its line and column', async (_what, text, line, column, what) => {
-    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const dir = removeAfterFile(await mkdtemp(join(tmpdir(), 'peerauth-identity-')));
     const file = join(dir, 'bad.json');
     await writeFile(file, text);
     const err = (await loadIdentityConfig(file).catch((e: unknown) => e)) as IdentityConfigError;
@@ -435,14 +436,14 @@ describe('loadIdentityConfig', () => {
   });
 
   it('accepts a UTF-8 byte order mark', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const dir = removeAfterFile(await mkdtemp(join(tmpdir(), 'peerauth-identity-')));
     const file = join(dir, 'bom.json');
     await writeFile(file, `\uFEFF${JSON.stringify({ people: [] })}`);
     expect((await loadIdentityConfig(file)).people).toEqual([]);
   });
 
   it('refuses a FIFO (instead of waiting forever) and a device (instead of reading it to the end)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const dir = removeAfterFile(await mkdtemp(join(tmpdir(), 'peerauth-identity-')));
     const fifo = join(dir, 'fifo.json');
     execFileSync('mkfifo', [fifo]);
     for (const file of [fifo, '/dev/zero']) {
@@ -453,7 +454,7 @@ describe('loadIdentityConfig', () => {
   });
 
   it('refuses a file larger than 16 MiB', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'peerauth-identity-'));
+    const dir = removeAfterFile(await mkdtemp(join(tmpdir(), 'peerauth-identity-')));
     const file = join(dir, 'huge.json');
     await truncate(file, 0).catch(() => writeFile(file, ''));
     await truncate(file, 16 * 1024 * 1024 + 1);

@@ -28,6 +28,7 @@ import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
 import { setPeer } from './peers.js';
+import { type RefusalClass, refuseWithHttp } from './refusal.js';
 import { peerChain } from './tls-listener.js';
 
 export interface RejectedEvent {
@@ -70,6 +71,8 @@ export interface AdmissionOptions extends AdmissionPolicy {
   asyncContext: boolean;
   onPeer: (socket: net.Socket, identity: Identity) => void;
   onRejected: (event: RejectedEvent) => void;
+  /** 'http': a refused caller gets a short HTTP 403 before the close (refusal.ts). */
+  refusal: 'close' | 'http';
 }
 
 /** maxConnections as given: a whole number >= 1, or undefined for no limit. */
@@ -163,9 +166,21 @@ export class Admission {
     return this.open.size;
   }
 
-  /** Destroys every admitted connection still open (each then closes with its audit line). */
-  destroyOpen(): void {
-    for (const { socket } of [...this.open]) socket.destroy();
+  /** Destroys the admitted connections still open, or those of them in `only` (each closes with its audit line). */
+  destroyOpen(only?: ReadonlySet<net.Socket>): void {
+    for (const { socket } of [...this.open]) if (!only || only.has(socket)) socket.destroy();
+  }
+
+  /** The admitted connections open now. */
+  openSockets(): Set<net.Socket> {
+    return new Set([...this.open].map((c) => c.socket));
+  }
+
+  /** How many of `sockets` are still open. */
+  countOpen(sockets: ReadonlySet<net.Socket>): number {
+    let n = 0;
+    for (const { socket } of this.open) if (sockets.has(socket)) n++;
+    return n;
   }
 
   /** A connection that closes gets its audit line here; one still open when the process ends, at exit. */
@@ -207,13 +222,20 @@ export class Admission {
       // Synchronously, in the accept callback: the kernel's answer for this connection, nothing inferred.
       credentials = getPeerCredentials(socket);
     } catch (err) {
-      this.reject(socket, unixPeer(null), null, `peer credentials unavailable (${formatError(err)})`, start);
+      this.reject(
+        socket,
+        unixPeer(null),
+        null,
+        `peer credentials unavailable (${formatError(err)})`,
+        start,
+        'peer credentials unavailable',
+      );
       return;
     }
     if (this.perUid !== null) {
       const refused = this.perUid.take(socket, credentials.uid);
       if (refused !== null) {
-        this.reject(socket, unixPeer(credentials), null, refused, start);
+        this.reject(socket, unixPeer(credentials), null, refused, start, 'connection limit reached');
         return;
       }
     }
@@ -244,7 +266,15 @@ export class Admission {
       identity = this.options.resolver.resolveSvid(verifySvid(peerChain(socket), bundles));
     } catch (err) {
       if (err instanceof SvidVerificationError) peer.spiffeId = err.spiffeId ?? null;
-      this.reject(socket, peer, null, `client certificate refused (${formatError(err)})`, start);
+      this.reject(
+        socket,
+        peer,
+        null,
+        `client certificate refused (${formatError(err)})`,
+        start,
+        // A client whose certificate is refused is not told more than TLS already said: closed.
+        null,
+      );
       return;
     }
     this.decide(socket, null, identity, start, peer);
@@ -252,7 +282,7 @@ export class Admission {
 
   /** A TLS client whose handshake failed: refused before any certificate could be looked at. */
   handshakeFailed(err: Error, socket: tls.TLSSocket): void {
-    this.reject(socket, tlsPeer(socket), null, `TLS handshake failed (${formatError(err)})`, null);
+    this.reject(socket, tlsPeer(socket), null, `TLS handshake failed (${formatError(err)})`, null, null);
   }
 
   // The resolver answers synchronously when the per-uid cache holds settled answers: then the connection is
@@ -321,33 +351,48 @@ export class Admission {
       null,
       `identity resolution failed (${formatError(err)})`,
       start,
+      'identity unknown',
     );
   }
 
-  /** The policy's answer for a known identity: null admits, a string is the refusal reason. */
-  private refusal(identity: Identity, credentials: PeerCredentials | null): string | null {
+  /** The policy's answer for a known identity: null admits, else the refusal's reason and class. */
+  private refusal(
+    identity: Identity,
+    credentials: PeerCredentials | null,
+  ): { reason: string; why: RefusalClass } | null {
     const { allowRoles, maxConnections, admit } = this.options;
-    if (allowRoles && !allowRoles.has(identity.role)) return `role "${identity.role}" is not in allowRoles`;
+    if (allowRoles && !allowRoles.has(identity.role))
+      return { reason: `role "${identity.role}" is not in allowRoles`, why: 'role not allowed' };
     if (this.open.size >= maxConnections)
-      return `maxConnections (${maxConnections}) reached: ${this.open.size} admitted connections are open`;
+      return {
+        reason: `maxConnections (${maxConnections}) reached: ${this.open.size} admitted connections are open`,
+        why: 'connection limit reached',
+      };
     const { reservedConnections } = this.options.limits;
     if (
       reservedConnections > 0 &&
       this.open.size >= maxConnections - reservedConnections &&
       !(credentials !== null && isPrivilegedUid(credentials.uid))
     )
-      return `only the ${reservedConnections} reservedConnections of maxConnections (${maxConnections}) are left, kept for root and the server's own user: ${this.open.size} admitted connections are open`;
+      return {
+        reason: `only the ${reservedConnections} reservedConnections of maxConnections (${maxConnections}) are left, kept for root and the server's own user: ${this.open.size} admitted connections are open`,
+        why: 'connection limit reached',
+      };
     if (admit === null) return null;
     let answer: unknown;
     try {
       answer = admit(identity, credentials);
     } catch (err) {
-      return `admit hook failed (${formatError(err)})`;
+      return { reason: `admit hook failed (${formatError(err)})`, why: 'refused by policy' };
     }
     if (answer === true) return null;
-    return typeof answer === 'string' && answer !== ''
-      ? answer
-      : `admit hook refused (returned ${typeof answer === 'string' ? 'an empty string' : String(answer)})`;
+    return {
+      reason:
+        typeof answer === 'string' && answer !== ''
+          ? answer
+          : `admit hook refused (returned ${typeof answer === 'string' ? 'an empty string' : String(answer)})`,
+      why: 'refused by policy',
+    };
   }
 
   private decide(
@@ -367,7 +412,7 @@ export class Admission {
     }
     const refused = this.refusal(identity, credentials);
     if (refused !== null) {
-      this.reject(socket, remote ?? unixPeer(credentials), identity, refused, start);
+      this.reject(socket, remote ?? unixPeer(credentials), identity, refused.reason, start, refused.why);
       return;
     }
     const admissionMs = levelEnabled(logger, 'info') ? performance.now() - start : null;
@@ -393,8 +438,11 @@ export class Admission {
     identity: Identity | null,
     reason: string,
     start: number | null,
+    /** What the caller may be told; null when nothing can reach it (a failed TLS handshake). */
+    why: RefusalClass | null,
   ): void {
-    socket.destroy();
+    if (why !== null && this.options.refusal === 'http' && socket.writable) refuseWithHttp(socket, why);
+    else socket.destroy();
     const ms = start === null ? null : performance.now() - start;
     auditRejected(this.options.logger, peer.credentials, identity, reason, ms, peer);
     const { auth, credentials, remoteAddress } = peer;

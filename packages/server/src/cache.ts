@@ -25,6 +25,14 @@ export interface CacheStats {
 
 export interface CachingDirectory extends UserDirectory {
   readonly inner: UserDirectory;
+  /**
+   * The earliest time one of the cached answers an identity of these credentials was built from expires
+   * (the user, its group list, the names of its gids): what is built from them must not be kept longer.
+   */
+  validUntil(
+    credentials: { uid: number; gid: number; groups: readonly number[] | null },
+    username: string,
+  ): number;
   stats(): CacheStats;
   clear(): void;
 }
@@ -73,6 +81,12 @@ class TtlLru<K, V> {
     this.misses++;
     if (hit) this.map.delete(key);
     return undefined;
+  }
+
+  /** When the settled answer for `key` stops being valid; Infinity when none is cached (nothing to outlive). */
+  expiresAt(key: K): number {
+    const entry = this.map.get(key);
+    return entry?.settled ? entry.expiresAt : Number.POSITIVE_INFINITY;
   }
 
   get(key: K, load: () => MaybePromise<V>): MaybePromise<V> {
@@ -197,6 +211,15 @@ export function createCachingDirectory(
     userByUid: (uid) => users.get(uid, () => inner.userByUid(uid)),
     groupsOf: (name, gid) => groups.get(`${gid}:${name}`, () => inner.groupsOf(name, gid)),
     ...(groupsByGid ? { groupsByGid } : {}),
+    validUntil: (credentials, username) => {
+      let until = Math.min(
+        users.expiresAt(credentials.uid),
+        groups.expiresAt(`${credentials.gid}:${username}`),
+      );
+      until = Math.min(until, groupNames.expiresAt(credentials.gid));
+      for (const gid of credentials.groups ?? []) until = Math.min(until, groupNames.expiresAt(gid));
+      return until;
+    },
     stats: () => ({
       hits: tables.reduce((n, t) => n + t.hits, 0),
       misses: tables.reduce((n, t) => n + t.misses, 0),

@@ -72,6 +72,30 @@ export class SocketDirectoryMissingError extends PeerServerError {
   }
 }
 
+/**
+ * The server cannot create entries in the socket's directory (no write permission, a read-only mount):
+ * named by the directory the user chose, never by the private directory the server tried to make in it.
+ */
+export class SocketDirectoryNotWritableError extends PeerServerError {
+  declare readonly code: 'PEERAUTH_SOCKET_DIRECTORY_NOT_WRITABLE';
+  readonly path: string;
+  readonly errno: string | undefined;
+  constructor(path: string, errno: string | undefined) {
+    const why =
+      errno === 'EROFS'
+        ? 'it is on a read-only file system'
+        : errno === 'EACCES' || errno === 'EPERM'
+          ? "this process may not create files in it (permissions; a root server without CAP_DAC_OVERRIDE needs the directory's own write bit)"
+          : 'creating an entry in it failed';
+    super(
+      'PEERAUTH_SOCKET_DIRECTORY_NOT_WRITABLE',
+      `cannot create the socket in ${path}: ${why}${errno ? ` (${errno})` : ''}; choose a directory the server's user can write to`,
+    );
+    this.path = path;
+    this.errno = errno;
+  }
+}
+
 /** `listenFds: true` was asked for but the process was not socket-activated. */
 export class NoActivationSocketError extends PeerServerError {
   declare readonly code: 'PEERAUTH_NO_ACTIVATION_SOCKET';

@@ -11,7 +11,8 @@
 // connection rather than pinned for the TTL. One built while a gid had no name is remembered only for the
 // cache's negative TTL, as that answer is: a group created meanwhile must count for the next new process
 // as soon as the directory cache asks again. Identities with process attestation are never
-// remembered (the same pid can exec another program). Shared identities are frozen so no connection can
+// remembered (the same pid can exec another program). An entry never outlives the cached directory
+// answers it was built from: one built from an answer about to expire expires with it. Shared identities are frozen so no connection can
 // change what another one sees.
 import type { PeerCredentials } from '@peerauth/core-native';
 import { lookupFailedDuring, type UnixIdentity, unnamedGroupIn, withPid } from '@peerauth/identity';
@@ -35,6 +36,9 @@ export class IdentityMemo {
     private readonly negativeTtlMs: number,
     private readonly max: number,
     private readonly now: () => number = Date.now,
+    /** When the cached directory answers behind an identity expire: a memo entry never outlives them. */
+    private readonly answersValidUntil: (credentials: PeerCredentials, username: string) => number = () =>
+      Number.POSITIVE_INFINITY,
   ) {}
 
   // `-` for a kernel that reported no group list, so that it never shares a key with an empty one.
@@ -67,8 +71,10 @@ export class IdentityMemo {
     Object.freeze(identity);
     this.map.set(IdentityMemo.key(credentials), {
       identity,
-      expiresAt:
+      expiresAt: Math.min(
         this.now() + (unnamedGroupIn(identity) ? Math.min(this.negativeTtlMs, this.ttlMs) : this.ttlMs),
+        this.answersValidUntil(credentials, identity.username),
+      ),
       byPid: new Map([[identity.pid, identity]]),
     });
     while (this.map.size > this.max) {

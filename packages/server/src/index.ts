@@ -25,6 +25,7 @@ export {
   NoActivationSocketError,
   PeerServerError,
   SocketDirectoryMissingError,
+  SocketDirectoryNotWritableError,
   SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
@@ -41,6 +42,7 @@ export {
 export { parseMode } from './mode.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
+export { checkSocketDirectoryWritable } from './private-dir.js';
 export {
   type AdmitHook,
   createPeerServer,

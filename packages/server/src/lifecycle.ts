@@ -22,12 +22,24 @@ export class Lifecycle {
   bound: BoundSocketFile | null = null;
   /** Listening on a socket handed over by systemd, which this server never created. */
   activated = false;
+  /** That socket's path (getsockname), null for a TCP or unnamed one: Node knows no name for an fd. */
+  activatedName: string | null = null;
   /** The internal bind in progress: its net.Server 'listening'/'error' settle it. */
   pendingBind: PendingBind | null = null;
   /** handleSignals' handlers, from listen() until the server has closed (or a start failed). */
   signals: ShutdownSignals | null = null;
   /** The start under way or done; a signal's shutdown waits for it. */
   starting: Promise<void> | null = null;
+  /** start() has not settled yet: a close() then leaves the inner listener to the start's undoing. */
+  startInFlight = false;
+  /** Counts listen() calls: what a close() set up (its drain timer) knows whether a later life began. */
+  #generation = 0;
+  /** 'close' was announced in this life: the inner listener may report closing more than once. */
+  #closeAnnounced = false;
+
+  get generation(): number {
+    return this.#generation;
+  }
 
   get state(): LifecycleState {
     return this.#state;
@@ -40,6 +52,8 @@ export class Lifecycle {
 
   startRequested(): void {
     this.#state = 'starting';
+    this.#generation++;
+    this.#closeAnnounced = false;
   }
 
   started(): void {
@@ -59,6 +73,17 @@ export class Lifecycle {
 
   closed(): void {
     this.#state = 'closed';
+  }
+
+  /**
+   * True once per close(): when the server is stopping and has not yet said 'close'. net.Server emits
+   * 'close' for every close() call on a server that is not listening, and a start undone by close() closes
+   * it once more; only the first of these in a stopping life is the public 'close'.
+   */
+  announceClose(): boolean {
+    if (this.#state !== 'stopping' || this.#closeAnnounced) return false;
+    this.#closeAnnounced = true;
+    return true;
   }
 
   /** The bind step's outcome, taken once. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
-import { type CredentialPool, PeerAuthTypeError } from '@peerauth/core-native';
+import { type CredentialPool, PeerAuthTypeError, unixSocketName } from '@peerauth/core-native';
 import {
   createResolver,
   type Identity,
@@ -42,7 +42,7 @@ import {
   unlinkIfSameSync,
 } from './socket-file.js';
 import { socketReachWarning } from './socket-reach.js';
-import { activationFromEnv, clearActivationEnv } from './systemd.js';
+import { activationForAnother, activationFromEnv, clearActivationEnv } from './systemd.js';
 import { parseTlsOptions, TlsListener, type TlsListenOptions } from './tls-listener.js';
 
 export interface PeerServerOptions {
@@ -123,6 +123,12 @@ export interface PeerServerOptions {
    * ends it. Default false, where a peer's FIN ends both directions.
    */
   allowHalfOpen?: boolean;
+  /**
+   * What a refused caller gets before its connection closes: 'close' (default) nothing; 'http' a short
+   * `HTTP/1.1 403 Forbidden` whose body names the class of the refusal ("role not allowed", "identity
+   * unknown", ...), never the policy. For servers whose callers speak HTTP. The audit line is the same.
+   */
+  refusal?: 'close' | 'http';
   /**
    * Also listen on TCP with mutual TLS, for callers on other machines: every client must present an
    * X.509-SVID that chains to the bundle of its own trust domain (the identity config's `trustDomains`);
@@ -229,6 +235,9 @@ class PeerServerImpl extends EventEmitter {
       cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
       cacheOptions.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
       Math.max(0, cacheOptions.identities ?? 1024),
+      Date.now,
+      // Read at remember time, after the cache below exists.
+      (credentials, username) => this.cache.validUntil(credentials, username),
     );
     // The memo holds identities built from the cache's answers: clearing the cache clears it too.
     const derived = [this.memo];
@@ -253,6 +262,7 @@ class PeerServerImpl extends EventEmitter {
       asyncContext: options.asyncContext !== false,
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
+      refusal: parseRefusal(options.refusal),
     });
     this.admission = admission;
     this.server.on('connection', admission.connection);
@@ -280,7 +290,9 @@ class PeerServerImpl extends EventEmitter {
       else this.emit('error', err);
     });
     // 'close' once both listeners have closed and their connections have ended.
+    // Only a close() is announced, once (a failed start's own unbinding is not a 'close').
     this.server.on('close', () => {
+      if (!this.life.announceClose()) return;
       if (this.tls) void this.tls.close().then(() => this.emit('close'));
       else this.emit('close');
     });
@@ -354,19 +366,27 @@ class PeerServerImpl extends EventEmitter {
     // Before anything is created, so that a signal during start-up never finds the default action.
     if (this.handleSignals !== false && this.life.signals === null)
       this.life.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
+    const generation = this.life.generation;
+    this.life.startInFlight = true;
     this.life.starting = this.start().then(
       () => {
-        if (this.life.stopping) {
+        this.life.startInFlight = false;
+        if (this.life.stopping && this.life.generation === generation) {
           // close() was called while the socket was being set up: undo it instead of announcing it.
-          void this.tls?.close();
-          if (this.listening) this.server.close();
-          this.releaseSocketFile();
+          this.undoStart();
           return;
         }
         this.life.started();
         this.emit('listening');
       },
       (err: Error) => {
+        this.life.startInFlight = false;
+        if (this.life.stopping && this.life.generation === generation) {
+          // close() won: the start's failure is its own undoing, not an error of the server.
+          this.logger.debug?.({ err }, 'start interrupted by close()');
+          this.undoStart();
+          return;
+        }
         this.life.startFailed();
         this.life.releaseSignals();
         this.emit('error', err);
@@ -425,11 +445,18 @@ class PeerServerImpl extends EventEmitter {
     if (this.listenFds === true && !activation) {
       throw new NoActivationSocketError('LISTEN_PID does not name this process or LISTEN_FDS is not >= 1');
     }
+    const another = activation ? null : activationForAnother();
+    if (another)
+      this.logger.warn(
+        { listenPid: another.listenPid, pid: another.pid },
+        `LISTEN_PID is ${another.listenPid} but this process is ${another.pid}: the activation socket (fd 3) is meant for another process and is not used. Start node itself in ExecStart= (not through npx or a shell that does not exec)`,
+      );
     if (activation) {
       // The variables are for this process only; children must not inherit a claim on fd 3.
       clearActivationEnv();
       await this.listenInternal({ fd: activation.fd });
       this.life.activated = true;
+      this.life.activatedName = activatedSocketName(activation.fd);
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
@@ -455,15 +482,33 @@ class PeerServerImpl extends EventEmitter {
    */
   address(): AddressInfo | string | null {
     if (this.life.bound) return this.life.bound.path;
-    return this.life.activated && this.listening ? this.server.address() : null;
+    if (!(this.life.activated && this.listening)) return null;
+    // A TCP socket's address comes from Node; a Unix socket handed over as an fd has no name there.
+    const handle = this.server.address();
+    return handle !== null && typeof handle === 'object' ? handle : (this.life.activatedName ?? handle);
   }
 
-  /** drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many. */
-  private cutDrain(): void {
-    const open = this.admission.openCount;
+  /**
+   * A start that close() interrupted: whatever it set up goes, and the inner listener's close (also when
+   * it never listened) is the one 'close' of this close().
+   */
+  private undoStart(): void {
+    void this.tls?.close();
+    this.releaseSocketFile();
+    this.server.close();
+  }
+
+  /**
+   * drainTimeoutMs passed with connections still open: they are destroyed, and the log says how many.
+   * `before` are the connections open when close() was called: after a new listen() only those are cut.
+   */
+  private cutDrain(generation: number, before: ReadonlySet<net.Socket>): void {
+    const sameLife = this.life.generation === generation;
+    const open = sameLife ? this.admission.openCount : this.admission.countOpen(before);
     if (open === 0) return;
     this.logger.warn({ open }, 'drain timeout: closing the remaining connections');
-    this.admission.destroyOpen();
+    if (sameLife) this.admission.destroyOpen();
+    else this.admission.destroyOpen(before);
   }
 
   /** Removes our socket file (only if it is still ours) and the private bind directory. */
@@ -487,18 +532,31 @@ class PeerServerImpl extends EventEmitter {
   }
 
   close(callback?: (err?: Error) => void): this {
+    const wasStarting = this.life.state === 'starting';
     if (this.life.stopRequested()) {
+      const generation = this.life.generation;
+      const before = this.admission.openSockets();
       const drain =
-        this.drainTimeoutMs === null ? null : setTimeout(() => this.cutDrain(), this.drainTimeoutMs);
+        this.drainTimeoutMs === null
+          ? null
+          : setTimeout(() => this.cutDrain(generation, before), this.drainTimeoutMs);
       drain?.unref();
       this.once('close', () => {
         if (drain) clearTimeout(drain);
+        // A listen() since this close() began a new life, which is not this close's to end.
+        if (this.life.generation !== generation) return;
         // Not earlier: until the server is closed a signal must not find the default action.
         this.life.closed();
         this.life.releaseSignals();
         void this.directory.close();
       });
       this.emit('stopping');
+    }
+    // A start under way is left to finish and then undone (undoStart): closing the inner listener in the
+    // middle of the bind would turn the bind's next step into a raw error.
+    if (this.life.state === 'stopping' && (wasStarting || this.life.startInFlight)) {
+      if (callback) this.once('close', () => callback());
+      return this;
     }
     const tlsClosed = this.tls?.close();
     this.server.close(
@@ -513,6 +571,21 @@ function parseHandleSignals(value: unknown): boolean | 'close' {
   if (value === undefined) return false;
   if (typeof value === 'boolean' || value === 'close') return value;
   throw new InvalidServerOptionError('handleSignals', value, "expected true, false or 'close'");
+}
+
+/** The activation socket's path, or null (TCP, unnamed, or no addon to ask). */
+function activatedSocketName(fd: number): string | null {
+  try {
+    return unixSocketName(fd);
+  } catch {
+    return null;
+  }
+}
+
+function parseRefusal(value: unknown): 'close' | 'http' {
+  if (value === undefined) return 'close';
+  if (value === 'close' || value === 'http') return value;
+  throw new InvalidServerOptionError('refusal', value, "expected 'close' or 'http'");
 }
 
 function parseDrainTimeout(value: unknown): number | null {

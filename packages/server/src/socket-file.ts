@@ -22,6 +22,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { AddressInUseError, UnsafeSocketPathError } from './errors.js';
+import { makePrivateDirectory } from './private-dir.js';
 import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
 
 const PROBE_TIMEOUT_MS = 1_000;
@@ -194,7 +195,7 @@ export async function bindSocketFile(
   const dir = path.dirname(socketPath);
   await checkSocketDirectory(dir);
   let existing = await inspectSocketPath(socketPath);
-  const privateDir = await fs.mkdtemp(path.join(dir, '.pa-'));
+  const privateDir = await makePrivateDirectory(dir);
   // A plain descriptor, not a FileHandle: it must stay open until the listener closes, long after this
   // function returns, and a FileHandle would be closed (with a warning) when garbage collected.
   let dirFd = -1;

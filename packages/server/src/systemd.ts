@@ -30,3 +30,17 @@ export function clearActivationEnv(env: NodeJS.ProcessEnv = process.env): void {
   delete env.LISTEN_FDS;
   delete env.LISTEN_FDNAMES;
 }
+
+/**
+ * Activation variables meant for another process: LISTEN_FDS is set but LISTEN_PID names someone else,
+ * typically a wrapper (`npx`, a shell without exec) that started node as its child. sd_listen_fds says to
+ * ignore them; the server warns, since the activation socket then has no one accepting on it.
+ */
+export function activationForAnother(
+  env: NodeJS.ProcessEnv = process.env,
+  pid: number = process.pid,
+): { listenPid: string; pid: number } | null {
+  const listenPid = env.LISTEN_PID;
+  if (!listenPid || !env.LISTEN_FDS || Number(env.LISTEN_FDS) < 1) return null;
+  return /^\d+$/.test(listenPid) && Number(listenPid) === pid ? null : { listenPid, pid };
+}

@@ -5,6 +5,7 @@ import {
   AddressInUseError,
   checkDefaultSocketDirectory,
   checkSocketDirectory,
+  checkSocketDirectoryWritable,
   checkSocketPathLength,
   defaultSocketPath,
   inspectSocketPath,
@@ -94,9 +95,19 @@ async function checkSocket(socket: string, isDefault: boolean, out: string[]): P
     out.push(`directory   ${dir}: PROBLEM: ${(err as Error).message}`);
     return false;
   }
+  if (verdict === 'ok') {
+    // What serve does first in the directory, tried and undone: permission bits alone do not say it
+    // (root without CAP_DAC_OVERRIDE, a read-only mount, an ACL, a security module).
+    try {
+      await checkSocketDirectoryWritable(dir);
+    } catch (err) {
+      out.push(`directory   ${dir}: PROBLEM: ${(err as Error).message}`);
+      return false;
+    }
+  }
   out.push(
     verdict === 'ok'
-      ? `directory   ${dir}: ok (owned by root or you, writable by no one else)`
+      ? `directory   ${dir}: ok (owned by root or you, writable by no one else; the server can create its socket there)`
       : `directory   ${dir}: not there yet; the server will create it 0700 (${path.dirname(dir)} is ok)`,
   );
   return verdict === 'missing' || (await checkSocketFile(socket, out));

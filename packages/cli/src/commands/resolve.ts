@@ -58,6 +58,11 @@ export async function resolveCommand(
     for (const step of identity.trail)
       lines.push(`  -> ${step.stage.padEnd(8)} ${step.result ?? '(none)'}: ${step.detail}`);
     lines.push(`role      ${identity.role}${identity.fallback ? ' (fallback)' : ''}`);
+    // The kernel reports a connected process's own groups (setgroups, newgrp, a login before a change):
+    // the roles a server gives it follow those, which resolve cannot see.
+    lines.push(
+      'groups    from the user database (getgrouplist); a connected process may hold others, and the server uses those',
+    );
     lines.push(`spiffe    ${identity.spiffeId}`);
     lines.push('selectors');
     for (const s of identity.selectors) lines.push(`  ${s}`);

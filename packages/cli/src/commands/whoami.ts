@@ -3,9 +3,28 @@ import { defaultSocketPath } from '@peerauth/server';
 import { CliError } from '../exit-codes.js';
 import type { WhoamiBody } from '../identity-view.js';
 
-// A server that refuses a role closes the connection at accept: depending on timing the request's write
-// fails (EPIPE), the read sees a reset, or the response never starts ("socket hang up").
+// `peerauth serve` answers a refused caller with a 403 naming why; an older server (or one whose callers
+// are not told) closes the connection at accept: depending on timing the request's write fails (EPIPE),
+// the read sees a reset, or the response never starts ("socket hang up").
 const CLOSED_UNANSWERED = new Set(['EPIPE', 'ECONNRESET']);
+
+// whoami asks `peerauth serve`; a `peerauth proxy` forwards /whoami to its upstream, whose answer is not ours.
+const NOT_SERVE =
+  ' (whoami asks a `peerauth serve` socket; a `peerauth proxy` socket forwards the request to its upstream)';
+
+/** The fields formatWhoami reads, so that another server's JSON is reported rather than crashing on it. */
+function isWhoamiBody(value: unknown): value is WhoamiBody {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.uid === 'number' &&
+    typeof v.gid === 'number' &&
+    typeof v.role === 'string' &&
+    typeof v.spiffeId === 'string' &&
+    Array.isArray(v.selectors) &&
+    (v.groups === null || Array.isArray(v.groups))
+  );
+}
 
 function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
   return new Promise((resolve, reject) => {
@@ -14,13 +33,26 @@ function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
+        const refused = /^peerauth: connection refused \((.+)\)$/.exec(text.trim());
+        if (res.statusCode === 403 && refused)
+          return reject(new CliError(`${socketPath}: the server refused this connection (${refused[1]})`));
         if (res.statusCode !== 200)
-          return reject(new CliError(`${socketPath}: HTTP ${res.statusCode}: ${text.trim()}`));
+          return reject(
+            new CliError(`${socketPath}: HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}${NOT_SERVE}`),
+          );
+        let body: unknown;
         try {
-          resolve(JSON.parse(text) as WhoamiBody);
+          body = JSON.parse(text);
         } catch {
-          reject(new CliError(`${socketPath}: the answer is not JSON: ${text.slice(0, 200)}`));
+          return reject(
+            new CliError(`${socketPath}: the answer is not JSON: ${text.slice(0, 200)}${NOT_SERVE}`),
+          );
         }
+        if (!isWhoamiBody(body))
+          return reject(
+            new CliError(`${socketPath}: the answer is not a peerauth whoami answer${NOT_SERVE}`),
+          );
+        resolve(body);
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {

@@ -3,10 +3,14 @@
 // JavaScript registered once (no object, array or exception is created per call). Each worker
 // thread that loads the addon gets its own State through the instance data.
 #include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <napi.h>
 
+#include <cstddef>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -147,6 +151,23 @@ Napi::Value ReapChildJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), reaped);
 }
 
+// unixSocketName(fd) -> the path a Unix socket is bound to ("@name" for an abstract one), or null when
+// the fd is not a bound Unix socket. Node reports no name for a socket it was handed as an fd.
+Napi::Value UnixSocketNameJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct sockaddr_un addr;
+  std::memset(&addr, 0, sizeof addr);
+  socklen_t len = sizeof addr;
+  if (getsockname(info[0].As<Napi::Number>().Int32Value(), reinterpret_cast<struct sockaddr*>(&addr), &len) != 0 ||
+      addr.sun_family != AF_UNIX)
+    return env.Null();
+  size_t offset = offsetof(struct sockaddr_un, sun_path);
+  if (len <= offset) return env.Null();
+  size_t n = len - offset;
+  if (addr.sun_path[0] == '\0') return Napi::String::New(env, "@" + std::string(addr.sun_path + 1, n - 1));
+  return Napi::String::New(env, std::string(addr.sun_path, strnlen(addr.sun_path, n)));
+}
+
 Napi::Object Numbers(Napi::Env env, std::initializer_list<std::pair<const char*, uint32_t>> entries) {
   Napi::Object o = Napi::Object::New(env);
   for (const auto& [name, value] : entries) o.Set(name, Napi::Number::New(env, value));
@@ -187,6 +208,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdAlive", Napi::Function::New(env, PidfdAliveJs, "pidfdAlive"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, ReapChildJs, "reapChild"));
+  exports.Set("unixSocketName", Napi::Function::New(env, UnixSocketNameJs, "unixSocketName"));
   exports.Set("platform", Napi::String::New(env, PlatformName()));
   exports.Set("unsupportedReason", Napi::String::New(env, UnsupportedReason()));
   exports.Set("resultNeedMore", Napi::Number::New(env, kResultNeedMore));

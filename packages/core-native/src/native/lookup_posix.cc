@@ -1,5 +1,7 @@
 // getpwuid_r / getpwnam_r / getgrgid_r / getgrouplist with buffers sized from sysconf and grown on
-// ERANGE. Strings go through napi_create_string_utf8, which substitutes U+FFFD for bad bytes.
+// ERANGE. Strings go through napi_create_string_utf8, which substitutes U+FFFD for bad bytes: a user or
+// group name that is not valid UTF-8 is refused (EILSEQ) instead, since two such names (q\xff, q\xfe)
+// would decode to one string and share a selector and a person.
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -29,6 +31,47 @@ Napi::Value ThrowErrno(Napi::Env env, int err, const char* call) {
   return env.Undefined();
 }
 
+// Well-formed UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool ValidUtf8(const char* s) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s);
+  while (*p) {
+    unsigned char c = *p;
+    size_t n;
+    unsigned int cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+Napi::Value ThrowNotUtf8(Napi::Env env, const char* call, const char* what) {
+  Napi::Error e = Napi::Error::New(env, std::string(call) + ": the " + what + " name is not valid UTF-8");
+  e.Value().Set("errno", Napi::Number::New(env, EILSEQ));
+  e.Value().Set("syscall", Napi::String::New(env, call));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Value PasswdToObject(Napi::Env env, const struct passwd* pw) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("uid", Napi::Number::New(env, pw->pw_uid));
@@ -50,7 +93,10 @@ Napi::Value LookupPasswd(Napi::Env env, const char* name, Call call) {
       buf.resize(buf.size() * 2);
       continue;
     }
-    if (rc == 0 && result) return PasswdToObject(env, result);
+    if (rc == 0 && result) {
+      if (result->pw_name && !ValidUtf8(result->pw_name)) return ThrowNotUtf8(env, name, "user");
+      return PasswdToObject(env, result);
+    }
     // No entry is a normal answer; some NSS modules say so with ENOENT instead of a null result.
     if (rc == 0 || rc == ENOENT) return env.Null();
     return ThrowErrno(env, rc, name);
@@ -84,6 +130,7 @@ Napi::Value GetGrGid(const Napi::CallbackInfo& info) {
       continue;
     }
     if (rc == 0 && result) {
+      if (result->gr_name && !ValidUtf8(result->gr_name)) return ThrowNotUtf8(env, "getgrgid_r", "group");
       Napi::Object o = Napi::Object::New(env);
       o.Set("gid", Napi::Number::New(env, result->gr_gid));
       o.Set("name", Napi::String::New(env, result->gr_name ? result->gr_name : ""));

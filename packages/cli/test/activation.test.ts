@@ -1,0 +1,104 @@
+// systemd socket activation as `peerauth serve` sees it: the start line names the activation socket (its
+// path, or host:port for TCP), and variables meant for another process (a wrapper such as npx) are a
+// warning naming both pids instead of a silent fallback.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bin, run, startCli, tempDir, waitFor } from './helpers.js';
+
+let dir: string;
+let child: ChildProcess | undefined;
+
+beforeEach(() => {
+  dir = tempDir('pa28a-');
+});
+
+afterEach(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child?.once('exit', r));
+  }
+  child = undefined;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// The "systemd" side, as systemd does it: bind and listen, put the socket at fd 3, set LISTEN_PID to
+// this pid and LISTEN_FDS, then exec the service (which keeps the pid). The socket file stays, as
+// systemd's does.
+const SYSTEMD = `
+import os, socket, sys
+kind, where, node, *argv = sys.argv[1:]
+if kind == 'unix':
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(where)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(('127.0.0.1', 0))
+    print(s.getsockname()[1], flush=True)
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ['LISTEN_PID'] = str(os.getpid())
+os.environ['LISTEN_FDS'] = '1'
+os.execv(node, [node] + argv)
+`;
+
+/** Runs `peerauth serve` under socket activation; resolves with its stdout once it printed its start line. */
+async function activated(kind: 'unix' | 'tcp', where: string): Promise<string> {
+  child = spawn(
+    'python3',
+    ['-c', SYSTEMD, kind, where, process.execPath, bin, 'serve', '--log-format', 'json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', () => {});
+  await waitFor(() => out.includes('try:') || child?.exitCode !== null);
+  return out;
+}
+
+describe.skipIf(process.platform !== 'linux')('peerauth serve under socket activation (Linux)', () => {
+  it('the start line names the activation socket path, and curl reaches it there', async () => {
+    const socketPath = path.join(dir, 'activated.sock');
+    const out = await activated('unix', socketPath);
+    expect(out).toBe(
+      `peerauth serve listening on ${socketPath}\ntry: curl --unix-socket ${socketPath} http://localhost/whoami\n`,
+    );
+    const r = await run('curl', ['-sS', '--unix-socket', socketPath, 'http://localhost/whoami']);
+    expect(JSON.parse(r.stdout).uid).toBe(process.getuid?.());
+  });
+
+  it('the start line names host:port for a TCP activation socket', async () => {
+    const out = await activated('tcp', '');
+    const port = out.split('\n')[0];
+    expect(port).toMatch(/^\d+$/);
+    expect(out).toBe(
+      `${port}\npeerauth serve listening on 127.0.0.1:${port}\ntry: curl http://127.0.0.1:${port}/whoami\n`,
+    );
+  });
+});
+
+describe('activation variables meant for another process', () => {
+  it('are a warning naming both pids; the server listens on its own path', async () => {
+    const cli = await startCli(['serve'], path.join(dir, 'own.sock'), {
+      env: { ...process.env, LISTEN_PID: '1', LISTEN_FDS: '1' },
+    });
+    try {
+      const warning = cli
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('LISTEN_PID'));
+      expect(warning).toBeDefined();
+      const line = JSON.parse(warning as string);
+      expect(line).toMatchObject({ level: 40, listenPid: '1', pid: cli.child.pid });
+      expect(line.msg).toContain(`LISTEN_PID is 1 but this process is ${cli.child.pid}`);
+    } finally {
+      await cli.stop();
+    }
+  });
+});
