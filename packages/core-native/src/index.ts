@@ -29,5 +29,5 @@ export {
 } from './errors.js';
 export type { CredentialPool, CredentialPoolOptions, GroupEntry, ProcessInfo, UserEntry } from './pool.js';
 export { createCredentialPool } from './pool.js';
-export { becomeChildSubreaper, reapOrphan } from './subreaper.js';
 export { unixSocketName } from './socket-name.js';
+export { becomeChildSubreaper, reapOrphan } from './subreaper.js';

@@ -126,6 +126,7 @@ describe('listen() again after close() with drainTimeoutMs', () => {
   });
 });
 
+// Clients with other groups come from setpriv (util-linux, Linux only) and need root to switch ids.
 describe.skipIf(process.platform !== 'linux' || process.getuid?.() !== 0)(
   'the identity memo and the directory cache (root: clients with other groups through setpriv)',
   () => {

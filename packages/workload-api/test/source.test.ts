@@ -281,6 +281,7 @@ describe('X509Source', () => {
     expect(s.getSvids().map((v) => v.hint)).toEqual(['internal', 'external']);
   });
 
+  // Another uid comes from setpriv (util-linux, Linux only), and only root may switch to it.
   describe.skipIf(process.platform !== 'linux' || process.getuid?.() !== 0)(
     'a socket this uid may not open (root: runs the client as uid 65534)',
     () => {
