@@ -7,7 +7,7 @@
 //      Linux), its SHA256SUMS recorded and checked by .github/verify-prebuilds.sh, and by prepublishOnly's
 //      check for this target;
 //   3. every package's tests against that prebuild (or those named by --tests=core-native,cli,...);
-//   4. the four tarballs packed; each carries CHANGELOG.md, and core-native's binary matches its checksum;
+//   4. the five tarballs packed; each carries CHANGELOG.md, and core-native's binary matches its checksum;
 //   5. the tarballs installed into a fresh project outside the repository with --foreground-scripts (so any
 //      install script would show), then `peerauth serve` from there answers one /whoami request.
 // Leaves nothing behind: the scratch directory and the server go, also on failure or Ctrl-C.
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core-native', 'identity', 'server', 'cli'];
+const PACKAGES = ['core-native', 'identity', 'workload-api', 'server', 'cli'];
 const TEST_DIRS = [...PACKAGES.map((p) => `packages/${p}`), 'examples'];
 const testsArg = process.argv.find((a) => a.startsWith('--tests='));
 const testDirs = testsArg
@@ -150,7 +150,7 @@ async function main() {
   if (fs.existsSync(path.join(repo, 'packages/core-native/build')))
     fail('a test rebuilt the addon into build/');
 
-  step('packing the four tarballs');
+  step(`packing the ${PACKAGES.length} tarballs`);
   const tarballs = path.join(scratch, 'tarballs');
   fs.mkdirSync(tarballs);
   const tgz = {};
@@ -174,14 +174,23 @@ async function main() {
   const sums = read(path.join(shipped, `SHA256SUMS.${variant}`));
   if (!sums.startsWith(`${sha256(path.join(shipped, binaries[0]))}  ${binaries[0]}`))
     fail(`the packed ${binaries[0]} does not match its SHA256SUMS.${variant}`);
-  console.log(`release:dry: 4 tarballs with CHANGELOG.md; the packed ${binaries[0]} matches its checksum`);
+  console.log(
+    `release:dry: ${PACKAGES.length} tarballs with CHANGELOG.md; the packed ${binaries[0]} matches its checksum`,
+  );
 
   step(`installing the tarballs into a fresh project (${app}) with --foreground-scripts`);
   fs.mkdirSync(app);
   const deps = Object.fromEntries(PACKAGES.map((p) => [`@peerauth/${p}`, `file:${tgz[p]}`]));
   fs.writeFileSync(
     path.join(app, 'package.json'),
-    JSON.stringify({ name: 'release-dry-app', private: true, dependencies: deps, overrides: deps }),
+    JSON.stringify({
+      name: 'release-dry-app',
+      private: true,
+      dependencies: deps,
+      overrides: deps,
+      // protobufjs (under @grpc/grpc-js) has a postinstall that only prints a version-scheme warning.
+      allowScripts: { protobufjs: false },
+    }),
   );
   const install = spawnSync('npm', ['install', '--foreground-scripts', '--no-audit', '--no-fund'], {
     cwd: app,
