@@ -54,8 +54,11 @@ export {
   SvidVerificationError,
   type TrustBundle,
   type TrustBundleSet,
+  checkSvidLeaf,
+  checkSvidRules,
+  type SvidLeaf,
   type VerifiedSvid,
-  verifySvid,
+  uriSans,
 } from './svid.js';
 export type {
   Identity,

@@ -11,7 +11,7 @@ import {
   loadBundle,
   SvidVerificationError,
   validateIdentityConfig,
-  verifySvid,
+  checkSvidRules,
 } from '../src/index.js';
 import { creds, staticDirectory } from './directory.js';
 
@@ -48,7 +48,7 @@ describe('resolveSvid', () => {
     expect(local.role).toBe('deployer');
     expect(local.auth).toBe('unix');
 
-    const verified = verifySvid(
+    const verified = checkSvidRules(
       [certs.good.pem],
       bundleSet([loadBundle('a.test', readFileSync(certs.bundleA))]),
     );

@@ -39,6 +39,8 @@ export interface TlsFilesOptions {
   logger: PeerLogger;
   /** A new, valid SVID was read: put it in service (existing connections keep theirs). */
   onSvid: (svid: ServerSvid) => void;
+  /** A bundle was replaced by a new, valid one; `bundles` already holds it. */
+  onBundles?: (bundles: TrustBundleSet) => void;
   /** How often the files are read again besides change events. */
   pollMs: number;
   /** Change events within this window are one reload (a writer's cert and key, a rename after a write). */
@@ -222,6 +224,7 @@ export class TlsFiles {
         if (this.closed) return;
         this.current.set(trustDomain, bundle);
         this.bundleText.set(trustDomain, pem);
+        this.options.onBundles?.(this.current);
         logger.info({ file, trustDomain, authorities: bundle.authorities.length }, 'reloaded a trust bundle');
       });
     }

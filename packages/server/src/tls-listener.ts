@@ -1,8 +1,9 @@
 // The mutual-TLS transport: a tls.Server on host:port that asks every client for a certificate, presents the
-// server's own X.509-SVID, and hands each finished handshake to admission with the chain the client sent.
-// The TLS layer itself accepts any client certificate (rejectUnauthorized: false): OpenSSL would check a
-// chain against every trusted authority at once, and an SVID must chain to the bundle of its own trust
-// domain, so verifySvid decides instead, per connection, against the bundles in service at that moment.
+// server's own X.509-SVID, and hands each finished handshake to admission. OpenSSL validates the client's
+// path during the handshake against the authorities of every configured bundle (the context's `ca`); the
+// handshake goes on whatever its verdict (rejectUnauthorized: false) so that admission can refuse with an
+// audit line: verifyPeerSvid takes OpenSSL's verdict and adds the SPIFFE rules, among them that the path
+// ends at an authority of the leaf's own trust domain, against the bundles in service at that moment.
 import { constants } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import tls from 'node:tls';
 import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { InvalidServerOptionError } from './errors.js';
 import type { PeerLogger } from './logger.js';
+import type { TrustBundleSet } from '@peerauth/identity';
 import { type ServerSvid, TlsFiles } from './tls-files.js';
 
 export interface TlsListenOptions {
@@ -77,18 +79,16 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
   };
 }
 
-/**
- * The certificates the client sent, leaf first, as DER. Node links them by issuer (and may add an issuer
- * from the context's store); verifySvid re-checks every signature, so only what chains is ever trusted.
- */
-export function peerChain(socket: tls.TLSSocket): Buffer[] {
-  const out: Buffer[] = [];
+/** Every authority of every bundle once, as PEM: what OpenSSL validates client paths against. */
+export function trustedAuthorities(bundles: TrustBundleSet): string[] {
   const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert?.raw && !seen.has(cert.fingerprint256) && out.length < 16) {
-    seen.add(cert.fingerprint256);
-    out.push(cert.raw);
-    cert = cert.issuerCertificate;
+  const out: string[] = [];
+  for (const { authorities } of bundles.values()) {
+    for (const a of authorities) {
+      if (seen.has(a.fingerprint256)) continue;
+      seen.add(a.fingerprint256);
+      out.push(a.toString());
+    }
   }
   return out;
 }
@@ -106,6 +106,7 @@ export class TlsListener {
   readonly files: TlsFiles;
   private readonly options: ParsedTlsOptions;
   private closing: Promise<void> | null = null;
+  private svid: ServerSvid | null = null;
 
   constructor(
     options: ParsedTlsOptions,
@@ -119,7 +120,7 @@ export class TlsListener {
       rejectUnauthorized: false,
       allowHalfOpen,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      ...this.contextOptions(null),
+      ...this.contextOptions(),
     });
     this.files = new TlsFiles({
       certFile: options.certFile,
@@ -128,7 +129,13 @@ export class TlsListener {
       logger,
       pollMs: options.pollMs,
       settleMs: SETTLE_MS,
-      onSvid: (svid) => this.server.setSecureContext(this.contextOptions(svid)),
+      onSvid: (svid) => {
+        this.svid = svid;
+        this.server.setSecureContext(this.contextOptions());
+      },
+      onBundles: () => {
+        if (this.svid) this.server.setSecureContext(this.contextOptions());
+      },
     });
     this.server.on('secureConnection', events.secure);
     this.server.on('tlsClientError', events.handshakeFailed);
@@ -138,9 +145,12 @@ export class TlsListener {
     });
   }
 
-  private contextOptions(svid: ServerSvid | null): tls.SecureContextOptions {
+  private contextOptions(): tls.SecureContextOptions {
+    const { svid } = this;
     return {
       ...(svid ? { cert: svid.cert, key: svid.key } : {}),
+      // Never Node's default roots: an empty list until the bundles are read.
+      ca: trustedAuthorities(this.files?.bundles ?? new Map()),
       minVersion: 'TLSv1.2',
       // No session tickets: a resumed session carries no client chain to verify again, and every
       // connection's identity is decided from the certificates of its own handshake.
@@ -151,7 +161,8 @@ export class TlsListener {
   /** Read the files (all must be usable), then listen. Rejects with TlsMaterialError or the listen error. */
   async listen(backlog: number | undefined): Promise<ServerSvid> {
     const svid = await this.files.load();
-    this.server.setSecureContext(this.contextOptions(svid));
+    this.svid = svid;
+    this.server.setSecureContext(this.contextOptions());
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(err);
       this.server.once('error', failed);

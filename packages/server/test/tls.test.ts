@@ -76,7 +76,14 @@ function identityConfig(files: Started['files'], domains: string[]) {
 }
 
 async function start(
-  opts: { domains?: string[]; server?: Partial<PeerServerOptions>; echo?: boolean; pollMs?: number } = {},
+  opts: {
+    domains?: string[];
+    server?: Partial<PeerServerOptions>;
+    echo?: boolean;
+    pollMs?: number;
+    /** Bundle files to copy in place of bundle A's and B's. */
+    bundles?: { a?: string; b?: string };
+  } = {},
 ): Promise<Started> {
   const dir = makeTempDir('patls-');
   const files = {
@@ -87,8 +94,8 @@ async function start(
   };
   fs.copyFileSync(certs.server.cert, files.cert);
   fs.copyFileSync(certs.server.key, files.key);
-  fs.copyFileSync(certs.bundleA, files.bundleA);
-  fs.copyFileSync(certs.bundleB, files.bundleB);
+  fs.copyFileSync(opts.bundles?.a ?? certs.bundleA, files.bundleA);
+  fs.copyFileSync(opts.bundles?.b ?? certs.bundleB, files.bundleB);
   const logger = recordingLogger();
   const peers: Identity[] = [];
   const rejected: RejectedEvent[] = [];
@@ -259,6 +266,7 @@ describe('a remote caller with an X.509-SVID', () => {
       key: certs.goodViaIntermediate.key,
     };
     const ok = await connectTls(s.port, withIntermediate);
+
     expect(ok.line).toEqual({
       auth: 'x509-svid',
       spiffeId: `spiffe://${DOMAIN_A}/via-intermediate`,
@@ -296,6 +304,30 @@ describe('a remote caller with an X.509-SVID', () => {
     expect(line).toMatchObject({ auth: 'x509-svid', peerUid: null });
     expect(String(line!.reason)).toContain(code);
     expect(line!.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  // Each of these is admitted by a path check written by hand and refused by OpenSSL (openssl verify and
+  // go-spiffe agree): the listener takes OpenSSL's verdict on the path, then the SPIFFE rules on top.
+  it.each([
+    [
+      'an a.test intermediate name-constrained to a.test minting spiffe://b.test/admin (shared root)',
+      'nameConstrained',
+      'permitted subtree violation',
+    ],
+    ['an unknown critical extension on the leaf', 'criticalLeaf', 'unhandled critical extension'],
+    ['an unknown critical extension on an intermediate', 'criticalIntermediate', 'unhandled critical extension'],
+    ['a pathLenConstraint exceeded', 'pathLen', 'PATH_LENGTH_EXCEEDED'],
+    ['a broken signature on the leaf', 'badSignature', 'CERT_SIGNATURE_FAILURE'],
+  ] as const)('is refused with %s', async (_what, attack, opensslCode) => {
+    const shared = attack === 'nameConstrained';
+    const s = await start(shared ? { bundles: { a: certs.sharedBundle, b: certs.sharedBundle } } : {});
+    const result = await connectTls(s.port, certs.attacks[attack]);
+    expect(result.line).toBeNull();
+    await waitFor(() => s.rejected.length === 1);
+    expect(s.peers).toEqual([]);
+    expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_PATH_INVALID');
+    expect(s.rejected[0]!.reason).toContain(opensslCode);
+    expect(String(audits(s.records, 'rejected')[0]!.reason)).toContain(opensslCode);
   });
 
   it("is refused when its trust domain's bundle is not configured (B's leaf, only A trusted)", async () => {
