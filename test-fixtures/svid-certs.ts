@@ -52,6 +52,11 @@ export interface SvidCerts {
   >;
   /** One PEM file holding the shared upstream root that `attacks.nameConstrained` chains to. */
   sharedBundle: string;
+  /**
+   * A chain no bundle vouches for, made to be costly: a leaf for spiffe://a.test/crafted under `count`
+   * intermediates that all share one name and one `rsaBits` RSA key, so each could have signed each other.
+   */
+  crafted(count: number, rsaBits: number, keyFile?: string): { cert: string; key: string };
   /** Another CA signed by `issuer`, with `ext` added to the CA extensions. */
   issueCa(name: string, issuer: CertFiles, ext?: string): CertFiles;
   /** Another leaf into `dir`: `san` as openssl writes it ("URI:spiffe://a.test/x,IP:127.0.0.1"); `extra` lines of extensions. */
@@ -304,6 +309,44 @@ export function createSvidCerts(): SvidCerts {
     sharedBundle,
     issue: (name, issuer, san, extra = '') => leaf(name, issuer, san, `${LEAF_EXT}${extra}`),
     issueCa: (name, issuer, ext) => ca(name, issuer, ext),
+    crafted: (count, rsaBits, keyFile) => {
+      const key = keyFile ?? join(dir, `crafted-${rsaBits}.key`);
+      if (!keyFile) openssl(['genrsa', '-out', key, String(rsaBits)], dir);
+      openssl(
+        ['req', '-x509', '-key', key, '-out', 'crafted-0.pem', '-days', '7', '-subj', '/CN=crafted'],
+        dir,
+      );
+      openssl(['req', '-new', '-key', key, '-out', 'crafted.csr', '-subj', '/CN=crafted'], dir);
+      writeFileSync(join(dir, 'crafted.ext'), CA_EXT);
+      const self = files('crafted-0');
+      const parts: CertFiles[] = [];
+      for (let i = 1; i <= count; i++) {
+        openssl(
+          [
+            'x509',
+            '-req',
+            '-in',
+            'crafted.csr',
+            '-CA',
+            self.cert,
+            '-CAkey',
+            key,
+            '-set_serial',
+            String(serial++),
+            '-days',
+            '7',
+            '-out',
+            `crafted-${i}.pem`,
+            '-extfile',
+            'crafted.ext',
+          ],
+          dir,
+        );
+        parts.push(files(`crafted-${i}`));
+      }
+      const craftedLeaf = leaf('crafted-leaf', { ...self, key }, `URI:spiffe://${DOMAIN_A}/crafted`);
+      return chain('crafted', [craftedLeaf, ...parts]);
+    },
     newRoot: (name, trustDomain) => root(name, name, `spiffe://${trustDomain}`),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

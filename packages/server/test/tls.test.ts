@@ -2,13 +2,14 @@
 // handshakes from Node's tls.connect, curl and openssl s_client, and the same admission path (policy, audit,
 // peerOf) as a Unix peer. Each refusal names the X.509-SVID rule that failed.
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Identity } from '@peerauth/identity';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCommand } from '../../../test-fixtures/run.js';
 import {
   type CertFiles,
@@ -328,6 +329,30 @@ describe('a remote caller with an X.509-SVID', () => {
     expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_PATH_INVALID');
     expect(s.rejected[0]!.reason).toContain(opensslCode);
     expect(String(audits(s.records, 'rejected')[0]!.reason)).toContain(opensslCode);
+  });
+
+  it('a peer no bundle vouches for is refused before this process checks any signature', async () => {
+    // The costly shape: intermediates that share a name and a key, each a candidate issuer of every other.
+    const crafted = certs.crafted(6, 2048);
+    const s = await start();
+    const verify = vi.spyOn(X509Certificate.prototype, 'verify');
+    const checkIssued = vi.spyOn(X509Certificate.prototype, 'checkIssued');
+    try {
+      const refused = await connectTls(s.port, crafted);
+      expect(refused.line).toBeNull();
+      await waitFor(() => s.rejected.length === 1);
+      expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_CHAIN_UNVERIFIED');
+      expect(verify).not.toHaveBeenCalled();
+      expect(checkIssued).not.toHaveBeenCalled();
+      // A trusted peer's path is checked here too (its links and its domain), after OpenSSL's verdict.
+      const ok = await connectTls(s.port, certs.good);
+      expect(ok.line).toMatchObject({ role: 'admin' });
+      expect(verify).toHaveBeenCalled();
+      ok.socket.destroy();
+    } finally {
+      verify.mockRestore();
+      checkIssued.mockRestore();
+    }
   });
 
   it("is refused when its trust domain's bundle is not configured (B's leaf, only A trusted)", async () => {
