@@ -225,3 +225,16 @@ describe('the TLS flags are checked before anything listens', () => {
     expect(fs.existsSync(socket)).toBe(false);
   });
 });
+
+describe('peerauth check-config and the SVID rules', () => {
+  it('refuses a spiffeIds entry without a path: no workload SVID can carry the bare trust-domain ID', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'nopath-'));
+    const file = writeConfig(sub, {
+      trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } },
+      people: [{ name: 'ops', role: 'admin', spiffeIds: [`spiffe://${DOMAIN_A}`] }],
+    });
+    const r = await runCliToExit(['check-config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`people[0].spiffeIds[0]: SPIFFE ID "spiffe://${DOMAIN_A}" has no path`);
+  });
+});

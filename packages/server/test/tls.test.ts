@@ -331,6 +331,16 @@ describe('a remote caller with an X.509-SVID', () => {
     expect(String(audits(s.records, 'rejected')[0]!.reason)).toContain(opensslCode);
   });
 
+  it('is refused when its ID has no path (spiffe://a.test): the X509-SVID spec makes it a MUST', async () => {
+    const s = await start();
+    const bare = certs.issue('bare-id', certs.rootA, `URI:spiffe://${DOMAIN_A}`);
+    const result = await connectTls(s.port, bare);
+    expect(result.line).toBeNull();
+    await waitFor(() => s.rejected.length === 1);
+    expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_NO_PATH');
+    expect(audits(s.records, 'rejected')[0]).toMatchObject({ spiffeId: `spiffe://${DOMAIN_A}` });
+  });
+
   it('a peer no bundle vouches for is refused before this process checks any signature', async () => {
     // The costly shape: intermediates that share a name and a key, each a candidate issuer of every other.
     const crafted = certs.crafted(6, 2048);
