@@ -254,10 +254,7 @@ export function createSvidCerts(): SvidCerts {
   const belowPathLen = ca('below-pathlen', pathLenZero);
   const pathLenLeaf = leaf('pathlen-leaf', belowPathLen, `URI:spiffe://${DOMAIN_A}/pathlen`);
   // The signature is the last BIT STRING of the DER: flipping the final byte breaks it and nothing else.
-  const der = Buffer.from(
-    good.pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''),
-    'base64',
-  );
+  const der = Buffer.from(good.pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
   der.writeUInt8(der.readUInt8(der.length - 1) ^ 0x01, der.length - 1);
   const badSignature = join(dir, 'bad-signature.pem');
   writeFileSync(

@@ -12,6 +12,8 @@ export interface TlsFlags {
   svidCert?: string;
   svidKey?: string;
   bundle?: string[];
+  tlsMaxHandshakes?: string;
+  tlsHandshakeTimeout?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -27,7 +29,23 @@ export function addTlsOptions(cmd: Command): Command {
       '--bundle <trust-domain=file>',
       "a trust domain callers may come from and its X.509 bundle, PEM (repeatable; spiffe-helper's svid_bundle.pem)",
       collect,
+    )
+    .option(
+      '--tls-max-handshakes <n>',
+      'most TLS handshakes under way at once; more connections are closed at accept (default: 64)',
+    )
+    .option(
+      '--tls-handshake-timeout <ms>',
+      'a TLS client that has not finished its handshake by then is dropped (default: 10000)',
     );
+}
+
+function wholeFlag(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
+    throw new CliError(`${flag} must be a whole number >= ${min}, got "${value}"`, EXIT_USAGE);
+  return n;
 }
 
 /** `HOST:PORT`, `[v6]:PORT`; port 0 picks a free one (the start line prints it). */
@@ -71,6 +89,8 @@ export function tlsSettings(
       flags.svidCert !== undefined && '--svid-cert',
       flags.svidKey !== undefined && '--svid-key',
       flags.bundle?.length && '--bundle',
+      flags.tlsMaxHandshakes !== undefined && '--tls-max-handshakes',
+      flags.tlsHandshakeTimeout !== undefined && '--tls-handshake-timeout',
     ].filter(Boolean);
     if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
     return { tls: undefined, config };
@@ -96,5 +116,17 @@ export function tlsSettings(
       '--tls-listen needs at least one trust domain to accept callers from: --bundle TRUST_DOMAIN=FILE, or trustDomains in the config',
       EXIT_USAGE,
     );
-  return { tls: { host, port, certFile: flags.svidCert, keyFile: flags.svidKey }, config: merged };
+  const maxPendingHandshakes = wholeFlag('--tls-max-handshakes', flags.tlsMaxHandshakes, 1);
+  const handshakeTimeoutMs = wholeFlag('--tls-handshake-timeout', flags.tlsHandshakeTimeout, 100);
+  return {
+    tls: {
+      host,
+      port,
+      certFile: flags.svidCert,
+      keyFile: flags.svidKey,
+      ...(maxPendingHandshakes === undefined ? {} : { maxPendingHandshakes }),
+      ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
+    },
+    config: merged,
+  };
 }

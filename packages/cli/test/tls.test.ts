@@ -1,6 +1,7 @@
 // serve and proxy with --tls-listen: the same person reached over the Unix socket and, from "another
 // machine", over mutual TLS with an X.509-SVID; curl as both clients, a Python upstream as the proxy's.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -238,3 +239,55 @@ describe('peerauth check-config and the SVID rules', () => {
     expect(r.stderr).toContain(`people[0].spiffeIds[0]: SPIFFE ID "spiffe://${DOMAIN_A}" has no path`);
   });
 });
+
+// A descriptor limit far below the flood: without a bound on pending handshakes, silent TCP connections to
+// the TLS port take every descriptor and the Unix socket can accept no one.
+describe.skipIf(process.platform !== 'linux')(
+  'a flood of silent connections to the TLS port (Linux: prlimit)',
+  () => {
+    let cli: RunningCli;
+    const flood: net.Socket[] = [];
+    beforeAll(async () => {
+      cli = await startCli(
+        ['serve', ...tlsArgs(), '--tls-max-handshakes', '16', '--tls-handshake-timeout', '60000'],
+        path.join(dir, 'flood.sock'),
+        { prefix: ['prlimit', '--nofile=256:256', '--'] },
+      );
+    });
+    afterAll(async () => {
+      for (const s of flood) s.destroy();
+      await cli?.stop();
+    });
+
+    it('leaves the Unix socket serving, refuses the excess at accept, and logs the refusals at a bounded rate', async () => {
+      const port = tlsPort(cli);
+      let closedByServer = 0;
+      await Promise.all(
+        Array.from(
+          { length: 600 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect({ host: '127.0.0.1', port }, () => resolve());
+              s.on('error', () => resolve());
+              s.on('close', () => {
+                closedByServer++;
+                resolve();
+              });
+              flood.push(s);
+            }),
+        ),
+      );
+      // 16 wait in their handshakes (for a minute); the rest are closed by the server right away.
+      await waitFor(() => closedByServer >= 600 - 16);
+      for (let i = 0; i < 5; i++) expect(await curlJson(cli.socket, '/healthz')).toEqual({ ok: true });
+      expect(await curlJson(cli.socket, '/whoami')).toMatchObject({ person: 'deploy' });
+      const refusedLines = cli
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"peerauth.tls.refused"'));
+      // 584 refusals, 20 of them with a line of their own in this window; the rest go into one summary.
+      expect(refusedLines.length).toBe(20);
+      expect(JSON.parse(refusedLines[0]!)).toMatchObject({ maxPendingHandshakes: 16 });
+    });
+  },
+);

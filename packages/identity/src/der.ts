@@ -100,4 +100,3 @@ export function keyUsageBits(extnValue: Uint8Array): Set<number> {
   }
   return bits;
 }
-

@@ -48,17 +48,17 @@ export {
 export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
+  checkSvidLeaf,
+  checkSvidRules,
   InvalidBundleError,
   loadBundle,
   type SvidErrorCode,
+  type SvidLeaf,
   SvidVerificationError,
   type TrustBundle,
   type TrustBundleSet,
-  checkSvidLeaf,
-  checkSvidRules,
-  type SvidLeaf,
-  type VerifiedSvid,
   uriSans,
+  type VerifiedSvid,
 } from './svid.js';
 export type {
   Identity,

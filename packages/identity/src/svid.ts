@@ -244,7 +244,10 @@ export interface SvidLeaf {
  * domain has a bundle in `bundles`. No signature is checked: a peer no bundle vouches for is refused here
  * at the cost of parsing one certificate.
  */
-export function checkSvidLeaf(leafCert: X509Certificate | Buffer | string, bundles: TrustBundleSet): SvidLeaf {
+export function checkSvidLeaf(
+  leafCert: X509Certificate | Buffer | string,
+  bundles: TrustBundleSet,
+): SvidLeaf {
   const leaf = asCertificate(leafCert, 0);
   const extensions = extensionsOf(leaf);
   const spiffeId = leafSpiffeId(leaf);

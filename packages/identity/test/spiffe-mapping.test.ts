@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSvidCerts, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
 import {
   bundleSet,
+  checkSvidRules,
   createResolver,
   type Identity,
   IdentityConfigError,
   loadBundle,
   SvidVerificationError,
   validateIdentityConfig,
-  checkSvidRules,
 } from '../src/index.js';
 import { creds, staticDirectory } from './directory.js';
 

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSvidCerts, DOMAIN_A, DOMAIN_B, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
 import {
   bundleSet,
+  checkSvidRules,
   InvalidBundleError,
   loadBundle,
   parseSpiffeId,
   SvidVerificationError,
   type TrustBundleSet,
-  checkSvidRules,
 } from '../src/index.js';
 
 let certs: SvidCerts;
@@ -147,7 +147,12 @@ describe('checkSvidRules: refused', () => {
   it("a leaf whose issuer name is also another domain's authority: OpenSSL could have ended the path there", () => {
     // Same subject as root A, another key: a leaf without an authority key identifier matches both by name.
     const lookalike = certs.newRoot('root A', DOMAIN_B);
-    const leaf = certs.issue('no-akid', certs.rootA, `URI:spiffe://${DOMAIN_A}/no-akid`, 'authorityKeyIdentifier=none\n');
+    const leaf = certs.issue(
+      'no-akid',
+      certs.rootA,
+      `URI:spiffe://${DOMAIN_A}/no-akid`,
+      'authorityKeyIdentifier=none\n',
+    );
     const bundles = bundleSet([loadBundle(DOMAIN_A, certs.rootA.pem), loadBundle(DOMAIN_B, lookalike.pem)]);
     expect(new X509Certificate(leaf.pem).checkIssued(new X509Certificate(lookalike.pem))).toBe(true);
     const e = refusal([leaf.pem], bundles);

@@ -25,8 +25,8 @@ import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } f
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
-import { setPeer } from './peers.js';
 import { verifyPeerSvid } from './peer-svid.js';
+import { setPeer } from './peers.js';
 
 export interface RejectedEvent {
   /** How the peer came: a Unix socket ('unix') or the TLS listener ('x509-svid'). */

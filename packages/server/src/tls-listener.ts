@@ -5,14 +5,14 @@
 // audit line: verifyPeerSvid takes OpenSSL's verdict and adds the SPIFFE rules, among them that the path
 // ends at an authority of the leaf's own trust domain, against the bundles in service at that moment.
 import { constants } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { ParsedIdentityConfig } from '@peerauth/identity';
+import type { ParsedIdentityConfig, TrustBundleSet } from '@peerauth/identity';
 import { InvalidServerOptionError } from './errors.js';
 import type { PeerLogger } from './logger.js';
-import type { TrustBundleSet } from '@peerauth/identity';
 import { type ServerSvid, TlsFiles } from './tls-files.js';
+import { HandshakeGate, RefusalLog } from './tls-gate.js';
 
 export interface TlsListenOptions {
   /** Address to listen on: '127.0.0.1', '::', a host name. Required: a listener for other machines is a choice. */
@@ -25,6 +25,13 @@ export interface TlsListenOptions {
   keyFile: string;
   /** How often the files are read again besides change events, in ms. Default 60000. */
   pollMs?: number;
+  /**
+   * Most TLS connections whose handshake is under way at once; a connection beyond it is closed at accept,
+   * before any TLS work. Counted apart from maxConnections (which counts admitted peers). Default 64.
+   */
+  maxPendingHandshakes?: number;
+  /** A client that has not finished its handshake by then is dropped, in ms. Default 10000. */
+  handshakeTimeoutMs?: number;
 }
 
 export interface ParsedTlsOptions {
@@ -33,14 +40,29 @@ export interface ParsedTlsOptions {
   certFile: string;
   keyFile: string;
   pollMs: number;
+  maxPendingHandshakes: number;
+  handshakeTimeoutMs: number;
   /** Trust domain → bundle file, from the identity config's trustDomains. */
   bundleFiles: ReadonlyMap<string, string>;
 }
 
 // Long enough for a slow network, short enough that a client which never finishes its handshake does not
-// hold a shutdown for Node's default two minutes.
+// hold a descriptor (or a shutdown) for Node's default two minutes.
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+// Far below the default descriptor limit (1024) and enough for bursts of honest clients: a handshake takes
+// milliseconds, so 64 at once is hundreds per second.
+const MAX_PENDING_HANDSHAKES = 64;
+// Refusals logged one line each per window, the rest summed up: at most ~2 lines a second under a flood.
+const REFUSALS_PER_WINDOW = 20;
+const REFUSAL_WINDOW_MS = 10_000;
 const SETTLE_MS = 100;
+
+function wholeAtLeast(option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new InvalidServerOptionError(option, value, `expected a whole number >= ${min}`);
+  return value;
+}
 
 function nonEmptyString(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '')
@@ -75,6 +97,18 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
     certFile: path.resolve(nonEmptyString('tls.certFile', given.certFile)),
     keyFile: path.resolve(nonEmptyString('tls.keyFile', given.keyFile)),
     pollMs,
+    maxPendingHandshakes: wholeAtLeast(
+      'tls.maxPendingHandshakes',
+      given.maxPendingHandshakes,
+      MAX_PENDING_HANDSHAKES,
+      1,
+    ),
+    handshakeTimeoutMs: wholeAtLeast(
+      'tls.handshakeTimeoutMs',
+      given.handshakeTimeoutMs,
+      HANDSHAKE_TIMEOUT_MS,
+      100,
+    ),
     bundleFiles: new Map(domains.map(([td, { bundle }]) => [td, path.resolve(bundle)])),
   };
 }
@@ -102,9 +136,14 @@ export interface TlsListenerEvents {
 }
 
 export class TlsListener {
+  /** Accepts TCP connections and passes those within maxPendingHandshakes on to `server`. */
+  readonly tcp: net.Server;
+  /** Runs the handshakes of the connections `tcp` passes on (it never listens itself). */
   readonly server: tls.Server;
   readonly files: TlsFiles;
   private readonly options: ParsedTlsOptions;
+  private readonly gate: HandshakeGate;
+  private readonly refusals: RefusalLog;
   private closing: Promise<void> | null = null;
   private svid: ServerSvid | null = null;
 
@@ -115,13 +154,16 @@ export class TlsListener {
     events: TlsListenerEvents,
   ) {
     this.options = options;
+    this.gate = new HandshakeGate(options.maxPendingHandshakes);
+    this.refusals = new RefusalLog(logger, REFUSALS_PER_WINDOW, REFUSAL_WINDOW_MS);
     this.server = tls.createServer({
       requestCert: true,
       rejectUnauthorized: false,
       allowHalfOpen,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeout: options.handshakeTimeoutMs,
       ...this.contextOptions(),
     });
+    this.tcp = net.createServer({ allowHalfOpen }, (raw) => this.accepted(raw, logger));
     this.files = new TlsFiles({
       certFile: options.certFile,
       keyFile: options.keyFile,
@@ -137,12 +179,45 @@ export class TlsListener {
         if (this.svid) this.server.setSecureContext(this.contextOptions());
       },
     });
-    this.server.on('secureConnection', events.secure);
-    this.server.on('tlsClientError', events.handshakeFailed);
-    // While listen() is under way its own listener takes the error (and start() reports it once).
-    this.server.on('error', (err) => {
-      if (this.server.listening) events.error(err);
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.gate.secured(socket);
+      events.secure(socket);
     });
+    this.server.on('tlsClientError', (err, socket) => {
+      // Each failed handshake is refused; only so many a window get their own audit line.
+      if (this.refusals.take('handshakeFailed')) events.handshakeFailed(err, socket);
+      else socket.destroy();
+    });
+    // While listen() is under way its own listener takes the error (and start() reports it once).
+    this.tcp.on('error', (err) => {
+      if (this.tcp.listening) events.error(err);
+    });
+  }
+
+  /** The number of TLS connections whose handshake is under way. */
+  get pendingHandshakes(): number {
+    return this.gate.pending;
+  }
+
+  private accepted(raw: net.Socket, logger: PeerLogger): void {
+    // A reset before the handshake starts (or after a refusal) must not become an uncaught error.
+    raw.on('error', () => {});
+    if (this.gate.admit(raw)) {
+      // The documented way to hand a tls.Server a connection it did not accept itself.
+      this.server.emit('connection', raw);
+      return;
+    }
+    if (this.refusals.take('overLimit')) {
+      logger.warn(
+        {
+          event: 'peerauth.tls.refused',
+          remoteAddress: `${raw.remoteAddress}:${raw.remotePort}`,
+          maxPendingHandshakes: this.gate.max,
+        },
+        `TLS connection refused: ${this.gate.max} handshakes already under way (tls.maxPendingHandshakes)`,
+      );
+    }
+    raw.destroy();
   }
 
   private contextOptions(): tls.SecureContextOptions {
@@ -165,9 +240,9 @@ export class TlsListener {
     this.server.setSecureContext(this.contextOptions());
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(err);
-      this.server.once('error', failed);
-      this.server.listen({ host: this.options.host, port: this.options.port, backlog }, () => {
-        this.server.off('error', failed);
+      this.tcp.once('error', failed);
+      this.tcp.listen({ host: this.options.host, port: this.options.port, backlog }, () => {
+        this.tcp.off('error', failed);
         resolve();
       });
     });
@@ -176,20 +251,21 @@ export class TlsListener {
   }
 
   get listening(): boolean {
-    return this.server.listening;
+    return this.tcp.listening;
   }
 
   address(): AddressInfo | null {
-    return this.server.listening ? (this.server.address() as AddressInfo) : null;
+    return this.tcp.listening ? (this.tcp.address() as AddressInfo) : null;
   }
 
   /** Stop accepting; resolves once every TLS connection has ended (net.Server's 'close'). */
   close(): Promise<void> {
     this.files.close();
+    this.refusals.close();
     if (this.closing) return this.closing;
-    if (!this.server.listening) return Promise.resolve();
+    if (!this.tcp.listening) return Promise.resolve();
     this.closing = new Promise((resolve) => {
-      this.server.close(() => {
+      this.tcp.close(() => {
         this.closing = null;
         resolve();
       });

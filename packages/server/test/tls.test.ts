@@ -316,7 +316,11 @@ describe('a remote caller with an X.509-SVID', () => {
       'permitted subtree violation',
     ],
     ['an unknown critical extension on the leaf', 'criticalLeaf', 'unhandled critical extension'],
-    ['an unknown critical extension on an intermediate', 'criticalIntermediate', 'unhandled critical extension'],
+    [
+      'an unknown critical extension on an intermediate',
+      'criticalIntermediate',
+      'unhandled critical extension',
+    ],
     ['a pathLenConstraint exceeded', 'pathLen', 'PATH_LENGTH_EXCEEDED'],
     ['a broken signature on the leaf', 'badSignature', 'CERT_SIGNATURE_FAILURE'],
   ] as const)('is refused with %s', async (_what, attack, opensslCode) => {
@@ -584,6 +588,64 @@ describe('the tls option and its files', () => {
     const identity = { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } };
     expect(() => createPeerServer({ identity, tls: { ...tlsOpts, port: 70000 } })).toThrow(/tls\.port/);
     expect(() => createPeerServer({ identity, tls: { ...tlsOpts, host: '' } })).toThrow(/tls\.host/);
+    expect(() => createPeerServer({ identity, tls: { ...tlsOpts, maxPendingHandshakes: 0 } })).toThrow(
+      /tls\.maxPendingHandshakes/,
+    );
+    expect(() => createPeerServer({ identity, tls: { ...tlsOpts, handshakeTimeoutMs: 1.5 } })).toThrow(
+      /tls\.handshakeTimeoutMs/,
+    );
+  });
+
+  it('a client silent past handshakeTimeoutMs is dropped with an audit line; one over maxPendingHandshakes at once', async () => {
+    const dir = makeTempDir('patls-gate-');
+    const logger = recordingLogger();
+    const server = createPeerServer({
+      path: path.join(dir, 's.sock'),
+      logger,
+      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } },
+      tls: {
+        host: '127.0.0.1',
+        port: 0,
+        certFile: certs.server.cert,
+        keyFile: certs.server.key,
+        maxPendingHandshakes: 1,
+        handshakeTimeoutMs: 300,
+      },
+    });
+    try {
+      await new Promise<void>((resolve) => server.listen(() => resolve()));
+      const port = server.tlsAddress()!.port;
+      const closes = (sock: net.Socket) => new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      const silent = net.connect({ host: '127.0.0.1', port });
+      silent.on('error', () => {});
+      await new Promise((resolve) => silent.once('connect', resolve));
+      // The first one holds the only handshake slot: a second is closed at accept, with a line saying why.
+      const second = net.connect({ host: '127.0.0.1', port });
+      second.on('error', () => {});
+      await closes(second);
+      expect(logger.records.some((r) => r.obj.event === 'peerauth.tls.refused')).toBe(true);
+      // The silent one is dropped at its handshake timeout, with its own audit line.
+      await closes(silent);
+      await waitFor(() => audits(logger.records, 'rejected').length === 1);
+      expect(String(audits(logger.records, 'rejected')[0]!.reason)).toContain('ERR_TLS_HANDSHAKE_TIMEOUT');
+      // Its slot is free again: a real client is admitted.
+      const ok = tls.connect({
+        host: '127.0.0.1',
+        port,
+        ca: certs.rootA.pem,
+        cert: certs.good.pem,
+        key: fs.readFileSync(certs.good.key),
+      });
+      ok.on('error', () => {});
+      await waitFor(() => audits(logger.records, 'accepted').length === 1);
+      expect(audits(logger.records, 'accepted')[0]).toMatchObject({
+        spiffeId: `spiffe://${DOMAIN_A}/workload`,
+      });
+      ok.destroy();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      removeDir(dir);
+    }
   });
 
   it.each([
