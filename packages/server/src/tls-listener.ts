@@ -228,8 +228,11 @@ export class TlsListener {
       ca: trustedAuthorities(this.files?.bundles ?? new Map()),
       minVersion: 'TLSv1.2',
       // No session tickets: a resumed session carries no client chain to verify again, and every
-      // connection's identity is decided from the certificates of its own handshake.
-      secureOptions: constants.SSL_OP_NO_TICKET,
+      // connection's identity is decided from the certificates of its own handshake. No renegotiation
+      // (TLS 1.2): a second handshake could bring another client certificate than the one admission
+      // verified, and the socket would then report that one; the verified certificate stays for the
+      // connection's life.
+      secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     };
   }
 

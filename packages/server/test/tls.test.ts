@@ -369,6 +369,31 @@ describe('a remote caller with an X.509-SVID', () => {
     }
   });
 
+  it('keeps the certificate it was admitted with for the life of the connection: no TLS 1.2 renegotiation', async () => {
+    const s = await start();
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: s.port,
+      ca: certs.rootA.pem,
+      cert: certs.good.pem,
+      key: fs.readFileSync(certs.good.key),
+      maxVersion: 'TLSv1.2',
+    });
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    await waitFor(() => s.peers.length === 1);
+    // A renegotiation is a new handshake, which could carry another client certificate than the one verified.
+    // OpenSSL's refusal reaches the client as an 'error' (EPROTO, "no renegotiation"), not in the callback.
+    const err = await new Promise<Error | null>((resolve) => {
+      socket.on('error', (e) => resolve(e));
+      if (!socket.renegotiate({}, (e) => resolve(e))) resolve(new Error('not started'));
+      socket.write('after renegotiation\n');
+    });
+    socket.destroy();
+    expect(err?.message).toMatch(/no renegotiation/);
+    // The peer certificate the application can read is still the one admission verified.
+    expect(s.peers[0]).toMatchObject({ spiffeId: `spiffe://${DOMAIN_A}/workload` });
+  });
+
   it("is refused when its trust domain's bundle is not configured (B's leaf, only A trusted)", async () => {
     const s = await start({ domains: [DOMAIN_A] });
     const b = await connectTls(s.port, certs.goodB);
