@@ -228,6 +228,106 @@ describe('the TLS flags are checked before anything listens', () => {
 });
 
 describe('peerauth check-config and the SVID rules', () => {
+  function configWith(name: string, trustDomains: Record<string, { bundle: string }>): string {
+    const sub = fs.mkdtempSync(path.join(dir, `${name}-`));
+    return writeConfig(sub, { trustDomains, people: [{ name: 'ops', role: 'admin' }] });
+  }
+
+  it('loads every bundle of trustDomains and names each unusable file with what is wrong', async () => {
+    const missing = path.join(dir, 'missing-bundle.pem');
+    const file = configWith('bundles', {
+      [DOMAIN_A]: { bundle: '/etc/passwd' },
+      'b.test': { bundle: missing },
+      'c.test': { bundle: certs.bundleB },
+    });
+    const r = await runCliToExit(['check-config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bundle a\.test +\/etc\/passwd: PROBLEM/);
+    expect(r.stderr).toContain('no PEM CERTIFICATE block');
+    expect(r.stderr).toContain(`${missing}: PROBLEM`);
+    expect(r.stderr).toContain('cannot read (ENOENT');
+    // c.test's file holds b.test's root: usable, with a warning on how to split it.
+    expect(r.stderr).toContain(`${certs.bundleB}: ok, 1 authority`);
+    expect(r.stderr).toMatch(
+      /warning: the bundle for c\.test also holds authorities of other trust domains: b\.test/,
+    );
+  });
+
+  it.each([
+    [
+      'a key that does not go with the certificate',
+      () => [certs.server.cert, certs.good.key],
+      'does not go with',
+    ],
+    ['an expired certificate', () => [certs.expired.cert, certs.expired.key], 'expired'],
+    ['a certificate without a URI SAN', () => [certs.noUri.cert, certs.noUri.key], 'no URI SAN'],
+    ['a key file that is not PEM', () => [certs.server.cert, '/etc/passwd'], 'does not go with'],
+  ])('--svid-cert/--svid-key: %s is a problem naming the file', async (_what, pair, message) => {
+    const [cert, key] = pair();
+    const file = configWith('svid', { [DOMAIN_A]: { bundle: certs.bundleA } });
+    const r = await runCliToExit(['check-config', file, '--svid-cert', cert!, '--svid-key', key!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`(${cert}|${key}): PROBLEM`));
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a usable SVID whose key others can read, and a merged bundle: ok with warnings, in check-config, doctor and serve', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'warn-'));
+    const key = path.join(sub, 'svid_key.pem');
+    fs.copyFileSync(certs.server.key, key);
+    fs.chmodSync(key, 0o644);
+    const merged = path.join(sub, 'svid_bundle.pem');
+    fs.writeFileSync(merged, certs.rootA.pem + certs.rootB.pem);
+    const file = writeConfig(sub, {
+      trustDomains: { [DOMAIN_A]: { bundle: merged } },
+      people: [{ name: 'ops', role: 'admin' }],
+    });
+    const r = await runCliToExit(['check-config', file, '--svid-cert', certs.server.cert, '--svid-key', key]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${certs.server.cert}: ok, spiffe://${DOMAIN_A}/peerauth-server, valid until`);
+    expect(r.stdout).toContain(
+      `warning: the private key is readable by every user (mode 0644); chmod 600 ${key}`,
+    );
+    expect(r.stdout).toContain(
+      `the bundle for ${DOMAIN_A} also holds authorities of other trust domains: b.test`,
+    );
+    expect(r.stdout).toContain(`Split ${merged} into one file per trust domain`);
+
+    const d = await runCliToExit([
+      'doctor',
+      '--config',
+      file,
+      '--svid-cert',
+      certs.server.cert,
+      '--svid-key',
+      key,
+    ]);
+    expect(d.stdout).toContain(`key         ${key}: ok`);
+    expect(d.stdout).toContain('readable by every user');
+    expect(d.stdout).toContain(`bundle      ${merged}: ok, 2 authorities`);
+
+    const serve = await startCli(
+      [
+        'serve',
+        '--config',
+        file,
+        '--tls-listen',
+        '127.0.0.1:0',
+        '--svid-cert',
+        certs.server.cert,
+        '--svid-key',
+        key,
+      ],
+      path.join(sub, 's.sock'),
+    );
+    try {
+      expect(serve.stderr()).toContain('readable by every user');
+      expect(serve.stderr()).toContain('also holds authorities of other trust domains');
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('refuses a spiffeIds entry without a path: no workload SVID can carry the bare trust-domain ID', async () => {
     const sub = fs.mkdtempSync(path.join(dir, 'nopath-'));
     const file = writeConfig(sub, {

@@ -12,15 +12,18 @@ import {
 } from '@peerauth/server';
 import { checkSocketOption, loadConfig } from '../common.js';
 import { CliError, EXIT_USAGE } from '../exit-codes.js';
+import { reportTlsFiles, type TlsFileFlags } from '../tls-report.js';
 
 const yes = (b: boolean) => (b ? 'yes' : 'no');
 
 /** Reports what this machine gives peerauth; exit 1 when something essential is missing. */
-export async function doctorCommand(opts: {
-  socket?: string;
-  config?: string;
-  mode?: string;
-}): Promise<number> {
+export async function doctorCommand(
+  opts: {
+    socket?: string;
+    config?: string;
+    mode?: string;
+  } & TlsFileFlags,
+): Promise<number> {
   checkSocketOption(opts.socket);
   let ok = true;
   const out: string[] = [];
@@ -52,8 +55,9 @@ export async function doctorCommand(opts: {
       `mode        ${opts.mode}: ${warning ? `warning: ${warning}` : `${dir} lets whom it admits through`}`,
     );
   }
+  let config: Awaited<ReturnType<typeof loadConfig>> | null = null;
   try {
-    const config = await loadConfig(opts.config);
+    config = await loadConfig(opts.config);
     out.push(
       `config      ${opts.config ?? '(embedded default)'}: ok, ${config.people.length} people, fallback "${config.fallbackRole}"`,
     );
@@ -61,6 +65,13 @@ export async function doctorCommand(opts: {
     ok = false;
     out.push(`config      ${opts.config}: ${(err as Error).message}`);
   }
+  const tls = reportTlsFiles(
+    opts,
+    config,
+    (use) => `${use.startsWith('bundle') ? 'bundle' : use.padEnd(6)}      `,
+  );
+  out.push(...tls.lines);
+  ok = tls.ok && ok;
   process.stdout.write(`${out.join('\n')}\n`);
   return ok ? 0 : 1;
 }
