@@ -13,6 +13,7 @@ import {
 import {
   curlJson,
   type RunningCli,
+  repoRoot,
   run,
   runCliToExit,
   startCli,
@@ -224,6 +225,51 @@ describe('the TLS flags are checked before anything listens', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`PEERAUTH_TLS_MATERIAL: TLS file ${missing}: cannot read`);
     expect(fs.existsSync(socket)).toBe(false);
+  });
+});
+
+describe('a client of a server whose SVID has only a URI SAN (as SPIRE issues them)', () => {
+  let cli: RunningCli;
+  beforeAll(async () => {
+    const args = tlsArgs().map((a) => (a === certs.server.cert ? certs.serverUriOnly.cert : a));
+    cli = await startCli(
+      ['serve', ...args.map((a) => (a === certs.server.key ? certs.serverUriOnly.key : a))],
+      path.join(dir, 'urionly.sock'),
+    );
+  });
+  afterAll(async () => {
+    await cli?.stop();
+  });
+
+  it("fails curl's host-name check (error 60), and the server README's Node recipe works as printed", async () => {
+    const port = tlsPort(cli);
+    const curl = await curlTls(port, '/whoami');
+    expect(curl.code).toBe(60);
+
+    const readme = fs.readFileSync(path.join(repoRoot, 'packages/server/README.md'), 'utf8');
+    const block = /```mjs\n([\s\S]*?)```/.exec(readme)![1]!;
+    const sub = fs.mkdtempSync(path.join(dir, 'recipe-'));
+    // The client's files, as its spiffe-helper would name them.
+    fs.copyFileSync(certs.bundleA, path.join(sub, 'svid_bundle.pem'));
+    fs.copyFileSync(certs.good.cert, path.join(sub, 'svid.pem'));
+    fs.copyFileSync(certs.good.key, path.join(sub, 'svid_key.pem'));
+    const code = block
+      .replace("'/run/peerauth/svid'", JSON.stringify(sub))
+      .replace('spiffe://prod.example.org/peerauth', `spiffe://${DOMAIN_A}/peerauth-server`)
+      .replace('https://peerauth.example.org:8443', `https://127.0.0.1:${port}`);
+    fs.writeFileSync(path.join(sub, 'client.mjs'), code);
+    const ok = await run(process.execPath, [path.join(sub, 'client.mjs')]);
+    expect(ok.stderr).toBe('');
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      spiffeId: `spiffe://${DOMAIN_A}/workload`,
+      person: 'deploy',
+    });
+
+    // A server with another SPIFFE ID is refused by the recipe's check.
+    fs.writeFileSync(path.join(sub, 'other.mjs'), code.replace('/peerauth-server', '/someone-else'));
+    const refused = await run(process.execPath, [path.join(sub, 'other.mjs')]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`the server is URI:spiffe://${DOMAIN_A}/peerauth-server`);
   });
 });
 
