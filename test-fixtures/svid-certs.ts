@@ -36,8 +36,31 @@ export interface SvidCerts {
   expired: CertFiles;
   signedByOtherDomain: CertFiles; // spiffe://a.test/intruder, signed by rootB
   server: CertFiles; // spiffe://a.test/peerauth-server, also IP:127.0.0.1 and DNS:localhost for curl
-  /** Another leaf into `dir`: `san` as openssl writes it ("URI:spiffe://a.test/x,IP:127.0.0.1"). */
-  issue(name: string, issuer: CertFiles, san: string): CertFiles;
+  /** A server SVID as SPIRE issues it: one URI SAN (spiffe://a.test/peerauth-server), no DNS or IP name. */
+  serverUriOnly: CertFiles;
+  /**
+   * Attacks that only full RFC 5280 path validation refuses, each chain a file (leaf first) with its key:
+   * - nameConstrained: an upstream root shared by both domains' bundles (`sharedBundle`) signs an a.test
+   *   intermediate whose URI name constraints allow only a.test; it mints spiffe://b.test/admin;
+   * - criticalLeaf / criticalIntermediate: an unknown critical extension on the leaf / the intermediate;
+   * - pathLen: root A → intermediate with pathlen:0 → another CA → the leaf;
+   * - badSignature: a.test's good leaf with one byte of its signature flipped.
+   */
+  attacks: Record<
+    'nameConstrained' | 'criticalLeaf' | 'criticalIntermediate' | 'pathLen' | 'badSignature',
+    { cert: string; key: string }
+  >;
+  /** One PEM file holding the shared upstream root that `attacks.nameConstrained` chains to. */
+  sharedBundle: string;
+  /**
+   * A chain no bundle vouches for, made to be costly: a leaf for spiffe://a.test/crafted under `count`
+   * intermediates that all share one name and one `rsaBits` RSA key, so each could have signed each other.
+   */
+  crafted(count: number, rsaBits: number, keyFile?: string): { cert: string; key: string };
+  /** Another CA signed by `issuer`, with `ext` added to the CA extensions. */
+  issueCa(name: string, issuer: CertFiles, ext?: string): CertFiles;
+  /** Another leaf into `dir`: `san` as openssl writes it ("URI:spiffe://a.test/x,IP:127.0.0.1"); `extra` lines of extensions. */
+  issue(name: string, issuer: CertFiles, san: string, extra?: string): CertFiles;
   /** Another self-signed root (a trust domain's next authority, for bundle rotation). */
   newRoot(name: string, trustDomain: string): CertFiles;
   cleanup(): void;
@@ -145,6 +168,20 @@ export function createSvidCerts(): SvidCerts {
   const leaf = (name: string, issuer: CertFiles, san: string, ext = LEAF_EXT) =>
     sign(name, `/O=peerauth test/CN=${name}`, issuer, `${ext}${san ? `subjectAltName=${san}\n` : ''}`);
 
+  const ca = (name: string, issuer: CertFiles, ext = '') =>
+    sign(
+      name,
+      `/O=peerauth test/CN=${name}`,
+      issuer,
+      // An ext with its own basicConstraints (a pathlen) replaces the default one.
+      `${ext.includes('basicConstraints') ? CA_EXT.replace(/^basicConstraints.*\n/, '') : CA_EXT}${ext}`,
+    );
+  const chain = (name: string, parts: CertFiles[]) => {
+    const file = join(dir, `${name}-chain.pem`);
+    writeFileSync(file, parts.map((p) => p.pem).join(''));
+    return { cert: file, key: parts[0]!.key };
+  };
+
   const rootA = root('root-a', 'root A', `spiffe://${DOMAIN_A}`);
   const rootB = root('root-b', 'root B', `spiffe://${DOMAIN_B}`);
   const intermediateA = sign(
@@ -198,6 +235,33 @@ export function createSvidCerts(): SvidCerts {
   writeFileSync(bundleA, rootA.pem);
   writeFileSync(bundleB, rootB.pem);
 
+  const good = leaf('good', rootA, `URI:spiffe://${DOMAIN_A}/workload`);
+
+  const upstream = root('upstream', 'shared upstream', 'spiffe://upstream.test');
+  const constrained = ca('constrained-a', upstream, `nameConstraints=critical,permitted;URI:${DOMAIN_A}\n`);
+  const minted = leaf('minted-b-admin', constrained, `URI:spiffe://${DOMAIN_B}/admin`);
+  const sharedBundle = join(dir, 'bundle-shared.pem');
+  writeFileSync(sharedBundle, upstream.pem);
+  const criticalLeaf = leaf(
+    'critical-leaf',
+    rootA,
+    `URI:spiffe://${DOMAIN_A}/critical-leaf`,
+    `${LEAF_EXT}1.3.6.1.4.1.55555.1=critical,ASN1:NULL\n`,
+  );
+  const criticalCa = ca('critical-ca', rootA, '1.3.6.1.4.1.55555.2=critical,ASN1:NULL\n');
+  const underCriticalCa = leaf('under-critical-ca', criticalCa, `URI:spiffe://${DOMAIN_A}/under-critical-ca`);
+  const pathLenZero = ca('pathlen-zero', rootA, 'basicConstraints=critical,CA:TRUE,pathlen:0\n');
+  const belowPathLen = ca('below-pathlen', pathLenZero);
+  const pathLenLeaf = leaf('pathlen-leaf', belowPathLen, `URI:spiffe://${DOMAIN_A}/pathlen`);
+  // The signature is the last BIT STRING of the DER: flipping the final byte breaks it and nothing else.
+  const der = Buffer.from(good.pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  der.writeUInt8(der.readUInt8(der.length - 1) ^ 0x01, der.length - 1);
+  const badSignature = join(dir, 'bad-signature.pem');
+  writeFileSync(
+    badSignature,
+    `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`,
+  );
+
   return {
     dir,
     rootA,
@@ -206,7 +270,7 @@ export function createSvidCerts(): SvidCerts {
     intermediateB,
     bundleA,
     bundleB,
-    good: leaf('good', rootA, `URI:spiffe://${DOMAIN_A}/workload`),
+    good,
     goodViaIntermediate: leaf(
       'good-via-intermediate',
       intermediateA,
@@ -231,7 +295,55 @@ export function createSvidCerts(): SvidCerts {
     expired: files('expired'),
     signedByOtherDomain: leaf('signed-by-other-domain', rootB, `URI:spiffe://${DOMAIN_A}/intruder`),
     server: leaf('server', rootA, `URI:spiffe://${DOMAIN_A}/peerauth-server,IP:127.0.0.1,DNS:localhost`),
-    issue: (name, issuer, san) => leaf(name, issuer, san),
+    serverUriOnly: leaf('server-uri-only', rootA, `URI:spiffe://${DOMAIN_A}/peerauth-server`),
+    attacks: {
+      nameConstrained: chain('name-constrained', [minted, constrained]),
+      criticalLeaf: { cert: criticalLeaf.cert, key: criticalLeaf.key },
+      criticalIntermediate: chain('critical-intermediate', [underCriticalCa, criticalCa]),
+      pathLen: chain('pathlen', [pathLenLeaf, belowPathLen, pathLenZero]),
+      badSignature: { cert: badSignature, key: good.key },
+    },
+    sharedBundle,
+    issue: (name, issuer, san, extra = '') => leaf(name, issuer, san, `${LEAF_EXT}${extra}`),
+    issueCa: (name, issuer, ext) => ca(name, issuer, ext),
+    crafted: (count, rsaBits, keyFile) => {
+      const key = keyFile ?? join(dir, `crafted-${rsaBits}.key`);
+      if (!keyFile) openssl(['genrsa', '-out', key, String(rsaBits)], dir);
+      openssl(
+        ['req', '-x509', '-key', key, '-out', 'crafted-0.pem', '-days', '7', '-subj', '/CN=crafted'],
+        dir,
+      );
+      openssl(['req', '-new', '-key', key, '-out', 'crafted.csr', '-subj', '/CN=crafted'], dir);
+      writeFileSync(join(dir, 'crafted.ext'), CA_EXT);
+      const self = files('crafted-0');
+      const parts: CertFiles[] = [];
+      for (let i = 1; i <= count; i++) {
+        openssl(
+          [
+            'x509',
+            '-req',
+            '-in',
+            'crafted.csr',
+            '-CA',
+            self.cert,
+            '-CAkey',
+            key,
+            '-set_serial',
+            String(serial++),
+            '-days',
+            '7',
+            '-out',
+            `crafted-${i}.pem`,
+            '-extfile',
+            'crafted.ext',
+          ],
+          dir,
+        );
+        parts.push(files(`crafted-${i}`));
+      }
+      const craftedLeaf = leaf('crafted-leaf', { ...self, key }, `URI:spiffe://${DOMAIN_A}/crafted`);
+      return chain('crafted', [craftedLeaf, ...parts]);
+    },
     newRoot: (name, trustDomain) => root(name, name, `spiffe://${trustDomain}`),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

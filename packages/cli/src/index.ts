@@ -94,7 +94,14 @@ function buildProgram(setCode: (code: number) => void): Command {
     .command('check-config')
     .description('validate an identity config; every problem is listed with its path')
     .argument('<file>')
-    .action(run((file: string) => checkConfigCommand(file)));
+    .option('--svid-cert <file>', "also check the server's SVID certificate chain, PEM")
+    .option('--svid-key <file>', "also check the SVID's private key, PEM")
+    .option(
+      '--bundle <trust-domain=file>',
+      'also check this bundle (repeatable; wins over trustDomains)',
+      collect,
+    )
+    .action(run((file: string, opts) => checkConfigCommand(file, opts)));
 
   program
     .command('doctor')
@@ -106,9 +113,16 @@ function buildProgram(setCode: (code: number) => void): Command {
       '--workload-api <socket>',
       "ask the SPIRE agent's Workload API: reachable? the SVID's ID and expiry, the trust domains it holds",
     )
+    .option('--svid-cert <file>', "the server's SVID certificate chain to check, PEM")
+    .option('--svid-key <file>', "the SVID's private key to check, PEM")
+    .option('--bundle <trust-domain=file>', 'a bundle to check (repeatable; wins over trustDomains)', collect)
     .action(run((opts) => doctorCommand(opts)));
 
   return program;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 runtime or validation error, 2 usage error. */

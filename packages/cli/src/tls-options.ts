@@ -15,6 +15,8 @@ export interface TlsFlags {
   bundle?: string[];
   workloadApi?: string;
   trustDomain?: string[];
+  tlsMaxHandshakes?: string;
+  tlsHandshakeTimeout?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -39,7 +41,23 @@ export function addTlsOptions(cmd: Command): Command {
       '--trust-domain <name>',
       "with --workload-api: a trust domain callers may come from (repeatable; joins the config's trustDomains)",
       collect,
+    )
+    .option(
+      '--tls-max-handshakes <n>',
+      'most TLS handshakes under way at once; more connections are closed at accept (default: 64)',
+    )
+    .option(
+      '--tls-handshake-timeout <ms>',
+      'a TLS client that has not finished its handshake by then is dropped (default: 10000)',
     );
+}
+
+function wholeFlag(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
+    throw new CliError(`${flag} must be a whole number >= ${min}, got "${value}"`, EXIT_USAGE);
+  return n;
 }
 
 /** `HOST:PORT`, `[v6]:PORT`; port 0 picks a free one (the start line prints it). */
@@ -85,13 +103,23 @@ export function tlsSettings(
       flags.bundle?.length && '--bundle',
       flags.workloadApi !== undefined && '--workload-api',
       flags.trustDomain?.length && '--trust-domain',
+      flags.tlsMaxHandshakes !== undefined && '--tls-max-handshakes',
+      flags.tlsHandshakeTimeout !== undefined && '--tls-handshake-timeout',
     ].filter(Boolean);
     if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
     return { tls: undefined, config };
   }
   const { host, port } = parseListen(flags.tlsListen);
-  if (flags.workloadApi !== undefined)
-    return workloadApiSettings(flags, flags.workloadApi, host, port, config);
+  const maxPendingHandshakes = wholeFlag('--tls-max-handshakes', flags.tlsMaxHandshakes, 1);
+  const handshakeTimeoutMs = wholeFlag('--tls-handshake-timeout', flags.tlsHandshakeTimeout, 100);
+  const limits = {
+    ...(maxPendingHandshakes === undefined ? {} : { maxPendingHandshakes }),
+    ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
+  };
+  if (flags.workloadApi !== undefined) {
+    const settings = workloadApiSettings(flags, flags.workloadApi, host, port, config);
+    return { tls: { ...settings.tls, ...limits }, config: settings.config };
+  }
   if (flags.trustDomain?.length)
     throw new CliError(
       '--trust-domain goes with --workload-api; with files, use --bundle TRUST_DOMAIN=FILE',
@@ -108,7 +136,7 @@ export function tlsSettings(
       '--tls-listen needs at least one trust domain to accept callers from: --bundle TRUST_DOMAIN=FILE, or trustDomains in the config',
       EXIT_USAGE,
     );
-  return { tls: { host, port, certFile: flags.svidCert, keyFile: flags.svidKey }, config: merged };
+  return { tls: { host, port, certFile: flags.svidCert, keyFile: flags.svidKey, ...limits }, config: merged };
 }
 
 function withTrustDomains(

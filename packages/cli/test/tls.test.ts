@@ -1,6 +1,7 @@
 // serve and proxy with --tls-listen: the same person reached over the Unix socket and, from "another
 // machine", over mutual TLS with an X.509-SVID; curl as both clients, a Python upstream as the proxy's.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
 import {
   curlJson,
   type RunningCli,
+  repoRoot,
   run,
   runCliToExit,
   startCli,
@@ -225,3 +227,213 @@ describe('the TLS flags are checked before anything listens', () => {
     expect(fs.existsSync(socket)).toBe(false);
   });
 });
+
+describe('a client of a server whose SVID has only a URI SAN (as SPIRE issues them)', () => {
+  let cli: RunningCli;
+  beforeAll(async () => {
+    const args = tlsArgs().map((a) => (a === certs.server.cert ? certs.serverUriOnly.cert : a));
+    cli = await startCli(
+      ['serve', ...args.map((a) => (a === certs.server.key ? certs.serverUriOnly.key : a))],
+      path.join(dir, 'urionly.sock'),
+    );
+  });
+  afterAll(async () => {
+    await cli?.stop();
+  });
+
+  it("fails curl's host-name check (error 60), and the server README's Node recipe works as printed", async () => {
+    const port = tlsPort(cli);
+    const curl = await curlTls(port, '/whoami');
+    expect(curl.code).toBe(60);
+
+    const readme = fs.readFileSync(path.join(repoRoot, 'packages/server/README.md'), 'utf8');
+    const block = /```mjs\n([\s\S]*?)```/.exec(readme)![1]!;
+    const sub = fs.mkdtempSync(path.join(dir, 'recipe-'));
+    // The client's files, as its spiffe-helper would name them.
+    fs.copyFileSync(certs.bundleA, path.join(sub, 'svid_bundle.pem'));
+    fs.copyFileSync(certs.good.cert, path.join(sub, 'svid.pem'));
+    fs.copyFileSync(certs.good.key, path.join(sub, 'svid_key.pem'));
+    const code = block
+      .replace("'/run/peerauth/svid'", JSON.stringify(sub))
+      .replace('spiffe://prod.example.org/peerauth', `spiffe://${DOMAIN_A}/peerauth-server`)
+      .replace('https://peerauth.example.org:8443', `https://127.0.0.1:${port}`);
+    fs.writeFileSync(path.join(sub, 'client.mjs'), code);
+    const ok = await run(process.execPath, [path.join(sub, 'client.mjs')]);
+    expect(ok.stderr).toBe('');
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      spiffeId: `spiffe://${DOMAIN_A}/workload`,
+      person: 'deploy',
+    });
+
+    // A server with another SPIFFE ID is refused by the recipe's check.
+    fs.writeFileSync(path.join(sub, 'other.mjs'), code.replace('/peerauth-server', '/someone-else'));
+    const refused = await run(process.execPath, [path.join(sub, 'other.mjs')]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`the server is URI:spiffe://${DOMAIN_A}/peerauth-server`);
+  });
+});
+
+describe('peerauth check-config and the SVID rules', () => {
+  function configWith(name: string, trustDomains: Record<string, { bundle: string }>): string {
+    const sub = fs.mkdtempSync(path.join(dir, `${name}-`));
+    return writeConfig(sub, { trustDomains, people: [{ name: 'ops', role: 'admin' }] });
+  }
+
+  it('loads every bundle of trustDomains and names each unusable file with what is wrong', async () => {
+    const missing = path.join(dir, 'missing-bundle.pem');
+    const file = configWith('bundles', {
+      [DOMAIN_A]: { bundle: '/etc/passwd' },
+      'b.test': { bundle: missing },
+      'c.test': { bundle: certs.bundleB },
+    });
+    const r = await runCliToExit(['check-config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bundle a\.test +\/etc\/passwd: PROBLEM/);
+    expect(r.stderr).toContain('no PEM CERTIFICATE block');
+    expect(r.stderr).toContain(`${missing}: PROBLEM`);
+    expect(r.stderr).toContain('cannot read (ENOENT');
+    // c.test's file holds b.test's root: usable, with a warning on how to split it.
+    expect(r.stderr).toContain(`${certs.bundleB}: ok, 1 authority`);
+    expect(r.stderr).toMatch(
+      /warning: the bundle for c\.test also holds authorities of other trust domains: b\.test/,
+    );
+  });
+
+  it.each([
+    [
+      'a key that does not go with the certificate',
+      () => [certs.server.cert, certs.good.key],
+      'does not go with',
+    ],
+    ['an expired certificate', () => [certs.expired.cert, certs.expired.key], 'expired'],
+    ['a certificate without a URI SAN', () => [certs.noUri.cert, certs.noUri.key], 'no URI SAN'],
+    ['a key file that is not PEM', () => [certs.server.cert, '/etc/passwd'], 'does not go with'],
+  ])('--svid-cert/--svid-key: %s is a problem naming the file', async (_what, pair, message) => {
+    const [cert, key] = pair();
+    const file = configWith('svid', { [DOMAIN_A]: { bundle: certs.bundleA } });
+    const r = await runCliToExit(['check-config', file, '--svid-cert', cert!, '--svid-key', key!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`(${cert}|${key}): PROBLEM`));
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a usable SVID whose key others can read, and a merged bundle: ok with warnings, in check-config, doctor and serve', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'warn-'));
+    const key = path.join(sub, 'svid_key.pem');
+    fs.copyFileSync(certs.server.key, key);
+    fs.chmodSync(key, 0o644);
+    const merged = path.join(sub, 'svid_bundle.pem');
+    fs.writeFileSync(merged, certs.rootA.pem + certs.rootB.pem);
+    const file = writeConfig(sub, {
+      trustDomains: { [DOMAIN_A]: { bundle: merged } },
+      people: [{ name: 'ops', role: 'admin' }],
+    });
+    const r = await runCliToExit(['check-config', file, '--svid-cert', certs.server.cert, '--svid-key', key]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${certs.server.cert}: ok, spiffe://${DOMAIN_A}/peerauth-server, valid until`);
+    expect(r.stdout).toContain(
+      `warning: the private key is readable by every user (mode 0644); chmod 600 ${key}`,
+    );
+    expect(r.stdout).toContain(
+      `the bundle for ${DOMAIN_A} also holds authorities of other trust domains: b.test`,
+    );
+    expect(r.stdout).toContain(`Split ${merged} into one file per trust domain`);
+
+    const d = await runCliToExit([
+      'doctor',
+      '--config',
+      file,
+      '--svid-cert',
+      certs.server.cert,
+      '--svid-key',
+      key,
+    ]);
+    expect(d.stdout).toContain(`key         ${key}: ok`);
+    expect(d.stdout).toContain('readable by every user');
+    expect(d.stdout).toContain(`bundle      ${merged}: ok, 2 authorities`);
+
+    const serve = await startCli(
+      [
+        'serve',
+        '--config',
+        file,
+        '--tls-listen',
+        '127.0.0.1:0',
+        '--svid-cert',
+        certs.server.cert,
+        '--svid-key',
+        key,
+      ],
+      path.join(sub, 's.sock'),
+    );
+    try {
+      expect(serve.stderr()).toContain('readable by every user');
+      expect(serve.stderr()).toContain('also holds authorities of other trust domains');
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  it('refuses a spiffeIds entry without a path: no workload SVID can carry the bare trust-domain ID', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'nopath-'));
+    const file = writeConfig(sub, {
+      trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } },
+      people: [{ name: 'ops', role: 'admin', spiffeIds: [`spiffe://${DOMAIN_A}`] }],
+    });
+    const r = await runCliToExit(['check-config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`people[0].spiffeIds[0]: SPIFFE ID "spiffe://${DOMAIN_A}" has no path`);
+  });
+});
+
+// A descriptor limit far below the flood: without a bound on pending handshakes, silent TCP connections to
+// the TLS port take every descriptor and the Unix socket can accept no one.
+describe.skipIf(process.platform !== 'linux')(
+  'a flood of silent connections to the TLS port (Linux: prlimit)',
+  () => {
+    let cli: RunningCli;
+    const flood: net.Socket[] = [];
+    beforeAll(async () => {
+      cli = await startCli(
+        ['serve', ...tlsArgs(), '--tls-max-handshakes', '16', '--tls-handshake-timeout', '60000'],
+        path.join(dir, 'flood.sock'),
+        { prefix: ['prlimit', '--nofile=256:256', '--'] },
+      );
+    });
+    afterAll(async () => {
+      for (const s of flood) s.destroy();
+      await cli?.stop();
+    });
+
+    it('leaves the Unix socket serving, refuses the excess at accept, and logs the refusals at a bounded rate', async () => {
+      const port = tlsPort(cli);
+      let closedByServer = 0;
+      await Promise.all(
+        Array.from(
+          { length: 600 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect({ host: '127.0.0.1', port }, () => resolve());
+              s.on('error', () => resolve());
+              s.on('close', () => {
+                closedByServer++;
+                resolve();
+              });
+              flood.push(s);
+            }),
+        ),
+      );
+      // 16 wait in their handshakes (for a minute); the rest are closed by the server right away.
+      await waitFor(() => closedByServer >= 600 - 16);
+      for (let i = 0; i < 5; i++) expect(await curlJson(cli.socket, '/healthz')).toEqual({ ok: true });
+      expect(await curlJson(cli.socket, '/whoami')).toMatchObject({ person: 'deploy' });
+      const refusedLines = cli
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"peerauth.tls.refused"'));
+      // 584 refusals, 20 of them with a line of their own in this window; the rest go into one summary.
+      expect(refusedLines.length).toBe(20);
+      expect(JSON.parse(refusedLines[0]!)).toMatchObject({ maxPendingHandshakes: 16 });
+    });
+  },
+);

@@ -396,7 +396,15 @@ function checkSpiffeIds(raw: Record<string, unknown>, issues: RawIssue[]): void 
         issues.push({ path, message: `invalid SPIFFE ID ${JSON.stringify(id)}: ${problem}` });
         return;
       }
-      const { trustDomain } = parseSpiffeId(id);
+      const { trustDomain, path: idPath } = parseSpiffeId(id);
+      if (idPath === '') {
+        // An X.509-SVID's ID always has a path (X509-SVID spec), so no peer can ever have this one.
+        issues.push({
+          path,
+          message: `SPIFFE ID ${JSON.stringify(id)} has no path: it names the trust domain, and no workload's SVID may carry it; give the workload's ID (spiffe://${trustDomain}/...)`,
+        });
+        return;
+      }
       if (!accepted.has(trustDomain)) {
         issues.push({
           path,

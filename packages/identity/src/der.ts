@@ -1,6 +1,6 @@
-// A minimal DER reader, just enough to read the extensions of an X.509 certificate. Node's X509Certificate
-// has no key usage (its `keyUsage` is the *extended* key usage) and gives SANs only as display text, where a
-// comma inside a URI would be ambiguous; so the two extensions the SVID rules need are read from the DER.
+// A minimal DER reader, just enough to read two extensions of an X.509 certificate that Node's X509Certificate
+// does not give: keyUsage (its `keyUsage` is the *extended* key usage) and basicConstraints cA (its `ca` is
+// OpenSSL's X509_check_ca, which also weighs keyUsage). SANs come from X509Certificate.subjectAltName.
 
 export interface DerNode {
   tag: number;
@@ -51,7 +51,6 @@ function idCe(x: number): string {
   return Buffer.from([0x55, 0x1d, x]).toString('hex');
 }
 export const OID_KEY_USAGE = idCe(15);
-export const OID_SUBJECT_ALT_NAME = idCe(17);
 export const OID_BASIC_CONSTRAINTS = idCe(19);
 
 /** cA from a BasicConstraints extension's inner DER (absent means false). */
@@ -100,13 +99,4 @@ export function keyUsageBits(extnValue: Uint8Array): Set<number> {
     for (let b = 0; b < 8; b++) if (node.value[i]! & (0x80 >> b)) bits.add((i - 1) * 8 + b);
   }
   return bits;
-}
-
-/** The uniformResourceIdentifier entries ([6] IA5String) of a SubjectAltName extension's inner DER. */
-export function sanUris(extnValue: Uint8Array): string[] {
-  const { node } = readNode(extnValue, 0);
-  if (node.tag !== SEQUENCE) throw new DerError('subjectAltName is not a SEQUENCE');
-  return derChildren(node.value)
-    .filter((n) => n.tag === 0x86)
-    .map((n) => Buffer.from(n.value).toString('latin1'));
 }

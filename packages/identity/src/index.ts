@@ -48,14 +48,17 @@ export {
 export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
+  checkSvidLeaf,
+  checkSvidRules,
   InvalidBundleError,
   loadBundle,
   type SvidErrorCode,
+  type SvidLeaf,
   SvidVerificationError,
   type TrustBundle,
   type TrustBundleSet,
+  uriSans,
   type VerifiedSvid,
-  verifySvid,
 } from './svid.js';
 export type {
   Identity,

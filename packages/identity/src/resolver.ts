@@ -51,7 +51,7 @@ export interface Resolver {
   readonly directory: UserDirectory;
   resolve(creds: PeerCredentialsLike, process?: ProcessLike): Promise<UnixIdentity>;
   /**
-   * The identity of a remote peer whose X.509-SVID verifySvid accepted: its person by spiffeIds or
+   * The identity of a remote peer whose X.509-SVID passed OpenSSL's path validation and checkSvidRules: its person by spiffeIds or
    * spiffeMaps, their role or the fallback role. Pure and synchronous. Throws SvidVerificationError
    * (PEERAUTH_SVID_UNTRUSTED_DOMAIN) when the SVID's trust domain is not in the config's trustDomains.
    */
@@ -306,7 +306,7 @@ class PeerResolver implements Resolver {
 
   resolveSvid(svid: Pick<VerifiedSvid, 'spiffeId' | 'trustDomain'>): SvidIdentity {
     const { spiffeId, trustDomain } = svid;
-    // verifySvid chained it to a bundle the caller chose; this config must accept that trust domain too.
+    // checkSvidRules chained it to a bundle the caller chose; this config must accept that trust domain too.
     if (!Object.hasOwn(this.config.trustDomains, trustDomain)) {
       throw new SvidVerificationError(
         'PEERAUTH_SVID_UNTRUSTED_DOMAIN',

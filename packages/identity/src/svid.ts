@@ -1,6 +1,9 @@
-// X.509-SVID verification per the SPIFFE X509-SVID spec, following go-spiffe's x509svid.Verify: one URI SAN
-// that is a SPIFFE ID, a leaf that is not a CA and cannot sign certificates or CRLs, and a chain to the bundle
-// of the leaf's own trust domain (never to another domain's authority), every certificate valid at `now`.
+// The SPIFFE rules of an X.509-SVID (X509-SVID spec, as go-spiffe's x509svid.Verify applies them): one URI SAN
+// that is a SPIFFE ID with a path, a leaf that is not a CA and cannot sign certificates or CRLs, and a path to
+// the bundle of the leaf's own trust domain (never to another domain's authority). RFC 5280 path validation
+// (signatures, name constraints, critical extensions, path length, validity of every certificate, choosing
+// among candidate paths) is NOT done here: it is OpenSSL's, in the TLS handshake that received the chain (see
+// the server package's mutual-TLS listener). checkSvidRules is for a chain that OpenSSL has validated.
 import { X509Certificate } from 'node:crypto';
 import {
   basicConstraintsCa,
@@ -10,8 +13,6 @@ import {
   keyUsageBits,
   OID_BASIC_CONSTRAINTS,
   OID_KEY_USAGE,
-  OID_SUBJECT_ALT_NAME,
-  sanUris,
 } from './der.js';
 import { IdentityError } from './errors.js';
 import { trustDomainProblem } from './spiffe.js';
@@ -23,13 +24,15 @@ export type SvidErrorCode =
   | 'PEERAUTH_SVID_NO_URI_SAN'
   | 'PEERAUTH_SVID_MULTIPLE_URI_SANS'
   | 'PEERAUTH_SVID_NOT_SPIFFE_ID'
+  | 'PEERAUTH_SVID_NO_PATH'
   | 'PEERAUTH_SVID_LEAF_IS_CA'
   | 'PEERAUTH_SVID_LEAF_KEY_USAGE'
   | 'PEERAUTH_SVID_NOT_YET_VALID'
   | 'PEERAUTH_SVID_EXPIRED'
   | 'PEERAUTH_SVID_UNTRUSTED_DOMAIN'
   | 'PEERAUTH_SVID_INTERMEDIATE_NOT_CA'
-  | 'PEERAUTH_SVID_CHAIN_UNVERIFIED';
+  | 'PEERAUTH_SVID_CHAIN_UNVERIFIED'
+  | 'PEERAUTH_SVID_PATH_INVALID';
 
 /** A peer certificate chain was refused as an X.509-SVID; `code` names the rule that failed. */
 export class SvidVerificationError extends IdentityError {
@@ -131,11 +134,31 @@ function extensionsOf(cert: X509Certificate, spiffeId?: string): Map<string, Uin
   }
 }
 
-function leafSpiffeId(extensions: Map<string, Uint8Array>): string {
-  const san = extensions.get(OID_SUBJECT_ALT_NAME);
+// One entry of X509Certificate.subjectAltName: `TYPE:value`, the value a JSON string literal when it holds a
+// character that could be read as a separator (Node quotes those since CVE-2021-44532).
+const SAN_ENTRY = /(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/gy;
+
+/** The URI SANs of a certificate, from OpenSSL's own reading of the extension. */
+export function uriSans(cert: X509Certificate): string[] {
+  const text = cert.subjectAltName;
+  if (text === undefined) return [];
+  const uris: string[] = [];
+  SAN_ENTRY.lastIndex = 0;
+  let consumed = 0;
+  for (let m = SAN_ENTRY.exec(text); m !== null && m[0] !== ''; m = SAN_ENTRY.exec(text)) {
+    consumed = SAN_ENTRY.lastIndex;
+    if (m[1] !== 'URI') continue;
+    const value = m[2]!;
+    uris.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);
+  }
+  if (consumed !== text.length) throw new DerError('subjectAltName text does not parse');
+  return uris;
+}
+
+function leafSpiffeId(leaf: X509Certificate): string {
   let uris: string[];
   try {
-    uris = san ? sanUris(san) : [];
+    uris = uriSans(leaf);
   } catch (err) {
     throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', `subjectAltName: ${String(err)}`, undefined, {
       cause: err,
@@ -155,6 +178,14 @@ function leafSpiffeId(extensions: Map<string, Uint8Array>): string {
     throw new SvidVerificationError(
       'PEERAUTH_SVID_NOT_SPIFFE_ID',
       `URI SAN ${JSON.stringify(uri)}: ${problem}`,
+    );
+  }
+  // The X509-SVID spec: a leaf's ID names a workload; the bare trust-domain ID is a validator's MUST-refuse.
+  if (parseSpiffeId(uri).path === '') {
+    throw new SvidVerificationError(
+      'PEERAUTH_SVID_NO_PATH',
+      `URI SAN ${JSON.stringify(uri)} has no path; a leaf SVID names a workload in its trust domain`,
+      uri,
     );
   }
   return uri;
@@ -202,29 +233,25 @@ function issued(issuer: X509Certificate, subject: X509Certificate): boolean {
   return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
 }
 
-/**
- * Verify `chain` (leaf first, then any intermediates the peer sent) as an X.509-SVID against the bundle of the
- * leaf's own trust domain in `bundles`. Throws SvidVerificationError naming the first rule that failed.
- */
-export function verifySvid(
-  chain: ReadonlyArray<X509Certificate | Buffer | string>,
-  bundles: TrustBundleSet,
-  now: Date = new Date(),
-): VerifiedSvid {
-  if (chain.length === 0)
-    throw new SvidVerificationError('PEERAUTH_SVID_EMPTY_CHAIN', 'the peer sent no certificate');
-  if (chain.length > MAX_CHAIN_LENGTH) {
-    throw new SvidVerificationError(
-      'PEERAUTH_SVID_CHAIN_UNVERIFIED',
-      `chain of ${chain.length} certificates is too long`,
-    );
-  }
-  const certs = chain.map(asCertificate);
-  const leaf = certs[0]!;
-  const extensions = extensionsOf(leaf);
-  const spiffeId = leafSpiffeId(extensions);
-  const { trustDomain } = parseSpiffeId(spiffeId);
+export interface SvidLeaf {
+  spiffeId: string;
+  trustDomain: string;
+  leaf: X509Certificate;
+}
 
+/**
+ * The SPIFFE rules that read the leaf alone (its ID, that it is not a CA, its keyUsage) and that its trust
+ * domain has a bundle in `bundles`. No signature is checked: a peer no bundle vouches for is refused here
+ * at the cost of parsing one certificate.
+ */
+export function checkSvidLeaf(
+  leafCert: X509Certificate | Buffer | string,
+  bundles: TrustBundleSet,
+): SvidLeaf {
+  const leaf = asCertificate(leafCert, 0);
+  const extensions = extensionsOf(leaf);
+  const spiffeId = leafSpiffeId(leaf);
+  const { trustDomain } = parseSpiffeId(spiffeId);
   if (isCa(leaf, spiffeId))
     throw new SvidVerificationError(
       'PEERAUTH_SVID_LEAF_IS_CA',
@@ -256,44 +283,93 @@ export function verifySvid(
       );
     }
   }
-
-  const bundle = bundles.get(trustDomain);
-  if (!bundle) {
+  if (!bundles.has(trustDomain)) {
     throw new SvidVerificationError(
       'PEERAUTH_SVID_UNTRUSTED_DOMAIN',
       `no bundle for trust domain ${JSON.stringify(trustDomain)}`,
       spiffeId,
     );
   }
-  checkDates(leaf, 'the leaf', now, spiffeId);
+  return { spiffeId, trustDomain, leaf };
+}
 
+function describe(cert: X509Certificate): string {
+  return cert.subject.replace(/\n/g, ', ');
+}
+
+/**
+ * The SPIFFE rules on a chain whose RFC 5280 path OpenSSL has already validated (for example in the TLS
+ * handshake that received it, against every configured bundle): checkSvidLeaf, then the chain as given (leaf
+ * first, each next certificate its issuer, as Node's getPeerCertificate(true) links them) must reach an
+ * authority of the leaf's own trust domain with every link signed, and no authority of another domain may be
+ * an issuer of any certificate on it, so the path OpenSSL validated cannot have ended at another domain's
+ * authority. It does not validate the path itself: used alone on a chain no TLS stack validated, it misses
+ * name constraints, critical extensions, path length and the other RFC 5280 rules.
+ */
+export function checkSvidRules(
+  chain: ReadonlyArray<X509Certificate | Buffer | string>,
+  bundles: TrustBundleSet,
+  now: Date = new Date(),
+): VerifiedSvid {
+  if (chain.length === 0)
+    throw new SvidVerificationError('PEERAUTH_SVID_EMPTY_CHAIN', 'the peer sent no certificate');
+  if (chain.length > MAX_CHAIN_LENGTH) {
+    throw new SvidVerificationError(
+      'PEERAUTH_SVID_CHAIN_UNVERIFIED',
+      `chain of ${chain.length} certificates is too long`,
+    );
+  }
+  const certs = chain.map(asCertificate);
+  const { spiffeId, trustDomain, leaf } = checkSvidLeaf(certs[0]!, bundles);
+  const own = bundles.get(trustDomain)!.authorities;
+  const isOwn = (c: X509Certificate) => own.some((a) => a.raw.equals(c.raw));
+  const foreign: X509Certificate[] = [];
+  for (const [td, bundle] of bundles) {
+    if (td === trustDomain) continue;
+    for (const a of bundle.authorities) if (!isOwn(a)) foreign.push(a);
+  }
+  checkDates(leaf, 'the leaf', now, spiffeId);
   const path = [leaf];
-  const unused = certs.slice(1);
-  let current = leaf;
-  for (;;) {
-    const root = bundle.authorities.find((a) => issued(a, current));
+  for (let current = leaf; ; ) {
+    const other = foreign.find((a) => current.checkIssued(a));
+    if (other) {
+      throw new SvidVerificationError(
+        'PEERAUTH_SVID_CHAIN_UNVERIFIED',
+        `${current === leaf ? 'the leaf' : `intermediate ${describe(current)}`} names an authority of another trust domain (${describe(other)}) as a possible issuer`,
+        spiffeId,
+      );
+    }
+    const root = own.find((a) => issued(a, current));
     if (root) {
-      checkDates(root, `bundle authority ${root.subject.replace(/\n/g, ', ')}`, now, spiffeId);
+      // Without partial-chain trust OpenSSL goes on from an authority that is not self-issued, to its issuer.
+      const above = root.checkIssued(root) ? undefined : foreign.find((a) => root.checkIssued(a));
+      if (above) {
+        throw new SvidVerificationError(
+          'PEERAUTH_SVID_CHAIN_UNVERIFIED',
+          `bundle authority ${describe(root)} names an authority of another trust domain (${describe(above)}) as a possible issuer`,
+          spiffeId,
+        );
+      }
+      checkDates(root, `bundle authority ${describe(root)}`, now, spiffeId);
       path.push(root);
       return { spiffeId, trustDomain, leaf, chain: path };
     }
-    const at = unused.findIndex((c) => issued(c, current));
-    if (at === -1) {
+    const next = certs[path.length];
+    if (next === undefined || !issued(next, current)) {
       throw new SvidVerificationError(
         'PEERAUTH_SVID_CHAIN_UNVERIFIED',
         `no certificate in the bundle of ${JSON.stringify(trustDomain)} or the peer's chain signed ${current === leaf ? 'the leaf' : 'an intermediate'}`,
         spiffeId,
       );
     }
-    const next = unused.splice(at, 1)[0]!;
     if (!isCa(next, spiffeId) || !next.ca) {
       throw new SvidVerificationError(
         'PEERAUTH_SVID_INTERMEDIATE_NOT_CA',
-        `intermediate ${next.subject.replace(/\n/g, ', ')} is not a CA`,
+        `intermediate ${describe(next)} is not a CA`,
         spiffeId,
       );
     }
-    checkDates(next, `intermediate ${next.subject.replace(/\n/g, ', ')}`, now, spiffeId);
+    checkDates(next, `intermediate ${describe(next)}`, now, spiffeId);
     path.push(next);
     current = next;
   }

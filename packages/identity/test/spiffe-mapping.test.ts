@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSvidCerts, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
 import {
   bundleSet,
+  checkSvidRules,
   createResolver,
   type Identity,
   IdentityConfigError,
   loadBundle,
   SvidVerificationError,
   validateIdentityConfig,
-  verifySvid,
 } from '../src/index.js';
 import { creds, staticDirectory } from './directory.js';
 
@@ -48,7 +48,7 @@ describe('resolveSvid', () => {
     expect(local.role).toBe('deployer');
     expect(local.auth).toBe('unix');
 
-    const verified = verifySvid(
+    const verified = checkSvidRules(
       [certs.good.pem],
       bundleSet([loadBundle('a.test', readFileSync(certs.bundleA))]),
     );
@@ -132,12 +132,14 @@ describe('config checks for SPIFFE rules', () => {
       people: [
         { name: 'A', role: 'public', spiffeIds: ['spiffe://a.test/ok', 'https://a.test/x'] },
         { name: 'B', role: 'public', spiffeIds: ['spiffe://a.test/ok', 'spiffe://c.test/x'] },
+        { name: 'C', role: 'public', spiffeIds: ['spiffe://a.test'] },
       ],
     });
     expect(out).toEqual([
       expect.stringMatching(/^people\[0\]\.spiffeIds\[1\]: invalid SPIFFE ID "https:\/\/a\.test\/x": /),
       'people[1].spiffeIds[0]: duplicate SPIFFE ID "spiffe://a.test/ok": already used by people[0] ("A")',
       'people[1].spiffeIds[1]: trust domain "c.test" is neither trustDomain ("example.org") nor a key of trustDomains, so no peer can have this ID',
+      'people[2].spiffeIds[0]: SPIFFE ID "spiffe://a.test" has no path: it names the trust domain, and no workload\'s SVID may carry it; give the workload\'s ID (spiffe://a.test/...)',
     ]);
   });
 

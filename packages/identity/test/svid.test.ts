@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSvidCerts, DOMAIN_A, DOMAIN_B, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
 import {
   bundleSet,
+  checkSvidRules,
   InvalidBundleError,
   loadBundle,
   parseSpiffeId,
   SvidVerificationError,
   type TrustBundleSet,
-  verifySvid,
 } from '../src/index.js';
 
 let certs: SvidCerts;
@@ -27,47 +27,47 @@ afterAll(() => certs?.cleanup());
 
 function refusal(chain: string[], bundles: TrustBundleSet, now?: Date): SvidVerificationError {
   try {
-    verifySvid(chain, bundles, now);
+    checkSvidRules(chain, bundles, now);
   } catch (err) {
     expect(err).toBeInstanceOf(SvidVerificationError);
     return err as SvidVerificationError;
   }
-  throw new Error('verifySvid accepted the chain');
+  throw new Error('checkSvidRules accepted the chain');
 }
 
-describe('verifySvid: accepted', () => {
+describe('checkSvidRules: accepted', () => {
   it('a leaf signed by its trust domain root', () => {
-    const v = verifySvid([certs.good.pem], both);
+    const v = checkSvidRules([certs.good.pem], both);
     expect(v.spiffeId).toBe(`spiffe://${DOMAIN_A}/workload`);
     expect(v.trustDomain).toBe(DOMAIN_A);
-    expect(v.chain.map((c) => c.subject)).toEqual([
+    expect(v.chain.map((c: X509Certificate) => c.subject)).toEqual([
       v.leaf.subject,
       new X509Certificate(certs.rootA.pem).subject,
     ]);
   });
 
   it('a leaf signed by an intermediate the peer sends', () => {
-    const v = verifySvid([certs.goodViaIntermediate.pem, certs.intermediateA.pem], onlyA);
+    const v = checkSvidRules([certs.goodViaIntermediate.pem, certs.intermediateA.pem], onlyA);
     expect(v.spiffeId).toBe(`spiffe://${DOMAIN_A}/via-intermediate`);
     expect(v.chain).toHaveLength(3);
   });
 
   it('DER buffers and X509Certificate objects as well as PEM', () => {
     const leaf = new X509Certificate(certs.good.pem);
-    expect(verifySvid([leaf.raw], onlyA).spiffeId).toBe(`spiffe://${DOMAIN_A}/workload`);
-    expect(verifySvid([leaf], onlyA).leaf).toBe(leaf);
+    expect(checkSvidRules([leaf.raw], onlyA).spiffeId).toBe(`spiffe://${DOMAIN_A}/workload`);
+    expect(checkSvidRules([leaf], onlyA).leaf).toBe(leaf);
   });
 
   it('each domain against its own bundle', () => {
-    expect(verifySvid([certs.goodB.pem], both).trustDomain).toBe(DOMAIN_B);
+    expect(checkSvidRules([certs.goodB.pem], both).trustDomain).toBe(DOMAIN_B);
   });
 
   it('the server SVID for TLS', () => {
-    expect(verifySvid([certs.server.pem], onlyA).spiffeId).toBe(`spiffe://${DOMAIN_A}/peerauth-server`);
+    expect(checkSvidRules([certs.server.pem], onlyA).spiffeId).toBe(`spiffe://${DOMAIN_A}/peerauth-server`);
   });
 });
 
-describe('verifySvid: refused', () => {
+describe('checkSvidRules: refused', () => {
   it('no certificate', () => {
     expect(refusal([], both).code).toBe('PEERAUTH_SVID_EMPTY_CHAIN');
   });
@@ -135,6 +135,32 @@ describe('verifySvid: refused', () => {
     expect(refusal([certs.signedByOtherDomain.pem, certs.intermediateB.pem], both).code).toBe(
       'PEERAUTH_SVID_CHAIN_UNVERIFIED',
     );
+  });
+
+  it('a leaf whose ID has no path (the trust domain ID itself)', () => {
+    const bare = certs.issue('bare-domain-id', certs.rootA, `URI:spiffe://${DOMAIN_A}`);
+    const e = refusal([bare.pem], both);
+    expect(e.code).toBe('PEERAUTH_SVID_NO_PATH');
+    expect(e.message).toContain(`"spiffe://${DOMAIN_A}" has no path`);
+  });
+
+  it("a leaf whose issuer name is also another domain's authority: OpenSSL could have ended the path there", () => {
+    // Same subject as root A, another key: a leaf without an authority key identifier matches both by name.
+    const lookalike = certs.newRoot('root A', DOMAIN_B);
+    const leaf = certs.issue(
+      'no-akid',
+      certs.rootA,
+      `URI:spiffe://${DOMAIN_A}/no-akid`,
+      'authorityKeyIdentifier=none\n',
+    );
+    const bundles = bundleSet([loadBundle(DOMAIN_A, certs.rootA.pem), loadBundle(DOMAIN_B, lookalike.pem)]);
+    expect(new X509Certificate(leaf.pem).checkIssued(new X509Certificate(lookalike.pem))).toBe(true);
+    const e = refusal([leaf.pem], bundles);
+    expect(e.code).toBe('PEERAUTH_SVID_CHAIN_UNVERIFIED');
+    expect(e.message).toContain('another trust domain');
+    // The same root in both bundles (a shared upstream) is not another domain's authority.
+    const shared = bundleSet([loadBundle(DOMAIN_A, certs.rootA.pem), loadBundle(DOMAIN_B, certs.rootA.pem)]);
+    expect(checkSvidRules([certs.good.pem], shared).spiffeId).toBe(`spiffe://${DOMAIN_A}/workload`);
   });
 
   it('a leaf signed by an intermediate the peer did not send', () => {

@@ -19,7 +19,6 @@ import {
   SvidVerificationError,
   type TrustBundleSet,
   type UnixIdentity,
-  verifySvid,
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
@@ -27,9 +26,9 @@ import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
+import { verifyPeerSvid } from './peer-svid.js';
 import { setPeer } from './peers.js';
 import { type RefusalClass, refuseWithHttp } from './refusal.js';
-import { peerChain } from './tls-listener.js';
 
 export interface RejectedEvent {
   /** How the peer came: a Unix socket ('unix') or the TLS listener ('x509-svid'). */
@@ -263,7 +262,7 @@ export class Admission {
     socket.on('error', ignoreSocketError);
     let identity: Identity;
     try {
-      identity = this.options.resolver.resolveSvid(verifySvid(peerChain(socket), bundles));
+      identity = this.options.resolver.resolveSvid(verifyPeerSvid(socket, bundles));
     } catch (err) {
       if (err instanceof SvidVerificationError) peer.spiffeId = err.spiffeId ?? null;
       this.reject(

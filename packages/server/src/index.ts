@@ -56,5 +56,6 @@ export { onShutdownSignals, SHUTDOWN_SIGNALS, type ShutdownSignals } from './sig
 export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from './socket-directory.js';
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';
+export { checkTlsFiles, keyModeWarning, mergedBundleWarning, type TlsFileCheck } from './tls-check.js';
 export { TlsMaterialError } from './tls-files.js';
 export type { TlsListenOptions } from './tls-listener.js';

@@ -314,18 +314,18 @@ class PeerServerImpl extends EventEmitter {
 
   ref(): this {
     this.server.ref();
-    this.tls?.server.ref();
+    this.tls?.tcp.ref();
     return this;
   }
 
   unref(): this {
     this.server.unref();
-    this.tls?.server.unref();
+    this.tls?.tcp.unref();
     return this;
   }
 
   getConnections(callback: (err: Error | null, count: number) => void): this {
-    const tlsServer = this.tls?.server;
+    const tlsServer = this.tls?.tcp;
     this.server.getConnections((err, count) => {
       if (err || !tlsServer) callback(err, count);
       else tlsServer.getConnections((tlsErr, tlsCount) => callback(tlsErr, count + tlsCount));

@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { loadBundle, type TrustBundle, type TrustBundleSet } from '@peerauth/identity';
 import { PeerServerError } from './errors.js';
 import type { PeerLogger } from './logger.js';
+import { keyModeWarning, mergedBundleWarning } from './tls-check.js';
 
 /** A certificate, key or bundle file of the TLS listener that cannot be used; `file` names it. */
 export class TlsMaterialError extends PeerServerError {
@@ -39,6 +40,8 @@ export interface TlsFilesOptions {
   logger: PeerLogger;
   /** A new, valid SVID was read: put it in service (existing connections keep theirs). */
   onSvid: (svid: ServerSvid) => void;
+  /** A bundle was replaced by a new, valid one; `bundles` already holds it. */
+  onBundles?: (bundles: TrustBundleSet) => void;
   /** How often the files are read again besides change events. */
   pollMs: number;
   /** Change events within this window are one reload (a writer's cert and key, a rename after a write). */
@@ -147,7 +150,10 @@ export class TlsFiles {
     for (const [trustDomain, pem, bundle] of bundles) {
       this.bundleText.set(trustDomain, pem);
       this.current.set(trustDomain, bundle);
+      this.warnMerged(trustDomain, bundleFiles.get(trustDomain)!, pem);
     }
+    const mode = keyModeWarning(keyFile);
+    if (mode) this.options.logger.warn({ file: keyFile }, `TLS key file ${keyFile}: ${mode}`);
     return svid;
   }
 
@@ -222,9 +228,16 @@ export class TlsFiles {
         if (this.closed) return;
         this.current.set(trustDomain, bundle);
         this.bundleText.set(trustDomain, pem);
+        this.options.onBundles?.(this.current);
+        this.warnMerged(trustDomain, file, pem);
         logger.info({ file, trustDomain, authorities: bundle.authorities.length }, 'reloaded a trust bundle');
       });
     }
+  }
+
+  private warnMerged(trustDomain: string, file: string, pem: string): void {
+    const warning = mergedBundleWarning(trustDomain, file, pem);
+    if (warning) this.options.logger.warn({ file, trustDomain }, `TLS bundle file ${file}: ${warning}`);
   }
 
   private async attempt(key: string, step: () => Promise<void>): Promise<void> {

@@ -1,16 +1,18 @@
 // The mutual-TLS transport: a tls.Server on host:port that asks every client for a certificate, presents the
-// server's own X.509-SVID, and hands each finished handshake to admission with the chain the client sent.
-// The TLS layer itself accepts any client certificate (rejectUnauthorized: false): OpenSSL would check a
-// chain against every trusted authority at once, and an SVID must chain to the bundle of its own trust
-// domain, so verifySvid decides instead, per connection, against the bundles in service at that moment.
+// server's own X.509-SVID, and hands each finished handshake to admission. OpenSSL validates the client's
+// path during the handshake against the authorities of every configured bundle (the context's `ca`); the
+// handshake goes on whatever its verdict (rejectUnauthorized: false) so that admission can refuse with an
+// audit line: verifyPeerSvid takes OpenSSL's verdict and adds the SPIFFE rules, among them that the path
+// ends at an authority of the leaf's own trust domain, against the bundles in service at that moment.
 import { constants } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { ParsedIdentityConfig, TrustBundleSet } from '@peerauth/identity';
 import { InvalidServerOptionError } from './errors.js';
 import type { PeerLogger } from './logger.js';
 import { type ServerSvid, TlsFiles } from './tls-files.js';
+import { HandshakeGate, RefusalLog } from './tls-gate.js';
 import { WorkloadMaterial } from './tls-workload.js';
 
 export interface TlsListenOptions {
@@ -30,6 +32,13 @@ export interface TlsListenOptions {
   workloadApi?: string;
   /** How often the files are read again besides change events, in ms. Default 60000. */
   pollMs?: number;
+  /**
+   * Most TLS connections whose handshake is under way at once; a connection beyond it is closed at accept,
+   * before any TLS work. Counted apart from maxConnections (which counts admitted peers). Default 64.
+   */
+  maxPendingHandshakes?: number;
+  /** A client that has not finished its handshake by then is dropped, in ms. Default 10000. */
+  handshakeTimeoutMs?: number;
 }
 
 /** Where the SVID and bundles come from: files (reloaded on change), or the agent's Workload API stream. */
@@ -47,6 +56,8 @@ export type TlsMaterialSource =
 export interface ParsedTlsOptions {
   host: string;
   port: number;
+  maxPendingHandshakes: number;
+  handshakeTimeoutMs: number;
   material: TlsMaterialSource;
 }
 
@@ -54,7 +65,7 @@ export interface ParsedTlsOptions {
 export interface TlsMaterial {
   /** The first read: the SVID to serve; rejects when the listener cannot start. */
   load(): Promise<ServerSvid>;
-  /** Follow changes until close(); a new SVID goes to the listener's setSecureContext. */
+  /** Follow changes until close(): a new SVID goes to onSvid, a new bundle set to onBundles. */
   watch(): void;
   /** The bundles in service, by trust domain, read at each handshake. */
   readonly bundles: TrustBundleSet;
@@ -62,9 +73,22 @@ export interface TlsMaterial {
 }
 
 // Long enough for a slow network, short enough that a client which never finishes its handshake does not
-// hold a shutdown for Node's default two minutes.
+// hold a descriptor (or a shutdown) for Node's default two minutes.
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+// Far below the default descriptor limit (1024) and enough for bursts of honest clients: a handshake takes
+// milliseconds, so 64 at once is hundreds per second.
+const MAX_PENDING_HANDSHAKES = 64;
+// Refusals logged one line each per window, the rest summed up: at most ~2 lines a second under a flood.
+const REFUSALS_PER_WINDOW = 20;
+const REFUSAL_WINDOW_MS = 10_000;
 const SETTLE_MS = 100;
+
+function wholeAtLeast(option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+    throw new InvalidServerOptionError(option, value, `expected a whole number >= ${min}`);
+  return value;
+}
 
 function nonEmptyString(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '')
@@ -100,6 +124,20 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
         '"trustDomains": { "<trust domain>": { "bundle": "<PEM file>" } } (or { } per domain with workloadApi)',
     );
   }
+  const limits = {
+    maxPendingHandshakes: wholeAtLeast(
+      'tls.maxPendingHandshakes',
+      given.maxPendingHandshakes,
+      MAX_PENDING_HANDSHAKES,
+      1,
+    ),
+    handshakeTimeoutMs: wholeAtLeast(
+      'tls.handshakeTimeoutMs',
+      given.handshakeTimeoutMs,
+      HANDSHAKE_TIMEOUT_MS,
+      100,
+    ),
+  };
   if (given.workloadApi !== undefined) {
     const endpoint = nonEmptyString('tls.workloadApi', given.workloadApi);
     if (given.certFile !== undefined || given.keyFile !== undefined)
@@ -120,6 +158,7 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
     return {
       host,
       port,
+      ...limits,
       material: { kind: 'workload-api', endpoint, trustDomains: domains.map(([td]) => td) },
     };
   }
@@ -134,6 +173,7 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
   return {
     host,
     port,
+    ...limits,
     material: {
       kind: 'files',
       certFile: path.resolve(nonEmptyString('tls.certFile', given.certFile)),
@@ -144,18 +184,16 @@ export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): P
   };
 }
 
-/**
- * The certificates the client sent, leaf first, as DER. Node links them by issuer (and may add an issuer
- * from the context's store); verifySvid re-checks every signature, so only what chains is ever trusted.
- */
-export function peerChain(socket: tls.TLSSocket): Buffer[] {
-  const out: Buffer[] = [];
+/** Every authority of every bundle once, as PEM: what OpenSSL validates client paths against. */
+export function trustedAuthorities(bundles: TrustBundleSet): string[] {
   const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert?.raw && !seen.has(cert.fingerprint256) && out.length < 16) {
-    seen.add(cert.fingerprint256);
-    out.push(cert.raw);
-    cert = cert.issuerCertificate;
+  const out: string[] = [];
+  for (const { authorities } of bundles.values()) {
+    for (const a of authorities) {
+      if (seen.has(a.fingerprint256)) continue;
+      seen.add(a.fingerprint256);
+      out.push(a.toString());
+    }
   }
   return out;
 }
@@ -169,10 +207,16 @@ export interface TlsListenerEvents {
 }
 
 export class TlsListener {
+  /** Accepts TCP connections and passes those within maxPendingHandshakes on to `server`. */
+  readonly tcp: net.Server;
+  /** Runs the handshakes of the connections `tcp` passes on (it never listens itself). */
   readonly server: tls.Server;
   readonly material: TlsMaterial;
   private readonly options: ParsedTlsOptions;
+  private readonly gate: HandshakeGate;
+  private readonly refusals: RefusalLog;
   private closing: Promise<void> | null = null;
+  private svid: ServerSvid | null = null;
 
   constructor(
     options: ParsedTlsOptions,
@@ -181,34 +225,83 @@ export class TlsListener {
     events: TlsListenerEvents,
   ) {
     this.options = options;
+    this.gate = new HandshakeGate(options.maxPendingHandshakes);
+    this.refusals = new RefusalLog(logger, REFUSALS_PER_WINDOW, REFUSAL_WINDOW_MS);
     this.server = tls.createServer({
       requestCert: true,
       rejectUnauthorized: false,
       allowHalfOpen,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      ...this.contextOptions(null),
+      handshakeTimeout: options.handshakeTimeoutMs,
+      ...this.contextOptions(),
     });
-    const onSvid = (svid: ServerSvid) => this.server.setSecureContext(this.contextOptions(svid));
+    this.tcp = net.createServer({ allowHalfOpen }, (raw) => this.accepted(raw, logger));
+    const onSvid = (svid: ServerSvid) => {
+      this.svid = svid;
+      this.server.setSecureContext(this.contextOptions());
+    };
+    // OpenSSL validates against the context's `ca`, so a changed bundle set means a new context.
+    const onBundles = () => {
+      if (this.svid) this.server.setSecureContext(this.contextOptions());
+    };
     const source = options.material;
     this.material =
       source.kind === 'files'
-        ? new TlsFiles({ ...source, logger, settleMs: SETTLE_MS, onSvid })
-        : new WorkloadMaterial({ ...source, logger, onSvid });
-    this.server.on('secureConnection', events.secure);
-    this.server.on('tlsClientError', events.handshakeFailed);
+        ? new TlsFiles({ ...source, logger, settleMs: SETTLE_MS, onSvid, onBundles })
+        : new WorkloadMaterial({ ...source, logger, onSvid, onBundles });
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.gate.secured(socket);
+      events.secure(socket);
+    });
+    this.server.on('tlsClientError', (err, socket) => {
+      // Each failed handshake is refused; only so many a window get their own audit line.
+      if (this.refusals.take('handshakeFailed')) events.handshakeFailed(err, socket);
+      else socket.destroy();
+    });
     // While listen() is under way its own listener takes the error (and start() reports it once).
-    this.server.on('error', (err) => {
-      if (this.server.listening) events.error(err);
+    this.tcp.on('error', (err) => {
+      if (this.tcp.listening) events.error(err);
     });
   }
 
-  private contextOptions(svid: ServerSvid | null): tls.SecureContextOptions {
+  /** The number of TLS connections whose handshake is under way. */
+  get pendingHandshakes(): number {
+    return this.gate.pending;
+  }
+
+  private accepted(raw: net.Socket, logger: PeerLogger): void {
+    // A reset before the handshake starts (or after a refusal) must not become an uncaught error.
+    raw.on('error', () => {});
+    if (this.gate.admit(raw)) {
+      // The documented way to hand a tls.Server a connection it did not accept itself.
+      this.server.emit('connection', raw);
+      return;
+    }
+    if (this.refusals.take('overLimit')) {
+      logger.warn(
+        {
+          event: 'peerauth.tls.refused',
+          remoteAddress: `${raw.remoteAddress}:${raw.remotePort}`,
+          maxPendingHandshakes: this.gate.max,
+        },
+        `TLS connection refused: ${this.gate.max} handshakes already under way (tls.maxPendingHandshakes)`,
+      );
+    }
+    raw.destroy();
+  }
+
+  private contextOptions(): tls.SecureContextOptions {
+    const { svid } = this;
     return {
       ...(svid ? { cert: svid.cert, key: svid.key } : {}),
+      // Never Node's default roots: an empty list until the bundles are read.
+      ca: trustedAuthorities(this.material?.bundles ?? new Map()),
       minVersion: 'TLSv1.2',
       // No session tickets: a resumed session carries no client chain to verify again, and every
-      // connection's identity is decided from the certificates of its own handshake.
-      secureOptions: constants.SSL_OP_NO_TICKET,
+      // connection's identity is decided from the certificates of its own handshake. No renegotiation
+      // (TLS 1.2): a second handshake could bring another client certificate than the one admission
+      // verified, and the socket would then report that one; the verified certificate stays for the
+      // connection's life.
+      secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     };
   }
 
@@ -224,12 +317,13 @@ export class TlsListener {
       this.material.close();
       throw err;
     }
-    this.server.setSecureContext(this.contextOptions(svid));
+    this.svid = svid;
+    this.server.setSecureContext(this.contextOptions());
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(err);
-      this.server.once('error', failed);
-      this.server.listen({ host: this.options.host, port: this.options.port, backlog }, () => {
-        this.server.off('error', failed);
+      this.tcp.once('error', failed);
+      this.tcp.listen({ host: this.options.host, port: this.options.port, backlog }, () => {
+        this.tcp.off('error', failed);
         resolve();
       });
     });
@@ -238,20 +332,21 @@ export class TlsListener {
   }
 
   get listening(): boolean {
-    return this.server.listening;
+    return this.tcp.listening;
   }
 
   address(): AddressInfo | null {
-    return this.server.listening ? (this.server.address() as AddressInfo) : null;
+    return this.tcp.listening ? (this.tcp.address() as AddressInfo) : null;
   }
 
   /** Stop accepting; resolves once every TLS connection has ended (net.Server's 'close'). */
   close(): Promise<void> {
     this.material.close();
+    this.refusals.close();
     if (this.closing) return this.closing;
-    if (!this.server.listening) return Promise.resolve();
+    if (!this.tcp.listening) return Promise.resolve();
     this.closing = new Promise((resolve) => {
-      this.server.close(() => {
+      this.tcp.close(() => {
         this.closing = null;
         resolve();
       });

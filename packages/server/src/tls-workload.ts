@@ -17,6 +17,8 @@ export interface WorkloadMaterialOptions {
   logger: PeerLogger;
   /** A new SVID from the agent: put it in service (existing connections keep theirs). */
   onSvid: (svid: ServerSvid) => void;
+  /** The agent sent another set of bundles: the listener rebuilds the authorities OpenSSL validates against. */
+  onBundles: () => void;
 }
 
 const NO_BUNDLES: TrustBundleSet = new Map();
@@ -73,8 +75,13 @@ export class WorkloadMaterial {
     const { logger, endpoint } = this.options;
     const source = this.source;
     if (!source) return;
+    let bundles = this.bundles;
     source.on('update', ({ svid }) => {
       this.checkDomains();
+      if (this.bundles !== bundles) {
+        bundles = this.bundles;
+        this.options.onBundles();
+      }
       if (svid.certificatePem === this.served) return;
       let next: ServerSvid;
       try {

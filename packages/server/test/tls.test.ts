@@ -2,13 +2,14 @@
 // handshakes from Node's tls.connect, curl and openssl s_client, and the same admission path (policy, audit,
 // peerOf) as a Unix peer. Each refusal names the X.509-SVID rule that failed.
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Identity } from '@peerauth/identity';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCommand } from '../../../test-fixtures/run.js';
 import {
   type CertFiles,
@@ -76,7 +77,14 @@ function identityConfig(files: Started['files'], domains: string[]) {
 }
 
 async function start(
-  opts: { domains?: string[]; server?: Partial<PeerServerOptions>; echo?: boolean; pollMs?: number } = {},
+  opts: {
+    domains?: string[];
+    server?: Partial<PeerServerOptions>;
+    echo?: boolean;
+    pollMs?: number;
+    /** Bundle files to copy in place of bundle A's and B's. */
+    bundles?: { a?: string; b?: string };
+  } = {},
 ): Promise<Started> {
   const dir = makeTempDir('patls-');
   const files = {
@@ -87,8 +95,8 @@ async function start(
   };
   fs.copyFileSync(certs.server.cert, files.cert);
   fs.copyFileSync(certs.server.key, files.key);
-  fs.copyFileSync(certs.bundleA, files.bundleA);
-  fs.copyFileSync(certs.bundleB, files.bundleB);
+  fs.copyFileSync(opts.bundles?.a ?? certs.bundleA, files.bundleA);
+  fs.copyFileSync(opts.bundles?.b ?? certs.bundleB, files.bundleB);
   const logger = recordingLogger();
   const peers: Identity[] = [];
   const rejected: RejectedEvent[] = [];
@@ -259,6 +267,7 @@ describe('a remote caller with an X.509-SVID', () => {
       key: certs.goodViaIntermediate.key,
     };
     const ok = await connectTls(s.port, withIntermediate);
+
     expect(ok.line).toEqual({
       auth: 'x509-svid',
       spiffeId: `spiffe://${DOMAIN_A}/via-intermediate`,
@@ -296,6 +305,93 @@ describe('a remote caller with an X.509-SVID', () => {
     expect(line).toMatchObject({ auth: 'x509-svid', peerUid: null });
     expect(String(line!.reason)).toContain(code);
     expect(line!.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  // Each of these is admitted by a path check written by hand and refused by OpenSSL (openssl verify and
+  // go-spiffe agree): the listener takes OpenSSL's verdict on the path, then the SPIFFE rules on top.
+  it.each([
+    [
+      'an a.test intermediate name-constrained to a.test minting spiffe://b.test/admin (shared root)',
+      'nameConstrained',
+      'permitted subtree violation',
+    ],
+    ['an unknown critical extension on the leaf', 'criticalLeaf', 'unhandled critical extension'],
+    [
+      'an unknown critical extension on an intermediate',
+      'criticalIntermediate',
+      'unhandled critical extension',
+    ],
+    ['a pathLenConstraint exceeded', 'pathLen', 'PATH_LENGTH_EXCEEDED'],
+    ['a broken signature on the leaf', 'badSignature', 'CERT_SIGNATURE_FAILURE'],
+  ] as const)('is refused with %s', async (_what, attack, opensslCode) => {
+    const shared = attack === 'nameConstrained';
+    const s = await start(shared ? { bundles: { a: certs.sharedBundle, b: certs.sharedBundle } } : {});
+    const result = await connectTls(s.port, certs.attacks[attack]);
+    expect(result.line).toBeNull();
+    await waitFor(() => s.rejected.length === 1);
+    expect(s.peers).toEqual([]);
+    expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_PATH_INVALID');
+    expect(s.rejected[0]!.reason).toContain(opensslCode);
+    expect(String(audits(s.records, 'rejected')[0]!.reason)).toContain(opensslCode);
+  });
+
+  it('is refused when its ID has no path (spiffe://a.test): the X509-SVID spec makes it a MUST', async () => {
+    const s = await start();
+    const bare = certs.issue('bare-id', certs.rootA, `URI:spiffe://${DOMAIN_A}`);
+    const result = await connectTls(s.port, bare);
+    expect(result.line).toBeNull();
+    await waitFor(() => s.rejected.length === 1);
+    expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_NO_PATH');
+    expect(audits(s.records, 'rejected')[0]).toMatchObject({ spiffeId: `spiffe://${DOMAIN_A}` });
+  });
+
+  it('a peer no bundle vouches for is refused before this process checks any signature', async () => {
+    // The costly shape: intermediates that share a name and a key, each a candidate issuer of every other.
+    const crafted = certs.crafted(6, 2048);
+    const s = await start();
+    const verify = vi.spyOn(X509Certificate.prototype, 'verify');
+    const checkIssued = vi.spyOn(X509Certificate.prototype, 'checkIssued');
+    try {
+      const refused = await connectTls(s.port, crafted);
+      expect(refused.line).toBeNull();
+      await waitFor(() => s.rejected.length === 1);
+      expect(s.rejected[0]!.reason).toContain('PEERAUTH_SVID_CHAIN_UNVERIFIED');
+      expect(verify).not.toHaveBeenCalled();
+      expect(checkIssued).not.toHaveBeenCalled();
+      // A trusted peer's path is checked here too (its links and its domain), after OpenSSL's verdict.
+      const ok = await connectTls(s.port, certs.good);
+      expect(ok.line).toMatchObject({ role: 'admin' });
+      expect(verify).toHaveBeenCalled();
+      ok.socket.destroy();
+    } finally {
+      verify.mockRestore();
+      checkIssued.mockRestore();
+    }
+  });
+
+  it('keeps the certificate it was admitted with for the life of the connection: no TLS 1.2 renegotiation', async () => {
+    const s = await start();
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: s.port,
+      ca: certs.rootA.pem,
+      cert: certs.good.pem,
+      key: fs.readFileSync(certs.good.key),
+      maxVersion: 'TLSv1.2',
+    });
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    await waitFor(() => s.peers.length === 1);
+    // A renegotiation is a new handshake, which could carry another client certificate than the one verified.
+    // OpenSSL's refusal reaches the client as an 'error' (EPROTO, "no renegotiation"), not in the callback.
+    const err = await new Promise<Error | null>((resolve) => {
+      socket.on('error', (e) => resolve(e));
+      if (!socket.renegotiate({}, (e) => resolve(e))) resolve(new Error('not started'));
+      socket.write('after renegotiation\n');
+    });
+    socket.destroy();
+    expect(err?.message).toMatch(/no renegotiation/);
+    // The peer certificate the application can read is still the one admission verified.
+    expect(s.peers[0]).toMatchObject({ spiffeId: `spiffe://${DOMAIN_A}/workload` });
   });
 
   it("is refused when its trust domain's bundle is not configured (B's leaf, only A trusted)", async () => {
@@ -517,6 +613,64 @@ describe('the tls option and its files', () => {
     const identity = { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } };
     expect(() => createPeerServer({ identity, tls: { ...tlsOpts, port: 70000 } })).toThrow(/tls\.port/);
     expect(() => createPeerServer({ identity, tls: { ...tlsOpts, host: '' } })).toThrow(/tls\.host/);
+    expect(() => createPeerServer({ identity, tls: { ...tlsOpts, maxPendingHandshakes: 0 } })).toThrow(
+      /tls\.maxPendingHandshakes/,
+    );
+    expect(() => createPeerServer({ identity, tls: { ...tlsOpts, handshakeTimeoutMs: 1.5 } })).toThrow(
+      /tls\.handshakeTimeoutMs/,
+    );
+  });
+
+  it('a client silent past handshakeTimeoutMs is dropped with an audit line; one over maxPendingHandshakes at once', async () => {
+    const dir = makeTempDir('patls-gate-');
+    const logger = recordingLogger();
+    const server = createPeerServer({
+      path: path.join(dir, 's.sock'),
+      logger,
+      identity: { people: [], trustDomains: { [DOMAIN_A]: { bundle: certs.bundleA } } },
+      tls: {
+        host: '127.0.0.1',
+        port: 0,
+        certFile: certs.server.cert,
+        keyFile: certs.server.key,
+        maxPendingHandshakes: 1,
+        handshakeTimeoutMs: 300,
+      },
+    });
+    try {
+      await new Promise<void>((resolve) => server.listen(() => resolve()));
+      const port = server.tlsAddress()!.port;
+      const closes = (sock: net.Socket) => new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      const silent = net.connect({ host: '127.0.0.1', port });
+      silent.on('error', () => {});
+      await new Promise((resolve) => silent.once('connect', resolve));
+      // The first one holds the only handshake slot: a second is closed at accept, with a line saying why.
+      const second = net.connect({ host: '127.0.0.1', port });
+      second.on('error', () => {});
+      await closes(second);
+      expect(logger.records.some((r) => r.obj.event === 'peerauth.tls.refused')).toBe(true);
+      // The silent one is dropped at its handshake timeout, with its own audit line.
+      await closes(silent);
+      await waitFor(() => audits(logger.records, 'rejected').length === 1);
+      expect(String(audits(logger.records, 'rejected')[0]!.reason)).toContain('ERR_TLS_HANDSHAKE_TIMEOUT');
+      // Its slot is free again: a real client is admitted.
+      const ok = tls.connect({
+        host: '127.0.0.1',
+        port,
+        ca: certs.rootA.pem,
+        cert: certs.good.pem,
+        key: fs.readFileSync(certs.good.key),
+      });
+      ok.on('error', () => {});
+      await waitFor(() => audits(logger.records, 'accepted').length === 1);
+      expect(audits(logger.records, 'accepted')[0]).toMatchObject({
+        spiffeId: `spiffe://${DOMAIN_A}/workload`,
+      });
+      ok.destroy();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      removeDir(dir);
+    }
   });
 
   it.each([

@@ -14,17 +14,20 @@ import {
 } from '@peerauth/server';
 import { checkSocketOption, loadConfig } from '../common.js';
 import { CliError, EXIT_USAGE } from '../exit-codes.js';
+import { reportTlsFiles, type TlsFileFlags } from '../tls-report.js';
 import { checkWorkloadApi } from './doctor-workload.js';
 
 const yes = (b: boolean) => (b ? 'yes' : 'no');
 
 /** Reports what this machine gives peerauth; exit 1 when something essential is missing. */
-export async function doctorCommand(opts: {
-  socket?: string;
-  config?: string;
-  mode?: string;
-  workloadApi?: string;
-}): Promise<number> {
+export async function doctorCommand(
+  opts: {
+    socket?: string;
+    config?: string;
+    mode?: string;
+    workloadApi?: string;
+  } & TlsFileFlags,
+): Promise<number> {
   checkSocketOption(opts.socket);
   let ok = true;
   const out: string[] = [];
@@ -66,6 +69,13 @@ export async function doctorCommand(opts: {
     ok = false;
     out.push(`config      ${opts.config}: ${(err as Error).message}`);
   }
+  const tls = reportTlsFiles(
+    opts,
+    config,
+    (use) => `${use.startsWith('bundle') ? 'bundle' : use.padEnd(6)}      `,
+  );
+  out.push(...tls.lines);
+  ok = tls.ok && ok;
   if (opts.workloadApi !== undefined) ok = (await checkWorkloadApi(opts.workloadApi, config, out)) && ok;
   process.stdout.write(`${out.join('\n')}\n`);
   return ok ? 0 : 1;
