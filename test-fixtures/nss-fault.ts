@@ -28,6 +28,7 @@ export function nssFaultLibrary(): string {
  */
 export interface NssFault {
   call: 'getpwuid_r' | 'getpwnam_r' | 'getgrgid_r' | 'getgrnam_r';
+  /** A uid/gid, a range `'FIRST-LAST'` of them, or a name for the *nam_r calls. */
   key: number | string;
   action: string;
 }

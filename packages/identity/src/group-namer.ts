@@ -1,8 +1,11 @@
 // How a directory names gids: the batched groupsByGid when it has one, else the deprecated one-gid
 // groupByGid (released before groupsByGid, so custom directories written against it keep working).
-import type { MaybePromise, UserDirectory } from './types.js';
+import type { DirectoryCaller, MaybePromise, UserDirectory } from './types.js';
 
-export type GroupNamer = (gids: readonly number[]) => MaybePromise<{ gid: number; name: string | null }[]>;
+export type GroupNamer = (
+  gids: readonly number[],
+  caller?: DirectoryCaller,
+) => MaybePromise<{ gid: number; name: string | null }[]>;
 
 export function groupNamer(directory: UserDirectory): GroupNamer | undefined {
   if (typeof directory.groupsByGid === 'function') return directory.groupsByGid.bind(directory);

@@ -59,6 +59,7 @@ export {
   verifySvid,
 } from './svid.js';
 export type {
+  DirectoryCaller,
   Identity,
   IdentityBase,
   Logger,

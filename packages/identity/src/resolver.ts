@@ -253,7 +253,10 @@ class PeerResolver implements Resolver {
     username: string,
     names: Map<number, string>,
   ): MaybePromise<number[]> {
-    const answer = call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+    const answer = call(
+      () => this.directory.groupsOf(username, creds.gid, { uid: creds.uid }),
+      this.#settings.timeoutMs,
+    );
     return then(answer, (a) => this.#listed(run, creds, username, names, a));
   }
 
@@ -292,7 +295,7 @@ class PeerResolver implements Resolver {
       const unnamed = (cut === 0 ? all : all.slice(0, maxGroupNames)).filter((gid) => !names.has(gid));
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, described, cut);
       return then(
-        call(() => byGid(unnamed), timeoutMs),
+        call(() => byGid(unnamed, { uid: creds.uid }), timeoutMs),
         (answer) => {
           const found = answer.ok ? checkGroups(answer.value) : answer;
           if (!found.ok) {

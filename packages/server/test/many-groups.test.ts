@@ -49,12 +49,14 @@ describeAsRoot('a peer holding 65,535 groups (user namespace over subordinate gi
     let pool: PoolDirectory;
     const servers: PeerServer[] = [];
 
-    beforeAll(() => {
+    beforeAll(async () => {
       createManyGroupsUser(USER);
       dir = makeTempDir('pa26-groups-');
       // The client runs as USER: it must reach the socket.
       fs.chmodSync(dir, 0o755);
       pool = poolDirectory();
+      // The servers use this pool through their resolvers, so they do not start it themselves.
+      await pool.pool.ready?.();
     });
 
     afterAll(async () => {
@@ -92,8 +94,11 @@ describeAsRoot('a peer holding 65,535 groups (user namespace over subordinate gi
 
     it('names at most maxGroupNames gids, and a gid:N key still matches a gid past the cap', async () => {
       const directory = namingDirectory(pool);
-      const { socket } = await serve(directory, 'named');
-      const answer = JSON.parse(await connectWithManyGroups(USER, socket)) as {
+      const { socket, logger } = await serve(directory, 'named');
+      const raw = await connectWithManyGroups(USER, socket);
+      const refused = logger.records.find((r) => r.obj.decision === 'rejected');
+      expect(refused?.obj.reason ?? null).toBeNull();
+      const answer = JSON.parse(raw) as {
         role: string;
         groups: number;
         detail: string;
