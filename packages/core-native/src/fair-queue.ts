@@ -2,7 +2,7 @@
 // range of subordinate uids): a key has at most one task running, and keys take turns (round robin), so
 // one caller whose lookups hang holds one worker, never all of them, and cannot push everyone else's
 // work behind its own. Tasks without a key take turns as keys of their own. Both the queue of each key and
-// the whole queue are bounded.
+// the whole queue are bounded. The pool may hold a key back (next's mayRun): see SuspectKeys.
 
 export type TaskKey = string | number | symbol;
 
@@ -47,20 +47,40 @@ export class FairQueue<T extends Waiting> {
     return true;
   }
 
-  /** The next item to run, its key now counted as running; null when none may run. */
-  next(): T | null {
-    while (this.#turns.length > 0) {
-      const key = this.#turns.shift() as TaskKey;
-      this.#inTurns.delete(key);
-      const list = this.#waiting.get(key);
-      if (!list || this.#running.has(key)) continue;
-      const item = list.shift() as T;
-      if (list.length === 0) this.#waiting.delete(key);
-      this.#count--;
-      this.#running.add(key);
-      return item;
+  /**
+   * The next item to run, its key now counted as running; null when none may run. A key `mayRun` refuses
+   * keeps its place in the turns for later.
+   */
+  next(mayRun: (key: TaskKey) => boolean = () => true): T | null {
+    const skipped: TaskKey[] = [];
+    try {
+      while (this.#turns.length > 0) {
+        const key = this.#turns.shift() as TaskKey;
+        const list = this.#waiting.get(key);
+        if (!list || this.#running.has(key)) {
+          this.#inTurns.delete(key);
+          continue;
+        }
+        if (!mayRun(key)) {
+          skipped.push(key);
+          continue;
+        }
+        this.#inTurns.delete(key);
+        return this.#take(key, list);
+      }
+      return null;
+    } finally {
+      // Refused keys go back to the front, in their order: they have not had their turn.
+      if (skipped.length > 0) this.#turns.unshift(...skipped);
     }
-    return null;
+  }
+
+  #take(key: TaskKey, list: T[]): T {
+    const item = list.shift() as T;
+    if (list.length === 0) this.#waiting.delete(key);
+    this.#count--;
+    this.#running.add(key);
+    return item;
   }
 
   /** `key`'s running task finished: its next waiting task (if any) takes a turn at the back. */
@@ -86,5 +106,37 @@ export class FairQueue<T extends Waiting> {
     if (this.#running.has(key) || this.#inTurns.has(key) || !this.#waiting.has(key)) return;
     this.#turns.push(key);
     this.#inTurns.add(key);
+  }
+}
+
+/** How long a key whose task timed out counts as suspect. */
+export const SUSPECT_MS = 30_000;
+/** Suspect keys remembered at most (the oldest are forgotten first). */
+const MAX_SUSPECTS = 4096;
+
+/**
+ * Keys whose last run timed out within SUSPECT_MS: their lookups hang (an NSS backend stalling on their
+ * ids). The pool lets them hold only part of its workers, so however many there are, the rest stay free
+ * for everyone else.
+ */
+export class SuspectKeys {
+  readonly #until = new Map<TaskKey, number>();
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  mark(key: TaskKey): void {
+    // A key of its own (a call without one) never comes back: nothing to remember.
+    if (typeof key === 'symbol') return;
+    this.#until.delete(key);
+    this.#until.set(key, this.now() + SUSPECT_MS);
+    if (this.#until.size > MAX_SUSPECTS) this.#until.delete(this.#until.keys().next().value as TaskKey);
+  }
+
+  has(key: TaskKey): boolean {
+    const until = this.#until.get(key);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.#until.delete(key);
+    return false;
   }
 }

@@ -17,7 +17,7 @@ import {
   PoolClosedError,
   WorkerCrashedError,
 } from './errors.js';
-import { FairQueue, type TaskKey } from './fair-queue.js';
+import { FairQueue, SuspectKeys, type TaskKey } from './fair-queue.js';
 import type { ProcessInfo } from './process-info.js';
 import type { Task, TaskResult, WireError } from './protocol.js';
 
@@ -40,8 +40,11 @@ export interface GroupEntry {
 
 export interface CredentialPoolOptions {
   /**
-   * Worker threads (default 4). Each caller key runs one task at a time, so up to `threads - 1` keys whose
-   * lookups hang leave a worker for everyone else. The threads mostly wait in NSS, not on a CPU.
+   * Worker threads (default 4). Each caller key runs one task at a time, and a key whose task timed out in
+   * the last 30 s may run only on half the workers (2 of 4), so however many callers' lookups hang, the
+   * other half serves everyone else. Up to `threads - 1` callers starting to hang at the same moment delay
+   * no one; more can hold every worker until the timeout. The pool keeps half as many spare threads
+   * started (6 in all by default) so a replaced worker's start delays no call. They mostly wait in NSS.
    */
   threads?: number;
   /** Per-call timeout in ms (default 2000). */
@@ -140,6 +143,8 @@ const workerLoader = fileURLToPath(new URL('./worker-loader.cjs', import.meta.ur
 
 interface Queued {
   key: TaskKey;
+  /** Set when it started while its key was suspect: counted against the suspects' share. */
+  suspect?: boolean;
   op: string;
   task: object;
   call: CallAbort;
@@ -155,7 +160,11 @@ export class Pool implements CredentialPool {
   readonly #deadlines: Deadlines;
   readonly #threads: number;
   readonly #queue = new FairQueue<Queued>();
+  readonly #suspects = new SuspectKeys();
+  /** Workers keys whose lookups hang may hold at once: half, so the other half stays free for the rest. */
+  readonly #suspectShare: number;
   #running = 0;
+  #runningSuspect = 0;
   #readying: Promise<void> | null = null;
   #warmed = false;
   #closed = false;
@@ -169,11 +178,14 @@ export class Pool implements CredentialPool {
       throw new PeerAuthTypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     this.#timeoutMs = timeoutMs;
     this.#threads = threads;
+    this.#suspectShare = Math.max(1, Math.floor(threads / 2));
     this.#deadlines = new Deadlines(timeoutMs);
     this.#piscina = new Piscina({
       filename: workerLoader,
-      minThreads: threads,
-      maxThreads: threads,
+      // Spare threads beyond the `threads` that run tasks: a worker whose task timed out is replaced, and
+      // its replacement's start (hundreds of ms on a loaded machine) must not fall on the next caller.
+      minThreads: threads + this.#suspectShare,
+      maxThreads: threads + this.#suspectShare,
       idleTimeout: Number.POSITIVE_INFINITY,
       // 'sync' parks an idle worker in a blocking Atomics.wait, where its event loop never turns: a worker
       // whose module failed to load could then never leave (worker-loader.cjs). 'async' waits the same way
@@ -232,13 +244,22 @@ export class Pool implements CredentialPool {
     return result.value as T;
   }
 
-  /** Starts waiting tasks while workers are free: at most `threads` run, one per key. */
+  /**
+   * Starts waiting tasks while workers are free: at most `threads` run, one per key, and at most the
+   * suspects' share for keys whose last task timed out.
+   */
   #pump(): void {
+    const mayRun = (key: TaskKey) =>
+      this.#runningSuspect < this.#suspectShare || !this.#suspects.has(key);
     while (this.#running < this.#threads) {
-      const item = this.#queue.next();
+      const item = this.#queue.next(mayRun);
       if (item === null) return;
       item.call.off('abort', item.onAbort);
       this.#running++;
+      if (this.#suspects.has(item.key)) {
+        item.suspect = true;
+        this.#runningSuspect++;
+      }
       void this.#dispatch(item);
     }
   }
@@ -248,11 +269,14 @@ export class Pool implements CredentialPool {
     try {
       item.resolve((await this.#piscina.run(item.task, { signal: call })) as TaskResult);
     } catch (err) {
-      if (call.aborted) item.reject(new LookupTimeoutError(op, this.#timeoutMs));
-      else if (this.#closed) item.reject(new PoolClosedError(op));
+      if (call.aborted) {
+        this.#suspects.mark(item.key);
+        item.reject(new LookupTimeoutError(op, this.#timeoutMs));
+      } else if (this.#closed) item.reject(new PoolClosedError(op));
       else item.reject(new WorkerCrashedError(op, err));
     } finally {
       this.#running--;
+      if (item.suspect) this.#runningSuspect--;
       this.#queue.done(item.key);
       this.#pump();
     }
