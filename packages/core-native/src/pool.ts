@@ -249,8 +249,7 @@ export class Pool implements CredentialPool {
    * suspects' share for keys whose last task timed out.
    */
   #pump(): void {
-    const mayRun = (key: TaskKey) =>
-      this.#runningSuspect < this.#suspectShare || !this.#suspects.has(key);
+    const mayRun = (key: TaskKey) => this.#runningSuspect < this.#suspectShare || !this.#suspects.has(key);
     while (this.#running < this.#threads) {
       const item = this.#queue.next(mayRun);
       if (item === null) return;
@@ -397,6 +396,9 @@ function closeQuietly(fd: number): void {
   }
 }
 
-export function createCredentialPool(options: CredentialPoolOptions = {}): CredentialPool {
+/** A pool made here always has ready(). */
+export function createCredentialPool(
+  options: CredentialPoolOptions = {},
+): CredentialPool & { ready(): Promise<void> } {
   return new Pool(options, { file: fileURLToPath(new URL('./worker.js', import.meta.url)) });
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { createCredentialPool } from '@peerauth/core-native';
+import { type CredentialPool, createCredentialPool } from '@peerauth/core-native';
 import { createResolver, type Identity } from '@peerauth/identity';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
@@ -131,17 +131,18 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
     const pool = createCredentialPool({ threads: 1 });
     const tasks: number[][] = [];
     // Counts the group tasks; every call still goes to the real pool.
-    const counting: typeof pool = {
-      lookupUser: (uid) => pool.lookupUser(uid),
-      lookupUserByName: (name) => pool.lookupUserByName(name),
-      lookupGroup: (gid) => pool.lookupGroup(gid),
-      lookupGroups: (gids) => {
+    const counting: CredentialPool = {
+      lookupUser: (uid, opts) => pool.lookupUser(uid, opts),
+      lookupUserByName: (name, opts) => pool.lookupUserByName(name, opts),
+      lookupGroup: (gid, opts) => pool.lookupGroup(gid, opts),
+      lookupGroups: (gids, opts) => {
         tasks.push([...gids]);
-        return pool.lookupGroups(gids);
+        return pool.lookupGroups(gids, opts);
       },
-      userGroups: (name, gid) => pool.userGroups(name, gid),
-      userGroupNames: (name, gid) => pool.userGroupNames(name, gid),
+      userGroups: (name, gid, opts) => pool.userGroups(name, gid, opts),
+      userGroupNames: (name, gid, opts) => pool.userGroupNames(name, gid, opts),
       processInfo: (peer, opts) => pool.processInfo(peer, opts),
+      ready: () => pool.ready(),
       close: () => pool.close(),
     };
     try {
