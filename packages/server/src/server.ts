@@ -399,6 +399,8 @@ class PeerServerImpl extends EventEmitter {
     } finally {
       await warming;
     }
+    // close() while the pool was starting: nothing is bound yet, and nothing should be.
+    if (this.life.stopping) return;
     try {
       await this.startUnix();
     } catch (err) {
