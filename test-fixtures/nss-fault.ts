@@ -1,7 +1,7 @@
 // Builds test-fixtures/nss-fault/nss_fault.c into a shared library for LD_PRELOAD, once per process,
 // in a fresh temporary directory that every user can read (tests run servers and clients as other uids).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ let built: string | undefined;
 export function nssFaultLibrary(): string {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'peerauth-nss-fault-'));
+  // Gone with the test process: nothing stays in /tmp (the servers that load it are stopped by then).
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755);
   const out = join(dir, 'libnss_fault.so');
   execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, source, '-ldl'], { stdio: 'pipe' });
