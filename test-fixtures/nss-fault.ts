@@ -1,7 +1,7 @@
 // Builds test-fixtures/nss-fault/nss_fault.c into a shared library for LD_PRELOAD, once per process,
 // in a fresh temporary directory that every user can read (tests run servers and clients as other uids).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ export function nssFaultLibrary(): string {
  */
 export interface NssFault {
   call: 'getpwuid_r' | 'getpwnam_r' | 'getgrgid_r' | 'getgrnam_r';
+  /** A uid/gid, a range `'FIRST-LAST'` of them, or a name for the *nam_r calls. */
   key: number | string;
   action: string;
 }

@@ -5,6 +5,7 @@
 // unnoticed. The root README lists the tools.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { describe, it } from 'vitest';
 
 /** Set by `.ci/run` and ci.yml: a missing tool is a failure, not a skip. */
 export const REQUIRE_TOOLS = process.env.PEERAUTH_REQUIRE_TOOLS === '1';
@@ -13,6 +14,8 @@ export const REQUIRE_TOOLS = process.env.PEERAUTH_REQUIRE_TOOLS === '1';
 const INSTALL: Record<string, string> = {
   socat: 'apt-get install socat / brew install socat',
   'systemd-analyze': 'apt-get install systemd (Linux with systemd only)',
+  newuidmap: 'apt-get install uidmap',
+  newgidmap: 'apt-get install uidmap',
 };
 
 /** The tool's full path when an executable of that name is on PATH (or `name` is a path to one). */
@@ -59,4 +62,29 @@ export function hasTool(tool: string, what: string, env: NodeJS.ProcessEnv = pro
       `${INSTALL[tool] ? ` (${INSTALL[tool]})` : ''}; PEERAUTH_REQUIRE_TOOLS=1 makes this a failure`,
   );
   return false;
+}
+
+/** The tools in `tools` that are not on PATH. */
+export function missingTools(tools: readonly string[]): string[] {
+  return tools.filter((t) => findTool(t) === undefined);
+}
+
+/** `describe` when every tool is on PATH; else skipped with the reason printed, or failing when required. */
+export function describeWithTools(name: string, tools: readonly string[], fn: () => void): void {
+  const missing = missingTools(tools);
+  if (missing.length === 0) {
+    describe(name, fn);
+    return;
+  }
+  const reason = `needs ${missing.join(', ')} on PATH (${missing.map((t) => INSTALL[t] ?? t).join('; ')})`;
+  if (REQUIRE_TOOLS) {
+    describe(name, () => {
+      it(`has its tools (${reason}; PEERAUTH_REQUIRE_TOOLS=1)`, () => {
+        throw new Error(`${name}: ${reason}`);
+      });
+    });
+    return;
+  }
+  console.warn(`[peerauth tests] "${name}" skipped: ${reason}`);
+  describe.skip(name, fn);
 }

@@ -3,8 +3,8 @@
 //
 // PEERAUTH_NSS_FAULTS is a ';'-separated list of CALL=KEY:ACTION rules, for example
 //   getpwuid_r=4002:sleep3000;getpwuid_r=4003:EIO;getgrgid_r=5001:ERANGE;getpwnam_r=pa_x:EIO
-// CALL is getpwuid_r, getpwnam_r, getgrgid_r or getgrnam_r; KEY is the uid/gid (or the name for the
-// *nam_r calls); ACTION is sleepMS (sleep, then answer normally), sleepMS+ERRNO (sleep, then fail),
+// CALL is getpwuid_r, getpwnam_r, getgrgid_r or getgrnam_r; KEY is the uid/gid, or a range FIRST-LAST of
+// them (getpwuid_r=50000-59999:sleep400: every uid from 50000 to 59999), or the name for the *nam_r calls; ACTION is sleepMS (sleep, then answer normally), sleepMS+ERRNO (sleep, then fail),
 // an errno name: EIO, ERANGE, EAGAIN, ENOMEM, EMFILE (ERANGE is returned whatever the buffer size, as a
 // broken module would), or, for getpwuid_r and getgrgid_r, nameHEX (the real entry, renamed to the
 // hex-decoded bytes). Calls that match no rule go to the real libc function.
@@ -27,6 +27,20 @@ static int errno_from_name(const char* s) {
   return 0;
 }
 
+// True when `key` (all digits) lies in the range FIRST-LAST written in rule_key[0..len).
+static int in_range(const char* rule_key, size_t len, const char* key) {
+  char buf[64];
+  if (len >= sizeof buf || key[0] == 0 || strspn(key, "0123456789") != strlen(key)) return 0;
+  memcpy(buf, rule_key, len);
+  buf[len] = 0;
+  char* dash = strchr(buf, '-');
+  if (!dash || dash == buf || dash[1] == 0) return 0;
+  *dash = 0;
+  if (strspn(buf, "0123456789") != strlen(buf) || strspn(dash + 1, "0123456789") != strlen(dash + 1)) return 0;
+  unsigned long long k = strtoull(key, NULL, 10);
+  return strtoull(buf, NULL, 10) <= k && k <= strtoull(dash + 1, NULL, 10);
+}
+
 // Copies the ACTION of the first rule matching CALL and KEY into `action`; returns 0 when none matches.
 static int find_rule(const char* call, const char* key, char* action, size_t action_size) {
   const char* spec = getenv("PEERAUTH_NSS_FAULTS");
@@ -43,8 +57,10 @@ static int find_rule(const char* call, const char* key, char* action, size_t act
       rule[len] = 0;
       char* eq = strchr(rule, '=');
       char* colon = eq ? strrchr(eq, ':') : NULL;
+      size_t rule_key_len = colon && eq ? (size_t)(colon - eq - 1) : 0;
       if (eq && colon && (size_t)(eq - rule) == call_len && strncmp(rule, call, call_len) == 0 &&
-          (size_t)(colon - eq - 1) == key_len && strncmp(eq + 1, key, key_len) == 0) {
+          ((rule_key_len == key_len && strncmp(eq + 1, key, key_len) == 0) ||
+           in_range(eq + 1, rule_key_len, key))) {
         snprintf(action, action_size, "%s", colon + 1);
         return 1;
       }

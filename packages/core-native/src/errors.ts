@@ -160,6 +160,19 @@ export class PoolClosedError extends PeerAuthError {
   }
 }
 
+/**
+ * The pool's queue for this caller (or the whole queue) is full: the call was refused at once rather than
+ * queued without bound.
+ */
+export class PoolBusyError extends PeerAuthError {
+  declare readonly code: 'PEERAUTH_POOL_BUSY';
+  readonly operation: string;
+  constructor(operation: string, detail: string) {
+    super('PEERAUTH_POOL_BUSY', `${operation} refused: ${detail}`);
+    this.operation = operation;
+  }
+}
+
 export class ExecutableTooLargeError extends PeerAuthError {
   declare readonly code: 'PEERAUTH_EXECUTABLE_TOO_LARGE';
   readonly path: string;

@@ -24,6 +24,7 @@ export {
   PeerCredentialsError,
   PeerCredentialsUnavailableError,
   PeerProcessExitedError,
+  PoolBusyError,
   PoolClosedError,
   WorkerCrashedError,
 } from './errors.js';

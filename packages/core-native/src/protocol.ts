@@ -2,6 +2,8 @@
 // structured cloning drops the class and the `code` of an Error; the main thread rebuilds them.
 
 export type Task =
+  // Start-up: answered once a worker has loaded the addon.
+  | { op: 'ready' }
   | { op: 'lookupUser'; uid: number }
   | { op: 'lookupUserByName'; name: string }
   | { op: 'lookupGroup'; gid: number }

@@ -11,6 +11,9 @@ type Native = ReturnType<typeof nativeBinding>;
 function run(task: Task, steps: ProcessInfoSteps): unknown {
   const native = nativeBinding();
   switch (task.op) {
+    case 'ready':
+      // The addon is loaded (above): this worker can answer lookups.
+      return true;
     case 'lookupUser':
       return native.getpwuid(task.uid);
     case 'lookupUserByName':

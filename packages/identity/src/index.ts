@@ -30,6 +30,7 @@ export { lookupFailedDuring, unnamedGroupIn, withPid } from './lookup-failed.js'
 export { type ControlCharacter, findControlCharacter, quoteValue } from './printable.js';
 export {
   createResolver,
+  DEFAULT_MAX_GROUP_NAMES,
   DEFAULT_TIMEOUT_MS,
   isResolver,
   type Resolver,
@@ -61,6 +62,7 @@ export {
   type VerifiedSvid,
 } from './svid.js';
 export type {
+  DirectoryCaller,
   Identity,
   IdentityBase,
   Logger,

@@ -188,6 +188,24 @@ export interface PeerGroups {
   ordered: NamedGroup[];
   /** Where the group list came from, for the trail. */
   source: string;
+  /**
+   * How many gids at the end of `ordered` were not offered for naming because the list was longer than
+   * the resolver's maxGroupNames: unnamed by the cap, not by the directory.
+   */
+  cut?: number;
+}
+
+/** Most items one message or trail detail lists; the rest are counted, never written out. */
+export const MAX_LISTED = 16;
+
+/**
+ * The first MAX_LISTED of `items`, each written by `show`, joined with ", ", then "and N more" for the
+ * rest: only the items written are formatted.
+ */
+export function listSome<T>(items: readonly T[], show: (item: T) => string): string {
+  const listed = items.slice(0, MAX_LISTED).map(show).join(', ');
+  const rest = items.length - MAX_LISTED;
+  return rest > 0 ? `${listed} and ${rest} more` : listed;
 }
 
 /**
@@ -201,11 +219,12 @@ export function peerGroups(
   supplementaryGids: readonly number[],
   names: ReadonlyMap<number, string>,
   source: string,
+  cut = 0,
 ): PeerGroups {
   const named = (gid: number): NamedGroup => ({ gid, name: names.get(gid) ?? null });
   const supplementary = unique([...supplementaryGids]).map(named);
   const ordered = unique([creds.gid, ...supplementaryGids]).map(named);
-  return { primaryGroup: names.get(creds.gid) ?? null, supplementary, ordered, source };
+  return { primaryGroup: names.get(creds.gid) ?? null, supplementary, ordered, source, cut };
 }
 
 function unique(values: number[]): number[] {
@@ -222,7 +241,8 @@ export interface RoleResult {
 
 function describeGroups(groups: NamedGroup[]): string {
   if (groups.length === 0) return 'none';
-  return groups.map((g) => (g.name === null ? `gid ${g.gid}` : `${g.name} (gid ${g.gid})`)).join(', ');
+  // A peer can hold 65,536 groups: the trail names a few and counts the rest.
+  return listSome(groups, (g) => (g.name === null ? `gid ${g.gid}` : `${g.name} (gid ${g.gid})`));
 }
 
 export function roleStage(

@@ -9,6 +9,8 @@ import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
   indexConfig,
   type Lookup,
+  listSome,
+  MAX_LISTED,
   type PeerGroups,
   type PeopleIndex,
   peerGroups,
@@ -35,15 +37,29 @@ const NO_GROUPS: PeerGroups = Object.freeze({
   supplementary: [],
   ordered: [],
   source: 'a remote peer has no groups',
+  cut: 0,
 });
 
 export const DEFAULT_TIMEOUT_MS = 1000;
+/**
+ * Most gids named per connection (primary first, then the supplementary ones in the kernel's order).
+ * A process may hold 65,536 groups (a user namespace over its subordinate gids): naming them all is 65,536
+ * getgrgid_r calls, past any lookup deadline. Gids past the cap stay unnamed; `gid:N` groupRoles keys
+ * still match them by number.
+ */
+export const DEFAULT_MAX_GROUP_NAMES = 64;
 
 export interface ResolverOptions {
   /** Bound on each directory call (user, then groups). Default 1000 ms. A call past it is a failed lookup. */
   timeoutMs?: number;
   /** Told about directory failures and timeouts (pino-compatible). Default: one Node process warning per resolver. */
   logger?: Logger;
+  /**
+   * Most gids named per connection (default 64): the primary gid, then supplementary gids in the order the
+   * kernel (or groupsOf) lists them. The rest stay unnamed: group-name keys of groupRoles do not match them,
+   * `gid:N` keys do, and the trail counts them.
+   */
+  maxGroupNames?: number;
 }
 
 export interface Resolver {
@@ -169,6 +185,7 @@ function defaultLogger(): Logger {
 interface Settings {
   timeoutMs: number;
   logger: Logger;
+  maxGroupNames: number;
 }
 
 function assertCredentials(creds: PeerCredentialsLike): void {
@@ -236,7 +253,10 @@ class PeerResolver implements Resolver {
     username: string,
     names: Map<number, string>,
   ): MaybePromise<number[]> {
-    const answer = call(() => this.directory.groupsOf(username, creds.gid), this.#settings.timeoutMs);
+    const answer = call(
+      () => this.directory.groupsOf(username, creds.gid, { uid: creds.uid }),
+      this.#settings.timeoutMs,
+    );
     return then(answer, (a) => this.#listed(run, creds, username, names, a));
   }
 
@@ -263,21 +283,33 @@ class PeerResolver implements Resolver {
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
     const byGid = groupNamer(this.directory);
+    const { maxGroupNames, timeoutMs } = this.#settings;
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
-      const unnamed = [...new Set([creds.gid, ...supplementary])].filter((gid) => !names.has(gid));
-      if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, source);
+      const all = [...new Set([creds.gid, ...supplementary])];
+      // Bounded work per connection, whatever the peer holds: only the first maxGroupNames are named.
+      const cut = Math.max(0, all.length - maxGroupNames);
+      const described =
+        cut === 0
+          ? source
+          : `${source}; the first ${maxGroupNames} of ${all.length} gids named, ${cut} more not (maxGroupNames)`;
+      const unnamed = (cut === 0 ? all : all.slice(0, maxGroupNames)).filter((gid) => !names.has(gid));
+      if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, described, cut);
       return then(
-        call(() => byGid(unnamed), this.#settings.timeoutMs),
+        call(() => byGid(unnamed, { uid: creds.uid }), timeoutMs),
         (answer) => {
           const found = answer.ok ? checkGroups(answer.value) : answer;
           if (!found.ok) {
-            const subject = `gid${unnamed.length === 1 ? '' : 's'} ${unnamed.join(', ')}`;
-            this.#failed(run, 'groupsByGid', subject, found, { uid: creds.uid, gids: unnamed });
+            // The gids a message lists are capped too: a refusal's audit line stays short.
+            const subject = `gid${unnamed.length === 1 ? '' : 's'} ${listSome(unnamed, String)}`;
+            this.#failed(run, 'groupsByGid', subject, found, {
+              uid: creds.uid,
+              gids: unnamed.slice(0, MAX_LISTED),
+            });
           } else {
             const asked = new Set(unnamed);
             for (const g of found.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
           }
-          return peerGroups(creds, supplementary, names, source);
+          return peerGroups(creds, supplementary, names, described, cut);
         },
       );
     };
@@ -382,7 +414,10 @@ class PeerResolver implements Resolver {
       }),
       trail: [username.step, person.step, role.step, spiffe.step],
     };
-    if (groups.ordered.some((g) => g.name === null)) markUnnamedGroup(identity);
+    // A gid past maxGroupNames is unnamed by the cap, the same every time: only a gid the directory had no
+    // name for rests on a negative answer.
+    const asked = groups.ordered.length - (groups.cut ?? 0);
+    if (groups.ordered.some((g, i) => i < asked && g.name === null)) markUnnamedGroup(identity);
     return run.lookupFailed ? markLookupFailed(identity) : identity;
   }
 }
@@ -404,8 +439,13 @@ export function createResolver(
       `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`,
     );
   }
+  const maxGroupNames = options.maxGroupNames ?? DEFAULT_MAX_GROUP_NAMES;
+  if (!(Number.isInteger(maxGroupNames) && maxGroupNames >= 1)) {
+    throw new IdentityRangeError(`maxGroupNames must be a whole number >= 1, got ${String(maxGroupNames)}`);
+  }
   return new PeerResolver(parseIdentityConfig(config), directory, {
     timeoutMs,
     logger: options.logger ?? defaultLogger(),
+    maxGroupNames,
   });
 }

@@ -6,6 +6,14 @@ import type { Person } from './config.js';
  */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * Who a directory call is for: the connecting peer's uid. A directory may use it to share its work fairly
+ * between peers (the server's pool runs one lookup per peer at a time); the answer must not depend on it.
+ */
+export interface DirectoryCaller {
+  uid: number;
+}
+
 /** Where usernames and group names come from (the core-native worker pool in production). */
 export interface UserDirectory {
   /** The passwd entry for `uid`, or null when there is none. */
@@ -14,13 +22,20 @@ export interface UserDirectory {
    * The groups `name` belongs to, including `gid` (getgrouplist semantics). Only consulted where the
    * kernel reported no group list. `name` is null for a gid without a group entry: never its number.
    */
-  groupsOf(name: string, gid: number): MaybePromise<{ gid: number; name: string | null }[]>;
+  groupsOf(
+    name: string,
+    gid: number,
+    caller?: DirectoryCaller,
+  ): MaybePromise<{ gid: number; name: string | null }[]>;
   /**
    * Optional: the names of these gids in one call (getgrgid each), one entry per gid, name null when the
    * gid has no group entry; reject when a lookup fails. Names the kernel's group list (primary gid and
    * supplementary groups). Without it only the groups groupsOf names are named.
    */
-  groupsByGid?(gids: readonly number[]): MaybePromise<{ gid: number; name: string | null }[]>;
+  groupsByGid?(
+    gids: readonly number[],
+    caller?: DirectoryCaller,
+  ): MaybePromise<{ gid: number; name: string | null }[]>;
 }
 
 /** Kernel credentials of the peer (core-native's PeerCredentials has this shape). */

@@ -541,3 +541,44 @@ it('a directory that gains groupsByGid after the resolver was made is asked thro
   directory.groupsByGid = async (gids) => gids.map((gid) => ({ gid, name: 'wheel' }));
   expect((await resolver.resolve(creds(1000, 10, [10]))).role).toBe('ops');
 });
+
+describe('maxGroupNames: bounded naming per connection', () => {
+  const users = { 1000: { name: 'alice', gid: 1000 } };
+  const groups: Record<number, string> = { 1000: 'alice' };
+  for (let gid = 2000; gid < 2100; gid++) groups[gid] = `g${gid}`;
+  const many = Array.from({ length: 100 }, (_, i) => 2000 + i);
+  const byName = { people: [], fallbackRole: 'guest', groupRoles: { g2099: 'late', 'gid:2098': 'byNumber' } };
+
+  it('names the first maxGroupNames gids only; a gid:N key still matches past the cap', async () => {
+    const directory = staticDirectory({ users, groups, groupsByGid: true });
+    const resolver = createResolver(byName, directory, { maxGroupNames: 8 });
+    const identity = await resolver.resolve(creds(1000, 1000, many));
+    expect(directory.calls.filter((c) => c.startsWith('groupsByGid'))).toEqual([
+      `groupsByGid(1000,${many.slice(0, 7).join(',')})`,
+    ]);
+    expect(identity.role).toBe('byNumber');
+    // Cut by the cap is not "the directory had no name": the identity may be remembered as usual.
+    expect(unnamedGroupIn(identity)).toBe(false);
+    expect(identity.groups).toHaveLength(100);
+  });
+
+  it('the trail lists a few groups and counts the rest', async () => {
+    const resolver = createResolver(
+      { people: [], fallbackRole: 'guest' },
+      staticDirectory({ users, groups, groupsByGid: true }),
+      { maxGroupNames: 8 },
+    );
+    const identity = await resolver.resolve(creds(1000, 1000, many));
+    const role = identity.trail.find((s) => s.stage === 'role')?.detail ?? '';
+    expect(role).toContain('and 85 more');
+    expect(role).toContain('the first 8 of 101 gids named, 93 more not (maxGroupNames)');
+    expect(role.length).toBeLessThan(1024);
+  });
+
+  it('rejects a maxGroupNames that is not a whole number >= 1', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => createResolver(byName, staticDirectory(), { maxGroupNames: bad })).toThrow(
+        /maxGroupNames must be a whole number >= 1/,
+      );
+  });
+});

@@ -66,6 +66,8 @@ export interface AdmissionOptions extends AdmissionPolicy {
   /** Also attest the peer executable; the pool is asked for only then. */
   processOptions: ProcessOptions | null;
   pool: () => CredentialPool;
+  /** The pool key of a connecting uid (PoolDirectory.keyOf). */
+  keyOf?: (uid: number) => string | number;
   /** Run the 'peer' listeners and the socket's later events inside the identity context. */
   asyncContext: boolean;
   onPeer: (socket: net.Socket, identity: Identity) => void;
@@ -331,7 +333,13 @@ export class Admission {
     processOptions: ProcessOptions,
   ): Promise<Identity> {
     const { resolver } = this.options;
-    const attested = await attest(this.options.pool(), credentials.pid, pidfd, processOptions);
+    const attested = await attest(
+      this.options.pool(),
+      credentials.pid,
+      pidfd,
+      processOptions,
+      this.options.keyOf?.(credentials.uid),
+    );
     if (attested.ok) return resolver.resolve(credentials, attested.process);
     const identity = await resolver.resolve(credentials);
     // A new object rather than a push: the resolver's result may be frozen.

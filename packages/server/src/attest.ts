@@ -31,13 +31,21 @@ export async function attest(
   pid: number | null,
   pidfd: number | null,
   options: ProcessOptions,
+  /** The pool key of the peer (its uid's): its attestation takes its turn with its lookups. */
+  key?: string | number,
 ): Promise<AttestResult> {
   if (pid === null) {
     if (pidfd !== null) closePidfd(pidfd);
     return { ok: false, reason: 'the platform reported no peer pid' };
   }
   try {
-    const info = await pool.processInfo({ pid, pidfd }, { sha256: options.sha256 === true });
+    const info = await pool.processInfo(
+      { pid, pidfd },
+      {
+        sha256: options.sha256 === true,
+        ...(key === undefined ? {} : { key }),
+      },
+    );
     return { ok: true, process: info };
   } catch (err) {
     return { ok: false, reason: formatError(err) };

@@ -3,7 +3,7 @@
 // cached when there is no entry, bounded in size, and single-flight so a burst of connections from one uid
 // costs one lookup. Failed lookups are never cached.
 import { PeerAuthRangeError } from '@peerauth/core-native';
-import { groupNamer, type MaybePromise, type UserDirectory } from '@peerauth/identity';
+import { type DirectoryCaller, groupNamer, type MaybePromise, type UserDirectory } from '@peerauth/identity';
 import { DirectoryNoAnswerError } from './errors.js';
 
 export interface CacheOptions {
@@ -11,6 +11,11 @@ export interface CacheOptions {
   ttlMs?: number;
   /** How long "no such uid" stays valid; shorter so a newly created user is seen soon. Default 5 s. */
   negativeTtlMs?: number;
+  /**
+   * How long a failed lookup is remembered as a failure (the same error for every caller meanwhile).
+   * Default 1 s; 0 asks again at once.
+   */
+  failureTtlMs?: number;
   /** Most entries kept per table (users, group lists); entries not used recently go first. Default 10,000. */
   max?: number;
   /** Clock, injectable for tests. */
@@ -57,6 +62,7 @@ class TtlLru<K, V> {
   constructor(
     private readonly ttlMs: number,
     private readonly negativeTtlMs: number,
+    private readonly failureTtlMs: number,
     private readonly max: number,
     private readonly now: () => number,
     private readonly isNegative: (value: V) => boolean,
@@ -134,8 +140,11 @@ class TtlLru<K, V> {
         }
       },
       () => {
-        // Failures (timeouts, NSS errors) are not cached: the next connection tries again.
-        if (this.map.get(key) === entry) this.map.delete(key);
+        // A failure (a timeout, an NSS error) is remembered briefly, as the failure: callers meanwhile get
+        // the same rejection, so a flood of one failing id does not reach NSS each time.
+        if (this.map.get(key) !== entry) return;
+        if (this.failureTtlMs > 0) entry.expiresAt = this.now() + this.failureTtlMs;
+        else this.map.delete(key);
       },
     );
     return entry.value;
@@ -167,6 +176,7 @@ function attempt<T>(load: () => MaybePromise<T>): Promise<T> {
 
 export const DEFAULT_TTL_MS = 60_000;
 export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
+export const DEFAULT_FAILURE_TTL_MS = 1_000;
 
 /**
  * `derived` are caches built from this directory's answers (the server's identity memo): clear() empties
@@ -179,11 +189,13 @@ export function createCachingDirectory(
 ): CachingDirectory {
   const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
   const negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
+  const failureTtlMs = options.failureTtlMs ?? DEFAULT_FAILURE_TTL_MS;
   const max = Math.max(1, options.max ?? 10_000);
   const now = options.now ?? Date.now;
   for (const [name, value] of [
     ['ttlMs', ttlMs],
     ['negativeTtlMs', negativeTtlMs],
+    ['failureTtlMs', failureTtlMs],
     ['max', max],
   ] as const) {
     if (!Number.isFinite(value) || value < 0)
@@ -191,15 +203,17 @@ export function createCachingDirectory(
   }
   type User = Awaited<ReturnType<UserDirectory['userByUid']>>;
   type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;
-  const users = new TtlLru<number, User>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
-  const groups = new TtlLru<string, Groups>(ttlMs, negativeTtlMs, max, now, () => false);
-  const groupNames = new TtlLru<number, string | null>(ttlMs, negativeTtlMs, max, now, (v) => v === null);
+  const table = <K, V>(isNegative: (value: V) => boolean) =>
+    new TtlLru<K, V>(ttlMs, negativeTtlMs, failureTtlMs, max, now, isNegative);
+  const users = table<number, User>((v) => v === null);
+  const groups = table<string, Groups>(() => false);
+  const groupNames = table<number, string | null>((v) => v === null);
   const tables = [users, groups, groupNames];
   const namesOf = groupNamer(inner);
   const groupsByGid = namesOf
-    ? (gids: readonly number[]) => {
+    ? (gids: readonly number[], caller?: DirectoryCaller) => {
         const names = groupNames.getMany(gids, async (missing) => {
-          const answer = await namesOf(missing);
+          const answer = await namesOf(missing, caller);
           return new Map(answer.map((g) => [g.gid, g.name] as const));
         });
         const pair = (list: (string | null)[]) => gids.map((gid, i) => ({ gid, name: list[i] ?? null }));
@@ -209,7 +223,7 @@ export function createCachingDirectory(
   return {
     inner,
     userByUid: (uid) => users.get(uid, () => inner.userByUid(uid)),
-    groupsOf: (name, gid) => groups.get(`${gid}:${name}`, () => inner.groupsOf(name, gid)),
+    groupsOf: (name, gid, caller) => groups.get(`${gid}:${name}`, () => inner.groupsOf(name, gid, caller)),
     ...(groupsByGid ? { groupsByGid } : {}),
     validUntil: (credentials, username) => {
       let until = Math.min(

@@ -208,6 +208,8 @@ class PeerServerImpl extends EventEmitter {
   private readonly life = new Lifecycle();
   /** The mutual-TLS listener, when the `tls` option asks for one. */
   private readonly tls: TlsListener | null;
+  /** Whether connections use the pool: lookups through the server's own directory, or attestation. */
+  private readonly usesPool: boolean;
 
   constructor(options: PeerServerOptions) {
     // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
@@ -242,6 +244,7 @@ class PeerServerImpl extends EventEmitter {
     // The memo holds identities built from the cache's answers: clearing the cache clears it too.
     const derived = [this.memo];
     const given = options.identity;
+    this.usesPool = !(given !== undefined && isResolver(given)) || Boolean(options.process);
     if (given !== undefined && isResolver(given)) {
       this.cache = createCachingDirectory(given.directory, cacheOptions, derived);
       this.resolver = given.withDirectory(this.cache);
@@ -259,6 +262,7 @@ class PeerServerImpl extends EventEmitter {
       limits,
       processOptions: options.process ? (options.process === true ? {} : options.process) : null,
       pool: () => this.directory.pool,
+      keyOf: (uid) => this.directory.keyOf(uid),
       asyncContext: options.asyncContext !== false,
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
@@ -426,9 +430,19 @@ class PeerServerImpl extends EventEmitter {
     });
   }
 
-  /** The TLS listener first: its files are the likeliest to be wrong, and it leaves nothing on disk. */
+  /**
+   * The TLS listener first: its files are the likeliest to be wrong, and it leaves nothing on disk. The
+   * pool starts meanwhile, and the Unix socket is bound only once a worker has answered.
+   */
   private async start(): Promise<void> {
-    if (this.tls) await this.tls.listen(this.backlog);
+    const warming = this.warmPool();
+    try {
+      if (this.tls) await this.tls.listen(this.backlog);
+    } finally {
+      await warming;
+    }
+    // close() while the pool was starting: nothing is bound yet, and nothing should be.
+    if (this.life.stopping) return;
     try {
       await this.startUnix();
     } catch (err) {
@@ -437,6 +451,23 @@ class PeerServerImpl extends EventEmitter {
       this.admission.destroyOpen();
       await closing;
       throw err;
+    }
+  }
+
+  /**
+   * A warm start: the pool's workers are started and one has answered before the server says it is
+   * listening, so the first connections' lookups never wait for a worker's start (which a loaded machine
+   * can take longer than the lookup deadline for). Only when the pool will be used: by the server's own
+   * resolver, or for process attestation. A pool that cannot start is logged; lookups then start it
+   * themselves, as before.
+   */
+  private async warmPool(): Promise<void> {
+    if (!this.usesPool) return;
+    try {
+      await this.directory.pool.ready?.();
+    } catch (err) {
+      if (!this.life.stopping)
+        this.logger.warn({ err }, 'credential pool did not start; lookups will start it themselves');
     }
   }
 

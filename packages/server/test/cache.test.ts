@@ -45,9 +45,23 @@ describe('createCachingDirectory', () => {
     expect(inner.userCalls).toBe(4);
   });
 
-  it('does not cache failures', async () => {
+  it('remembers a failure as a failure for failureTtlMs, then asks again', async () => {
+    let now = 0;
     const inner = countingDirectory({ 1: { name: 'a', gid: 1 } }, 0);
-    const cached = createCachingDirectory(inner);
+    const cached = createCachingDirectory(inner, { failureTtlMs: 1000, now: () => now });
+    inner.failNext = true;
+    await expect(cached.userByUid(1)).rejects.toThrow('directory unavailable');
+    // A flood of the same id meanwhile: every caller gets the failure, never an answer, and no lookup.
+    for (let i = 0; i < 100; i++) await expect(cached.userByUid(1)).rejects.toThrow('directory unavailable');
+    expect(inner.userCalls).toBe(1);
+    now = 1001;
+    expect(await cached.userByUid(1)).toEqual({ name: 'a', gid: 1 });
+    expect(inner.userCalls).toBe(2);
+  });
+
+  it('with failureTtlMs 0 a failure is not remembered', async () => {
+    const inner = countingDirectory({ 1: { name: 'a', gid: 1 } }, 0);
+    const cached = createCachingDirectory(inner, { failureTtlMs: 0 });
     inner.failNext = true;
     await expect(cached.userByUid(1)).rejects.toThrow('directory unavailable');
     expect(await cached.userByUid(1)).toEqual({ name: 'a', gid: 1 });

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { createCredentialPool } from '@peerauth/core-native';
+import { type CredentialPool, createCredentialPool } from '@peerauth/core-native';
 import { createResolver, type Identity } from '@peerauth/identity';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
@@ -131,17 +131,18 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
     const pool = createCredentialPool({ threads: 1 });
     const tasks: number[][] = [];
     // Counts the group tasks; every call still goes to the real pool.
-    const counting: typeof pool = {
-      lookupUser: (uid) => pool.lookupUser(uid),
-      lookupUserByName: (name) => pool.lookupUserByName(name),
-      lookupGroup: (gid) => pool.lookupGroup(gid),
-      lookupGroups: (gids) => {
+    const counting: CredentialPool = {
+      lookupUser: (uid, opts) => pool.lookupUser(uid, opts),
+      lookupUserByName: (name, opts) => pool.lookupUserByName(name, opts),
+      lookupGroup: (gid, opts) => pool.lookupGroup(gid, opts),
+      lookupGroups: (gids, opts) => {
         tasks.push([...gids]);
-        return pool.lookupGroups(gids);
+        return pool.lookupGroups(gids, opts);
       },
-      userGroups: (name, gid) => pool.userGroups(name, gid),
-      userGroupNames: (name, gid) => pool.userGroupNames(name, gid),
+      userGroups: (name, gid, opts) => pool.userGroups(name, gid, opts),
+      userGroupNames: (name, gid, opts) => pool.userGroupNames(name, gid, opts),
       processInfo: (peer, opts) => pool.processInfo(peer, opts),
+      ready: () => pool.ready(),
       close: () => pool.close(),
     };
     try {
@@ -210,7 +211,7 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
     });
   });
 
-  it('a failed user lookup refuses the connection with an audit line, and is not cached', async () => {
+  it('a failed user lookup refuses the connection with an audit line; past failureTtlMs it is asked again', async () => {
     const pool = createCredentialPool({ threads: 1 });
     const real = poolDirectory(pool);
     let failures = 1;
@@ -232,6 +233,7 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
         identity: createResolver(identity({}), directory),
         allowRoles: ['admin', 'ops', 'member', 'public'],
         logger,
+        cache: { failureTtlMs: 0 },
       });
       expect(await connect(socketPath, USER.uid, USER.gid, [])).toBeNull();
       const rejected = logger.records.filter((r) => r.obj.decision === 'rejected');
@@ -249,18 +251,22 @@ describeAsRoot('groups, selectors and failed lookups with real processes (root)'
 });
 
 describe('the caching directory names gids one by one', () => {
-  it('batches misses into one inner call, answers hits without one, and does not cache a failure', async () => {
+  it('batches misses into one inner call, answers hits without one, and remembers a failure only briefly', async () => {
     const calls: number[][] = [];
     let fail = false;
-    const cached = createCachingDirectory({
-      userByUid: async () => null,
-      groupsOf: async () => [],
-      groupsByGid: async (gids) => {
-        calls.push([...gids]);
-        if (fail) throw new Error('down');
-        return gids.map((gid) => ({ gid, name: gid === 7 ? null : `g${gid}` }));
+    let now = 0;
+    const cached = createCachingDirectory(
+      {
+        userByUid: async () => null,
+        groupsOf: async () => [],
+        groupsByGid: async (gids) => {
+          calls.push([...gids]);
+          if (fail) throw new Error('down');
+          return gids.map((gid) => ({ gid, name: gid === 7 ? null : `g${gid}` }));
+        },
       },
-    });
+      { failureTtlMs: 1000, now: () => now },
+    );
     expect(await cached.groupsByGid?.([1, 2, 7])).toEqual([
       { gid: 1, name: 'g1' },
       { gid: 2, name: 'g2' },
@@ -273,6 +279,9 @@ describe('the caching directory names gids one by one', () => {
     fail = true;
     await expect(cached.groupsByGid?.([2, 3])).rejects.toThrow('down');
     fail = false;
+    // Within failureTtlMs the failure stands (no new call); after it, the gid is asked for again.
+    await expect(cached.groupsByGid?.([3])).rejects.toThrow('down');
+    now = 1001;
     expect(await cached.groupsByGid?.([3])).toEqual([{ gid: 3, name: 'g3' }]);
     expect(calls).toEqual([[1, 2, 7], [3], [3]]);
   });

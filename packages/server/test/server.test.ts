@@ -577,7 +577,7 @@ describe('createPeerServer', () => {
   });
 
   describe('with the worker pool', () => {
-    let real: CredentialPool;
+    let real: ReturnType<typeof createCredentialPool>;
     let pool: CredentialPool;
     const calls = { lookupUser: 0, processInfo: 0 };
     beforeEach(() => {
@@ -586,9 +586,9 @@ describe('createPeerServer', () => {
       calls.processInfo = 0;
       // Counts the round trips; every call still goes to the real worker pool.
       pool = {
-        lookupUser: (uid) => {
+        lookupUser: (uid, o) => {
           calls.lookupUser++;
-          return real.lookupUser(uid);
+          return real.lookupUser(uid, o);
         },
         lookupUserByName: (n) => real.lookupUserByName(n),
         lookupGroup: (g) => real.lookupGroup(g),
@@ -599,6 +599,7 @@ describe('createPeerServer', () => {
           calls.processInfo++;
           return real.processInfo(p, o);
         },
+        ready: () => real.ready(),
         close: () => real.close(),
       };
     });
