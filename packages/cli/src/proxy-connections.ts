@@ -18,8 +18,33 @@ export function spoil(socket: stream.Duplex | null | undefined): void {
   if (socket) (socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled] = true;
 }
 
+const kGuarded = Symbol('peerauth.guarded');
+
+/**
+ * Gives an upstream socket an 'error' listener for its whole life. node:http listens for a socket's errors
+ * only while a request uses it: between a request's end and the agent taking the socket back it has none
+ * (responseKeepAlive runs before 'free'), so a write that fails there (a client's last body chunk meeting
+ * an upstream that answered and closed: EPIPE) would be an uncaught 'error' that ends the process. The
+ * error itself still reaches the request while one is attached; here it only marks the socket spoiled.
+ */
+export function guardSocket(socket: stream.Duplex | null | undefined): void {
+  const s = socket as (stream.Duplex & { [kGuarded]?: true }) | null | undefined;
+  if (!s || s[kGuarded]) return;
+  s[kGuarded] = true;
+  s.on('error', () => spoil(s));
+}
+
 /** A keep-alive agent that closes a spoiled connection instead of pooling it. */
 class UpstreamAgent extends http.Agent {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: stream.Duplex) => void,
+  ): stream.Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    guardSocket(socket);
+    return socket;
+  }
+
   override keepSocketAlive(socket: stream.Duplex): boolean {
     if ((socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled]) return false;
     return (super.keepSocketAlive as (s: stream.Duplex) => boolean)(socket);

@@ -3,7 +3,7 @@ import type net from 'node:net';
 import type { pino } from 'pino';
 import { responseHeaders } from './forwarded-headers.js';
 import { peerLogFields } from './identity-view.js';
-import type { ClientConnection } from './proxy-connections.js';
+import { type ClientConnection, guardSocket } from './proxy-connections.js';
 import { requestFraming, upstreamHeaders } from './request-framing.js';
 import type { Upstream } from './upstream.js';
 
@@ -87,6 +87,8 @@ export function createUpgradeHandler(
       headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
+    // The upgrade's own connection, never pooled, still needs an error listener once node:http lets go of it.
+    up.on('socket', guardSocket);
     up.end();
     up.on('upgrade', (res, upSocket, upHead) => {
       socket.write(head(res.statusCode ?? 101, res.statusMessage ?? '', res.rawHeaders));

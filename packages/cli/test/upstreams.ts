@@ -81,11 +81,12 @@ const pythonScript = path.join(
 );
 
 /**
- * A Python upstream (test/fixtures/recording_upstream.py): http.server with keep-alive, or wsgiref. It appends
+ * A Python upstream (test/fixtures/recording_upstream.py): http.server with keep-alive, wsgiref, or
+ * http.server whose handler never reads a body (nodrain). It appends
  * each record to a file before it answers, and `seen` reads new records from that file whenever it is read, so
  * a test that got the response sees the request's record at once (a pipe could deliver it later).
  */
-export function startPythonUpstream(kind: 'httpserver' | 'wsgiref'): Promise<RecordingUpstream> {
+export function startPythonUpstream(kind: 'httpserver' | 'wsgiref' | 'nodrain'): Promise<RecordingUpstream> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-upstream-'));
   const recordFile = path.join(dir, 'records.jsonl');
   fs.writeFileSync(recordFile, '');

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
@@ -22,6 +23,11 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+function clientLogFields(socket: net.Socket): Record<string, unknown> {
+  const identity = peerOf(socket);
+  return identity ? peerLogFields(identity) : {};
 }
 
 function refuse(res: http.ServerResponse, status: number, reason: string): void {
@@ -48,7 +54,7 @@ export function createProxyHandler(
       : { host: upstream.host, port: upstream.port };
   const connectionOf = clientConnections(logger);
 
-  const request: http.RequestListener = (req, res) => {
+  const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
     const refused = ({ status, reason }: Refusal) => {
@@ -71,9 +77,21 @@ export function createProxyHandler(
     up.on('response', (upRes) => {
       // An answer before the whole body went up: the upstream may leave the rest unread.
       if (!up.writableFinished) spoil(up.socket);
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-      upRes.pipe(res);
       upRes.on('error', (err) => res.destroy(err));
+      try {
+        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
+      } catch (err) {
+        // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
+        // upstream's answer cannot be relayed faithfully.
+        spoil(up.socket);
+        up.destroy();
+        logger.warn(
+          { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(conn.identity) },
+          'upstream response not relayable',
+        );
+        return badGateway(res, upstream, err as Error);
+      }
+      upRes.pipe(res);
     });
     up.on('error', (err) => {
       spoil(up.socket);
@@ -98,7 +116,29 @@ export function createProxyHandler(
     }
   };
 
-  return { request, upgrade: createUpgradeHandler(target, upstream, logger, connectionOf) };
+  // A throw here would escape into node:http's parser callback and end the process for every user: what
+  // node:http's client refuses of a request its server accepted is refused instead, with a log line.
+  const request: http.RequestListener = (req, res) => {
+    try {
+      forward(req, res);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, ...clientLogFields(req.socket) }, 'request refused');
+      if (res.headersSent) res.destroy();
+      else refuse(res, 400, 'the request cannot be forwarded');
+    }
+  };
+  const upgrade = createUpgradeHandler(target, upstream, logger, connectionOf);
+  return {
+    request,
+    upgrade: (req, socket, head) => {
+      try {
+        upgrade(req, socket, head);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, ...clientLogFields(socket) }, 'upgrade refused');
+        socket.destroy();
+      }
+    },
+  };
 }
 
 /**
