@@ -53,10 +53,14 @@ export function requestFraming(req: http.IncomingMessage): FramingDecision {
       return { ok: false, status: 400, reason: 'invalid Content-Length' };
     framing = { kind: 'length', length };
   }
-  const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
-  if (hasBody && NO_BODY_METHODS.has(method))
+  if (hasBody(framing) && NO_BODY_METHODS.has(method))
     return { ok: false, status: 400, reason: `a ${method} request may not carry a body` };
   return { ok: true, framing };
+}
+
+/** True when the request sends body bytes upstream. */
+export function hasBody(framing: Framing): boolean {
+  return framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
 }
 
 /** The framing header to send upstream, to append to the forwarded headers. */
@@ -80,9 +84,13 @@ export function upstreamHeaders(
   const headers = stamps.slice();
   clientHeaders(req.rawHeaders, keepUpgrade, headers);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
-  // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed;
-  // an ordinary request gets keep-alive or close from http.request.
+  // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.
   if (keepUpgrade) headers.push('Connection', 'Upgrade');
+  // A request with a body is the last on its upstream connection, asked before the upstream answers: an
+  // upstream that does not read a body it did not want (http.server, werkzeug) parses the body as its next
+  // request as soon as it has answered, so deciding not to reuse the connection afterwards is too late.
+  // Bodiless requests leave nothing behind and keep the connection alive (see the README's cost figures).
+  else if (hasBody(framing)) headers.push('Connection', 'close');
   if (headers.length / 2 > MAX_REQUEST_HEADERS)
     return {
       ok: false,
