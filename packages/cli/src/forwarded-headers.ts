@@ -44,6 +44,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Connection-specific by definition (RFC 9113 3.2.1), and only meaningful with an h2c upgrade, which the
+  // proxy never forwards.
+  'http2-settings',
 ]);
 
 /** An identity value that no header can carry faithfully: the connection is refused instead. */
@@ -131,16 +134,16 @@ function remoteIdentityHeaders(id: SvidIdentity): string[] {
 /**
  * The client's request headers to send upstream, as a flat raw list so repeated headers and their order
  * survive: without the identity namespace, hop-by-hop headers and Content-Length (the proxy states the
- * framing of every body it forwards itself, see request-framing.ts). `keepUpgrade` keeps Upgrade for an
- * upgrade handshake. The client's Connection never goes: every token in it names a header a hop-by-hop
+ * framing of every body it forwards itself, see request-framing.ts). Upgrade goes too: the proxy writes
+ * the protocols it allows itself (proxy-upgrade.ts). The client's Connection never goes: every token in it names a header a hop-by-hop
  * honouring hop would drop, the stamps included, so the proxy writes its own (see upstreamHeaders).
  */
-export function clientHeaders(rawHeaders: string[], keepUpgrade = false, out: string[] = []): string[] {
+export function clientHeaders(rawHeaders: string[], out: string[] = []): string[] {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (isIdentityHeader(name) || lower === 'content-length') continue;
-    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
+    if (HOP_BY_HOP.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   return out;

@@ -72,20 +72,20 @@ export function framingHeaders(framing: Framing): string[] {
 
 /**
  * The full header list for the upstream: identity headers first, then the client's (filtered), then the
- * framing; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
+ * framing, then `upgrade` (the protocols to offer upstream) when given; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
  */
 export function upstreamHeaders(
   stamps: string[],
   req: http.IncomingMessage,
   framing: Framing,
-  keepUpgrade = false,
+  upgrade?: string,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
   // One array, filled in place: this runs for every forwarded request.
   const headers = stamps.slice();
-  clientHeaders(req.rawHeaders, keepUpgrade, headers);
+  clientHeaders(req.rawHeaders, headers);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.
-  if (keepUpgrade) headers.push('Connection', 'Upgrade');
+  if (upgrade !== undefined) headers.push('Upgrade', upgrade, 'Connection', 'Upgrade');
   // A request with a body is the last on its upstream connection, asked before the upstream answers: an
   // upstream that does not read a body it did not want (http.server, werkzeug) parses the body as its next
   // request as soon as it has answered, so deciding not to reuse the connection afterwards is too late.

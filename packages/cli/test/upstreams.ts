@@ -159,3 +159,61 @@ export function startPythonUpstream(kind: 'httpserver' | 'wsgiref' | 'nodrain'):
     });
   });
 }
+
+const asgiScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'asgi_upstream.py');
+
+/**
+ * hypercorn serving test/fixtures/asgi_upstream.py on a Unix socket, with `python` (one that can import
+ * hypercorn). It implements the h2c upgrade, so requests on an upgraded connection are recorded too.
+ */
+export function startHypercornUpstream(python: string): Promise<RecordingUpstream> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-upstream-'));
+  const socketPath = path.join(dir, 'h.sock');
+  const recordFile = path.join(dir, 'records.jsonl');
+  fs.writeFileSync(recordFile, '');
+  const child = spawn(python, [asgiScript, socketPath, recordFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cleanUp = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    child.once('exit', (code) => {
+      if (!ready) {
+        cleanUp();
+        reject(new Error(`hypercorn upstream exited (${code}) before listening`));
+      }
+    });
+    child.stdout!.once('data', () => {
+      ready = true;
+      resolve({
+        url: `unix:${socketPath}`,
+        get seen() {
+          return readRecords(recordFile);
+        },
+        close: () => stopChild(child, cleanUp),
+      });
+    });
+  });
+}
+
+/** Every record in a JSON-lines file written by an upstream fixture. */
+function readRecords(file: string): ParsedRequest[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const r = JSON.parse(line) as ParsedRequest;
+      return { method: r.method, path: r.path, headers: r.headers, bodyLength: r.bodyLength };
+    });
+}
+
+function stopChild(child: ChildProcess, cleanUp: () => void): Promise<void> {
+  return new Promise<void>((done) => {
+    const finish = (): void => {
+      cleanUp();
+      done();
+    };
+    if (child.exitCode !== null || child.signalCode !== null) return finish();
+    child.once('exit', finish);
+    child.kill('SIGTERM');
+  });
+}

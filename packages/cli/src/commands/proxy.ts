@@ -10,6 +10,7 @@ import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
+import { DEFAULT_UPGRADES, parseAllowedUpgrades } from '../upgrade-protocols.js';
 import { connectOptions, parseUpstream, type Upstream } from '../upstream.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
@@ -44,6 +45,7 @@ function refuse(res: http.ServerResponse, status: number, reason: string): void 
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
+  allowedUpgrades: ReadonlySet<string> = new Set(DEFAULT_UPGRADES),
 ): {
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
@@ -127,7 +129,7 @@ export function createProxyHandler(
       else refuse(res, 400, 'the request cannot be forwarded');
     }
   };
-  const upgrade = createUpgradeHandler(target, upstream, logger, connectionOf);
+  const upgrade = createUpgradeHandler(target, upstream, logger, connectionOf, allowedUpgrades);
   return {
     request,
     upgrade: (req, socket, head) => {
@@ -158,9 +160,10 @@ function pipeRaw(socket: net.Socket, upstream: Upstream, logger: pino.Logger): v
 }
 
 export async function proxyCommand(
-  opts: CommonOptions & { upstream: string; raw?: boolean },
+  opts: CommonOptions & { upstream: string; raw?: boolean; allowUpgrade?: string },
 ): Promise<number> {
   const upstream = parseUpstream(opts.upstream);
+  const allowedUpgrades = parseAllowedUpgrades(opts.allowUpgrade);
   const settings = await serverSettings(opts);
   const logger = await createLogger(settings.logFormat, settings.logLevel);
   let running: RunningServer | undefined;
@@ -168,7 +171,7 @@ export async function proxyCommand(
     running = await runPeerServer(settings, logger, { allowHalfOpen: true });
     running.server.on('peer', (socket: net.Socket) => pipeRaw(socket, upstream, logger));
   } else {
-    const handlers = createProxyHandler(upstream, logger);
+    const handlers = createProxyHandler(upstream, logger, allowedUpgrades);
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
     running = await runPeerServer(settings, logger, { http: httpServer });
