@@ -109,8 +109,10 @@ export function createUpgradeHandler(
     up.end();
     // Without an 'upgrade' listener node:http destroys a connection answered with 101: an upstream that
     // switches protocols unasked gets a 502, not a tunnel.
+    let answered = false;
     if (upgrading)
       up.on('upgrade', (res, upSocket, upHead) => {
+        answered = true;
         socket.write(head(res.statusCode ?? 101, res.statusMessage ?? '', res.rawHeaders));
         if (upHead.length) socket.write(upHead);
         if (early.length) upSocket.write(early);
@@ -121,7 +123,6 @@ export function createUpgradeHandler(
         socket.pipe(upSocket).pipe(socket);
         socket.resume();
       });
-    let answered = false;
     up.on('response', (res) => {
       answered = true;
       socket.write(
@@ -143,7 +144,20 @@ export function createUpgradeHandler(
         'upstream upgrade failed',
       );
       if (answered || !socket.writable) socket.destroy();
-      else refuse(socket, 502, `upstream ${upstream.label} is unreachable`);
+      else {
+        answered = true;
+        refuse(socket, 502, `upstream ${upstream.label} is unreachable`);
+      }
+    });
+    // A 101 nobody asked for ends the upstream request with neither 'response' nor 'error'.
+    up.on('close', () => {
+      if (answered || !socket.writable) return;
+      answered = true;
+      logger.warn(
+        { upstream: upstream.label, ...peerLogFields(conn.identity) },
+        'upstream switched protocols unasked',
+      );
+      refuse(socket, 502, `upstream ${upstream.label} switched protocols unasked`);
     });
     socket.on('error', () => up.destroy());
     socket.on('close', () => up.destroy());

@@ -140,6 +140,30 @@ describe('peerauth proxy: --allow-upgrade', () => {
     }
   });
 
+  it('an upstream that answers 101 to a request offering no upgrade gets a 502, not a tunnel', async () => {
+    const dir = tempDir('pa23u-');
+    // Answers 101 to anything, then would read whatever the client sends as its own protocol.
+    const up = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', () =>
+        sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'),
+      );
+    });
+    await new Promise<void>((r) => up.listen(path.join(dir, 'up.sock'), () => r()));
+    const proxy = await startCli(
+      ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
+      path.join(dir, 'p.sock'),
+    );
+    try {
+      const out = await h2cAttempt(proxy.socket, H2C_GET);
+      expect(statusLines(out)).toEqual(['502']);
+    } finally {
+      await proxy.stop();
+      up.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a protocol the operator allows is upgraded; websocket then is not', async () => {
     const dir = tempDir('pa23u-');
     const up = http.createServer((_req, res) => res.end('plain'));
