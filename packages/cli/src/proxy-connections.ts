@@ -6,6 +6,7 @@ import type { Identity } from '@peerauth/identity';
 import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
+import type { HeaderPolicy } from './header-namespace.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');
 
@@ -56,6 +57,8 @@ export interface ClientConnection {
   identity: Identity;
   /** The identity headers, computed once: the identity of a connection never changes. */
   stamps: string[];
+  /** Which of the client's headers are dropped (the proxy's, shared by every connection). */
+  policy: HeaderPolicy;
   /**
    * Upstream connections serve one client connection only, so whatever an upstream makes of one client's
    * bytes can never be attributed to another client's identity.
@@ -67,7 +70,10 @@ export interface ClientConnection {
  * The state of each client connection, made on its first request; null (and the connection destroyed, with
  * a log line) when its identity cannot be sent as headers.
  */
-export function clientConnections(logger: pino.Logger): (socket: net.Socket) => ClientConnection | null {
+export function clientConnections(
+  logger: pino.Logger,
+  policy: HeaderPolicy,
+): (socket: net.Socket) => ClientConnection | null {
   const known = new WeakMap<net.Socket, ClientConnection | null>();
   return (socket) => {
     const seen = known.get(socket);
@@ -82,7 +88,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
     }
     let stamps: string[];
     try {
-      stamps = identityHeaders(identity);
+      stamps = identityHeaders(identity, socket.remoteAddress);
     } catch (err) {
       if (!(err instanceof IdentityValueError)) throw err;
       auditRejected(logger, null, identity, formatError(err), null);
@@ -90,7 +96,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
       socket.destroy();
       return null;
     }
-    const conn = { identity, stamps, agent: new UpstreamAgent({ keepAlive: true }) };
+    const conn = { identity, stamps, policy, agent: new UpstreamAgent({ keepAlive: true }) };
     known.set(socket, conn);
     socket.once('close', () => conn.agent.destroy());
     return conn;

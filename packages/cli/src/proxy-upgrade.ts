@@ -87,12 +87,7 @@ export function createUpgradeHandler(
         { upgrade: req.headers.upgrade, ...peerLogFields(conn.identity) },
         'upgrade not allowed: forwarded as an ordinary request',
       );
-    const forwarded = upstreamHeaders(
-      conn.stamps,
-      req,
-      { kind: 'none' },
-      upgrading ? offer.join(', ') : undefined,
-    );
+    const forwarded = upstreamHeaders(conn, req, { kind: 'none' }, upgrading ? offer.join(', ') : undefined);
     if (!forwarded.ok) return refuse(socket, forwarded.status, forwarded.reason);
     if (!upgrading) forwarded.headers.push('Connection', 'close');
 

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { clientHeaders } from './forwarded-headers.js';
+import type { HeaderPolicy } from './header-namespace.js';
 
 /**
  * More request header fields than this get 431, as in Python's http.server and gunicorn: an upstream that
@@ -75,14 +76,14 @@ export function framingHeaders(framing: Framing): string[] {
  * framing, then `upgrade` (the protocols to offer upstream) when given; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
  */
 export function upstreamHeaders(
-  stamps: string[],
+  conn: { stamps: string[]; policy: HeaderPolicy },
   req: http.IncomingMessage,
   framing: Framing,
   upgrade?: string,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
   // One array, filled in place: this runs for every forwarded request.
-  const headers = stamps.slice();
-  clientHeaders(req.rawHeaders, headers);
+  const headers = conn.stamps.slice();
+  clientHeaders(req.rawHeaders, headers, conn.policy);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.
   if (upgrade !== undefined) headers.push('Upgrade', upgrade, 'Connection', 'Upgrade');

@@ -4,7 +4,7 @@
 // every request with a body, so there is no next request to make of it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import {
   createTestGroup,

@@ -34,7 +34,10 @@ export function pythonWith(module: string, debianPackage: string): Tool {
 /** A describe block that runs only when every tool is there; otherwise it skips with the reason, or fails. */
 export function describeWithTools(name: string, tools: Tool[], fn: () => void): void {
   const absent = tools.filter((t) => t.command === null);
-  if (absent.length === 0) return describe(name, fn);
+  if (absent.length === 0) {
+    describe(name, fn);
+    return;
+  }
   const reason = absent.map((t) => t.missing).join('; ');
   if (process.env.PEERAUTH_REQUIRE_TOOLS === '1') {
     describe(name, () => {

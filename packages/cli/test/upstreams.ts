@@ -217,3 +217,105 @@ function stopChild(child: ChildProcess, cleanUp: () => void): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+const fixturesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+/**
+ * PHP's built-in server (php-cli) running test/fixtures/record.php for every path: PHP folds `.`, `-` and
+ * spaces in header names to `_` in HTTP_* variables, and a later header overwrites an earlier one.
+ */
+export function startPhpUpstream(php: string): Promise<RecordingUpstream> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-upstream-'));
+  const recordFile = path.join(dir, 'records.jsonl');
+  fs.writeFileSync(recordFile, '');
+  const child = spawn(php, ['-S', '127.0.0.1:0', path.join(fixturesDir, 'record.php')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PA_RECORDS: recordFile },
+  });
+  const cleanUp = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let port: number | undefined;
+    child.once('exit', (code) => {
+      if (port === undefined) {
+        cleanUp();
+        reject(new Error(`php -S exited (${code}) before listening: ${out}`));
+      }
+    });
+    // php -S logs each request to stderr; its start line names the port.
+    const onOutput = (d: Buffer): void => {
+      if (port !== undefined) return;
+      out += d.toString();
+      const m = /\(http:\/\/127\.0\.0\.1:(\d+)\) started/.exec(out);
+      if (!m) return;
+      port = Number(m[1]);
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        get seen() {
+          return readRecords(recordFile);
+        },
+        close: () => stopChild(child, cleanUp),
+      });
+    };
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+  });
+}
+
+/** The absolute path of a command found on PATH (as given when it already has a slash). */
+function onPath(command: string): string {
+  if (command.includes('/')) return command;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return command;
+}
+
+/**
+ * lighttpd on a Unix socket running test/fixtures/record_cgi.py as CGI for every path: lighttpd makes every
+ * character of a header name that is not a letter or digit `_` in the HTTP_* variable.
+ */
+export async function startLighttpdCgiUpstream(lighttpd: string, python: string): Promise<RecordingUpstream> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-upstream-'));
+  const recordFile = path.join(dir, 'records.jsonl');
+  const socketPath = path.join(dir, 'l.sock');
+  fs.writeFileSync(recordFile, '');
+  // lighttpd runs CGI as the user it runs as; the record file must be writable by it.
+  fs.chmodSync(dir, 0o755);
+  const conf = path.join(dir, 'lighttpd.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      'server.modules = ("mod_rewrite", "mod_cgi", "mod_setenv")',
+      `server.document-root = ${JSON.stringify(fixturesDir)}`,
+      `server.bind = ${JSON.stringify(socketPath)}`,
+      `server.errorlog = ${JSON.stringify(path.join(dir, 'error.log'))}`,
+      'url.rewrite-once = ("" => "/record_cgi.py")',
+      // lighttpd runs the interpreter by path, without a PATH search.
+      `cgi.assign = (".py" => ${JSON.stringify(onPath(python))})`,
+      `setenv.set-environment = ("PA_RECORDS" => ${JSON.stringify(recordFile)})`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(lighttpd, ['-D', '-f', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const cleanUp = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const started = Date.now();
+  while (!fs.existsSync(socketPath)) {
+    if (child.exitCode !== null || Date.now() - started > 10_000) {
+      await stopChild(child, cleanUp);
+      throw new Error('lighttpd did not start');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `unix:${socketPath}`,
+    get seen() {
+      return readRecords(recordFile);
+    },
+    close: () => stopChild(child, cleanUp),
+  };
+}

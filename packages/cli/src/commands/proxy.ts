@@ -4,6 +4,7 @@ import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
+import { DEFAULT_HEADER_POLICY, type HeaderPolicy, headerPolicy } from '../header-namespace.js';
 import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientConnections, spoil } from '../proxy-connections.js';
@@ -46,6 +47,7 @@ export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
   allowedUpgrades: ReadonlySet<string> = new Set(DEFAULT_UPGRADES),
+  policy: HeaderPolicy = DEFAULT_HEADER_POLICY,
 ): {
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
@@ -54,7 +56,7 @@ export function createProxyHandler(
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
-  const connectionOf = clientConnections(logger);
+  const connectionOf = clientConnections(logger, policy);
 
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
@@ -65,7 +67,7 @@ export function createProxyHandler(
     };
     const decision = requestFraming(req);
     if (!decision.ok) return refused(decision);
-    const forwarded = upstreamHeaders(conn.stamps, req, decision.framing);
+    const forwarded = upstreamHeaders(conn, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
     const up = http.request({
@@ -171,7 +173,12 @@ export async function proxyCommand(
     running = await runPeerServer(settings, logger, { allowHalfOpen: true });
     running.server.on('peer', (socket: net.Socket) => pipeRaw(socket, upstream, logger));
   } else {
-    const handlers = createProxyHandler(upstream, logger, allowedUpgrades);
+    const handlers = createProxyHandler(
+      upstream,
+      logger,
+      allowedUpgrades,
+      headerPolicy(settings.config.proxy),
+    );
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
     running = await runPeerServer(settings, logger, { http: httpServer });
