@@ -181,7 +181,12 @@ export async function proxyCommand(
     );
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
-    running = await runPeerServer(settings, logger, { http: httpServer });
+    // A client may shut down its sending side right after a complete request (`printf … | socat`,
+    // `nc -N`) and wait for the answer. node:http's default aborts every request in flight when the
+    // client's FIN arrives, and the proxy's answers are never in by then; with half-open sockets it marks
+    // the last response instead and ends the connection once it is written.
+    (httpServer as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    running = await runPeerServer(settings, logger, { http: httpServer, allowHalfOpen: true });
   }
   announce(running.server, `proxy -> ${upstream.label}`);
   await running.stopped;
