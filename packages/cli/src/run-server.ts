@@ -62,15 +62,18 @@ export async function runPeerServer(
   return { server, stopped };
 }
 
-/** What a serving command prints on start: where it listens and a line to try. */
-export function announce(server: PeerServer, what: string): void {
+/**
+ * What a serving command prints on start: where it listens and a line to try. `tryPath` and `note` (proxy)
+ * replace serve's own /whoami, which only serve answers, with a request that says where it goes.
+ */
+export function announce(server: PeerServer, what: string, tryPath = '/whoami', note = ''): void {
   if (!server.listening) return;
   const path = String(server.address());
   const tls = server.tlsAddress();
   const host = tls && (tls.family === 'IPv6' ? `[${tls.address}]` : tls.address);
   // One write, so a reader never sees the first line without the others.
   process.stdout.write(
-    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost/whoami\n` +
+    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost${tryPath}${note}\n` +
       (tls ? `and with mutual TLS (X.509-SVIDs) on ${host}:${tls.port}\n` : ''),
   );
 }

@@ -188,7 +188,12 @@ export async function proxyCommand(
     (httpServer as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     running = await runPeerServer(settings, logger, { http: httpServer, allowHalfOpen: true });
   }
-  announce(running.server, `proxy -> ${upstream.label}`);
+  announce(
+    running.server,
+    `proxy -> ${upstream.label}`,
+    '/',
+    `   # forwarded to ${upstream.label}${opts.raw ? ' as raw bytes' : ' with your identity in X-Peerauth-* headers'}`,
+  );
   await running.stopped;
   return 0;
 }
