@@ -59,6 +59,8 @@ export interface ClientConnection {
   stamps: string[];
   /** Which of the client's headers are dropped (the proxy's, shared by every connection). */
   policy: HeaderPolicy;
+  /** The Host sent for a request without one (see upstreamHost). */
+  defaultHost: string;
   /**
    * Upstream connections serve one client connection only, so whatever an upstream makes of one client's
    * bytes can never be attributed to another client's identity.
@@ -73,6 +75,7 @@ export interface ClientConnection {
 export function clientConnections(
   logger: pino.Logger,
   policy: HeaderPolicy,
+  defaultHost: string,
 ): (socket: net.Socket) => ClientConnection | null {
   const known = new WeakMap<net.Socket, ClientConnection | null>();
   return (socket) => {
@@ -96,7 +99,7 @@ export function clientConnections(
       socket.destroy();
       return null;
     }
-    const conn = { identity, stamps, policy, agent: new UpstreamAgent({ keepAlive: true }) };
+    const conn = { identity, stamps, policy, defaultHost, agent: new UpstreamAgent({ keepAlive: true }) };
     known.set(socket, conn);
     socket.once('close', () => conn.agent.destroy());
     return conn;

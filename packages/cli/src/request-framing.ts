@@ -76,13 +76,14 @@ export function framingHeaders(framing: Framing): string[] {
  * framing, then `upgrade` (the protocols to offer upstream) when given; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
  */
 export function upstreamHeaders(
-  conn: { stamps: string[]; policy: HeaderPolicy },
+  conn: { stamps: string[]; policy: HeaderPolicy; defaultHost: string },
   req: http.IncomingMessage,
   framing: Framing,
   upgrade?: string,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
   // One array, filled in place: this runs for every forwarded request.
   const headers = conn.stamps.slice();
+  if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
   clientHeaders(req.rawHeaders, headers, conn.policy);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.

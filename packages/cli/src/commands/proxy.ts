@@ -12,7 +12,7 @@ import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES, parseAllowedUpgrades } from '../upgrade-protocols.js';
-import { connectOptions, parseUpstream, type Upstream } from '../upstream.js';
+import { connectOptions, parseUpstream, type Upstream, upstreamHost } from '../upstream.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -56,7 +56,7 @@ export function createProxyHandler(
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
-  const connectionOf = clientConnections(logger, policy);
+  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream));
 
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
