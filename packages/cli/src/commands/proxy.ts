@@ -9,7 +9,7 @@ import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
-import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
+import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES, parseAllowedUpgrades } from '../upgrade-protocols.js';
 import { connectOptions, parseUpstream, type Upstream, upstreamHost } from '../upstream.js';
@@ -78,6 +78,9 @@ export function createProxyHandler(
       headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
+    // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
+    // connection whose answer does not say close itself, and the next request would meet a closed socket.
+    if (hasBody(framing)) up.once('socket', spoil);
     up.on('response', (upRes) => {
       // An answer before the whole body went up: the upstream may leave the rest unread.
       if (!up.writableFinished) spoil(up.socket);
