@@ -1,36 +1,14 @@
 import { PeerAuthError } from '@peerauth/core-native';
 import type { Identity, SvidIdentity, UnixIdentity } from '@peerauth/identity';
+import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './header-namespace.js';
 import { identityFields } from './identity-view.js';
 
 /**
- * UnixIdentity headers outside the X-Peerauth- family that upstreams written for other auth proxies
- * (oauth2-proxy, Apache/nginx auth modules, Grafana and the like) read as the caller.
- */
-const FOREIGN_IDENTITY_HEADERS = new Set([
-  'x-forwarded-user',
-  'x-forwarded-groups',
-  'x-forwarded-email',
-  'x-forwarded-preferred-username',
-  'remote-user',
-  'x-remote-user',
-  'x-remote-group',
-  'x-webauth-user',
-  'x-authenticated-user',
-]);
-
-/**
- * True for a request header name in the namespace the proxy owns. CGI, WSGI, PHP and Rack (and several Go
- * and Python frameworks) fold `_` and `-` into one name, so `X_Peerauth_Role` is the same header as
- * `X-Peerauth-Role` to them: names are compared lowercased with `_` read as `-`.
+ * True for a request header name in the namespace the proxy owns by default (the families in
+ * header-namespace.ts, compared by folded name). A configured proxy uses its own HeaderPolicy.
  */
 export function isIdentityHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  const folded = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
-  return (
-    folded.startsWith('x-peerauth-') ||
-    folded.startsWith('x-auth-request-') ||
-    FOREIGN_IDENTITY_HEADERS.has(folded)
-  );
+  return DEFAULT_HEADER_POLICY.drops(name);
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not forwarded.
@@ -44,6 +22,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Connection-specific by definition (RFC 9113 3.2.1), and only meaningful with an h2c upgrade, which the
+  // proxy never forwards.
+  'http2-settings',
 ]);
 
 /** An identity value that no header can carry faithfully: the connection is refused instead. */
@@ -98,8 +79,8 @@ function groupNames(id: UnixIdentity): string[] {
  * header, so no header count limit of an upstream can push them out). Absent means "none" or "unknown":
  * every client copy was removed, so absence cannot be forged either. Throws IdentityValueError.
  */
-export function identityHeaders(id: Identity): string[] {
-  if (id.auth === 'x509-svid') return remoteIdentityHeaders(id);
+export function identityHeaders(id: Identity, remoteAddress?: string | null): string[] {
+  if (id.auth === 'x509-svid') return remoteIdentityHeaders(id, remoteAddress ?? null);
   const f = identityFields(id);
   const out = ['X-Peerauth-Uid', f.uid, 'X-Peerauth-Gid', f.gid];
   if (id.pid !== null) out.push('X-Peerauth-Pid', f.pid);
@@ -119,28 +100,41 @@ export function identityHeaders(id: Identity): string[] {
  * A caller on another machine, authenticated by its X.509-SVID: no uid, gid, pid, groups or username exist
  * for it, so none of those headers is sent (and every client copy is still removed).
  */
-function remoteIdentityHeaders(id: SvidIdentity): string[] {
+function remoteIdentityHeaders(id: SvidIdentity, remoteAddress: string | null): string[] {
   const out: string[] = [];
   if (id.person) out.push('X-Peerauth-Person', headerValue('person', id.person.name));
   out.push('X-Peerauth-Role', headerValue('role', id.role));
   out.push('X-Peerauth-Spiffe-Id', headerValue('SPIFFE ID', id.spiffeId));
   out.push('X-Peerauth-Auth', 'x509-svid');
+  // The address the TCP connection came from, as the kernel reported it; every client copy of these
+  // headers was dropped, so they hold only this hop's knowledge.
+  if (remoteAddress) {
+    const address = remoteAddress.startsWith('::ffff:')
+      ? remoteAddress.slice('::ffff:'.length)
+      : remoteAddress;
+    out.push('X-Forwarded-For', address);
+    out.push('Forwarded', address.includes(':') ? `for="[${address}]"` : `for=${address}`);
+  }
   return out;
 }
 
 /**
  * The client's request headers to send upstream, as a flat raw list so repeated headers and their order
  * survive: without the identity namespace, hop-by-hop headers and Content-Length (the proxy states the
- * framing of every body it forwards itself, see request-framing.ts). `keepUpgrade` keeps Upgrade for an
- * upgrade handshake. The client's Connection never goes: every token in it names a header a hop-by-hop
+ * framing of every body it forwards itself, see request-framing.ts), filtered by `policy`. Upgrade goes too: the proxy writes
+ * the protocols it allows itself (proxy-upgrade.ts). The client's Connection never goes: every token in it names a header a hop-by-hop
  * honouring hop would drop, the stamps included, so the proxy writes its own (see upstreamHeaders).
  */
-export function clientHeaders(rawHeaders: string[], keepUpgrade = false, out: string[] = []): string[] {
+export function clientHeaders(
+  rawHeaders: string[],
+  out: string[] = [],
+  policy: HeaderPolicy = DEFAULT_HEADER_POLICY,
+): string[] {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (isIdentityHeader(name) || lower === 'content-length') continue;
-    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
+    if (lower === 'content-length' || policy.drops(name)) continue;
+    if (HOP_BY_HOP.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   return out;

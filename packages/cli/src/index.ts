@@ -51,7 +51,11 @@ function buildProgram(setCode: (code: number) => void): Command {
             'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
           )
           .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
-          .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)'),
+          .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)')
+          .option(
+            '--allow-upgrade <protocols>',
+            'comma-separated protocols an Upgrade is forwarded for, or none; never h2c (default: websocket)',
+          ),
       ),
       '10000',
     ),

@@ -6,6 +6,7 @@ import type { Identity } from '@peerauth/identity';
 import { auditRejected, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
+import type { HeaderPolicy } from './header-namespace.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');
 
@@ -18,8 +19,33 @@ export function spoil(socket: stream.Duplex | null | undefined): void {
   if (socket) (socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled] = true;
 }
 
+const kGuarded = Symbol('peerauth.guarded');
+
+/**
+ * Gives an upstream socket an 'error' listener for its whole life. node:http listens for a socket's errors
+ * only while a request uses it: between a request's end and the agent taking the socket back it has none
+ * (responseKeepAlive runs before 'free'), so a write that fails there (a client's last body chunk meeting
+ * an upstream that answered and closed: EPIPE) would be an uncaught 'error' that ends the process. The
+ * error itself still reaches the request while one is attached; here it only marks the socket spoiled.
+ */
+export function guardSocket(socket: stream.Duplex | null | undefined): void {
+  const s = socket as (stream.Duplex & { [kGuarded]?: true }) | null | undefined;
+  if (!s || s[kGuarded]) return;
+  s[kGuarded] = true;
+  s.on('error', () => spoil(s));
+}
+
 /** A keep-alive agent that closes a spoiled connection instead of pooling it. */
 class UpstreamAgent extends http.Agent {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: stream.Duplex) => void,
+  ): stream.Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    guardSocket(socket);
+    return socket;
+  }
+
   override keepSocketAlive(socket: stream.Duplex): boolean {
     if ((socket as stream.Duplex & { [kSpoiled]?: true })[kSpoiled]) return false;
     return (super.keepSocketAlive as (s: stream.Duplex) => boolean)(socket);
@@ -31,6 +57,10 @@ export interface ClientConnection {
   identity: Identity;
   /** The identity headers, computed once: the identity of a connection never changes. */
   stamps: string[];
+  /** Which of the client's headers are dropped (the proxy's, shared by every connection). */
+  policy: HeaderPolicy;
+  /** The Host sent for a request without one (see upstreamHost). */
+  defaultHost: string;
   /**
    * Upstream connections serve one client connection only, so whatever an upstream makes of one client's
    * bytes can never be attributed to another client's identity.
@@ -42,7 +72,11 @@ export interface ClientConnection {
  * The state of each client connection, made on its first request; null (and the connection destroyed, with
  * a log line) when its identity cannot be sent as headers.
  */
-export function clientConnections(logger: pino.Logger): (socket: net.Socket) => ClientConnection | null {
+export function clientConnections(
+  logger: pino.Logger,
+  policy: HeaderPolicy,
+  defaultHost: string,
+): (socket: net.Socket) => ClientConnection | null {
   const known = new WeakMap<net.Socket, ClientConnection | null>();
   return (socket) => {
     const seen = known.get(socket);
@@ -57,7 +91,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
     }
     let stamps: string[];
     try {
-      stamps = identityHeaders(identity);
+      stamps = identityHeaders(identity, socket.remoteAddress);
     } catch (err) {
       if (!(err instanceof IdentityValueError)) throw err;
       auditRejected(logger, null, identity, formatError(err), null);
@@ -65,7 +99,7 @@ export function clientConnections(logger: pino.Logger): (socket: net.Socket) => 
       socket.destroy();
       return null;
     }
-    const conn = { identity, stamps, agent: new UpstreamAgent({ keepAlive: true }) };
+    const conn = { identity, stamps, policy, defaultHost, agent: new UpstreamAgent({ keepAlive: true }) };
     known.set(socket, conn);
     socket.once('close', () => conn.agent.destroy());
     return conn;

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { clientHeaders } from './forwarded-headers.js';
+import type { HeaderPolicy } from './header-namespace.js';
 
 /**
  * More request header fields than this get 431, as in Python's http.server and gunicorn: an upstream that
@@ -53,10 +54,14 @@ export function requestFraming(req: http.IncomingMessage): FramingDecision {
       return { ok: false, status: 400, reason: 'invalid Content-Length' };
     framing = { kind: 'length', length };
   }
-  const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
-  if (hasBody && NO_BODY_METHODS.has(method))
+  if (hasBody(framing) && NO_BODY_METHODS.has(method))
     return { ok: false, status: 400, reason: `a ${method} request may not carry a body` };
   return { ok: true, framing };
+}
+
+/** True when the request sends body bytes upstream. */
+export function hasBody(framing: Framing): boolean {
+  return framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
 }
 
 /** The framing header to send upstream, to append to the forwarded headers. */
@@ -68,21 +73,26 @@ export function framingHeaders(framing: Framing): string[] {
 
 /**
  * The full header list for the upstream: identity headers first, then the client's (filtered), then the
- * framing; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
+ * framing, then `upgrade` (the protocols to offer upstream) when given; or a 431 refusal when that is more than MAX_REQUEST_HEADERS fields.
  */
 export function upstreamHeaders(
-  stamps: string[],
+  conn: { stamps: string[]; policy: HeaderPolicy; defaultHost: string },
   req: http.IncomingMessage,
   framing: Framing,
-  keepUpgrade = false,
+  upgrade?: string,
 ): { ok: true; headers: string[] } | ({ ok: false } & Refusal) {
   // One array, filled in place: this runs for every forwarded request.
-  const headers = stamps.slice();
-  clientHeaders(req.rawHeaders, keepUpgrade, headers);
+  const headers = conn.stamps.slice();
+  if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
+  clientHeaders(req.rawHeaders, headers, conn.policy);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
-  // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed;
-  // an ordinary request gets keep-alive or close from http.request.
-  if (keepUpgrade) headers.push('Connection', 'Upgrade');
+  // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.
+  if (upgrade !== undefined) headers.push('Upgrade', upgrade, 'Connection', 'Upgrade');
+  // A request with a body is the last on its upstream connection, asked before the upstream answers: an
+  // upstream that does not read a body it did not want (http.server, werkzeug) parses the body as its next
+  // request as soon as it has answered, so deciding not to reuse the connection afterwards is too late.
+  // Bodiless requests leave nothing behind and keep the connection alive (see the README's cost figures).
+  else if (hasBody(framing)) headers.push('Connection', 'close');
   if (headers.length / 2 > MAX_REQUEST_HEADERS)
     return {
       ok: false,

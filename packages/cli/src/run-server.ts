@@ -70,14 +70,19 @@ function definedOnly<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What a serving command prints on start: where it listens and a line to try. */
-export function announce(server: PeerServer, what: string): void {
+/**
+ * What a serving command prints on start: where it listens and a line to try. `tryPath` and `note` (proxy)
+ * replace serve's own /whoami, which only serve answers, with a request that says where it goes.
+ */
+export function announce(server: PeerServer, what: string, tryPath = '/whoami', note = ''): void {
   if (!server.listening) return;
   const address = server.address();
   // A TCP socket handed over by systemd: host:port, and a curl line to match.
   if (address !== null && typeof address === 'object') {
     const where = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    process.stdout.write(`peerauth ${what} listening on ${where}\ntry: curl http://${where}/whoami\n`);
+    process.stdout.write(
+      `peerauth ${what} listening on ${where}\ntry: curl http://${where}${tryPath}${note}\n`,
+    );
     return;
   }
   const path = String(address);
@@ -85,7 +90,7 @@ export function announce(server: PeerServer, what: string): void {
   const host = tls && (tls.family === 'IPv6' ? `[${tls.address}]` : tls.address);
   // One write, so a reader never sees the first line without the others.
   process.stdout.write(
-    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost/whoami\n` +
+    `peerauth ${what} listening on ${path}\ntry: curl --unix-socket ${path} http://localhost${tryPath}${note}\n` +
       (tls ? `and with mutual TLS (X.509-SVIDs) on ${host}:${tls.port}\n` : ''),
   );
 }

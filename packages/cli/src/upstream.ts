@@ -34,3 +34,14 @@ export function parseUpstream(value: string): Upstream {
 export function connectOptions(u: Upstream): { host: string; port: number } | { path: string } {
   return u.kind === 'unix' ? { path: u.socketPath } : { host: u.host, port: u.port };
 }
+
+/**
+ * The Host an upstream gets for a request whose client sent none (HTTP/1.0 allows that; the proxy speaks
+ * HTTP/1.1 upstream, where it is required): the upstream's own address, as nginx ($proxy_host) and Go's
+ * ReverseProxy send; `localhost` for a Unix socket.
+ */
+export function upstreamHost(u: Upstream): string {
+  if (u.kind === 'unix') return 'localhost';
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return u.port === 80 ? host : `${host}:${u.port}`;
+}

@@ -38,6 +38,15 @@ const IDENTITY_NAMES = [
   'x-remote-group',
   'x-webauth-user',
   'x-authenticated-user',
+  'remote-groups',
+  'x-remote-extra-scopes',
+  'x-webauth-role',
+  'x-forwarded-access-token',
+  'x-forwarded-client-cert',
+  'x-ssl-client-s-dn',
+  'x-forwarded-for',
+  'forwarded',
+  'x-real-ip',
 ];
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
@@ -72,7 +81,12 @@ export function generate(seed: number, count: number): GeneratedConnection[] {
   const chance = (p: number) => rand() < p;
 
   const spell = (name: string): string =>
-    [...name].map((c) => (c === '-' && chance(0.4) ? '_' : chance(0.3) ? c.toUpperCase() : c)).join('');
+    // `_` is what WSGI and Rack fold `-` into; `.`, `~` and `+` what PHP and CGI fold too.
+    [...name]
+      .map((c) =>
+        c === '-' && chance(0.4) ? pick(['_', '_', '.', '~', '+']) : chance(0.3) ? c.toUpperCase() : c,
+      )
+      .join('');
   const forgedHeaders = (): string => {
     let out = '';
     const n = chance(0.2) ? 0 : 1 + Math.floor(rand() * 6);

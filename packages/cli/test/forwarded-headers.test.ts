@@ -7,6 +7,7 @@ import {
   identityHeaders,
   isIdentityHeader,
 } from '../src/forwarded-headers.js';
+import { foldHeaderName, headerPolicy } from '../src/header-namespace.js';
 
 function identity(over: Partial<UnixIdentity> = {}): UnixIdentity {
   return {
@@ -27,17 +28,58 @@ function identity(over: Partial<UnixIdentity> = {}): UnixIdentity {
 }
 
 describe('the header namespace', () => {
-  it('folds case and _ into -', () => {
+  it('compares names folded as CGI, PHP and lighttpd fold them: case, and every other character a separator', () => {
     for (const name of [
       'X_Peerauth_Role',
       'x-peerauth-new',
       'X-AUTH-REQUEST-EMAIL',
       'Remote_User',
       'x_webauth_user',
+      'X.Peerauth.User',
+      'X~Peerauth~Role',
+      'X+Peerauth+Person',
+      'x--peerauth__uid',
+      '-X-Peerauth-Role',
+      'Remote-Groups',
+      'X-Remote-Extra-Scopes',
+      'X-Webauth-Email',
+      'X-Forwarded-Access-Token',
+      'X-Forwarded-Client-Cert',
+      'X-SSL-Client-S-DN',
+      'X-Forwarded-Tls-Client-Cert-Info',
+      'Forwarded',
+      'X-Forwarded-For',
+      'X_Real_IP',
+      'Cf-Access-Authenticated-User-Email',
+      'X-Goog-Authenticated-User-Email',
+      'X-MS-CLIENT-PRINCIPAL-NAME',
+      'X-Amzn-Oidc-Identity',
+      'Tailscale-User-Login',
+      'X-Pomerium-Claim-Email',
     ])
       expect(isIdentityHeader(name), name).toBe(true);
-    for (const name of ['x-peerauthrole', 'x-forwarded-for', 'remote-address', 'x-request-id'])
+    for (const name of ['x-peerauthrole', 'xpeerauth-user', 'x-request-id', 'remoteuser', 'accept'])
       expect(isIdentityHeader(name), name).toBe(false);
+  });
+
+  it('foldHeaderName makes every run of other characters one separator, trimmed', () => {
+    expect(foldHeaderName('X~Peerauth..User_')).toBe('x-peerauth-user');
+    expect(foldHeaderName('__')).toBe('');
+  });
+
+  it('proxy.dropHeaders adds names and prefixes; proxy.forwardHeaders forwards only those (and Host)', () => {
+    const drop = headerPolicy({ dropHeaders: ['X-Acme-User', 'X-Tenant-*'] });
+    expect(drop.drops('x_acme_user')).toBe(true);
+    expect(drop.drops('X-Tenant.Id')).toBe(true);
+    expect(drop.drops('X-Tenantx')).toBe(false);
+    expect(drop.drops('Accept')).toBe(false);
+    const only = headerPolicy({ forwardHeaders: ['Accept', 'X-App-*', 'X-Peerauth-*'] });
+    expect(only.drops('accept')).toBe(false);
+    expect(only.drops('Host')).toBe(false);
+    expect(only.drops('X-App-Trace')).toBe(false);
+    expect(only.drops('Cookie')).toBe(true);
+    // The built-in families are never forwarded, even when listed.
+    expect(only.drops('X-Peerauth-Role')).toBe(true);
   });
 
   it('clientHeaders drops the namespace, hop-by-hop headers and Content-Length, keeping order', () => {

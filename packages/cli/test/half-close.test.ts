@@ -2,6 +2,7 @@
 // still get the whole reply: exec gives the child EOF on stdin, proxy --raw sends FIN to the upstream,
 // and the other direction stays open until it ends.
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,5 +126,44 @@ describe('half-close: peerauth proxy --raw', () => {
         expect((await send(cli.socket, '')).trim()).toBe('0');
       },
     );
+  }
+});
+
+describe('half-close: peerauth proxy (HTTP)', () => {
+  let dir: string;
+  let upstream: http.Server;
+  let cli: RunningCli;
+  beforeAll(async () => {
+    dir = tempDir();
+    const upstreamPath = path.join(dir, 'up.sock');
+    // Answers a moment later, as any upstream that does some work: the answer comes after the client's FIN.
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end(`answer for ${req.url}\n`), 50));
+    });
+    await new Promise<void>((resolve) => upstream.listen(upstreamPath, resolve));
+    cli = await startCli(['proxy', '--upstream', `unix:${upstreamPath}`], path.join(dir, 'p.sock'));
+  });
+  afterAll(async () => {
+    await cli?.stop();
+    upstream?.closeAllConnections();
+    await new Promise((resolve) => upstream?.close(resolve));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, send] of clients) {
+    it(`${name}: a complete request, then FIN: the answer comes back and the connection closes`, async () => {
+      const out = await send(cli.socket, 'GET /half HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(out).toMatch(/^HTTP\/1\.1 200 /);
+      expect(out).toContain('answer for /half');
+    });
+    it(`${name}: two pipelined requests, then FIN: both answers come back`, async () => {
+      const out = await send(
+        cli.socket,
+        'GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi',
+      );
+      expect(out).toContain('answer for /one');
+      expect(out).toContain('answer for /two');
+    });
   }
 });

@@ -62,8 +62,8 @@ describeAsRoot('peerauth proxy: the Connection header is the proxy’s own', () 
       expect(up.seen.map((r) => r.path)).toEqual(['/ws']);
       const [req] = up.seen;
       expect(valuesOf(req!.headers, 'connection')).toEqual(['Upgrade']);
-      // Upgrade lists protocols, not header names: it goes as the client sent it.
-      expect(valuesOf(req!.headers, 'upgrade')).toEqual(['websocket, X-Peerauth-Groups']);
+      // Upgrade lists protocols, not header names: only the allowed ones (websocket) are offered upstream.
+      expect(valuesOf(req!.headers, 'upgrade')).toEqual(['websocket']);
       for (const name of ['keep-alive', 'te', 'trailer', 'proxy-connection'])
         expect(valuesOf(req!.headers, name), name).toEqual([]);
       expectStamps(req!, ownStamps());

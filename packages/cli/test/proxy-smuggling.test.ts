@@ -285,7 +285,8 @@ describeAsRoot('peerauth proxy: Upgrade goes raw only after 101', () => {
       });
       try {
         const out = await smuggleAfterUpgrade(upstream, request);
-        expect(statusLines(out)[0]).toBe('400');
+        // h2c is never offered upstream: the upstream sees an ordinary request and answers it.
+        expect(statusLines(out)[0]).toBe(name === 'h2c' ? '200' : '400');
       } finally {
         await upstream.close();
       }

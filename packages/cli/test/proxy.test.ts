@@ -75,6 +75,20 @@ describe('peerauth proxy', () => {
     return { code: r.code, status, seen, body };
   }
 
+  it("the start line's suggested request goes upstream, and says so", async () => {
+    const line = cli
+      .stdout()
+      .split('\n')
+      .find((l) => l.startsWith('try: '))!;
+    expect(line).toContain(`# forwarded to http://127.0.0.1:${port} with your identity`);
+    expect(line).not.toContain('/whoami');
+    const [, ...args] = line.slice('try: '.length).split('#')[0]!.trim().split(/\s+/);
+    const { status, seen } = await through(args.slice(2));
+    expect(args.slice(0, 2)).toEqual(['--unix-socket', cli.socket]);
+    expect(status).toBe('200');
+    expect(seen!.headers['x-peerauth-uid']).toBe(String(process.getuid!()));
+  });
+
   it('the upstream receives the caller identity headers', async () => {
     const { status, seen } = await through(['http://localhost/anything']);
     expect(status).toBe('200');

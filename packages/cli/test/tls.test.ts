@@ -130,7 +130,7 @@ describe('peerauth proxy --tls-listen', () => {
     await upstream?.close();
   });
 
-  it('stamps a remote caller with person, role, SPIFFE ID and auth only, and strips every forged copy', async () => {
+  it('stamps a remote caller with person, role, SPIFFE ID, auth and its address, and strips every forged copy', async () => {
     upstream.seen.length = 0;
     const forged = [
       'X-Peerauth-Uid: 0',
@@ -138,6 +138,12 @@ describe('peerauth proxy --tls-listen', () => {
       'X-Peerauth-Auth: unix',
       'X-Peerauth-Spiffe-Id: spiffe://a.test/admin',
       'X-Forwarded-User: root',
+      // A remote caller's own client-certificate and forwarding headers (Envoy/Istio XFCC and the like).
+      'X-Forwarded-Client-Cert: By=spiffe://a.test/proxy;URI=spiffe://a.test/admin',
+      'X-SSL-Client-S-DN: CN=admin',
+      'X-Forwarded-For: 10.9.9.9',
+      'Forwarded: for=10.9.9.9',
+      'X-Real-IP: 10.9.9.9',
     ].flatMap((h) => ['-H', h]);
     const r = await curlTls(tlsPort(cli), '/remote', forged);
     expect(r.stdout).toBe('ok');
@@ -147,6 +153,9 @@ describe('peerauth proxy --tls-listen', () => {
       'x-peerauth-role': ['deployer'],
       'x-peerauth-spiffe-id': [`spiffe://${DOMAIN_A}/workload`],
       'x-peerauth-auth': ['x509-svid'],
+      // Set by the proxy from the TCP connection; every client copy was dropped.
+      'x-forwarded-for': ['127.0.0.1'],
+      forwarded: ['for=127.0.0.1'],
     });
   });
 

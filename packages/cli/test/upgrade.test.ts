@@ -33,8 +33,9 @@ describe('peerauth proxy: upgrades and --raw', () => {
     upstream = await startUpgradeUpstream(path.join(dir, 'up.sock'));
     echoServer = net.createServer((s) => s.pipe(s));
     await new Promise<void>((r) => echoServer.listen(path.join(dir, 'echo.sock'), () => r()));
+    // "echo" is this test's own protocol: not websocket, so the operator allows it.
     proxy = await startCli(
-      ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
+      ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`, '--allow-upgrade', 'echo'],
       path.join(dir, 'p.sock'),
     );
     raw = await startCli(

@@ -57,6 +57,15 @@ export interface IdentityConfig {
   /** The trust domains remote peers may come from, each with the file of its X.509 bundle (or none: see bundle). */
   trustDomains: Record<string, TrustDomainConfig>;
   lookupFailure: LookupFailureMode;
+  /** `peerauth proxy` only: what it does with the client's request headers (see the CLI README). */
+  proxy?: ProxyConfig;
+}
+
+export interface ProxyConfig {
+  /** More client header names to drop, beside the built-in families; `X-Acme-*` drops a prefix. */
+  dropHeaders?: string[];
+  /** When set, the only client headers forwarded (names, or prefixes as `X-Acme-*`); everything else is dropped. */
+  forwardHeaders?: string[];
 }
 
 export interface SpiffeMapRule {
@@ -87,7 +96,9 @@ const TOP_LEVEL_KEYS = [
   'spiffeMaps',
   'trustDomains',
   'lookupFailure',
+  'proxy',
 ];
+const PROXY_KEYS = ['dropHeaders', 'forwardHeaders'];
 const USER_MAP_KEYS = ['systemUser', 'person', 'ignoreCase'];
 const SPIFFE_MAP_KEYS = ['spiffeId', 'person', 'ignoreCase'];
 const TRUST_DOMAIN_KEYS = ['bundle'];
@@ -122,6 +133,20 @@ const spiffeMapSchema = z.strictObject({
 // No bundle: the server takes the domain's bundle from the SPIFFE Workload API (tls.workloadApi).
 const trustDomainSchema = z.strictObject({ bundle: nonEmpty.optional() });
 
+// A header field name (RFC 9110 token), optionally ending in `*` for a prefix.
+const headerPattern = z
+  .string()
+  .regex(
+    /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
+    'must be a header name (letters, digits, -), or a prefix ending in *',
+  )
+  .refine((v) => !v.slice(0, -1).includes('*'), 'only a trailing * is allowed (a prefix)');
+
+const proxySchema = z.strictObject({
+  dropHeaders: z.array(headerPattern).optional(),
+  forwardHeaders: z.array(headerPattern).optional(),
+});
+
 const configSchema = z.strictObject({
   $schema: z.string().optional(),
   trustDomain: z.string().default(DEFAULT_TRUST_DOMAIN),
@@ -140,6 +165,7 @@ const configSchema = z.strictObject({
       error: 'must be "reject" (refuse the peer) or "fallback" (treat as no entry)',
     })
     .default('reject'),
+  proxy: proxySchema.optional(),
 });
 
 type Segment = string | number;
@@ -170,7 +196,9 @@ function zodIssues(error: z.ZodError): RawIssue[] {
             ? SPIFFE_MAP_KEYS
             : path[0] === 'trustDomains'
               ? TRUST_DOMAIN_KEYS
-              : USER_MAP_KEYS;
+              : path[0] === 'proxy'
+                ? PROXY_KEYS
+                : USER_MAP_KEYS;
       for (const key of issue.keys) {
         out.push({ path: [...path, key], message: `unknown field${didYouMean(key, known)}` });
       }
@@ -443,6 +471,7 @@ const FIELD_ORDER = [
   ...USER_MAP_KEYS,
   'spiffeId',
   ...TRUST_DOMAIN_KEYS,
+  ...PROXY_KEYS,
 ];
 
 function compareSegments(a: Segment[], b: Segment[]): number {
@@ -510,6 +539,11 @@ function freezeConfig(config: IdentityConfig): IdentityConfig {
   Object.freeze(config.spiffeMaps);
   for (const domain of Object.values(config.trustDomains)) Object.freeze(domain);
   Object.freeze(config.trustDomains);
+  if (config.proxy) {
+    if (config.proxy.dropHeaders) Object.freeze(config.proxy.dropHeaders);
+    if (config.proxy.forwardHeaders) Object.freeze(config.proxy.forwardHeaders);
+    Object.freeze(config.proxy);
+  }
   return Object.freeze(config);
 }
 

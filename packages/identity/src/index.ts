@@ -10,6 +10,7 @@ export {
   MAX_CONFIG_BYTES,
   type ParsedIdentityConfig,
   type Person,
+  type ProxyConfig,
   parseIdentityConfig,
   validateIdentityConfig,
 } from './config.js';

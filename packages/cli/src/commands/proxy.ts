@@ -1,15 +1,18 @@
 import http from 'node:http';
 import net from 'node:net';
+import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
+import { DEFAULT_HEADER_POLICY, type HeaderPolicy, headerPolicy } from '../header-namespace.js';
 import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
-import { type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
+import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
-import { connectOptions, parseUpstream, type Upstream } from '../upstream.js';
+import { DEFAULT_UPGRADES, parseAllowedUpgrades } from '../upgrade-protocols.js';
+import { connectOptions, parseUpstream, type Upstream, upstreamHost } from '../upstream.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -22,6 +25,11 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+function clientLogFields(socket: net.Socket): Record<string, unknown> {
+  const identity = peerOf(socket);
+  return identity ? peerLogFields(identity) : {};
 }
 
 function refuse(res: http.ServerResponse, status: number, reason: string): void {
@@ -38,6 +46,8 @@ function refuse(res: http.ServerResponse, status: number, reason: string): void 
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
+  allowedUpgrades: ReadonlySet<string> = new Set(DEFAULT_UPGRADES),
+  policy: HeaderPolicy = DEFAULT_HEADER_POLICY,
 ): {
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
@@ -46,9 +56,9 @@ export function createProxyHandler(
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
-  const connectionOf = clientConnections(logger);
+  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream));
 
-  const request: http.RequestListener = (req, res) => {
+  const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
     const refused = ({ status, reason }: Refusal) => {
@@ -57,7 +67,7 @@ export function createProxyHandler(
     };
     const decision = requestFraming(req);
     if (!decision.ok) return refused(decision);
-    const forwarded = upstreamHeaders(conn.stamps, req, decision.framing);
+    const forwarded = upstreamHeaders(conn, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
     const up = http.request({
@@ -68,12 +78,27 @@ export function createProxyHandler(
       headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
+    // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
+    // connection whose answer does not say close itself, and the next request would meet a closed socket.
+    if (hasBody(framing)) up.once('socket', spoil);
     up.on('response', (upRes) => {
       // An answer before the whole body went up: the upstream may leave the rest unread.
       if (!up.writableFinished) spoil(up.socket);
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-      upRes.pipe(res);
       upRes.on('error', (err) => res.destroy(err));
+      try {
+        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
+      } catch (err) {
+        // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
+        // upstream's answer cannot be relayed faithfully.
+        spoil(up.socket);
+        up.destroy();
+        logger.warn(
+          { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(conn.identity) },
+          'upstream response not relayable',
+        );
+        return badGateway(res, upstream, err as Error);
+      }
+      upRes.pipe(res);
     });
     up.on('error', (err) => {
       spoil(up.socket);
@@ -98,7 +123,29 @@ export function createProxyHandler(
     }
   };
 
-  return { request, upgrade: createUpgradeHandler(target, upstream, logger, connectionOf) };
+  // A throw here would escape into node:http's parser callback and end the process for every user: what
+  // node:http's client refuses of a request its server accepted is refused instead, with a log line.
+  const request: http.RequestListener = (req, res) => {
+    try {
+      forward(req, res);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, ...clientLogFields(req.socket) }, 'request refused');
+      if (res.headersSent) res.destroy();
+      else refuse(res, 400, 'the request cannot be forwarded');
+    }
+  };
+  const upgrade = createUpgradeHandler(target, upstream, logger, connectionOf, allowedUpgrades);
+  return {
+    request,
+    upgrade: (req, socket, head) => {
+      try {
+        upgrade(req, socket, head);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, ...clientLogFields(socket) }, 'upgrade refused');
+        socket.destroy();
+      }
+    },
+  };
 }
 
 /**
@@ -118,9 +165,10 @@ function pipeRaw(socket: net.Socket, upstream: Upstream, logger: pino.Logger): v
 }
 
 export async function proxyCommand(
-  opts: CommonOptions & { upstream: string; raw?: boolean },
+  opts: CommonOptions & { upstream: string; raw?: boolean; allowUpgrade?: string },
 ): Promise<number> {
   const upstream = parseUpstream(opts.upstream);
+  const allowedUpgrades = parseAllowedUpgrades(opts.allowUpgrade);
   // Each connection holds its client's socket and one to the upstream.
   const settings = await serverSettings(opts, { fdsPerConnection: 2, idleTimeoutMs: 10_000 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
@@ -129,12 +177,27 @@ export async function proxyCommand(
     running = await runPeerServer(settings, logger, { allowHalfOpen: true });
     running.server.on('peer', (socket: net.Socket) => pipeRaw(socket, upstream, logger));
   } else {
-    const handlers = createProxyHandler(upstream, logger);
+    const handlers = createProxyHandler(
+      upstream,
+      logger,
+      allowedUpgrades,
+      headerPolicy(settings.config.proxy),
+    );
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
-    running = await runPeerServer(settings, logger, { http: httpServer });
+    // A client may shut down its sending side right after a complete request (`printf … | socat`,
+    // `nc -N`) and wait for the answer. node:http's default aborts every request in flight when the
+    // client's FIN arrives, and the proxy's answers are never in by then; with half-open sockets it marks
+    // the last response instead and ends the connection once it is written.
+    (httpServer as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    running = await runPeerServer(settings, logger, { http: httpServer, allowHalfOpen: true });
   }
-  announce(running.server, `proxy -> ${upstream.label}`);
+  announce(
+    running.server,
+    `proxy -> ${upstream.label}`,
+    '/',
+    `   # forwarded to ${upstream.label}${opts.raw ? ' as raw bytes' : ' with your identity in X-Peerauth-* headers'}`,
+  );
   await running.stopped;
   return 0;
 }
