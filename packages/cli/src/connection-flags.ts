@@ -32,7 +32,8 @@ export const DEFAULT_RESERVED_CONNECTIONS = 3;
 /** Descriptors kept aside from the total for the process itself: logs, config, the pool, the listeners. */
 const FDS_KEPT = 64;
 
-export function addConnectionOptions(cmd: Command, idleDefault: string): Command {
+/** `idleDefault`: the flag's default as help shows it, or a text for a default the command decides itself. */
+export function addConnectionOptions(cmd: Command, idleDefault: string | { describe: string }): Command {
   return cmd
     .option(
       '--max-connections-per-uid <n>',
@@ -49,8 +50,8 @@ export function addConnectionOptions(cmd: Command, idleDefault: string): Command
     )
     .option(
       '--idle-timeout <ms>',
-      'close a connection that sent nothing for this long; 0 for never',
-      idleDefault,
+      `close a connection that sent nothing for this long; 0 for never${typeof idleDefault === 'string' ? '' : ` (default: ${idleDefault.describe})`}`,
+      typeof idleDefault === 'string' ? idleDefault : undefined,
     );
 }
 

@@ -57,7 +57,8 @@ function buildProgram(setCode: (code: number) => void): Command {
             'comma-separated protocols an Upgrade is forwarded for, or none; never h2c (default: websocket)',
           ),
       ),
-      '10000',
+      // With --raw the upstream may speak first and its client only listen, as for exec.
+      { describe: '10000; 0 with --raw' },
     ),
   ).action(run((opts) => proxyCommand(opts)));
 

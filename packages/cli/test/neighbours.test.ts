@@ -122,7 +122,8 @@ describeAsRoot('noisy neighbours: one user holding connections', () => {
     await hold(cli.socket, 60);
     const reason = `only the 3 reservedConnections of maxConnections (40) are left, kept for root and the server's own user: 37 admitted connections are open`;
     await waitFor(() => audit(cli).filter((l) => l.reason === reason).length === 60 - 37, 30_000);
-    expect(await whoamiAs(cli.socket, VICTIM)).toBe('000');
+    // Refused after its identity is known: serve answers 403 (refusal 'http') and closes.
+    expect(await whoamiAs(cli.socket, VICTIM)).toBe('403');
     expect(await whoamiAs(cli.socket, undefined)).toBe('200');
     expect(await cli.stop()).toBe(0);
   }, 60_000);

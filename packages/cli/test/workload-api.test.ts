@@ -142,6 +142,9 @@ describe('peerauth proxy --workload-api', () => {
       'x-peerauth-role': ['deployer'],
       'x-peerauth-spiffe-id': [`spiffe://${DOMAIN_A}/workload`],
       'x-peerauth-auth': ['x509-svid'],
+      // The proxy sets the remote caller's address itself (any client-sent copy is dropped).
+      'x-forwarded-for': ['127.0.0.1'],
+      forwarded: ['for=127.0.0.1'],
     });
     expect(serverAgent.refusedWithoutHeader + callerAgent.refusedWithoutHeader).toBe(0);
   });

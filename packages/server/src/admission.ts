@@ -236,7 +236,8 @@ export class Admission {
     if (this.perUid !== null) {
       const refused = this.perUid.take(socket, credentials.uid);
       if (refused !== null) {
-        this.reject(socket, unixPeer(credentials), null, refused, start, 'connection limit reached');
+        // Destroyed at once, never answered: a 403 would keep the descriptor this limit exists to bound.
+        this.reject(socket, unixPeer(credentials), null, refused, start, null);
         return;
       }
     }

@@ -34,6 +34,9 @@ export function refuseWithHttp(socket: net.Socket, why: RefusalClass): void {
     if (received > DRAIN_BYTES) socket.destroy();
   });
   socket.once('end', () => socket.destroy());
-  socket.setTimeout(DRAIN_MS, () => socket.destroy());
+  // A fixed deadline, not an inactivity timeout: a client trickling bytes must not keep the descriptor.
+  const deadline = setTimeout(() => socket.destroy(), DRAIN_MS);
+  deadline.unref();
+  socket.once('close', () => clearTimeout(deadline));
   socket.resume();
 }

@@ -42,6 +42,8 @@ export class WorkloadMaterial {
   private source: X509Source | null = null;
   private served = '';
   private domains = '';
+  /** The bundle set the listener's context was last built from (load() returns before the context is built). */
+  private inService: TrustBundleSet = NO_BUNDLES;
 
   constructor(options: WorkloadMaterialOptions) {
     this.options = options;
@@ -67,45 +69,51 @@ export class WorkloadMaterial {
     const { svid } = await source.ready;
     const served = this.serverSvid(svid);
     this.served = svid.certificatePem;
+    this.inService = this.bundles;
     this.checkDomains();
     return served;
   }
 
   watch(): void {
-    const { logger, endpoint } = this.options;
     const source = this.source;
     if (!source) return;
-    let bundles = this.bundles;
+    // What arrived between load() and now (the listen in between) had no listener yet.
+    this.followBundles();
+    this.followSvid(source.getSvid());
     source.on('update', ({ svid }) => {
       this.checkDomains();
-      if (this.bundles !== bundles) {
-        bundles = this.bundles;
-        this.options.onBundles();
-      }
-      if (svid.certificatePem === this.served) return;
-      let next: ServerSvid;
-      try {
-        next = this.serverSvid(svid);
-      } catch (err) {
-        logger.warn(
-          { endpoint, err },
-          'an SVID from the Workload API cannot be used; keeping the previous one',
-        );
-        return;
-      }
-      this.options.onSvid(next);
-      this.served = svid.certificatePem;
-      logger.info(
-        { endpoint, spiffeId: next.spiffeId, validTo: next.validTo },
-        'the Workload API rotated the server SVID',
-      );
+      this.followBundles();
+      this.followSvid(svid);
     });
-    source.on('error', (err) =>
+  }
+
+  /** An SVID other than the one served: check it and put it in service, or keep the previous one. */
+  private followSvid(svid: X509Svid): void {
+    if (svid.certificatePem === this.served) return;
+    const { logger, endpoint } = this.options;
+    let next: ServerSvid;
+    try {
+      next = this.serverSvid(svid);
+    } catch (err) {
       logger.warn(
         { endpoint, err },
-        'Workload API problem; the SVID and bundles in service stay until it recovers',
-      ),
+        'an SVID from the Workload API cannot be used; keeping the previous one',
+      );
+      return;
+    }
+    this.options.onSvid(next);
+    this.served = svid.certificatePem;
+    logger.info(
+      { endpoint, spiffeId: next.spiffeId, validTo: next.validTo },
+      'the Workload API rotated the server SVID',
     );
+  }
+
+  /** A bundle set other than the one the listener's context holds: have the listener rebuild it. */
+  private followBundles(): void {
+    if (this.bundles === this.inService) return;
+    this.inService = this.bundles;
+    this.options.onBundles();
   }
 
   close(): void {

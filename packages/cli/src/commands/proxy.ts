@@ -170,7 +170,7 @@ export async function proxyCommand(
   const upstream = parseUpstream(opts.upstream);
   const allowedUpgrades = parseAllowedUpgrades(opts.allowUpgrade);
   // Each connection holds its client's socket and one to the upstream.
-  const settings = await serverSettings(opts, { fdsPerConnection: 2, idleTimeoutMs: 10_000 });
+  const settings = await serverSettings(opts, { fdsPerConnection: 2, idleTimeoutMs: opts.raw ? 0 : 10_000 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
   let running: RunningServer | undefined;
   if (opts.raw) {
