@@ -13,6 +13,7 @@ import {
   removeManyGroupsUser,
 } from '../../../test-fixtures/many-groups.js';
 import { type NssFault, nssFaultEnv } from '../../../test-fixtures/nss-fault.js';
+import { readableCopy } from '../../../test-fixtures/readable.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
 import { describeWithTools } from '../../../test-fixtures/tools.js';
 import {
@@ -35,7 +36,8 @@ const FAULTS: NssFault[] = [
   { call: 'getpwuid_r', key: `${STUCK_FIRST}-${STUCK_FIRST + 99}`, action: 'sleep8000' },
   { call: 'getpwuid_r', key: `${OWNER.base}-${OWNER.base + OWNER.count - 1}`, action: 'sleep8000' },
 ];
-const LOOP = path.join(fixtures, 'connect-loop.mjs');
+// Run as other uids: a world-readable copy, since the checkout may sit in a directory only root can enter.
+const LOOP = readableCopy(path.join(fixtures, 'connect-loop.mjs'));
 
 function rejections(stderr: string): { peerUid: number; reason: string }[] {
   return stderr
