@@ -46,6 +46,11 @@ interface Kind {
   emptyDropped?: boolean;
   /** A process per request (CGI): a third of the requests, to keep the run short. */
   slow?: boolean;
+  /**
+   * A WebSocket upgrade without a valid handshake (no Sec-WebSocket-Key) is answered by the server itself,
+   * never handed to the application that records requests (hypercorn): it reaches the upstream unseen.
+   */
+  websocketUnseen?: boolean;
 }
 
 const kinds: Kind[] = [
@@ -67,6 +72,7 @@ const kinds: Kind[] = [
     tools: [hypercorn],
     bodies: true,
     start: () => startHypercornUpstream(hypercorn.command!),
+    websocketUnseen: true,
   },
 ];
 
@@ -126,7 +132,8 @@ describe.skipIf(!isLinux)('peerauth proxy differential test', () => {
           for (const c of conns) {
             if (c.requests.some((g) => g.breaks)) continue;
             for (const g of c.requests) {
-              if (g.outcome === 'forward')
+              const unseen = kind.websocketUnseen && g.bytes.includes('\r\nUpgrade: websocket\r\n');
+              if (g.outcome === 'forward' && !unseen)
                 expect(
                   paths.has(g.path),
                   `${g.path} never reached ${kind.name}: ${JSON.stringify(c.writes).slice(0, 2000)}\nproxy log: ${proxy
