@@ -29,6 +29,27 @@ export function removeManyGroupsUser(user: ManyGroupsUser): void {
   removeTestGroup(user.name);
 }
 
+/**
+ * The command prefix that runs a program as `user`, as root of a user namespace over its subordinate ids
+ * (inner id n is host id `base + n - 1`); `setgroups` lets the program call setgroups there.
+ */
+export function inSubordinateNamespace(user: ManyGroupsUser, setgroups = false): string[] {
+  const map = `${user.base},1,${user.count}`;
+  return [
+    'setpriv',
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    '--clear-groups',
+    '--',
+    'unshare',
+    '--map-user=0',
+    '--map-group=0',
+    `--map-users=${map}`,
+    `--map-groups=${map}`,
+    ...(setgroups ? ['--setgroups=allow'] : []),
+  ];
+}
+
 // Inside the namespace: take every mapped gid as a supplementary group, connect, print what the server
 // sends (then "|EOF"), or "ERR code".
 const CLIENT = `
@@ -42,27 +63,11 @@ c.on('error', (e) => { process.stdout.write('ERR ' + e.code); c.destroy(); });
 
 /** Connects to `socketPath` as `user` holding all its subordinate gids; resolves with what the server sent. */
 export function connectWithManyGroups(user: ManyGroupsUser, socketPath: string): Promise<string> {
-  const map = `${user.base},1,${user.count}`;
+  const [command, ...prefix] = inSubordinateNamespace(user, true);
   return new Promise((resolve, reject) => {
     const child = spawn(
-      'setpriv',
-      [
-        `--reuid=${user.uid}`,
-        `--regid=${user.gid}`,
-        '--clear-groups',
-        '--',
-        'unshare',
-        '--map-user=0',
-        '--map-group=0',
-        `--map-users=${map}`,
-        `--map-groups=${map}`,
-        '--setgroups=allow',
-        process.execPath,
-        '-e',
-        CLIENT,
-        socketPath,
-        String(user.count),
-      ],
+      command!,
+      [...prefix, process.execPath, '-e', CLIENT, socketPath, String(user.count)],
       { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
     );
     let out = '';

@@ -1,7 +1,7 @@
 // Builds test-fixtures/nss-fault/nss_fault.c into a shared library for LD_PRELOAD, once per process,
 // in a fresh temporary directory that every user can read (tests run servers and clients as other uids).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

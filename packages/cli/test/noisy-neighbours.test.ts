@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createManyGroupsUser,
+  inSubordinateNamespace,
   type ManyGroupsUser,
   removeManyGroupsUser,
 } from '../../../test-fixtures/many-groups.js';
@@ -118,18 +119,8 @@ describeAsRoot('uids whose lookups hang do not keep other users out (LD_PRELOAD 
           LOOP,
           cli.socket,
         ]);
-      const map = `${OWNER.base},1,${OWNER.count}`;
       loop([
-        'setpriv',
-        `--reuid=${OWNER.uid}`,
-        `--regid=${OWNER.gid}`,
-        '--clear-groups',
-        '--',
-        'unshare',
-        '--map-user=0',
-        '--map-group=0',
-        `--map-users=${map}`,
-        `--map-groups=${map}`,
+        ...inSubordinateNamespace(OWNER),
         process.execPath,
         LOOP,
         cli.socket,
