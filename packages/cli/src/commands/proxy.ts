@@ -43,6 +43,9 @@ function refuse(res: http.ServerResponse, status: number, reason: string): void 
   res.end(text);
 }
 
+/** Methods a proxy may send again when a reused upstream connection closed before any answer (RFC 9110 9.2.2). */
+const RETRIABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
@@ -70,56 +73,77 @@ export function createProxyHandler(
     const forwarded = upstreamHeaders(conn, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
-    const up = http.request({
-      ...target,
-      agent: conn.agent,
-      method: req.method,
-      path: req.url,
-      headers: forwarded.headers as unknown as http.OutgoingHttpHeaders,
-      setHost: false,
-    });
-    // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
-    // connection whose answer does not say close itself, and the next request would meet a closed socket.
-    if (hasBody(framing)) up.once('socket', spoil);
-    up.on('response', (upRes) => {
-      // An answer before the whole body went up: the upstream may leave the rest unread.
-      if (!up.writableFinished) spoil(up.socket);
-      upRes.on('error', (err) => res.destroy(err));
-      try {
-        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-      } catch (err) {
-        // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
-        // upstream's answer cannot be relayed faithfully.
+    // A request without a body whose method is safe to send twice: on a reused keep-alive connection the
+    // upstream may have closed it as this request went out (it then answers nothing); node:http's
+    // documented remedy is one retry on a fresh connection, as nginx retries an idempotent request.
+    const retriable = framing.kind === 'none' && RETRIABLE.has(req.method ?? '');
+    const { agent, identity } = conn;
+    const { headers } = forwarded;
+    let current = send(false);
+    function send(isRetry: boolean): http.ClientRequest {
+      const up = http.request({
+        ...target,
+        agent,
+        method: req.method,
+        path: req.url,
+        headers: headers as unknown as http.OutgoingHttpHeaders,
+        setHost: false,
+      });
+      // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
+      // connection whose answer does not say close itself, and the next request would meet a closed socket.
+      if (hasBody(framing)) up.once('socket', spoil);
+      up.on('response', (upRes) => {
+        // An answer before the whole body went up: the upstream may leave the rest unread.
+        if (!up.writableFinished) spoil(up.socket);
+        upRes.on('error', (err) => res.destroy(err));
+        try {
+          res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
+        } catch (err) {
+          // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
+          // upstream's answer cannot be relayed faithfully.
+          spoil(up.socket);
+          up.destroy();
+          logger.warn(
+            { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
+            'upstream response not relayable',
+          );
+          return badGateway(res, upstream, err as Error);
+        }
+        upRes.pipe(res);
+      });
+      up.on('error', (err) => {
         spoil(up.socket);
-        up.destroy();
+        if (
+          !isRetry &&
+          retriable &&
+          up.reusedSocket &&
+          !res.headersSent &&
+          (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+        ) {
+          current = send(true);
+          current.end();
+          return;
+        }
         logger.warn(
-          { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(conn.identity) },
-          'upstream response not relayable',
+          { upstream: upstream.label, err: err.message, ...peerLogFields(identity) },
+          'upstream request failed',
         );
-        return badGateway(res, upstream, err as Error);
-      }
-      upRes.pipe(res);
-    });
-    up.on('error', (err) => {
-      spoil(up.socket);
-      logger.warn(
-        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
-        'upstream request failed',
-      );
-      badGateway(res, upstream, err);
-    });
+        badGateway(res, upstream, err);
+      });
+      return up;
+    }
     // The client going away aborts the upstream request instead of leaving it running.
     res.on('close', () => {
       if (!res.writableFinished) {
-        spoil(up.socket);
-        up.destroy();
+        spoil(current.socket);
+        current.destroy();
       }
     });
-    if (framing.kind === 'none') up.end();
+    if (framing.kind === 'none') current.end();
     else {
       // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
-      up.flushHeaders();
-      req.pipe(up);
+      current.flushHeaders();
+      req.pipe(current);
     }
   };
 
