@@ -27,6 +27,14 @@ interface Memo {
 
 const PIDS_PER_KEY = 8;
 
+/**
+ * Identities with more groups than this are not remembered. The key holds the whole group list: a user in a
+ * namespace over 65,536 subordinate gids could otherwise vary its set per connection and park a ~400 KB key
+ * (and identity) in each of `max` entries, and building that key would cost every such connection more than
+ * the resolver it saves. Real accounts stay far below (macOS caps a process at 16 groups).
+ */
+export const MEMO_MAX_GROUPS = 256;
+
 export class IdentityMemo {
   private readonly map = new Map<string, Memo>();
 
@@ -46,8 +54,12 @@ export class IdentityMemo {
     return c.groups === null ? `${c.uid}:${c.gid}:-` : `${c.uid}:${c.gid}:${c.groups.join(',')}`;
   }
 
+  private remembers(credentials: PeerCredentials): boolean {
+    return this.max > 0 && (credentials.groups === null || credentials.groups.length <= MEMO_MAX_GROUPS);
+  }
+
   get(credentials: PeerCredentials): UnixIdentity | undefined {
-    if (this.max === 0) return undefined;
+    if (!this.remembers(credentials)) return undefined;
     const key = IdentityMemo.key(credentials);
     const memo = this.map.get(key);
     if (memo === undefined) return undefined;
@@ -64,7 +76,8 @@ export class IdentityMemo {
   }
 
   remember(credentials: PeerCredentials, identity: UnixIdentity): UnixIdentity {
-    if (this.max === 0 || identity.username === null || lookupFailedDuring(identity)) return identity;
+    if (!this.remembers(credentials) || identity.username === null || lookupFailedDuring(identity))
+      return identity;
     Object.freeze(identity.trail);
     Object.freeze(identity.selectors);
     if (identity.groups) Object.freeze(identity.groups);

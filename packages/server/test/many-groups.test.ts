@@ -66,6 +66,7 @@ describeAsRoot('a peer holding 65,535 groups (user namespace over subordinate gi
       removeManyGroupsUser(USER);
     });
 
+    const seen: Identity[] = [];
     async function serve(directory: UserDirectory, name: string) {
       const logger = recordingLogger();
       const server = createPeerServer({
@@ -79,6 +80,7 @@ describeAsRoot('a peer holding 65,535 groups (user namespace over subordinate gi
       });
       servers.push(server);
       server.on('peer', (socket: net.Socket, identity: Identity) => {
+        seen.push(identity);
         const role = identity.trail.find((s) => s.stage === 'role');
         socket.end(
           JSON.stringify({
@@ -110,6 +112,18 @@ describeAsRoot('a peer holding 65,535 groups (user namespace over subordinate gi
       const before = directory.named.length;
       await connectWithManyGroups(USER, socket);
       expect(directory.named.length - before).toBeLessThanOrEqual(DEFAULT_MAX_GROUP_NAMES);
+    }, 120_000);
+
+    it('an identity with a huge group set is not remembered: varying sets cannot fill the memo with 400 KB keys', async () => {
+      const { socket } = await serve(namingDirectory(pool), 'unremembered');
+      const from = seen.length;
+      await connectWithManyGroups(USER, socket);
+      await connectWithManyGroups(USER, socket);
+      const [first, second] = seen.slice(from);
+      expect(unix(first!).groups?.length).toBe(USER.count);
+      // A remembered identity is frozen and shared by the next connection of the same credentials.
+      expect(Object.isFrozen(first)).toBe(false);
+      expect(second).not.toBe(first);
     }, 120_000);
 
     it('a refusal names a few gids and counts the rest', async () => {
