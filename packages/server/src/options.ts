@@ -282,7 +282,7 @@ export function parseCacheOptions(options: unknown): CacheSettings {
   const given = options ?? {};
   const parsed = cacheSchema.safeParse(given);
   if (!parsed.success) {
-    const { path: at, message, value } = describe(parsed.error.issues, given);
+    const { path: at, message, value } = firstProblem(parsed.error.issues, given);
     throw new PeerAuthRangeError(`invalid cache${at ? `.${at}` : ''} ${shown(value)}: ${message}`);
   }
   return cacheSettings(parsed.data);
@@ -366,7 +366,7 @@ type Issue = z.core.$ZodIssue;
  * whose value matched one branch's type (an object for `process`) reports that branch's inner issue,
  * which names the field (`process.sha256`) rather than the whole option.
  */
-function describe(
+function firstProblem(
   issues: readonly Issue[],
   given: unknown,
 ): { path: string; message: string; value: unknown; error?: unknown } {
@@ -387,7 +387,7 @@ function describe(
 }
 
 function optionError(issues: readonly Issue[], given: unknown): Error {
-  const { path: at, message, value, error } = describe(issues, given);
+  const { path: at, message, value, error } = firstProblem(issues, given);
   // A rule with an error class of its own (the mode's) throws that one.
   if (error instanceof Error) return error;
   return new InvalidServerOptionError(at, value, message);
