@@ -53,9 +53,9 @@ const boolean = z.boolean({ error: 'expected true or false' });
 const nonEmptyString = z.string({ error: 'expected a non-empty string' }).min(1, {
   error: 'expected a non-empty string',
 });
-function whole(min: number, max?: number, detail = `expected a whole number >= ${min}`) {
+function whole(min: number, maxMs?: number, detail = `expected a whole number >= ${min}`) {
   const rule = z.number({ error: detail }).int({ error: detail }).min(min, { error: detail });
-  return max === undefined ? rule : rule.max(max, { error: `expected at most ${max} milliseconds` });
+  return maxMs === undefined ? rule : rule.max(maxMs, { error: `expected at most ${maxMs} milliseconds` });
 }
 function milliseconds(min: number, max?: number) {
   const detail = `expected a number of milliseconds >= ${min}`;
