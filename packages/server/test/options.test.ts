@@ -135,6 +135,15 @@ describe('server options accepted before the schema, refused now', () => {
   }
 });
 
+describe('messages name the path, the value and the rule', () => {
+  it('tls.port out of range', () => {
+    expect(thrownBy({ identity: tlsIdentity, tls: { ...tlsBase, port: 70000 } })).toMatchObject({
+      option: 'tls.port',
+      message: 'invalid tls.port 70000: expected a whole number from 0 to 65535',
+    });
+  });
+});
+
 describe('one error class for every server option', () => {
   it('a bad cache TTL given to createPeerServer is InvalidServerOptionError (was a RangeError)', () => {
     const err = thrownBy({ cache: { ttlMs: -1 } });
