@@ -23,9 +23,9 @@ import {
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
 import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from './connection-limits.js';
-import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
-import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';
+import { writeBeforeExit } from './log-flush.js';
+import { levelEnabled, type PeerLogger } from './logger.js';
 import { verifyPeerSvid } from './peer-svid.js';
 import { setPeer } from './peers.js';
 import { type RefusalClass, refuseWithHttp } from './refusal.js';
@@ -74,22 +74,6 @@ export interface AdmissionOptions extends AdmissionPolicy {
   onRejected: (event: RejectedEvent) => void;
   /** 'http': a refused caller gets a short HTTP 403 before the close (refusal.ts). */
   refusal: 'close' | 'http';
-}
-
-/** maxConnections as given: a whole number >= 1, or undefined for no limit. */
-export function parseMaxConnections(value: unknown): number {
-  if (value === undefined) return Number.POSITIVE_INFINITY;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw new InvalidServerOptionError('maxConnections', value, 'expected a whole number >= 1');
-  return value;
-}
-
-/** The admit hook as given: a function or undefined. */
-export function parseAdmitHook(value: unknown): AdmitHook | null {
-  if (value === undefined) return null;
-  if (typeof value !== 'function')
-    throw new InvalidServerOptionError('admit', value, 'expected a function (identity, credentials)');
-  return value as AdmitHook;
 }
 
 // Errors on accepted sockets (a client resetting the connection) must not crash a daemon; the 'closed'

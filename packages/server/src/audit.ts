@@ -5,7 +5,8 @@
 // are logged: the server never reads payload bytes on the application's behalf, so none can leak here.
 import type { PeerCredentials } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
-import { directLines, levelEnabled, type PeerLogger } from './logger.js';
+import { directLines } from './direct-lines.js';
+import { levelEnabled, type PeerLogger } from './logger.js';
 
 export type AuditDecision = 'accepted' | 'rejected' | 'closed';
 

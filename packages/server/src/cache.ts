@@ -2,9 +2,9 @@
 // connection from the same uid, so they are cached per uid (group names per gid) with a TTL, negatively
 // cached when there is no entry, bounded in size, and single-flight so a burst of connections from one uid
 // costs one lookup. Failed lookups are never cached.
-import { PeerAuthRangeError } from '@peerauth/core-native';
 import { type DirectoryCaller, groupNamer, type MaybePromise, type UserDirectory } from '@peerauth/identity';
 import { DirectoryNoAnswerError } from './errors.js';
+import { type CacheSettings, parseCacheOptions } from './options.js';
 
 export interface CacheOptions {
   /** How long a found user/group list stays valid. Default 60 s. */
@@ -174,33 +174,26 @@ function attempt<T>(load: () => MaybePromise<T>): Promise<T> {
   }
 }
 
-export const DEFAULT_TTL_MS = 60_000;
-export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
-export const DEFAULT_FAILURE_TTL_MS = 1_000;
-
 /**
  * `derived` are caches built from this directory's answers (the server's identity memo): clear() empties
- * them too, so nothing built from a forgotten answer outlives it.
+ * them too, so nothing built from a forgotten answer outlives it. The options follow the server's `cache`
+ * rules (options.ts); a bad one is a PeerAuthRangeError.
  */
 export function createCachingDirectory(
   inner: UserDirectory,
   options: CacheOptions = {},
   derived: readonly { clear(): void }[] = [],
 ): CachingDirectory {
-  const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
-  const negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
-  const failureTtlMs = options.failureTtlMs ?? DEFAULT_FAILURE_TTL_MS;
-  const max = Math.max(1, options.max ?? 10_000);
-  const now = options.now ?? Date.now;
-  for (const [name, value] of [
-    ['ttlMs', ttlMs],
-    ['negativeTtlMs', negativeTtlMs],
-    ['failureTtlMs', failureTtlMs],
-    ['max', max],
-  ] as const) {
-    if (!Number.isFinite(value) || value < 0)
-      throw new PeerAuthRangeError(`cache.${name} must be a non-negative number`);
-  }
+  return cachingDirectory(inner, parseCacheOptions(options), derived);
+}
+
+/** createCachingDirectory with settings already checked (the server's, from its options). */
+export function cachingDirectory(
+  inner: UserDirectory,
+  settings: CacheSettings,
+  derived: readonly { clear(): void }[] = [],
+): CachingDirectory {
+  const { ttlMs, negativeTtlMs, failureTtlMs, max, now } = settings;
   type User = Awaited<ReturnType<UserDirectory['userByUid']>>;
   type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;
   const table = <K, V>(isNegative: (value: V) => boolean) =>

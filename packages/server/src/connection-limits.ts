@@ -3,7 +3,6 @@
 // how long a connection may stay without sending a byte. Without them one user held every descriptor with
 // idle connections and every other user was refused.
 import type net from 'node:net';
-import { InvalidServerOptionError } from './errors.js';
 
 export interface ConnectionLimits {
   /** Most connections one uid holds at once, from accept to close; Infinity for no limit. */
@@ -12,38 +11,6 @@ export interface ConnectionLimits {
   reservedConnections: number;
   /** A Unix connection that has sent no byte this long after accept is closed; null for never. */
   idleTimeoutMs: number | null;
-}
-
-function wholeNumber(option: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
-    throw new InvalidServerOptionError(option, value, `expected a whole number >= ${min}`);
-  return value;
-}
-
-/** The three options as given, checked against maxConnections (already parsed: Infinity for none). */
-export function parseConnectionLimits(
-  options: { maxConnectionsPerUid?: unknown; reservedConnections?: unknown; idleTimeoutMs?: unknown },
-  maxConnections: number,
-): ConnectionLimits {
-  const { maxConnectionsPerUid, reservedConnections, idleTimeoutMs } = options;
-  const reserved =
-    reservedConnections === undefined ? 0 : wholeNumber('reservedConnections', reservedConnections, 0);
-  if (reserved > 0 && (!Number.isFinite(maxConnections) || reserved >= maxConnections))
-    throw new InvalidServerOptionError(
-      'reservedConnections',
-      reservedConnections,
-      Number.isFinite(maxConnections)
-        ? `expected fewer than maxConnections (${maxConnections})`
-        : 'reserves slots of maxConnections, which is not set',
-    );
-  return {
-    maxConnectionsPerUid:
-      maxConnectionsPerUid === undefined
-        ? Number.POSITIVE_INFINITY
-        : wholeNumber('maxConnectionsPerUid', maxConnectionsPerUid, 1),
-    reservedConnections: reserved,
-    idleTimeoutMs: idleTimeoutMs === undefined ? null : wholeNumber('idleTimeoutMs', idleTimeoutMs, 1),
-  };
 }
 
 /** Root and the user the server runs as: never held to the per-uid limit, and the only ones in reserved slots. */

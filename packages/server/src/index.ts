@@ -30,16 +30,11 @@ export {
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
-export {
-  bufferedDestination,
-  createJsonLogger,
-  flushLogs,
-  LOG_LEVELS,
-  type LogLevel,
-  type PeerLogger,
-  parseLogLevel,
-} from './logger.js';
+export { bufferedDestination } from './log-buffer.js';
+export { flushLogs } from './log-flush.js';
+export { createJsonLogger, type PeerLogger } from './logger.js';
 export { parseMode } from './mode.js';
+export { LOG_LEVELS, type LogLevel, parseLogLevel } from './options.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
 export { checkSocketDirectoryWritable } from './private-dir.js';

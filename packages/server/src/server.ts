@@ -10,27 +10,14 @@ import {
   isResolver,
   type Resolver,
 } from '@peerauth/identity';
-import {
-  Admission,
-  type AdmitHook,
-  parseAdmitHook,
-  parseMaxConnections,
-  type RejectedEvent,
-} from './admission.js';
+import { Admission, type AdmitHook, type RejectedEvent } from './admission.js';
 import type { ProcessOptions } from './attest.js';
-import {
-  type CacheOptions,
-  type CachingDirectory,
-  createCachingDirectory,
-  DEFAULT_NEGATIVE_TTL_MS,
-  DEFAULT_TTL_MS,
-} from './cache.js';
-import { parseConnectionLimits } from './connection-limits.js';
-import { InvalidServerOptionError, NoActivationSocketError } from './errors.js';
+import { type CacheOptions, type CachingDirectory, cachingDirectory } from './cache.js';
+import { NoActivationSocketError } from './errors.js';
 import { IdentityMemo } from './identity-memo.js';
 import { Lifecycle } from './lifecycle.js';
-import { createDefaultLogger, type PeerLogger } from './logger.js';
-import { DEFAULT_MODE, parseMode } from './mode.js';
+import { createJsonLogger, type PeerLogger } from './logger.js';
+import { parseServerOptions, type ServerSettings, tlsSettings } from './options.js';
 import { type PoolDirectory, poolDirectory } from './pool-directory.js';
 import { onShutdownSignals } from './signals.js';
 import { checkSocketPathLength } from './socket-directory.js';
@@ -43,7 +30,7 @@ import {
 } from './socket-file.js';
 import { socketReachWarning } from './socket-reach.js';
 import { activationForAnother, activationFromEnv, clearActivationEnv } from './systemd.js';
-import { parseTlsOptions, TlsListener, type TlsListenOptions } from './tls-listener.js';
+import { TlsListener, type TlsListenOptions } from './tls-listener.js';
 
 export interface PeerServerOptions {
   /** Socket path. Default: defaultSocketPath(). Ignored under systemd socket activation. */
@@ -86,7 +73,7 @@ export interface PeerServerOptions {
   idleTimeoutMs?: number;
   /**
    * Per-uid user/group cache, plus `identities`: how many resolved identities of repeat client processes
-   * (same uid, gid, pid, groups) are remembered for `ttlMs` (default 1024; 0 disables).
+   * (same uid, gid and groups; any pid) are remembered for `ttlMs` (a whole number, default 1024; 0 disables).
    */
   cache?: Omit<CacheOptions, 'now'> & { identities?: number };
   /** pino-compatible logger for audit events and warnings. Default: pino at 'info' on stderr. */
@@ -192,13 +179,8 @@ class PeerServerImpl extends EventEmitter {
   readonly resolver: Resolver;
   readonly cache: CachingDirectory;
   private readonly logger: PeerLogger;
-  private readonly requestedPath: string | undefined;
-  private readonly mode: number;
-  private readonly modeGiven: boolean;
-  private readonly listenFds: boolean | 'auto';
-  private readonly handleSignals: boolean | 'close';
-  private readonly drainTimeoutMs: number | null;
-  private readonly backlog: number | undefined;
+  /** The options as checked once by options.ts: what every part reads. */
+  private readonly settings: ServerSettings;
   private readonly memo: IdentityMemo;
   /** Decides each connection, and keeps the admitted ones still open: what a drain waits for and cuts. */
   private readonly admission: Admission;
@@ -212,71 +194,62 @@ class PeerServerImpl extends EventEmitter {
   private readonly usesPool: boolean;
 
   constructor(options: PeerServerOptions) {
-    // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
     super();
-    this.server = net.createServer({ allowHalfOpen: options.allowHalfOpen === true });
-    // Validate everything that can be wrong before anything touches the filesystem.
-    this.mode = parseMode(options.mode ?? DEFAULT_MODE);
-    this.modeGiven = options.mode !== undefined;
-    this.requestedPath = options.path;
-    this.logger = options.logger ?? createDefaultLogger();
-    const maxConnections = parseMaxConnections(options.maxConnections);
-    const admit = parseAdmitHook(options.admit);
-    const limits = parseConnectionLimits(options, maxConnections);
-    this.listenFds = options.listenFds ?? 'auto';
-    this.handleSignals = parseHandleSignals(options.handleSignals);
-    this.drainTimeoutMs = parseDrainTimeout(options.drainTimeoutMs);
-    this.backlog = options.backlog;
+    // Every option is checked here, once, before anything touches the filesystem.
+    const settings = parseServerOptions(options);
+    this.settings = settings;
+    // Sockets take the flag at accept, before identity resolution: a FIN that arrives while resolving is kept.
+    this.server = net.createServer({ allowHalfOpen: settings.allowHalfOpen });
+    this.logger = settings.logger ?? createJsonLogger(settings.logLevel);
     this.directory = poolDirectory(
-      options.pool ?? {
+      settings.pool ?? {
         onError: (err) => this.logger.warn({ err }, 'credential pool worker failed; lookups start a new one'),
       },
     );
-    const cacheOptions = options.cache ?? {};
     this.memo = new IdentityMemo(
-      cacheOptions.ttlMs ?? DEFAULT_TTL_MS,
-      cacheOptions.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
-      Math.max(0, cacheOptions.identities ?? 1024),
+      settings.cache.ttlMs,
+      settings.cache.negativeTtlMs,
+      settings.memoIdentities,
       Date.now,
       // Read at remember time, after the cache below exists.
       (credentials, username) => this.cache.validUntil(credentials, username),
     );
     // The memo holds identities built from the cache's answers: clearing the cache clears it too.
     const derived = [this.memo];
-    const given = options.identity;
-    this.usesPool = !(given !== undefined && isResolver(given)) || Boolean(options.process);
+    const given = settings.identity;
+    this.usesPool = !(given !== undefined && isResolver(given)) || settings.process !== null;
     if (given !== undefined && isResolver(given)) {
-      this.cache = createCachingDirectory(given.directory, cacheOptions, derived);
+      this.cache = cachingDirectory(given.directory, settings.cache, derived);
       this.resolver = given.withDirectory(this.cache);
     } else {
-      this.cache = createCachingDirectory(this.directory, cacheOptions, derived);
+      this.cache = cachingDirectory(this.directory, settings.cache, derived);
       this.resolver = createResolver(given ?? { people: [] }, this.cache, { logger: this.logger });
     }
     const admission = new Admission({
       resolver: this.resolver,
       memo: this.memo,
       logger: this.logger,
-      allowRoles: options.allowRoles ? new Set(options.allowRoles) : null,
-      maxConnections,
-      admit,
-      limits,
-      processOptions: options.process ? (options.process === true ? {} : options.process) : null,
+      allowRoles: settings.allowRoles,
+      maxConnections: settings.maxConnections,
+      admit: settings.admit,
+      limits: settings.limits,
+      processOptions: settings.process,
       pool: () => this.directory.pool,
       keyOf: (uid) => this.directory.keyOf(uid),
-      asyncContext: options.asyncContext !== false,
+      asyncContext: settings.asyncContext,
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
-      refusal: parseRefusal(options.refusal),
+      refusal: settings.refusal,
     });
     this.admission = admission;
     this.server.on('connection', admission.connection);
     this.tls =
-      options.tls === undefined
+      settings.tls === null
         ? null
         : new TlsListener(
-            parseTlsOptions(options.tls, this.resolver.config),
+            tlsSettings(settings.tls, this.resolver.config),
             this.logger,
-            options.allowHalfOpen === true,
+            settings.allowHalfOpen,
             {
               secure: (socket) => admission.remote(socket, this.tlsBundles()),
               handshakeFailed: (err, socket) => admission.handshakeFailed(err, socket),
@@ -354,7 +327,8 @@ class PeerServerImpl extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.life.pendingBind = { resolve, reject };
       const base = typeof target === 'string' ? { path: target } : target;
-      this.server.listen(this.backlog === undefined ? base : { ...base, backlog: this.backlog });
+      const { backlog } = this.settings;
+      this.server.listen(backlog === undefined ? base : { ...base, backlog });
     });
   }
 
@@ -368,7 +342,7 @@ class PeerServerImpl extends EventEmitter {
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     this.life.startRequested();
     // Before anything is created, so that a signal during start-up never finds the default action.
-    if (this.handleSignals !== false && this.life.signals === null)
+    if (this.settings.handleSignals !== false && this.life.signals === null)
       this.life.signals = onShutdownSignals((signal) => this.closeForSignal(signal));
     const generation = this.life.generation;
     this.life.startInFlight = true;
@@ -405,7 +379,7 @@ class PeerServerImpl extends EventEmitter {
    */
   private closeForSignal(signal: NodeJS.Signals): void {
     const signals = this.life.signals;
-    const exit = this.handleSignals === true;
+    const exit = this.settings.handleSignals === true;
     let closed = false;
     let settled = false;
     const exitWhenDone = () => {
@@ -414,7 +388,7 @@ class PeerServerImpl extends EventEmitter {
       else signals?.remove();
     };
     this.logger.info(
-      { reason: signal, open: this.admission.openCount, drainTimeoutMs: this.drainTimeoutMs },
+      { reason: signal, open: this.admission.openCount, drainTimeoutMs: this.settings.drainTimeoutMs },
       'shutting down',
     );
     this.once('close', () => {
@@ -437,7 +411,7 @@ class PeerServerImpl extends EventEmitter {
   private async start(): Promise<void> {
     const warming = this.warmPool();
     try {
-      if (this.tls) await this.tls.listen(this.backlog);
+      if (this.tls) await this.tls.listen(this.settings.backlog);
     } finally {
       await warming;
     }
@@ -472,8 +446,9 @@ class PeerServerImpl extends EventEmitter {
   }
 
   private async startUnix(): Promise<void> {
-    const activation = this.listenFds === false ? null : activationFromEnv();
-    if (this.listenFds === true && !activation) {
+    const { listenFds, path: requestedPath, mode, modeGiven } = this.settings;
+    const activation = listenFds === false ? null : activationFromEnv();
+    if (listenFds === true && !activation) {
       throw new NoActivationSocketError('LISTEN_PID does not name this process or LISTEN_FDS is not >= 1');
     }
     const another = activation ? null : activationForAnother();
@@ -489,15 +464,15 @@ class PeerServerImpl extends EventEmitter {
       this.life.activated = true;
       this.life.activatedName = activatedSocketName(activation.fd);
     } else {
-      const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
+      const socketPath = path.resolve(requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
-      if (this.requestedPath === undefined) await ensurePrivateDirectory(path.dirname(socketPath));
+      if (requestedPath === undefined) await ensurePrivateDirectory(path.dirname(socketPath));
       // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
-      const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
+      const unreachable = modeGiven ? await socketReachWarning(socketPath, mode) : null;
       if (unreachable) this.logger.warn({ path: socketPath }, unreachable);
       this.life.bound = await bindSocketFile(
         socketPath,
-        this.mode,
+        mode,
         (tmpPath) => this.listenInternal(tmpPath),
         () => {
           if (this.listening) this.server.close();
@@ -567,10 +542,9 @@ class PeerServerImpl extends EventEmitter {
     if (this.life.stopRequested()) {
       const generation = this.life.generation;
       const before = this.admission.openSockets();
+      const { drainTimeoutMs } = this.settings;
       const drain =
-        this.drainTimeoutMs === null
-          ? null
-          : setTimeout(() => this.cutDrain(generation, before), this.drainTimeoutMs);
+        drainTimeoutMs === null ? null : setTimeout(() => this.cutDrain(generation, before), drainTimeoutMs);
       drain?.unref();
       this.once('close', () => {
         if (drain) clearTimeout(drain);
@@ -598,12 +572,6 @@ class PeerServerImpl extends EventEmitter {
   }
 }
 
-function parseHandleSignals(value: unknown): boolean | 'close' {
-  if (value === undefined) return false;
-  if (typeof value === 'boolean' || value === 'close') return value;
-  throw new InvalidServerOptionError('handleSignals', value, "expected true, false or 'close'");
-}
-
 /** The activation socket's path, or null (TCP, unnamed, or no addon to ask). */
 function activatedSocketName(fd: number): string | null {
   try {
@@ -611,19 +579,6 @@ function activatedSocketName(fd: number): string | null {
   } catch {
     return null;
   }
-}
-
-function parseRefusal(value: unknown): 'close' | 'http' {
-  if (value === undefined) return 'close';
-  if (value === 'close' || value === 'http') return value;
-  throw new InvalidServerOptionError('refusal', value, "expected 'close' or 'http'");
-}
-
-function parseDrainTimeout(value: unknown): number | null {
-  if (value === undefined) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    throw new InvalidServerOptionError('drainTimeoutMs', value, 'expected a number of milliseconds >= 0');
-  return value;
 }
 
 /**

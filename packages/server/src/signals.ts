@@ -6,7 +6,7 @@
 // cleaned up. So every later signal comes here too, and ends the process only once the first one's cleanup
 // has removed the socket file and the private directory.
 
-import { flushLogs } from './logger.js';
+import { flushLogs } from './log-flush.js';
 
 export const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 

@@ -6,10 +6,8 @@
 // ends at an authority of the leaf's own trust domain, against the bundles in service at that moment.
 import { constants } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
-import type { ParsedIdentityConfig, TrustBundleSet } from '@peerauth/identity';
-import { InvalidServerOptionError } from './errors.js';
+import type { TrustBundleSet } from '@peerauth/identity';
 import type { PeerLogger } from './logger.js';
 import { type ServerSvid, TlsFiles } from './tls-files.js';
 import { HandshakeGate, RefusalLog } from './tls-gate.js';
@@ -72,117 +70,10 @@ export interface TlsMaterial {
   close(): void;
 }
 
-// Long enough for a slow network, short enough that a client which never finishes its handshake does not
-// hold a descriptor (or a shutdown) for Node's default two minutes.
-const HANDSHAKE_TIMEOUT_MS = 10_000;
-// Far below the default descriptor limit (1024) and enough for bursts of honest clients: a handshake takes
-// milliseconds, so 64 at once is hundreds per second.
-const MAX_PENDING_HANDSHAKES = 64;
 // Refusals logged one line each per window, the rest summed up: at most ~2 lines a second under a flood.
 const REFUSALS_PER_WINDOW = 20;
 const REFUSAL_WINDOW_MS = 10_000;
 const SETTLE_MS = 100;
-
-function wholeAtLeast(option: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
-    throw new InvalidServerOptionError(option, value, `expected a whole number >= ${min}`);
-  return value;
-}
-
-function nonEmptyString(option: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '')
-    throw new InvalidServerOptionError(option, value, 'expected a non-empty string');
-  return value;
-}
-
-/**
- * The tls option as given, with the bundle files of the config's trustDomains (relative paths from the cwd),
- * or, with workloadApi, the trust domains whose bundles the agent sends.
- */
-export function parseTlsOptions(value: unknown, config: ParsedIdentityConfig): ParsedTlsOptions {
-  if (typeof value !== 'object' || value === null)
-    throw new InvalidServerOptionError(
-      'tls',
-      value,
-      'expected { host, port, certFile, keyFile } or { host, port, workloadApi }',
-    );
-  const given = value as Record<string, unknown>;
-  const host = nonEmptyString('tls.host', given.host);
-  const port = given.port;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidServerOptionError('tls.port', port, 'expected a whole number from 0 to 65535');
-  const pollMs = given.pollMs ?? 60_000;
-  if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs < 10)
-    throw new InvalidServerOptionError('tls.pollMs', pollMs, 'expected a number of milliseconds >= 10');
-  const domains = Object.entries(config.trustDomains);
-  if (domains.length === 0) {
-    throw new InvalidServerOptionError(
-      'tls',
-      { host, port },
-      'the identity config names no trustDomains, so no client certificate could ever be verified; add ' +
-        '"trustDomains": { "<trust domain>": { "bundle": "<PEM file>" } } (or { } per domain with workloadApi)',
-    );
-  }
-  const limits = {
-    maxPendingHandshakes: wholeAtLeast(
-      'tls.maxPendingHandshakes',
-      given.maxPendingHandshakes,
-      MAX_PENDING_HANDSHAKES,
-      1,
-    ),
-    handshakeTimeoutMs: wholeAtLeast(
-      'tls.handshakeTimeoutMs',
-      given.handshakeTimeoutMs,
-      HANDSHAKE_TIMEOUT_MS,
-      100,
-    ),
-  };
-  if (given.workloadApi !== undefined) {
-    const endpoint = nonEmptyString('tls.workloadApi', given.workloadApi);
-    if (given.certFile !== undefined || given.keyFile !== undefined)
-      throw new InvalidServerOptionError(
-        'tls.workloadApi',
-        endpoint,
-        'the SVID comes from the Workload API: give workloadApi, or certFile and keyFile, not both',
-      );
-    // One source of bundles: a file beside the agent's stream would leave open which one decides.
-    const withFile = domains.filter(([, d]) => d.bundle !== undefined).map(([td]) => td);
-    if (withFile.length)
-      throw new InvalidServerOptionError(
-        'tls.workloadApi',
-        endpoint,
-        `every bundle comes from the Workload API, but the config's trustDomains give a bundle file for ${withFile.join(', ')}: ` +
-          'write { } for each trust domain',
-      );
-    return {
-      host,
-      port,
-      ...limits,
-      material: { kind: 'workload-api', endpoint, trustDomains: domains.map(([td]) => td) },
-    };
-  }
-  const noFile = domains.filter(([, d]) => d.bundle === undefined).map(([td]) => td);
-  if (noFile.length)
-    throw new InvalidServerOptionError(
-      'tls',
-      { host, port },
-      `the config's trustDomains give no bundle file for ${noFile.join(', ')}: add "bundle": "<PEM file>", ` +
-        'or take every bundle from the SPIRE agent with tls.workloadApi',
-    );
-  return {
-    host,
-    port,
-    ...limits,
-    material: {
-      kind: 'files',
-      certFile: path.resolve(nonEmptyString('tls.certFile', given.certFile)),
-      keyFile: path.resolve(nonEmptyString('tls.keyFile', given.keyFile)),
-      pollMs,
-      bundleFiles: new Map(domains.map(([td, { bundle }]) => [td, path.resolve(bundle!)])),
-    },
-  };
-}
 
 /** Every authority of every bundle once, as PEM: what OpenSSL validates client paths against. */
 export function trustedAuthorities(bundles: TrustBundleSet): string[] {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, auditLine } from '../src/audit.js';
+import { directLines } from '../src/direct-lines.js';
 import {
   createJsonLogger,
   createPeerServer,
@@ -14,7 +15,6 @@ import {
   LOG_LEVELS,
   parseLogLevel,
 } from '../src/index.js';
-import { directLines } from '../src/logger.js';
 import { ensureDist } from './build-dist.js';
 import { makeTempDir, removeDir, waitFor } from './helpers.js';
 
