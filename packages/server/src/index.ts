@@ -29,10 +29,13 @@ export {
   SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
+export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
+export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
 export { serveHttp } from './http.js';
 export {
   bufferedDestination,
   createJsonLogger,
+  directLines,
   flushLogs,
   LOG_LEVELS,
   type LogLevel,
