@@ -41,7 +41,10 @@ export const WORKERS_HELP =
 const WORKER_ENV = 'PEERAUTH_WORKER';
 
 export class WorkersError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_WORKERS_INVALID' | 'PEERAUTH_WORKERS_UNSUPPORTED' | 'PEERAUTH_WORKER_EXITED';
+  declare readonly code:
+    | 'PEERAUTH_WORKERS_INVALID'
+    | 'PEERAUTH_WORKERS_UNSUPPORTED'
+    | 'PEERAUTH_WORKER_EXITED';
 }
 
 /**
@@ -115,7 +118,8 @@ export async function startWorkers(server: PeerServer, count: number, logger: pi
   const children: ChildProcess[] = [];
   let unexpected: string | null = null;
   const stopAll = () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
   server.once('stopping', stopAll);
   const forward = lineForwarder(logger);

@@ -246,7 +246,8 @@ export class Admission {
         socket.on('error', ignoreSocketError);
         refused.then(
           (reason) => this.counted(socket, credentials, reason, start),
-          (err) => this.counted(socket, credentials, `per-uid count unavailable (${formatError(err)})`, start),
+          (err) =>
+            this.counted(socket, credentials, `per-uid count unavailable (${formatError(err)})`, start),
         );
         return;
       }
@@ -260,7 +261,12 @@ export class Admission {
   };
 
   /** The answer of a per-uid store in another process: a refusal as at accept, else the rest of the decision. */
-  private counted(socket: net.Socket, credentials: PeerCredentials, refused: string | null, start: number): void {
+  private counted(
+    socket: net.Socket,
+    credentials: PeerCredentials,
+    refused: string | null,
+    start: number,
+  ): void {
     if (refused !== null) {
       this.reject(socket, unixPeer(credentials), null, refused, start, null);
       return;

@@ -72,7 +72,8 @@ export class RemoteUidCounts implements UidCountStore {
         if (refused === null) {
           // Counted: released when the socket closes (already closed: at once).
           const release = () => {
-            if (this.channel.connected !== false) send({ peerauthUid: 'release', uid } satisfies ReleaseMessage);
+            if (this.channel.connected !== false)
+              send({ peerauthUid: 'release', uid } satisfies ReleaseMessage);
           };
           if (closed) release();
           else socket.once('close', release);

@@ -16,6 +16,8 @@ export {
   type CachingDirectory,
   createCachingDirectory,
 } from './cache.js';
+export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
+export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
 export {
   AddressInUseError,
   DirectoryNoAnswerError,
@@ -29,8 +31,6 @@ export {
   SocketPathTooLongError,
   UnsafeSocketPathError,
 } from './errors.js';
-export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
-export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
 export { serveHttp } from './http.js';
 export {
   bufferedDestination,
