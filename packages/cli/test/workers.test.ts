@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import { type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
+import { bin, type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 
@@ -212,6 +212,66 @@ describe.skipIf(process.platform !== 'linux')('--workers 2 (Linux: /proc finds t
       `peerauth: PEERAUTH_WORKER_EXITED: worker ${worker} exited unexpectedly (signal SIGKILL)`,
     );
     expect(fs.existsSync(cli.socket)).toBe(false);
+  }, 60_000);
+});
+
+// The "systemd" side: bind and listen, the socket at fd 3, LISTEN_PID and LISTEN_FDS, then exec (same pid).
+const SYSTEMD = `
+import os, socket, sys
+where, node, *argv = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(where)
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ['LISTEN_PID'] = str(os.getpid())
+os.environ['LISTEN_FDS'] = '1'
+os.execv(node, [node] + argv)
+`;
+
+describe.skipIf(process.platform !== 'linux')('--workers 2 under socket activation (Linux)', () => {
+  it('the workers serve the activation socket too; the file stays, as systemd made it', async () => {
+    const dir = tempDir('pawk-');
+    dirs.push(dir);
+    const socket = path.join(dir, 'a.sock');
+    const child = spawn(
+      'python3',
+      ['-c', SYSTEMD, socket, process.execPath, bin, 'serve', '--log-format', 'json', '--workers', '2'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEERAUTH_LOG_LEVEL: 'debug' } },
+    );
+    procs.push(child);
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    child.stderr?.on('data', (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(() => out.includes('listening on'), 30_000);
+    expect(out).toContain(`peerauth serve listening on ${socket}`);
+    expect(childrenOf(child.pid as number)).toHaveLength(1);
+    const N = 60;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          next++;
+          expect(await whoami(socket)).toBe(200);
+        }
+      }),
+    );
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const closed = err
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.decision === 'closed');
+    expect(closed).toHaveLength(N);
+    expect(new Set(closed.map((l) => l.pid)).size).toBe(2);
+    expect(fs.statSync(socket).isSocket()).toBe(true);
   }, 60_000);
 });
 
