@@ -1,7 +1,8 @@
 // maxConnectionsPerUid across processes that serve one socket (the CLI's --workers): the primary holds the
 // only counts, and each worker asks it over the IPC channel at accept and tells it at close. One authority
-// keeps the limit exact (two workers can never both admit a uid's last slot); the price is one round trip
-// per connection, before the identity is resolved, paid only for a uid that is not privileged.
+// keeps the limit exact (two workers can never both admit a uid's last slot); the price is a round trip
+// before the identity is resolved, paid only for a uid that is not privileged, with the takes and releases
+// of one event-loop turn in one message.
 import type net from 'node:net';
 import { isPrivilegedUid, type UidCountStore, type UidCounts } from './connection-limits.js';
 
@@ -13,29 +14,34 @@ export interface CountChannel {
   readonly connected?: boolean;
 }
 
-interface TakeMessage {
-  peerauthUid: 'take';
-  id: number;
-  uid: number;
-}
-interface ReleaseMessage {
-  peerauthUid: 'release';
-  uid: number;
+// One message each way per event-loop turn, whatever the number of connections in it: a message over the
+// IPC channel costs more than the counting itself. Releases go first (those connections are closed).
+interface BatchMessage {
+  peerauthUid: 'batch';
+  /** Pairs: request id, uid. */
+  take: number[];
+  /** One uid per closed connection. */
+  release: number[];
 }
 interface TookMessage {
   peerauthUid: 'took';
-  id: number;
-  refused: string | null;
+  /** Pairs: request id, refusal reason or null. */
+  answers: (number | string | null)[];
 }
 
 function isMessage(message: unknown): message is { peerauthUid: string } {
   return typeof message === 'object' && message !== null && 'peerauthUid' in message;
 }
 
+const GONE = 'per-uid count unavailable: the primary is gone';
+
 /** A worker's store: every count is the primary's. */
 export class RemoteUidCounts implements UidCountStore {
   private nextId = 0;
   private readonly waiting = new Map<number, (refused: string | null) => void>();
+  private pendingTakes: number[] = [];
+  private pendingReleases: number[] = [];
+  private scheduled = false;
 
   constructor(
     readonly max: number,
@@ -43,26 +49,49 @@ export class RemoteUidCounts implements UidCountStore {
   ) {
     channel.on('message', (message) => {
       if (!isMessage(message) || message.peerauthUid !== 'took') return;
-      const { id, refused } = message as TookMessage;
-      const settle = this.waiting.get(id);
-      if (settle === undefined) return;
-      this.waiting.delete(id);
-      settle(refused);
+      const { answers } = message as TookMessage;
+      for (let i = 0; i + 1 < answers.length; i += 2) {
+        const id = answers[i] as number;
+        const settle = this.waiting.get(id);
+        if (settle === undefined) continue;
+        this.waiting.delete(id);
+        settle(answers[i + 1] as string | null);
+      }
     });
     // Without the primary nothing can be counted: the connections waiting for it are refused (fail closed).
     channel.on('disconnect', () => {
-      for (const settle of this.waiting.values()) settle('per-uid count unavailable: the primary is gone');
+      for (const settle of this.waiting.values()) settle(GONE);
       this.waiting.clear();
     });
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const batch: BatchMessage = { peerauthUid: 'batch', take: this.pendingTakes, release: this.pendingReleases };
+    this.pendingTakes = [];
+    this.pendingReleases = [];
+    if (this.channel.connected === false || this.channel.send === undefined) {
+      for (let i = 0; i < batch.take.length; i += 2) {
+        const settle = this.waiting.get(batch.take[i] as number);
+        this.waiting.delete(batch.take[i] as number);
+        settle?.(GONE);
+      }
+      return;
+    }
+    this.channel.send(batch);
+  };
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
   }
 
   take(socket: net.Socket, uid: number): string | null | Promise<string | null> {
     // Never refused, so never counted: no round trip for root and the server's own user.
     if (isPrivilegedUid(uid)) return null;
-    if (this.channel.connected === false || this.channel.send === undefined)
-      return 'per-uid count unavailable: the primary is gone';
+    if (this.channel.connected === false || this.channel.send === undefined) return GONE;
     const id = this.nextId++;
-    const send = this.channel.send.bind(this.channel);
     let closed = false;
     socket.once('close', () => {
       closed = true;
@@ -72,15 +101,16 @@ export class RemoteUidCounts implements UidCountStore {
         if (refused === null) {
           // Counted: released when the socket closes (already closed: at once).
           const release = () => {
-            if (this.channel.connected !== false)
-              send({ peerauthUid: 'release', uid } satisfies ReleaseMessage);
+            this.pendingReleases.push(uid);
+            this.schedule();
           };
           if (closed) release();
           else socket.once('close', release);
         }
         resolve(refused);
       });
-      send({ peerauthUid: 'take', id, uid } satisfies TakeMessage);
+      this.pendingTakes.push(id, uid);
+      this.schedule();
     });
   }
 }
@@ -92,21 +122,24 @@ export class RemoteUidCounts implements UidCountStore {
 export function answerUidCounts(worker: CountChannel, counts: UidCounts): void {
   const held = new Map<number, number>();
   worker.on('message', (message) => {
-    if (!isMessage(message)) return;
-    if (message.peerauthUid === 'take') {
-      const { id, uid } = message as TakeMessage;
-      const refused = counts.takeUid(uid);
-      if (refused === null) held.set(uid, (held.get(uid) ?? 0) + 1);
-      if (worker.connected !== false)
-        worker.send?.({ peerauthUid: 'took', id, refused } satisfies TookMessage);
-    } else if (message.peerauthUid === 'release') {
-      const { uid } = message as ReleaseMessage;
+    if (!isMessage(message) || message.peerauthUid !== 'batch') return;
+    const { take, release } = message as BatchMessage;
+    for (const uid of release) {
       const n = held.get(uid) ?? 0;
-      if (n === 0) return;
+      if (n === 0) continue;
       if (n === 1) held.delete(uid);
       else held.set(uid, n - 1);
       counts.release(uid);
     }
+    if (take.length === 0) return;
+    const answers: (number | string | null)[] = [];
+    for (let i = 0; i + 1 < take.length; i += 2) {
+      const uid = take[i + 1] as number;
+      const refused = counts.takeUid(uid);
+      if (refused === null) held.set(uid, (held.get(uid) ?? 0) + 1);
+      answers.push(take[i] as number, refused);
+    }
+    if (worker.connected !== false) worker.send?.({ peerauthUid: 'took', answers } satisfies TookMessage);
   });
   worker.on('disconnect', () => {
     for (const [uid, n] of held) for (let i = 0; i < n; i++) counts.release(uid);
