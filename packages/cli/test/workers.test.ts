@@ -147,6 +147,7 @@ describe('--workers: the flag', () => {
   });
 });
 
+// Linux only: the workers are found through /proc, and SO_PEERCRED's audit fields are Linux's.
 describe.skipIf(process.platform !== 'linux')('--workers 2 (Linux: /proc finds the workers)', () => {
   it('one audit stream: every line whole JSON, one accepted and one closed line per connection, from both processes', async () => {
     const cli = await serve(['--workers', '2']);
@@ -229,6 +230,7 @@ os.environ['LISTEN_FDS'] = '1'
 os.execv(node, [node] + argv)
 `;
 
+// Linux only: socket activation (LISTEN_FDS) is systemd's, and the workers are found through /proc.
 describe.skipIf(process.platform !== 'linux')('--workers 2 under socket activation (Linux)', () => {
   it('the workers serve the activation socket too; the file stays, as systemd made it', async () => {
     const dir = tempDir('pawk-');

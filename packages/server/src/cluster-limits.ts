@@ -67,7 +67,11 @@ export class RemoteUidCounts implements UidCountStore {
 
   private readonly flush = (): void => {
     this.scheduled = false;
-    const batch: BatchMessage = { peerauthUid: 'batch', take: this.pendingTakes, release: this.pendingReleases };
+    const batch: BatchMessage = {
+      peerauthUid: 'batch',
+      take: this.pendingTakes,
+      release: this.pendingReleases,
+    };
     this.pendingTakes = [];
     this.pendingReleases = [];
     if (this.channel.connected === false || this.channel.send === undefined) {
