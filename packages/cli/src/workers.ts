@@ -143,6 +143,11 @@ export async function startWorkers(server: PeerServer, count: number, logger: pi
       const end = text.lastIndexOf('\n') + 1;
       tail = text.slice(end);
       if (end > 0) forward(text.slice(0, end));
+      // Bounded: output that never ends its line is passed on in pieces of at most MAX_LINE.
+      if (tail.length > MAX_LINE) {
+        forward(`${tail}\n`);
+        tail = '';
+      }
     });
     stderr.on('error', () => undefined);
     readies.push(
@@ -189,17 +194,26 @@ function listeningFd(server: PeerServer): number {
   return fd;
 }
 
+/** The longest line kept whole from a worker (an audit line with tens of thousands of groups fits). */
+const MAX_LINE = 4 * 1024 * 1024;
+
 /** Whole lines from the workers, into the primary's own log stream (its buffer, else a synchronous write). */
 function lineForwarder(logger: pino.Logger): (lines: string) => void {
   const direct = directLines(logger);
   if (direct) return (lines) => direct.write(lines, false);
+  // The pretty logger writes synchronously: so does this, in this one process, so lines stay whole. A full
+  // non-blocking stderr is retried for up to a second, as the server's own synchronous writes are.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   return (lines) => {
     let rest = Buffer.from(lines);
+    let waited = 0;
     while (rest.length > 0) {
       try {
         rest = rest.subarray(fs.writeSync(2, rest));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || waited >= 1000) return;
+        Atomics.wait(pause, 0, 0, 1);
+        waited++;
       }
     }
   };

@@ -178,6 +178,35 @@ describe.skipIf(process.platform !== 'linux')('--workers 2 (Linux: /proc finds t
     expect(fs.existsSync(cli.socket)).toBe(false);
   }, 120_000);
 
+  it('pretty lines too: each whole, from both processes, one per connection', async () => {
+    const cli = await serve(['--workers', '2', '--log-format', 'pretty']);
+    const N = 120;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          next++;
+          expect(await whoami(cli.socket)).toBe(200);
+        }
+      }),
+    );
+    expect(await cli.stop()).toBe(0);
+    const closed = lines(cli).filter((l) => l.includes('peer connection closed'));
+    expect(closed).toHaveLength(N);
+    const pids = new Set<string>();
+    for (const line of closed) {
+      // time, level, (peerauth/pid), the message, then the fields as one JSON object: nothing spliced in.
+      const m = /^\[[\d:.]+\] INFO \(peerauth\/(\d+)\): peer connection closed (\{.*\})$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(JSON.parse(m?.[2] as string)).toMatchObject({
+        event: 'peerauth.connection',
+        decision: 'closed',
+      });
+      pids.add(m?.[1] as string);
+    }
+    expect(pids.size).toBe(2);
+  }, 120_000);
+
   it('SIGTERM to the primary drains and stops every worker, exit 0, and the socket file goes once', async () => {
     const cli = await serve(['--workers', '3']);
     const primary = cli.child.pid as number;
