@@ -10,8 +10,9 @@
 //
 // One audit stream: a worker's stderr is a pipe to the primary, which alone writes to the real stderr and
 // hands on only whole lines, through its own log buffer. Lines can then never interleave, whatever their
-// length (a write() to a shared pipe is whole only up to PIPE_BUF, and an audit line with many groups is
-// longer) and whatever stderr is (a file, a pipe, a terminal). The worker's own log buffering stays as it is.
+// length (a write() to a shared pipe is whole only up to PIPE_BUF, and a line with an error's stack can be
+// longer; the log buffer writes many lines at once, which a lone write per line would cost again) and
+// whatever stderr is (a file, a pipe, a terminal). The worker's own log buffering stays as it is.
 //
 // Per-uid limits: the primary holds the counts (cluster-limits.ts in the server package).
 //
@@ -194,7 +195,7 @@ function listeningFd(server: PeerServer): number {
   return fd;
 }
 
-/** The longest line kept whole from a worker (an audit line with tens of thousands of groups fits). */
+/** The longest line kept whole from a worker (an error line with its stack and causes fits many times). */
 const MAX_LINE = 4 * 1024 * 1024;
 
 /** Whole lines from the workers, into the primary's own log stream (its buffer, else a synchronous write). */
