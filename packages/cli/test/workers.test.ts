@@ -84,6 +84,21 @@ function whoami(socket: string): Promise<number> {
   });
 }
 
+/** One GET / on its own connection; resolves with the body. */
+function get(socket: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: socket, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
+
 /** Opens `n` connections one after another as `as`, sends nothing, prints "held" and keeps them. */
 const HOLDER = `
 const net = require('node:net');
@@ -205,6 +220,39 @@ describe.skipIf(process.platform !== 'linux')('--workers 2 (Linux: /proc finds t
       pids.add(m?.[1] as string);
     }
     expect(pids.size).toBe(2);
+  }, 120_000);
+
+  it('proxy --workers 2: both processes forward with the caller identity stamped', async () => {
+    const upstream = http.createServer((req, res) => res.end(String(req.headers['x-peerauth-uid'])));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = upstream.address() as { port: number };
+      const dir = tempDir('pawk-');
+      dirs.push(dir);
+      const cli = await startCli(
+        ['proxy', '--upstream', `http://127.0.0.1:${port}`, '--workers', '2'],
+        path.join(dir, 'p.sock'),
+      );
+      clis.push(cli);
+      const N = 60;
+      let next = 0;
+      const bodies: string[] = [];
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < N) {
+            next++;
+            bodies.push(await get(cli.socket));
+          }
+        }),
+      );
+      expect(bodies).toEqual(Array(N).fill(String(process.getuid?.())));
+      expect(await cli.stop()).toBe(0);
+      const closed = audit(cli).filter((l) => l.decision === 'closed');
+      expect(closed).toHaveLength(N);
+      expect(new Set(closed.map((l) => l.pid)).size).toBe(2);
+    } finally {
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   }, 120_000);
 
   it('SIGTERM to the primary drains and stops every worker, exit 0, and the socket file goes once', async () => {
