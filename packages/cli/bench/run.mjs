@@ -91,7 +91,7 @@ function start(kind, program, args, stderr = 'inherit') {
       };
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind}: exited with ${code} before it was ready`)));
-    out.ready.then((line) => resolve({ ask, line }));
+    out.ready.then((line) => resolve({ ask, line, pid: child.pid }));
   });
 }
 
@@ -103,6 +103,39 @@ function canConnect(socketPath) {
     });
     s.on('error', () => resolve(false));
   });
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (µs, user + system, all threads) of `pid` and its children, from /proc: a primary and its workers. */
+function treeCpuUs(pid) {
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // After the command in parentheses: state, ppid, ..., utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(entry) === pid || Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / CLK_TCK;
+}
+
+/** A server whose CPU is its whole process tree's (--workers): mark and report read /proc, not the probe. */
+function treeMeasured(server) {
+  let mark = 0;
+  const ask = async (command) => {
+    if (command === 'mark') {
+      mark = treeCpuUs(server.pid);
+      return 'ok';
+    }
+    return { cpuUs: treeCpuUs(server.pid) - mark };
+  };
+  return { ...server, ask };
 }
 
 const upstream = await start('upstream', process.execPath, [path.join(HERE, 'upstream.mjs')]);
@@ -143,11 +176,38 @@ const SPECS = {
         'ignore',
       ),
   },
+  // Two processes on one socket; CPU is the primary's and its worker's together (/proc, 10 ms ticks).
+  workers2: {
+    note: 'peerauth proxy --workers 2, defaults (CPU: primary + worker, from /proc)',
+    run: async () =>
+      treeMeasured(
+        await start(
+          'workers2',
+          process.execPath,
+          [
+            CLI,
+            'proxy',
+            '--upstream',
+            `http://127.0.0.1:${port}`,
+            '--socket',
+            socketOf('workers2'),
+            '--log-format',
+            'json',
+            '--workers',
+            '2',
+          ],
+          'ignore',
+        ),
+      ),
+  },
   direct: { note: 'the upstream straight, TCP 127.0.0.1 (CPU: the upstream process)' },
 };
 const KINDS = GUARD
   ? ['plain', 'peerauth']
-  : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'direct'];
+  : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'workers2', 'direct'].filter(
+      // BENCH_KINDS=plain,peerauth,workers2: a few kinds only (plain is always measured: the ratios need it).
+      (k) => !process.env.BENCH_KINDS || k === 'plain' || process.env.BENCH_KINDS.split(',').includes(k),
+    );
 const servers = {};
 for (const kind of KINDS) {
   if (kind === 'direct') {
@@ -258,7 +318,7 @@ if (!GUARD) {
   console.log(
     `\n  peerauth CPU per request / plain's: ${cpuRatio.toFixed(2)} (target <= ${TARGET_CPU}: ${cpuRatio <= TARGET_CPU ? 'met' : 'NOT met'})`,
   );
-  if (GO) {
+  if (KINDS.includes('go')) {
     const vsGo = rate('peerauth') / rate('go');
     console.log(
       `  peerauth requests/s / Go's: ${vsGo.toFixed(2)} (target >= ${TARGET_VS_GO}: ${vsGo >= TARGET_VS_GO ? 'met' : 'NOT met'})`,

@@ -15,6 +15,7 @@ import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 import { type TlsFlags, tlsSettings } from './tls-options.js';
+import { parseWorkers } from './workers.js';
 
 export interface CommonOptions extends TlsFlags, ConnectionFlags {
   socket?: string;
@@ -23,6 +24,8 @@ export interface CommonOptions extends TlsFlags, ConnectionFlags {
   allowRoles?: string;
   logFormat?: string;
   drainTimeout?: string;
+  /** serve and proxy: --workers N|auto. */
+  workers?: string;
 }
 
 export interface ServerSettings {
@@ -38,6 +41,8 @@ export interface ServerSettings {
   drainTimeoutMs: number;
   /** serve and proxy with --tls-listen: the mutual-TLS listener. */
   tls: TlsListenOptions | undefined;
+  /** Processes serving the socket (--workers); 1 for none besides this one. */
+  workers: number;
   /** Per-uid limit, total, reserved slots and idle timeout (undefined: none). */
   connections: ConnectionSettings;
 }
@@ -130,5 +135,6 @@ export async function serverSettings(
     drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
     tls,
     connections: connectionSettings(opts, defaults),
+    workers: parseWorkers(opts.workers, tls),
   };
 }

@@ -12,6 +12,7 @@ import { addServerOptions } from './common.js';
 import { addConnectionOptions } from './connection-flags.js';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { addTlsOptions } from './tls-options.js';
+import { WORKERS_HELP } from './workers.js';
 
 export { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -36,7 +37,10 @@ function buildProgram(setCode: (code: number) => void): Command {
   addTlsOptions(
     addConnectionOptions(
       addServerOptions(
-        program.command('serve').description('serve GET /whoami and /healthz over HTTP on the socket'),
+        program
+          .command('serve')
+          .description('serve GET /whoami and /healthz over HTTP on the socket')
+          .option('--workers <n|auto>', WORKERS_HELP),
       ),
       '10000',
     ),
@@ -51,6 +55,7 @@ function buildProgram(setCode: (code: number) => void): Command {
             'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
           )
           .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+          .option('--workers <n|auto>', WORKERS_HELP)
           .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)')
           .option(
             '--allow-upgrade <protocols>',

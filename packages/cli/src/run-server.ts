@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { type AdmitHook, createPeerServer, type PeerServer, serveHttp } from '@peerauth/server';
 import type { pino } from 'pino';
 import type { ServerSettings } from './common.js';
+import { isWorker, primaryCounts, startWorkers, type Workers, workerListening } from './workers.js';
 
 export interface RunningServer {
   server: PeerServer;
@@ -31,6 +32,11 @@ export async function runPeerServer(
   logger: pino.Logger,
   opts: RunOptions = {},
 ): Promise<RunningServer> {
+  // A worker serves the socket its primary bound (inherited as fd 3); a primary's per-uid counts are the
+  // ones its workers ask (workers.ts).
+  const worker = isWorker();
+  const primary = !worker && settings.workers > 1;
+  if (primary) primaryCounts();
   const server = createPeerServer({
     ...(settings.socket !== undefined ? { path: settings.socket } : {}),
     ...(settings.modeGiven ? { mode: settings.mode } : {}),
@@ -48,6 +54,7 @@ export async function runPeerServer(
     drainTimeoutMs: settings.drainTimeoutMs,
     ...definedOnly(settings.connections),
     ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(worker ? { listenFds: true } : {}),
   });
   if (opts.onStop) server.once('stopping', opts.onStop);
   if (opts.http) serveHttp(server, opts.http);
@@ -62,7 +69,21 @@ export async function runPeerServer(
     void stopped.then(resolve);
   });
   server.on('error', (err: Error) => logger.error({ err }, 'server error'));
-  return { server, stopped };
+  if (worker && server.listening) workerListening(server);
+  if (!primary || !server.listening) return { server, stopped };
+  let workers: Workers;
+  try {
+    workers = await startWorkers(server, settings.workers - 1, logger);
+  } catch (err) {
+    server.close();
+    await stopped;
+    throw err;
+  }
+  // Done once this server has drained and every worker has ended with its last lines written.
+  const all = Promise.allSettled([stopped, workers.ended]).then(([, ended]) => {
+    if (ended.status === 'rejected') throw ended.reason;
+  });
+  return { server, stopped: all };
 }
 
 /** The settings that are set: the server's options take absent, not undefined, for their defaults. */
@@ -75,7 +96,8 @@ function definedOnly<T extends object>(values: T): Partial<T> {
  * replace serve's own /whoami, which only serve answers, with a request that says where it goes.
  */
 export function announce(server: PeerServer, what: string, tryPath = '/whoami', note = ''): void {
-  if (!server.listening) return;
+  // The primary speaks for its workers.
+  if (!server.listening || isWorker()) return;
   const address = server.address();
   // A TCP socket handed over by systemd: host:port, and a curl line to match.
   if (address !== null && typeof address === 'object') {

@@ -22,7 +22,13 @@ import {
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
-import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from './connection-limits.js';
+import {
+  type ConnectionLimits,
+  closeIfSilent,
+  isPrivilegedUid,
+  type UidCountStore,
+  uidCountStore,
+} from './connection-limits.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { writeBeforeExit } from './log-flush.js';
 import { levelEnabled, type PeerLogger } from './logger.js';
@@ -130,12 +136,12 @@ export class Admission {
   /** Takes back the exit writer; set while audited connections are open. */
   private unhookExit: (() => void) | null = null;
   /** Connections per uid, when maxConnectionsPerUid is set. */
-  private readonly perUid: UidCounts | null;
+  private readonly perUid: UidCountStore | null;
 
   constructor(options: AdmissionOptions) {
     this.options = options;
     const { maxConnectionsPerUid } = options.limits;
-    this.perUid = Number.isFinite(maxConnectionsPerUid) ? new UidCounts(maxConnectionsPerUid) : null;
+    this.perUid = Number.isFinite(maxConnectionsPerUid) ? uidCountStore(maxConnectionsPerUid) : null;
   }
 
   /** The idle timeout's close: an admitted connection's closing line, or the decision's, names the reason. */
@@ -219,12 +225,41 @@ export class Admission {
     }
     if (this.perUid !== null) {
       const refused = this.perUid.take(socket, credentials.uid);
+      if (refused instanceof Promise) {
+        // Counted by another process (--workers): the rest of the decision waits for its answer.
+        socket.on('error', ignoreSocketError);
+        refused.then(
+          (reason) => this.counted(socket, credentials, reason, start),
+          (err) =>
+            this.counted(socket, credentials, `per-uid count unavailable (${formatError(err)})`, start),
+        );
+        return;
+      }
       if (refused !== null) {
         // Destroyed at once, never answered: a 403 would keep the descriptor this limit exists to bound.
         this.reject(socket, unixPeer(credentials), null, refused, start, null);
         return;
       }
     }
+    this.admitCounted(socket, credentials, start);
+  };
+
+  /** The answer of a per-uid store in another process: a refusal as at accept, else the rest of the decision. */
+  private counted(
+    socket: net.Socket,
+    credentials: PeerCredentials,
+    refused: string | null,
+    start: number,
+  ): void {
+    if (refused !== null) {
+      this.reject(socket, unixPeer(credentials), null, refused, start, null);
+      return;
+    }
+    this.admitCounted(socket, credentials, start);
+  }
+
+  /** A Unix connection within its uid's limit: idle timeout, then attestation or identity, then policy. */
+  private admitCounted(socket: net.Socket, credentials: PeerCredentials, start: number): void {
     socket.on('error', ignoreSocketError);
     const { idleTimeoutMs } = this.options.limits;
     if (idleTimeoutMs !== null)
@@ -237,7 +272,7 @@ export class Admission {
     const known = this.options.memo.get(credentials);
     if (known) this.decide(socket, credentials, known, start);
     else this.resolve(socket, credentials, start);
-  };
+  }
 
   /**
    * A finished TLS handshake: the chain the client sent is verified as an X.509-SVID against the bundle of

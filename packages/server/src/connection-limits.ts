@@ -29,22 +29,40 @@ function onCountedClose(this: Counted): void {
   if (uid !== undefined && counts !== undefined) counts.release(uid);
 }
 
+/**
+ * Where the per-uid counts live. The server's own UidCounts answers at once; a store whose counts another
+ * process holds (the CLI's --workers: every worker asks the primary, so a limit holds whichever worker
+ * accepted) answers with a promise. The socket stays counted until it closes.
+ */
+export interface UidCountStore {
+  readonly max: number;
+  /** null admits and counts the socket; a string is the refusal reason. */
+  take(socket: net.Socket, uid: number): string | null | Promise<string | null>;
+}
+
 /** Live connections per uid, each counted until its socket closes. */
-export class UidCounts {
+export class UidCounts implements UidCountStore {
   private readonly counts = new Map<number, number>();
 
   constructor(readonly max: number) {}
 
   /** Counts the socket against its uid, or returns the refusal reason when the uid is at the limit. */
   take(socket: net.Socket, uid: number): string | null {
-    const held = this.counts.get(uid) ?? 0;
-    if (held >= this.max && !isPrivilegedUid(uid))
-      return `maxConnectionsPerUid (${this.max}) reached: uid ${uid} has ${held} connections open`;
-    this.counts.set(uid, held + 1);
+    const refused = this.takeUid(uid);
+    if (refused !== null) return refused;
     const counted = socket as Counted;
     counted[kUid] = uid;
     counted[kCounts] = this;
     socket.once('close', onCountedClose);
+    return null;
+  }
+
+  /** Counts one more connection of `uid` whose close the caller reports with release(uid). */
+  takeUid(uid: number): string | null {
+    const held = this.counts.get(uid) ?? 0;
+    if (held >= this.max && !isPrivilegedUid(uid))
+      return `maxConnectionsPerUid (${this.max}) reached: uid ${uid} has ${held} connections open`;
+    this.counts.set(uid, held + 1);
     return null;
   }
 
@@ -58,6 +76,22 @@ export class UidCounts {
   of(uid: number): number {
     return this.counts.get(uid) ?? 0;
   }
+}
+
+let sharedStore: ((max: number) => UidCountStore) | null = null;
+
+/**
+ * The per-uid store of the servers this process creates from now on: for a process that serves one socket
+ * together with others (the CLI's --workers), whose counts must be the same in all of them. null: each
+ * server counts its own (the default).
+ */
+export function useUidCountStore(create: ((max: number) => UidCountStore) | null): void {
+  sharedStore = create;
+}
+
+/** The store of a server whose limit is `max`. */
+export function uidCountStore(max: number): UidCountStore {
+  return sharedStore ? sharedStore(max) : new UidCounts(max);
 }
 
 /**

@@ -16,6 +16,8 @@ export {
   type CachingDirectory,
   createCachingDirectory,
 } from './cache.js';
+export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
+export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
 export {
   AddressInUseError,
   DirectoryNoAnswerError,
@@ -33,6 +35,7 @@ export { serveHttp } from './http.js';
 export { bufferedDestination } from './log-buffer.js';
 export { flushLogs } from './log-flush.js';
 export { createJsonLogger, type PeerLogger } from './logger.js';
+export { directLines } from './direct-lines.js';
 export { parseMode } from './mode.js';
 export { LOG_LEVELS, type LogLevel, parseLogLevel } from './options.js';
 export { peerOf } from './peers.js';
