@@ -18,6 +18,7 @@ export {
 } from './cache.js';
 export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
 export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
+export { directLines } from './direct-lines.js';
 export {
   AddressInUseError,
   DirectoryNoAnswerError,
@@ -35,7 +36,6 @@ export { serveHttp } from './http.js';
 export { bufferedDestination } from './log-buffer.js';
 export { flushLogs } from './log-flush.js';
 export { createJsonLogger, type PeerLogger } from './logger.js';
-export { directLines } from './direct-lines.js';
 export { parseMode } from './mode.js';
 export { LOG_LEVELS, type LogLevel, parseLogLevel } from './options.js';
 export { peerOf } from './peers.js';
