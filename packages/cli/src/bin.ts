@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { main } from './index.js';
+import { failureText, main } from './index.js';
 
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`peerauth: ${err instanceof Error ? err.message : String(err)}`);
+    // main reports its own failures; this is one while reporting, printed by the same rule.
+    console.error(`peerauth: ${failureText(err) ?? String(err)}`);
     process.exitCode = 1;
   },
 );

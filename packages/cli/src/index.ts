@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatError, isPeerAuthError } from '@peerauth/core-native';
+import { formatError } from '@peerauth/core-native';
 import { Command, CommanderError } from 'commander';
 import { checkConfigCommand } from './commands/check-config.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -11,7 +11,18 @@ import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
 import { addConnectionOptions } from './connection-flags.js';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import {
+  agentSocketValue,
+  bundleValue,
+  flagParser,
+  modeValue,
+  socketValue,
+  wholeNumber,
+} from './flag-values.js';
 import { addTlsOptions } from './tls-options.js';
+import { withCode } from './unexpected-error.js';
+import { parseAllowedUpgrades } from './upgrade-protocols.js';
+import { parseUpstream } from './upstream.js';
 
 export { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -50,11 +61,12 @@ function buildProgram(setCode: (code: number) => void): Command {
           .description(
             'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
           )
-          .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+          .requiredOption('--upstream <url>', 'http://host:port or unix:/path', flagParser(parseUpstream))
           .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)')
           .option(
             '--allow-upgrade <protocols>',
             'comma-separated protocols an Upgrade is forwarded for, or none; never h2c (default: websocket)',
+            flagParser(parseAllowedUpgrades),
           ),
       ),
       // With --raw the upstream may speak first and its client only listen, as for exec.
@@ -73,7 +85,8 @@ function buildProgram(setCode: (code: number) => void): Command {
         .option(
           '--max-children <n>',
           'at most this many children at once; further connections are refused',
-          '64',
+          wholeNumber('--max-children', 1),
+          64,
         ),
     ),
     // A child may speak first and its client only listen: no idle timeout unless asked for.
@@ -83,7 +96,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   program
     .command('whoami')
     .description('connect to a peerauth server and print what it sees of you')
-    .option('--socket <path>', 'socket path (default: the server default)')
+    .option('--socket <path>', 'socket path (default: the server default)', socketValue)
     .option('--json', 'print JSON')
     .action(run((opts) => whoamiCommand(opts)));
 
@@ -104,30 +117,66 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option(
       '--bundle <trust-domain=file>',
       'also check this bundle (repeatable; wins over trustDomains)',
-      collect,
+      bundleValue,
     )
     .action(run((file: string, opts) => checkConfigCommand(file, opts)));
 
   program
     .command('doctor')
     .description('platform support, socket directory, config, addon and SPIRE agent checks')
-    .option('--socket <path>', 'socket path to check (default: the server default)')
+    .option('--socket <path>', 'socket path to check (default: the server default)', socketValue)
     .option('--config <file>', 'identity config JSON to check')
-    .option('--mode <octal>', 'socket mode to check: does every directory on the path let in whom it admits?')
+    .option(
+      '--mode <octal>',
+      'socket mode to check: does every directory on the path let in whom it admits?',
+      modeValue,
+    )
     .option(
       '--workload-api <socket>',
       "ask the SPIRE agent's Workload API: reachable? the SVID's ID and expiry, the trust domains it holds",
+      agentSocketValue,
     )
     .option('--svid-cert <file>', "the server's SVID certificate chain to check, PEM")
     .option('--svid-key <file>', "the SVID's private key to check, PEM")
-    .option('--bundle <trust-domain=file>', 'a bundle to check (repeatable; wins over trustDomains)', collect)
+    .option(
+      '--bundle <trust-domain=file>',
+      'a bundle to check (repeatable; wins over trustDomains)',
+      bundleValue,
+    )
     .action(run((opts) => doctorCommand(opts)));
 
   return program;
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
+/**
+ * The one rule for exit codes (README, Exit codes): 0 for help and version; 2 for a command line commander
+ * cannot read (unknown command or option, missing argument or value) and for a CliError a flag's parser or
+ * a flag check raised as a usage error; 1 for everything else, whoever threw it.
+ */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+    )
+      return EXIT_OK;
+    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (err instanceof CliError) return err.exitCode === EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
+  return EXIT_ERROR;
+}
+
+/**
+ * The line a failure prints: `CODE: message` for every failure, its code the peerauth error's own, or one
+ * naming the failure class for an error no peerauth check named (unexpected-error.ts). A CliError made
+ * from nothing but a message for the user (PEERAUTH_CLI_ERROR) prints that message alone. Commander has
+ * printed its own errors already.
+ */
+export function failureText(err: unknown): string | null {
+  if (err instanceof CommanderError) return null;
+  if (err instanceof CliError && err.code === 'PEERAUTH_CLI_ERROR') return err.message;
+  return formatError(withCode(err));
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 runtime or validation error, 2 usage error. */
@@ -140,27 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      ) {
-        return EXIT_OK;
-      }
-      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    if (err instanceof CliError) {
-      const text = err.code === 'PEERAUTH_CLI_ERROR' ? err.message : formatError(err);
-      process.stderr.write(`peerauth: ${text}\n`);
-      return err.exitCode;
-    }
-    // Any error from a peerauth package names its code, whichever package threw it.
-    if (isPeerAuthError(err)) {
-      process.stderr.write(`peerauth: ${formatError(err)}\n`);
-      return EXIT_ERROR;
-    }
-    process.stderr.write(`peerauth: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_ERROR;
+    const text = failureText(err);
+    if (text !== null) process.stderr.write(`peerauth: ${text}\n`);
+    return exitCodeFor(err);
   }
 }
