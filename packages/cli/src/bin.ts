@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { failureText, main } from './index.js';
+import { failureText } from './exit-rule.js';
+import { main } from './index.js';
 
 main(process.argv).then(
   (code) => {

@@ -3,9 +3,10 @@
 // exit code, under every command that takes it. Parsers run while commander reads the command line, before
 // any command starts, so a bad value never leaves a socket or a directory behind.
 //
-// The exit code follows the README's table (index.ts applies it): a value the flag reads but cannot use (a
-// mode, a number out of range, an upstream URL) is a validation error, exit 1; a value not in the form the
-// flag takes (HOST:PORT, TRUST_DOMAIN=FILE, an empty path) is a usage error, exit 2, like an unknown option.
+// The exit code follows the README's table (exit-rule.ts applies it): a value the flag reads but cannot
+// use (a mode, a number out of range, an upstream URL) is a validation error, exit 1; a value not in the
+// form the flag takes (HOST:PORT, TRUST_DOMAIN=FILE, an empty path) is a usage error, exit 2, like an
+// unknown option.
 import { PeerAuthTypeError } from '@peerauth/core-native';
 import { parseMode } from '@peerauth/server';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';

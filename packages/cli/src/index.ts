@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatError } from '@peerauth/core-native';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { checkConfigCommand } from './commands/check-config.js';
 import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
@@ -10,7 +9,8 @@ import { serveCommand } from './commands/serve.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
 import { addConnectionOptions } from './connection-flags.js';
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK } from './exit-codes.js';
+import { exitCodeFor, failureText } from './exit-rule.js';
 import {
   agentSocketValue,
   bundleValue,
@@ -20,7 +20,6 @@ import {
   wholeNumber,
 } from './flag-values.js';
 import { addTlsOptions } from './tls-options.js';
-import { withCode } from './unexpected-error.js';
 import { parseAllowedUpgrades } from './upgrade-protocols.js';
 import { parseUpstream } from './upstream.js';
 
@@ -146,37 +145,6 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(run((opts) => doctorCommand(opts)));
 
   return program;
-}
-
-/**
- * The one rule for exit codes (README, Exit codes): 0 for help and version; 2 for a command line commander
- * cannot read (unknown command or option, missing argument or value) and for a CliError a flag's parser or
- * a flag check raised as a usage error; 1 for everything else, whoever threw it.
- */
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof CommanderError) {
-    if (
-      err.code === 'commander.helpDisplayed' ||
-      err.code === 'commander.version' ||
-      err.code === 'commander.help'
-    )
-      return EXIT_OK;
-    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-  }
-  if (err instanceof CliError) return err.exitCode === EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
-  return EXIT_ERROR;
-}
-
-/**
- * The line a failure prints: `CODE: message` for every failure, its code the peerauth error's own, or one
- * naming the failure class for an error no peerauth check named (unexpected-error.ts). A CliError made
- * from nothing but a message for the user (PEERAUTH_CLI_ERROR) prints that message alone. Commander has
- * printed its own errors already.
- */
-export function failureText(err: unknown): string | null {
-  if (err instanceof CommanderError) return null;
-  if (err instanceof CliError && err.code === 'PEERAUTH_CLI_ERROR') return err.message;
-  return formatError(withCode(err));
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 runtime or validation error, 2 usage error. */

@@ -1,11 +1,12 @@
-// The CLI's one rule from a failure to its printed line and exit code (index.ts), with real failures: a
+// The CLI's one rule from a failure to its printed line and exit code (exit-rule.ts), with real failures: a
 // system call's own error, a TypeError from reading a property of undefined, commander's errors.
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidModeError } from '@peerauth/server';
 import { CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError, EXIT_USAGE, exitCodeFor, failureText } from '../src/index.js';
+import { CliError, EXIT_USAGE } from '../src/exit-codes.js';
+import { exitCodeFor, failureText } from '../src/exit-rule.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;
