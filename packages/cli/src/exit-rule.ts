@@ -5,6 +5,9 @@ import { CommanderError } from 'commander';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { withCode } from './unexpected-error.js';
 
+/** A command line commander cannot read: unknown command or option, missing argument or value. */
+export const USAGE_ERROR = 'PEERAUTH_USAGE';
+
 /**
  * The one rule for exit codes (README, Exit codes): 0 for help and version; 2 for a command line commander
  * cannot read (unknown command or option, missing argument or value) and for a CliError a flag's parser or

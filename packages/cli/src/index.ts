@@ -10,7 +10,7 @@ import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
 import { addConnectionOptions } from './connection-flags.js';
 import { EXIT_OK } from './exit-codes.js';
-import { exitCodeFor, failureText } from './exit-rule.js';
+import { exitCodeFor, failureText, USAGE_ERROR } from './exit-rule.js';
 import {
   agentSocketValue,
   bundleValue,
@@ -35,7 +35,12 @@ function buildProgram(setCode: (code: number) => void): Command {
     .version(version, '-V, --version')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => process.stdout.write(s),
+      // Commander's own refusals (unknown option, missing argument) carry a code like every other failure.
+      outputError: (s, write) => write(`peerauth: ${USAGE_ERROR}: ${s.replace(/^error: /, '')}`),
+    });
 
   const run =
     <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>

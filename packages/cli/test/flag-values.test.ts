@@ -109,6 +109,18 @@ describe('one parser and one exit code per flag, whichever command takes it', ()
 });
 
 describe('a failure no peerauth check named still prints a PEERAUTH_ code', () => {
+  it('commander: an unknown option or a missing required option is PEERAUTH_USAGE naming the flag (exit 2)', async () => {
+    const unknown = await runCliToExit(['serve', '--socket', socket, '--no-such-flag']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^peerauth: PEERAUTH_USAGE: unknown option '--no-such-flag'$/m);
+    const missing = await runCliToExit(['proxy', '--socket', socket]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /^peerauth: PEERAUTH_USAGE: required option '--upstream <url>' not specified$/m,
+    );
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   let certs: SvidCerts;
   let busy: net.Server;
   let port: number;
