@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { failureText } from './exit-rule.js';
 import { main } from './index.js';
 
 main(process.argv).then(
@@ -6,7 +7,8 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`peerauth: ${err instanceof Error ? err.message : String(err)}`);
+    // main reports its own failures; this is one while reporting, printed by the same rule.
+    console.error(`peerauth: ${failureText(err) ?? String(err)}`);
     process.exitCode = 1;
   },
 );

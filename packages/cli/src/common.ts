@@ -1,7 +1,6 @@
 import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { IdentityConfigError, loadIdentityConfig } from '@peerauth/identity';
 import type { LogLevel, TlsListenOptions } from '@peerauth/server';
-import { parseMode } from '@peerauth/server';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import {
@@ -12,18 +11,20 @@ import {
 } from './connection-flags.js';
 import { requireCredentials } from './credentials-check.js';
 import { defaultIdentityConfig } from './default-config.js';
-import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
+import { CliError, EXIT_ERROR } from './exit-codes.js';
+import { modeValue, rolesValue, socketValue, wholeNumber } from './flag-values.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 import { type TlsFlags, tlsSettings } from './tls-options.js';
 import { parseWorkers } from './workers.js';
 
+/** As commander gives them: each value already read by its parser (flag-values.ts). */
 export interface CommonOptions extends TlsFlags, ConnectionFlags {
   socket?: string;
-  mode?: string;
+  mode?: number;
   config?: string;
-  allowRoles?: string;
+  allowRoles?: string[];
   logFormat?: string;
-  drainTimeout?: string;
+  drainTimeout?: number;
   /** serve and proxy: --workers N|auto. */
   workers?: string;
 }
@@ -56,17 +57,23 @@ export function addServerOptions(cmd: Command): Command {
     .option(
       '--socket <path>',
       'socket path (default: $XDG_RUNTIME_DIR/peerauth/peerauth.sock or /tmp/peerauth-<uid>/peerauth.sock)',
+      socketValue,
     )
-    .option('--mode <octal>', 'permission bits of the socket file (default: 0660)')
+    .option('--mode <octal>', 'permission bits of the socket file (default: 0660)', modeValue)
     .option('--config <file>', 'identity config JSON (default: you are "owner", everyone else "public")')
-    .option('--allow-roles <roles>', 'comma-separated roles admitted (default: every role)')
+    .option('--allow-roles <roles>', 'comma-separated roles admitted (default: every role)', rolesValue)
     .addOption(
       new Option('--log-format <format>', 'log format (default: pretty on a TTY, else json)').choices([
         'pretty',
         'json',
       ]),
     )
-    .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long open requests may finish', '5000');
+    .option(
+      '--drain-timeout <ms>',
+      'on SIGINT/SIGTERM, how long open requests may finish',
+      wholeNumber('--drain-timeout', 0),
+      5000,
+    );
 }
 
 export async function loadConfig(file: string | undefined): Promise<ParsedIdentityConfig> {
@@ -79,20 +86,9 @@ export async function loadConfig(file: string | undefined): Promise<ParsedIdenti
   }
 }
 
-function parseDrainTimeout(value: string | undefined): number {
-  const ms = Number(value ?? '5000');
-  if (!Number.isInteger(ms) || ms < 0)
-    throw new CliError(`--drain-timeout must be a whole number of milliseconds, got "${value}"`);
-  return ms;
-}
-
-function parseRoles(value: string | undefined, config: ParsedIdentityConfig): string[] | undefined {
-  if (value === undefined) return undefined;
-  const roles = value
-    .split(',')
-    .map((r) => r.trim())
-    .filter(Boolean);
-  if (roles.length === 0) throw new CliError('--allow-roles needs at least one role');
+/** --allow-roles against the config: a role nobody can have would refuse everyone, silently. */
+function knownRoles(roles: string[] | undefined, config: ParsedIdentityConfig): string[] | undefined {
+  if (roles === undefined) return undefined;
   const known = new Set([
     ...(config.roles ?? []),
     config.fallbackRole,
@@ -105,34 +101,21 @@ function parseRoles(value: string | undefined, config: ParsedIdentityConfig): st
   return roles;
 }
 
-/** `--socket ""` would resolve to the current directory: a usage error, not a silent default. */
-export function checkSocketOption(socket: string | undefined): void {
-  if (socket !== undefined && socket.trim() === '')
-    throw new CliError('--socket needs a path (an empty one would mean the current directory)', EXIT_USAGE);
-}
-
 export async function serverSettings(
   opts: CommonOptions,
   defaults: ConnectionDefaults = SERVE_DEFAULTS,
 ): Promise<ServerSettings> {
-  checkSocketOption(opts.socket);
-  let mode: number;
-  try {
-    mode = parseMode(opts.mode ?? '0660');
-  } catch (err) {
-    throw new CliError(`--mode: ${(err as Error).message}`);
-  }
   const { tls, config } = tlsSettings(opts, await loadConfig(opts.config));
   requireCredentials();
   return {
     socket: opts.socket,
-    mode,
+    mode: opts.mode ?? 0o660,
     modeGiven: opts.mode !== undefined,
     config,
-    allowRoles: parseRoles(opts.allowRoles, config),
+    allowRoles: knownRoles(opts.allowRoles, config),
     logFormat: parseLogFormat(opts.logFormat),
     logLevel: parseLogLevel(process.env.PEERAUTH_LOG_LEVEL),
-    drainTimeoutMs: parseDrainTimeout(opts.drainTimeout),
+    drainTimeoutMs: opts.drainTimeout ?? 5000,
     tls,
     connections: connectionSettings(opts, defaults),
     workers: parseWorkers(opts.workers, tls),

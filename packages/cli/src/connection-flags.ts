@@ -4,12 +4,14 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from './exit-codes.js';
+import { wholeNumber } from './flag-values.js';
 
+/** As commander gives them: each value already read by its parser (flag-values.ts). */
 export interface ConnectionFlags {
-  maxConnectionsPerUid?: string;
-  maxConnections?: string;
-  reservedConnections?: string;
-  idleTimeout?: string;
+  maxConnectionsPerUid?: number;
+  maxConnections?: number;
+  reservedConnections?: number;
+  idleTimeout?: number;
 }
 
 /** What each command puts on top of a connection: its descriptors, and whether silence is normal. */
@@ -38,28 +40,25 @@ export function addConnectionOptions(cmd: Command, idleDefault: string | { descr
     .option(
       '--max-connections-per-uid <n>',
       'at most this many connections from one uid at once, root and your own uid exempt; 0 for no limit',
-      String(DEFAULT_MAX_CONNECTIONS_PER_UID),
+      wholeNumber('--max-connections-per-uid', 0),
+      DEFAULT_MAX_CONNECTIONS_PER_UID,
     )
     .option(
       '--max-connections <n>',
       'at most this many admitted connections (default: from the open-files limit); 0 for no limit',
+      wholeNumber('--max-connections', 0),
     )
     .option(
       '--reserved-connections <n>',
       `of --max-connections, slots only root and your own uid may take (default: ${DEFAULT_RESERVED_CONNECTIONS})`,
+      wholeNumber('--reserved-connections', 0),
     )
     .option(
       '--idle-timeout <ms>',
       `close a connection that sent nothing for this long; 0 for never${typeof idleDefault === 'string' ? '' : ` (default: ${idleDefault.describe})`}`,
-      typeof idleDefault === 'string' ? idleDefault : undefined,
+      wholeNumber('--idle-timeout', 0),
+      typeof idleDefault === 'string' ? Number(idleDefault) : undefined,
     );
-}
-
-function whole(flag: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
-    throw new CliError(`${flag} must be a whole number >= 0, got "${value}"`);
-  return n;
 }
 
 /** The soft open-files limit (Linux: /proc/self/limits), or null where it cannot be read. */
@@ -73,21 +72,16 @@ export function openFilesLimit(): number | null {
 }
 
 export function connectionSettings(flags: ConnectionFlags, defaults: ConnectionDefaults): ConnectionSettings {
-  const perUid = whole(
-    '--max-connections-per-uid',
-    flags.maxConnectionsPerUid ?? String(DEFAULT_MAX_CONNECTIONS_PER_UID),
-  );
-  const idle = whole('--idle-timeout', flags.idleTimeout ?? String(defaults.idleTimeoutMs));
+  const perUid = flags.maxConnectionsPerUid ?? DEFAULT_MAX_CONNECTIONS_PER_UID;
+  const idle = flags.idleTimeout ?? defaults.idleTimeoutMs;
   let max: number;
-  if (flags.maxConnections !== undefined) max = whole('--max-connections', flags.maxConnections);
+  if (flags.maxConnections !== undefined) max = flags.maxConnections;
   else {
     const limit = openFilesLimit();
     max = limit === null ? 0 : Math.max(1, Math.floor((limit - FDS_KEPT) / defaults.fdsPerConnection));
   }
   const reservedGiven = flags.reservedConnections !== undefined;
-  let reserved = reservedGiven
-    ? whole('--reserved-connections', flags.reservedConnections as string)
-    : DEFAULT_RESERVED_CONNECTIONS;
+  let reserved = flags.reservedConnections ?? DEFAULT_RESERVED_CONNECTIONS;
   if (max === 0) {
     if (reservedGiven && reserved > 0)
       throw new CliError('--reserved-connections needs a limit on connections (--max-connections)');

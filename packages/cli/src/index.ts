@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatError, isPeerAuthError } from '@peerauth/core-native';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { checkConfigCommand } from './commands/check-config.js';
 import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
@@ -10,8 +9,19 @@ import { serveCommand } from './commands/serve.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { addServerOptions } from './common.js';
 import { addConnectionOptions } from './connection-flags.js';
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK } from './exit-codes.js';
+import { exitCodeFor, failureText, USAGE_ERROR } from './exit-rule.js';
+import {
+  agentSocketValue,
+  bundleValue,
+  flagParser,
+  modeValue,
+  socketValue,
+  wholeNumber,
+} from './flag-values.js';
 import { addTlsOptions } from './tls-options.js';
+import { parseAllowedUpgrades } from './upgrade-protocols.js';
+import { parseUpstream } from './upstream.js';
 import { WORKERS_HELP } from './workers.js';
 
 export { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -26,7 +36,12 @@ function buildProgram(setCode: (code: number) => void): Command {
     .version(version, '-V, --version')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => process.stdout.write(s),
+      // Commander's own refusals (unknown option, missing argument) carry a code like every other failure.
+      outputError: (s, write) => write(`peerauth: ${USAGE_ERROR}: ${s.replace(/^error: /, '')}`),
+    });
 
   const run =
     <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
@@ -54,12 +69,13 @@ function buildProgram(setCode: (code: number) => void): Command {
           .description(
             'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
           )
-          .requiredOption('--upstream <url>', 'http://host:port or unix:/path')
+          .requiredOption('--upstream <url>', 'http://host:port or unix:/path', flagParser(parseUpstream))
           .option('--workers <n|auto>', WORKERS_HELP)
           .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)')
           .option(
             '--allow-upgrade <protocols>',
             'comma-separated protocols an Upgrade is forwarded for, or none; never h2c (default: websocket)',
+            flagParser(parseAllowedUpgrades),
           ),
       ),
       // With --raw the upstream may speak first and its client only listen, as for exec.
@@ -78,7 +94,8 @@ function buildProgram(setCode: (code: number) => void): Command {
         .option(
           '--max-children <n>',
           'at most this many children at once; further connections are refused',
-          '64',
+          wholeNumber('--max-children', 1),
+          64,
         ),
     ),
     // A child may speak first and its client only listen: no idle timeout unless asked for.
@@ -88,7 +105,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   program
     .command('whoami')
     .description('connect to a peerauth server and print what it sees of you')
-    .option('--socket <path>', 'socket path (default: the server default)')
+    .option('--socket <path>', 'socket path (default: the server default)', socketValue)
     .option('--json', 'print JSON')
     .action(run((opts) => whoamiCommand(opts)));
 
@@ -109,30 +126,35 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option(
       '--bundle <trust-domain=file>',
       'also check this bundle (repeatable; wins over trustDomains)',
-      collect,
+      bundleValue,
     )
     .action(run((file: string, opts) => checkConfigCommand(file, opts)));
 
   program
     .command('doctor')
     .description('platform support, socket directory, config, addon and SPIRE agent checks')
-    .option('--socket <path>', 'socket path to check (default: the server default)')
+    .option('--socket <path>', 'socket path to check (default: the server default)', socketValue)
     .option('--config <file>', 'identity config JSON to check')
-    .option('--mode <octal>', 'socket mode to check: does every directory on the path let in whom it admits?')
+    .option(
+      '--mode <octal>',
+      'socket mode to check: does every directory on the path let in whom it admits?',
+      modeValue,
+    )
     .option(
       '--workload-api <socket>',
       "ask the SPIRE agent's Workload API: reachable? the SVID's ID and expiry, the trust domains it holds",
+      agentSocketValue,
     )
     .option('--svid-cert <file>', "the server's SVID certificate chain to check, PEM")
     .option('--svid-key <file>', "the SVID's private key to check, PEM")
-    .option('--bundle <trust-domain=file>', 'a bundle to check (repeatable; wins over trustDomains)', collect)
+    .option(
+      '--bundle <trust-domain=file>',
+      'a bundle to check (repeatable; wins over trustDomains)',
+      bundleValue,
+    )
     .action(run((opts) => doctorCommand(opts)));
 
   return program;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 runtime or validation error, 2 usage error. */
@@ -145,27 +167,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      ) {
-        return EXIT_OK;
-      }
-      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    if (err instanceof CliError) {
-      const text = err.code === 'PEERAUTH_CLI_ERROR' ? err.message : formatError(err);
-      process.stderr.write(`peerauth: ${text}\n`);
-      return err.exitCode;
-    }
-    // Any error from a peerauth package names its code, whichever package threw it.
-    if (isPeerAuthError(err)) {
-      process.stderr.write(`peerauth: ${formatError(err)}\n`);
-      return EXIT_ERROR;
-    }
-    process.stderr.write(`peerauth: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_ERROR;
+    const text = failureText(err);
+    if (text !== null) process.stderr.write(`peerauth: ${text}\n`);
+    return exitCodeFor(err);
   }
 }

@@ -7,35 +7,45 @@ import { IdentityConfigError, type ParsedIdentityConfig, parseIdentityConfig } f
 import type { TlsListenOptions } from '@peerauth/server';
 import type { Command } from 'commander';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
+import {
+  agentSocketValue,
+  type BundleFlag,
+  bundleValue,
+  collect,
+  listenValue,
+  wholeNumber,
+} from './flag-values.js';
 
+/** As commander gives them: each value already read by its parser (flag-values.ts). */
 export interface TlsFlags {
-  tlsListen?: string;
+  tlsListen?: { host: string; port: number };
   svidCert?: string;
   svidKey?: string;
-  bundle?: string[];
+  bundle?: BundleFlag[];
   workloadApi?: string;
   trustDomain?: string[];
-  tlsMaxHandshakes?: string;
-  tlsHandshakeTimeout?: string;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
+  tlsMaxHandshakes?: number;
+  tlsHandshakeTimeout?: number;
 }
 
 export function addTlsOptions(cmd: Command): Command {
   return cmd
-    .option('--tls-listen <host:port>', 'also accept callers from other machines by mutual TLS (X.509-SVIDs)')
+    .option(
+      '--tls-listen <host:port>',
+      'also accept callers from other machines by mutual TLS (X.509-SVIDs)',
+      listenValue,
+    )
     .option('--svid-cert <file>', "the server's SVID certificate chain, PEM (spiffe-helper's svid.pem)")
     .option('--svid-key <file>', "the server's SVID private key, PEM (spiffe-helper's svid_key.pem)")
     .option(
       '--bundle <trust-domain=file>',
       "a trust domain callers may come from and its X.509 bundle, PEM (repeatable; spiffe-helper's svid_bundle.pem)",
-      collect,
+      bundleValue,
     )
     .option(
       '--workload-api <socket>',
       "take the SVID and every trust domain's bundle from the SPIRE agent's Workload API socket (instead of --svid-cert, --svid-key, --bundle)",
+      agentSocketValue,
     )
     .option(
       '--trust-domain <name>',
@@ -45,43 +55,21 @@ export function addTlsOptions(cmd: Command): Command {
     .option(
       '--tls-max-handshakes <n>',
       'most TLS handshakes under way at once; more connections are closed at accept (default: 64)',
+      wholeNumber('--tls-max-handshakes', 1),
     )
     .option(
       '--tls-handshake-timeout <ms>',
       'a TLS client that has not finished its handshake by then is dropped (default: 10000)',
+      wholeNumber('--tls-handshake-timeout', 100),
     );
 }
 
-function wholeFlag(flag: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
-    throw new CliError(`${flag} must be a whole number >= ${min}, got "${value}"`, EXIT_USAGE);
-  return n;
-}
-
-/** `HOST:PORT`, `[v6]:PORT`; port 0 picks a free one (the start line prints it). */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535)
-    throw new CliError(
-      `--tls-listen must be HOST:PORT (e.g. 0.0.0.0:8443 or [::]:8443), got "${value}"`,
-      EXIT_USAGE,
-    );
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-function parseBundles(values: string[]): Record<string, { bundle: string }> {
+function parseBundles(values: BundleFlag[]): Record<string, { bundle: string }> {
   const out: Record<string, { bundle: string }> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq <= 0 || eq === value.length - 1)
-      throw new CliError(`--bundle must be TRUST_DOMAIN=FILE, got "${value}"`, EXIT_USAGE);
-    const trustDomain = value.slice(0, eq);
+  for (const { trustDomain, file } of values) {
     if (Object.hasOwn(out, trustDomain))
       throw new CliError(`--bundle names trust domain "${trustDomain}" twice`, EXIT_USAGE);
-    out[trustDomain] = { bundle: value.slice(eq + 1) };
+    out[trustDomain] = { bundle: file };
   }
   return out;
 }
@@ -109,9 +97,9 @@ export function tlsSettings(
     if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
     return { tls: undefined, config };
   }
-  const { host, port } = parseListen(flags.tlsListen);
-  const maxPendingHandshakes = wholeFlag('--tls-max-handshakes', flags.tlsMaxHandshakes, 1);
-  const handshakeTimeoutMs = wholeFlag('--tls-handshake-timeout', flags.tlsHandshakeTimeout, 100);
+  const { host, port } = flags.tlsListen;
+  const maxPendingHandshakes = flags.tlsMaxHandshakes;
+  const handshakeTimeoutMs = flags.tlsHandshakeTimeout;
   const limits = {
     ...(maxPendingHandshakes === undefined ? {} : { maxPendingHandshakes }),
     ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
@@ -175,7 +163,6 @@ function workloadApiSettings(
       `--workload-api takes the SVID and bundles from the agent: leave out ${files.join(', ')}`,
       EXIT_USAGE,
     );
-  if (socket.trim() === '') throw new CliError('--workload-api needs the agent socket path', EXIT_USAGE);
   const named = flags.trustDomain ?? [];
   const duplicate = named.find((td, i) => named.indexOf(td) !== i);
   if (duplicate !== undefined)

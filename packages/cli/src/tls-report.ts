@@ -2,11 +2,12 @@
 import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { checkTlsFiles } from '@peerauth/server';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
+import type { BundleFlag } from './flag-values.js';
 
 export interface TlsFileFlags {
   svidCert?: string;
   svidKey?: string;
-  bundle?: string[];
+  bundle?: BundleFlag[];
 }
 
 /** The bundle files the server would read: the config's trustDomains, with `--bundle` winning per domain. */
@@ -15,12 +16,7 @@ function bundleFiles(flags: TlsFileFlags, config: ParsedIdentityConfig | null): 
   const out = new Map<string, string>();
   for (const [td, { bundle }] of Object.entries(config?.trustDomains ?? {}))
     if (bundle !== undefined) out.set(td, bundle);
-  for (const value of flags.bundle ?? []) {
-    const eq = value.indexOf('=');
-    if (eq <= 0 || eq === value.length - 1)
-      throw new CliError(`--bundle must be TRUST_DOMAIN=FILE, got "${value}"`, EXIT_USAGE);
-    out.set(value.slice(0, eq), value.slice(eq + 1));
-  }
+  for (const { trustDomain, file } of flags.bundle ?? []) out.set(trustDomain, file);
   return out;
 }
 

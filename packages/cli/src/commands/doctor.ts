@@ -9,11 +9,9 @@ import {
   checkSocketPathLength,
   defaultSocketPath,
   inspectSocketPath,
-  parseMode,
   socketReachWarning,
 } from '@peerauth/server';
-import { checkSocketOption, loadConfig } from '../common.js';
-import { CliError, EXIT_USAGE } from '../exit-codes.js';
+import { loadConfig } from '../common.js';
 import { reportTlsFiles, type TlsFileFlags } from '../tls-report.js';
 import { checkWorkloadApi } from './doctor-workload.js';
 
@@ -24,11 +22,11 @@ export async function doctorCommand(
   opts: {
     socket?: string;
     config?: string;
-    mode?: string;
+    /** Read by the same parser as serve's --mode. */
+    mode?: number;
     workloadApi?: string;
   } & TlsFileFlags,
 ): Promise<number> {
-  checkSocketOption(opts.socket);
   let ok = true;
   const out: string[] = [];
   try {
@@ -48,15 +46,9 @@ export async function doctorCommand(
   out.push(`socket      ${socket}`);
   ok = (await checkSocket(socket, opts.socket === undefined, out)) && ok;
   if (opts.mode !== undefined) {
-    let mode: number;
-    try {
-      mode = parseMode(opts.mode);
-    } catch (err) {
-      throw new CliError(`--mode: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    const warning = await socketReachWarning(socket, mode);
+    const warning = await socketReachWarning(socket, opts.mode);
     out.push(
-      `mode        ${opts.mode}: ${warning ? `warning: ${warning}` : `${dir} lets whom it admits through`}`,
+      `mode        ${opts.mode.toString(8).padStart(4, '0')}: ${warning ? `warning: ${warning}` : `${dir} lets whom it admits through`}`,
     );
   }
   let config: ParsedIdentityConfig | null = null;

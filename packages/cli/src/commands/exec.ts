@@ -14,13 +14,6 @@ import { ChildGroups, DescendantTracker } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
 import { readBoundedLines } from '../stderr-lines.js';
 
-function parseMaxChildren(value: string | undefined): number {
-  const n = Number(value ?? '64');
-  if (!Number.isInteger(n) || n < 1)
-    throw new CliError(`--max-children must be a whole number >= 1, got "${value}"`);
-  return n;
-}
-
 /** The audit line for a connection exec closes without running the command, then the close. */
 function refuse(logger: pino.Logger, socket: net.Socket, identity: Identity, reason: string): void {
   auditRejected(logger, null, identity, reason, null);
@@ -105,12 +98,12 @@ export function bridge(
 
 export async function execCommand(
   command: string[],
-  opts: CommonOptions & { maxChildren?: string },
+  opts: CommonOptions & { maxChildren?: number },
 ): Promise<number> {
   if (command.length === 0) throw new CliError('exec needs a command: peerauth exec -- CMD [ARGS...]', 2);
   const argv = command as [string, ...string[]];
   const file = resolveCommand(argv[0]);
-  const maxChildren = parseMaxChildren(opts.maxChildren);
+  const maxChildren = opts.maxChildren ?? 64;
   // The socket and the child's three pipes; a child may speak first, so silence is no reason to close.
   const settings = await serverSettings(opts, { fdsPerConnection: 4, idleTimeoutMs: 0 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);

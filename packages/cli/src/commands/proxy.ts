@@ -11,8 +11,8 @@ import { clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
-import { DEFAULT_UPGRADES, parseAllowedUpgrades } from '../upgrade-protocols.js';
-import { connectOptions, parseUpstream, type Upstream, upstreamHost } from '../upstream.js';
+import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
+import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -189,10 +189,10 @@ function pipeRaw(socket: net.Socket, upstream: Upstream, logger: pino.Logger): v
 }
 
 export async function proxyCommand(
-  opts: CommonOptions & { upstream: string; raw?: boolean; allowUpgrade?: string },
+  opts: CommonOptions & { upstream: Upstream; raw?: boolean; allowUpgrade?: ReadonlySet<string> },
 ): Promise<number> {
-  const upstream = parseUpstream(opts.upstream);
-  const allowedUpgrades = parseAllowedUpgrades(opts.allowUpgrade);
+  const { upstream } = opts;
+  const allowedUpgrades = opts.allowUpgrade ?? new Set(DEFAULT_UPGRADES);
   // Each connection holds its client's socket and one to the upstream.
   const settings = await serverSettings(opts, { fdsPerConnection: 2, idleTimeoutMs: opts.raw ? 0 : 10_000 });
   const logger = await createLogger(settings.logFormat, settings.logLevel);
