@@ -9,7 +9,11 @@ export type {
 } from '@peerauth/identity';
 export { currentIdentity, tryCurrentIdentity } from '@peerauth/identity';
 export type { AuditDecision, AuditEvent, AuditPeer } from './audit.js';
-export { auditRejected } from './audit.js';
+export {
+  CONNECTION_CHANNEL,
+  type ConnectionDecision,
+  type ConnectionMessage,
+} from './connection-channel.js';
 export {
   type CacheOptions,
   type CacheStats,
