@@ -24,8 +24,8 @@ import {
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
-import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from './connection-limits.js';
 import { connectionSubscribed } from './connection-channel.js';
+import { type ConnectionLimits, closeIfSilent, isPrivilegedUid, UidCounts } from './connection-limits.js';
 import { InvalidServerOptionError } from './errors.js';
 import type { IdentityMemo } from './identity-memo.js';
 import { levelEnabled, type PeerLogger, writeBeforeExit } from './logger.js';

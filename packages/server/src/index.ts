@@ -10,16 +10,16 @@ export type {
 export { currentIdentity, tryCurrentIdentity } from '@peerauth/identity';
 export type { AuditDecision, AuditEvent, AuditPeer } from './audit.js';
 export {
-  CONNECTION_CHANNEL,
-  type ConnectionDecision,
-  type ConnectionMessage,
-} from './connection-channel.js';
-export {
   type CacheOptions,
   type CacheStats,
   type CachingDirectory,
   createCachingDirectory,
 } from './cache.js';
+export {
+  CONNECTION_CHANNEL,
+  type ConnectionDecision,
+  type ConnectionMessage,
+} from './connection-channel.js';
 export {
   AddressInUseError,
   DirectoryNoAnswerError,
