@@ -206,6 +206,8 @@ export class Admission {
   }
 
   private auditClosed(connection: OpenConnection, reason: string | null): void {
+    // Nobody to hear of it: not even the clock is read.
+    if (!connection.logged && !connectionSubscribed()) return;
     auditClosed(
       this.options.logger,
       connection.socket,
@@ -231,6 +233,8 @@ export class Admission {
         ENDED_OPEN,
         performance.now() - connection.start,
         connection.admissionMs,
+        true,
+        false,
       );
       connection.logged = false;
     }

@@ -179,7 +179,10 @@ export function auditRejected(
   record(logger, 'warn', logged, published, socket, event, 'peer connection rejected');
 }
 
-/** `logged` false: only the channel hears it (the line was written at exit, or nobody measured it). */
+/**
+ * `logged` false: only the channel hears it (the line was written at exit, or info is off). `publish`
+ * false: only the line (the process is ending with the connection open; the channel hears of real closes).
+ */
 export function auditClosed(
   logger: PeerLogger,
   socket: net.Socket,
@@ -189,9 +192,10 @@ export function auditClosed(
   durationMs: number,
   admissionMs: number | null,
   logged = true,
+  publish = true,
 ): void {
   const log = logged && levelEnabled(logger, 'info');
-  const published = connectionSubscribed();
+  const published = publish && connectionSubscribed();
   if (!log && !published) return;
   const event = buildEvent('closed', peer, identity, reason, durationMs, admissionMs);
   record(logger, 'info', log, published, socket, event, 'peer connection closed');
