@@ -1,29 +1,23 @@
 // A connection that exec or proxy cannot serve (an identity value that cannot go into a child's environment
 // or a header) is refused by the server's admission, before 'peer': exactly one audit line, `rejected`, and
-// no `closed` line (which only a connection counted open gets). Another real uid connects, whose passwd
-// entry (as the server's NSS answers it) holds a control character.
+// no `closed` line (which only a connection counted open gets). Another real uid connects (the system user
+// daemon, uid 1: no test user is created, so /etc/passwd is never rewritten under other tests), whose passwd
+// entry, as the server's NSS answers it, holds a control character.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nssFaultEnv } from '../../../test-fixtures/nss-fault.js';
 import { readableCopy } from '../../../test-fixtures/readable.js';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import {
-  createTestGroup,
-  createTestUser,
-  removeTestGroup,
-  removeTestUser,
-  type TestUser,
-} from '../../../test-fixtures/users.js';
 import { fixtures, type RunningCli, run, startCli, tempDir, waitFor } from './helpers.js';
 import { startPythonUpstream } from './upstreams.js';
 
 const echo = path.join(fixtures, 'jsonrpc-echo.mjs');
 // Run as the other uid: from a copy it can read, wherever the checkout is.
 const client = readableCopy(path.join(fixtures, 'cli/line-client.mjs'));
-const NAME = 'pa27r-ctl';
-const UID = 44271;
-const GID = 44270;
+const UID = 1;
+const GID = 1;
+const user = { uid: UID, gid: GID, groups: [GID] };
 
 /** The audit lines (event peerauth.connection) of uid `uid`, once the CLI has stopped and flushed. */
 function auditOf(cli: RunningCli, uid: number): Record<string, unknown>[] {
@@ -37,22 +31,15 @@ function auditOf(cli: RunningCli, uid: number): Record<string, unknown>[] {
 
 describeAsRoot('a connection exec or proxy cannot serve is refused by admission', () => {
   let dir: string;
-  let user: TestUser;
   // Its username as the server's getpwuid_r answers it: a line break and a forged variable or header.
-  const forged = `${NAME}\nPEERAUTH_ROLE=owner`;
+  const forged = 'daemon\nPEERAUTH_ROLE=owner';
   const env = () =>
     nssFaultEnv([{ call: 'getpwuid_r', key: UID, action: `name${Buffer.from(forged).toString('hex')}` }]);
 
   beforeAll(() => {
-    removeTestUser(NAME);
-    removeTestGroup(NAME);
-    createTestGroup(NAME, GID);
-    user = createTestUser(NAME, { uid: UID, gid: GID });
     dir = tempDir('pa27r-');
   });
   afterAll(() => {
-    removeTestUser(NAME);
-    removeTestGroup(NAME);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
