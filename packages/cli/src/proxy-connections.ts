@@ -3,7 +3,7 @@ import type net from 'node:net';
 import type stream from 'node:stream';
 import { formatError } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
-import { auditRejected, peerOf } from '@peerauth/server';
+import { type AdmitHook, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 import type { HeaderPolicy } from './header-namespace.js';
@@ -68,9 +68,29 @@ export interface ClientConnection {
   agent: http.Agent;
 }
 
+// The identity headers of each admitted connection, computed by admitForwarding. A socket belongs to one
+// server, so one map serves every proxy in the process.
+const stampsOf = new WeakMap<net.Socket, string[]>();
+
 /**
- * The state of each client connection, made on its first request; null (and the connection destroyed, with
- * a log line) when its identity cannot be sent as headers.
+ * The proxy's part of the server's admission (its admit hook): a connection whose identity cannot be sent
+ * as headers is refused there, before 'peer', with one audit line (rejected), and is never counted open.
+ * An admitted connection's headers are computed once, here: the identity of a connection never changes.
+ */
+export const admitForwarding: AdmitHook = (identity, _credentials, socket) => {
+  try {
+    stampsOf.set(socket, identityHeaders(identity, socket.remoteAddress));
+  } catch (err) {
+    if (!(err instanceof IdentityValueError)) throw err;
+    return formatError(err);
+  }
+  return true;
+};
+
+/**
+ * The state of each client connection, made on its first request from what admission prepared; null (and
+ * the connection destroyed, with an error line) for a connection admitForwarding did not prepare, which is
+ * never forwarded.
  */
 export function clientConnections(
   logger: pino.Logger,
@@ -82,19 +102,10 @@ export function clientConnections(
     const seen = known.get(socket);
     if (seen !== undefined) return seen;
     const identity = peerOf(socket);
-    if (!identity) {
-      // Every connection the server hands over has an identity; one without is never forwarded.
-      auditRejected(logger, null, null, 'no peer identity to forward', null);
-      known.set(socket, null);
-      socket.destroy();
-      return null;
-    }
-    let stamps: string[];
-    try {
-      stamps = identityHeaders(identity, socket.remoteAddress);
-    } catch (err) {
-      if (!(err instanceof IdentityValueError)) throw err;
-      auditRejected(logger, null, identity, formatError(err), null);
+    const stamps = stampsOf.get(socket);
+    if (!identity || !stamps) {
+      // Every connection the server hands over was admitted with its headers; one without is a fault here.
+      logger.error('a connection without prepared identity headers reached the proxy; closed');
       known.set(socket, null);
       socket.destroy();
       return null;

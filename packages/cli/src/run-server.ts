@@ -16,7 +16,7 @@ export interface RunOptions {
   onStop?: () => void;
   /** Keep answering a client that shut down its sending side (exec and proxy --raw forward the half-close). */
   allowHalfOpen?: boolean;
-  /** The command's own admission rule (exec's bound on children), part of the server's single decision. */
+  /** The command's own admission rule (exec's bound and environment, the proxy's headers), part of the server's single decision. */
   admit?: AdmitHook;
 }
 

@@ -2,7 +2,9 @@
 // client's X.509-SVID, verified against its trust domain's bundle) → identity (memo or resolver, optionally
 // with process attestation) → policy (allowRoles, maxConnections, the admit hook) → accepted or rejected. Every connection gets exactly one decision: the 'peer' callback
 // with its audit event, or the 'rejected' callback with its audit event. A peer that leaves before its
-// identity is known gets neither: its audit line says it closed before a decision.
+// identity is known gets neither: its audit line says it closed before a decision. Nothing refuses a
+// connection after 'peer': a command's own rules (exec's environment and --max-children, the proxy's
+// identity headers) are its admit hook, asked here.
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
@@ -22,6 +24,7 @@ import {
 } from '@peerauth/identity';
 import { attest, type ProcessOptions, takePidfd } from './attest.js';
 import { type AuditPeer, auditAccepted, auditClosed, auditRejected, unixPeer } from './audit.js';
+import { connectionSubscribed } from './connection-channel.js';
 import {
   type ConnectionLimits,
   closeIfSilent,
@@ -51,9 +54,15 @@ export interface RejectedEvent {
  * An application's own admission rule, asked after allowRoles and maxConnections, synchronously, for every
  * connection whose identity is known. Return `true` to admit; any string refuses the connection with that
  * string as the audit reason. Anything else (and a throw) refuses too: admission fails closed. `credentials`
- * are a Unix peer's kernel credentials, and null for a remote (x509-svid) peer.
+ * are a Unix peer's kernel credentials, and null for a remote (x509-svid) peer. `socket` is the connection
+ * itself: what the rule prepares for an admitted connection (an environment, headers) can be kept under it
+ * for the 'peer' listener, so that anything that would refuse the connection is decided here, once.
  */
-export type AdmitHook = (identity: Identity, credentials: PeerCredentials | null) => true | string;
+export type AdmitHook = (
+  identity: Identity,
+  credentials: PeerCredentials | null,
+  socket: net.Socket,
+) => true | string;
 
 export interface AdmissionPolicy {
   /** Roles admitted; null admits every role. */
@@ -107,8 +116,10 @@ class OpenConnection {
     readonly peer: AuditPeer,
     readonly identity: Identity,
     readonly start: number,
-    /** Time to the decision; null when the connection is not audited (or its line is already written). */
-    public admissionMs: number | null,
+    /** Time to the decision; null when nobody was to hear of it (no info log, no channel subscriber). */
+    readonly admissionMs: number | null,
+    /** Whether its closing line is still to be written (false at info off, or once written at exit). */
+    public logged: boolean,
   ) {}
 }
 
@@ -185,14 +196,17 @@ export class Admission {
   }
 
   private auditClosed(connection: OpenConnection, reason: string | null): void {
-    if (connection.admissionMs === null) return;
+    // Nobody to hear of it: not even the clock is read.
+    if (!connection.logged && !connectionSubscribed()) return;
     auditClosed(
       this.options.logger,
+      connection.socket,
       connection.peer,
       connection.identity,
       reason,
       performance.now() - connection.start,
       connection.admissionMs,
+      connection.logged,
     );
   }
 
@@ -200,8 +214,19 @@ export class Admission {
   private readonly writeOpenAtExit = (): void => {
     this.unhookExit = null;
     for (const connection of this.open) {
-      this.auditClosed(connection, ENDED_OPEN);
-      connection.admissionMs = null;
+      if (!connection.logged) continue;
+      auditClosed(
+        this.options.logger,
+        connection.socket,
+        connection.peer,
+        connection.identity,
+        ENDED_OPEN,
+        performance.now() - connection.start,
+        connection.admissionMs,
+        true,
+        false,
+      );
+      connection.logged = false;
     }
   };
 
@@ -384,6 +409,7 @@ export class Admission {
 
   /** The policy's answer for a known identity: null admits, else the refusal's reason and class. */
   private refusal(
+    socket: net.Socket,
     identity: Identity,
     credentials: PeerCredentials | null,
   ): { reason: string; why: RefusalClass } | null {
@@ -408,7 +434,7 @@ export class Admission {
     if (admit === null) return null;
     let answer: unknown;
     try {
-      answer = admit(identity, credentials);
+      answer = admit(identity, credentials, socket);
     } catch (err) {
       return { reason: `admit hook failed (${formatError(err)})`, why: 'refused by policy' };
     }
@@ -434,21 +460,21 @@ export class Admission {
       const ms = performance.now() - start;
       const peer = remote ?? unixPeer(credentials);
       const reason = (socket as Closed)[kClosedBecause] ?? 'peer left before its identity was resolved';
-      auditClosed(logger, peer, identity, reason, ms, ms);
+      auditClosed(logger, socket, peer, identity, reason, ms, ms);
       return;
     }
-    const refused = this.refusal(identity, credentials);
+    const refused = this.refusal(socket, identity, credentials);
     if (refused !== null) {
       this.reject(socket, remote ?? unixPeer(credentials), identity, refused.reason, start, refused.why);
       return;
     }
-    const admissionMs = levelEnabled(logger, 'info') ? performance.now() - start : null;
+    const logged = levelEnabled(logger, 'info');
+    // Measured only for someone to hear of it: the closing line, or a channel subscriber.
+    const admissionMs = logged || connectionSubscribed() ? performance.now() - start : null;
     const peer = remote ?? unixPeer(credentials);
-    if (admissionMs !== null) {
-      auditAccepted(logger, peer, identity, admissionMs);
-      this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
-    }
-    const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs);
+    if (admissionMs !== null) auditAccepted(logger, socket, peer, identity, admissionMs);
+    if (logged) this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
+    const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs, logged);
     this.open.add(connection);
     (socket as Tracked)[kOpen] = connection;
     socket.on('close', onAdmittedClose);
@@ -471,7 +497,7 @@ export class Admission {
     if (why !== null && this.options.refusal === 'http' && socket.writable) refuseWithHttp(socket, why);
     else socket.destroy();
     const ms = start === null ? null : performance.now() - start;
-    auditRejected(this.options.logger, peer.credentials, identity, reason, ms, peer);
+    auditRejected(this.options.logger, socket, peer, identity, reason, ms);
     const { auth, credentials, remoteAddress } = peer;
     this.options.onRejected({ auth, credentials, remoteAddress, identity, reason });
   }

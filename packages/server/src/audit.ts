@@ -3,8 +3,10 @@
 // one. `accepted`, written at the decision, is debug: a second line per connection that carries nothing the
 // closing line lacks, and serialising it cost a fifth of the connection rate. Only who/what/why and timing
 // are logged: the server never reads payload bytes on the application's behalf, so none can leak here.
+import type net from 'node:net';
 import type { PeerCredentials } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
+import { connectionSubscribed, publishConnection } from './connection-channel.js';
 import { directLines } from './direct-lines.js';
 import { levelEnabled, type PeerLogger } from './logger.js';
 
@@ -44,8 +46,8 @@ export interface AuditEvent {
   spiffeId: string | null;
   reason: string | null;
   /**
-   * accepted, rejected: time from accept to the decision (null for a refusal made after the server handed
-   * the connection on). closed: time from accept to the close.
+   * accepted, rejected: time from accept to the decision (null for a failed TLS handshake). closed: time
+   * from accept to the close.
    */
   durationMs: number | null;
   /** closed: time from accept to the admission decision; null in the other events. */
@@ -129,58 +131,73 @@ function write(logger: PeerLogger, level: keyof typeof LEVEL, event: AuditEvent,
   else logger[level]?.(event, msg);
 }
 
+/**
+ * Both outlets of one decision: the log line, when `logged`, and the `peerauth:connection` message, when
+ * the channel has subscribers. Callers build the event only when one of them takes it (no closure per
+ * connection on the accept path).
+ */
+function record(
+  logger: PeerLogger,
+  level: keyof typeof LEVEL,
+  logged: boolean,
+  published: boolean,
+  socket: net.Socket,
+  event: AuditEvent,
+  msg: string,
+): void {
+  if (logged) write(logger, level, event, msg);
+  if (published) publishConnection(event, socket);
+}
+
 /** At debug: the closing line carries the same fields, so at info one line per connection is enough. */
 export function auditAccepted(
   logger: PeerLogger,
+  socket: net.Socket,
   peer: AuditPeer,
   identity: Identity,
   durationMs: number,
 ): void {
-  if (logger.debug === undefined || !levelEnabled(logger, 'debug')) return;
-  write(
-    logger,
-    'debug',
-    buildEvent('accepted', peer, identity, null, durationMs),
-    'peer connection accepted',
-  );
+  const logged = logger.debug !== undefined && levelEnabled(logger, 'debug');
+  const published = connectionSubscribed();
+  if (!logged && !published) return;
+  const event = buildEvent('accepted', peer, identity, null, durationMs);
+  record(logger, 'debug', logged, published, socket, event, 'peer connection accepted');
 }
 
-/**
- * Also for applications and the CLI that refuse a connection after the 'peer' event (exec's bound on
- * children, an identity that cannot be passed on): the same event shape, with `durationMs: null`. Without
- * `peer`, the line's `auth` is the identity's (a Unix peer when there is none).
- */
+/** Admission's refusal (admission.ts is the one caller): `durationMs` null when no decision time is known. */
 export function auditRejected(
   logger: PeerLogger,
-  credentials: PeerCredentials | null,
+  socket: net.Socket,
+  peer: AuditPeer,
   identity: Identity | null,
   reason: string,
   durationMs: number | null,
-  peer?: AuditPeer,
 ): void {
-  if (!levelEnabled(logger, 'warn')) return;
-  const who = peer ?? { auth: identity?.auth ?? 'unix', credentials, remoteAddress: null };
-  write(
-    logger,
-    'warn',
-    buildEvent('rejected', who, identity, reason, durationMs),
-    'peer connection rejected',
-  );
+  const logged = levelEnabled(logger, 'warn');
+  const published = connectionSubscribed();
+  if (!logged && !published) return;
+  const event = buildEvent('rejected', peer, identity, reason, durationMs);
+  record(logger, 'warn', logged, published, socket, event, 'peer connection rejected');
 }
 
+/**
+ * `logged` false: only the channel hears it (the line was written at exit, or info is off). `publish`
+ * false: only the line (the process is ending with the connection open; the channel hears of real closes).
+ */
 export function auditClosed(
   logger: PeerLogger,
+  socket: net.Socket,
   peer: AuditPeer,
   identity: Identity,
   reason: string | null,
   durationMs: number,
   admissionMs: number | null,
+  logged = true,
+  publish = true,
 ): void {
-  if (!levelEnabled(logger, 'info')) return;
-  write(
-    logger,
-    'info',
-    buildEvent('closed', peer, identity, reason, durationMs, admissionMs),
-    'peer connection closed',
-  );
+  const log = logged && levelEnabled(logger, 'info');
+  const published = publish && connectionSubscribed();
+  if (!log && !published) return;
+  const event = buildEvent('closed', peer, identity, reason, durationMs, admissionMs);
+  record(logger, 'info', log, published, socket, event, 'peer connection closed');
 }

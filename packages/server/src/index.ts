@@ -9,7 +9,6 @@ export type {
 } from '@peerauth/identity';
 export { currentIdentity, tryCurrentIdentity } from '@peerauth/identity';
 export type { AuditDecision, AuditEvent, AuditPeer } from './audit.js';
-export { auditRejected } from './audit.js';
 export {
   type CacheOptions,
   type CacheStats,
@@ -17,6 +16,11 @@ export {
   createCachingDirectory,
 } from './cache.js';
 export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
+export {
+  CONNECTION_CHANNEL,
+  type ConnectionDecision,
+  type ConnectionMessage,
+} from './connection-channel.js';
 export { type UidCountStore, UidCounts, useUidCountStore } from './connection-limits.js';
 export { directLines } from './direct-lines.js';
 export {

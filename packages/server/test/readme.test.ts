@@ -42,6 +42,8 @@ it('every README example type-checks strictly and runs', async () => {
         client: async (s) => expect(await exchange(s)).toMatch(/^hello .+, your role is \S+\n$/),
         ctrlCLeavesNothing: true,
       },
+      // The admit hook keeping what it prepared under the socket: type-checked only.
+      { kind: 'types' },
       {
         kind: 'serves',
         socket: '/run/myapp/api.sock',
@@ -49,6 +51,8 @@ it('every README example type-checks strictly and runs', async () => {
       },
       { kind: 'serves', socket: '/run/myapp/api.sock', client: whoami },
       { kind: 'serves', socket: '/run/myapp/api.sock', client: whoami },
+      // A peerauth:connection subscriber: type-checked only.
+      { kind: 'types' },
     ],
   });
 }, 120_000);

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type net from 'node:net';
 import { formatError } from '@peerauth/core-native';
 import type { Identity, UnixIdentity } from '@peerauth/identity';
-import { auditRejected } from '@peerauth/server';
+import type { AdmitHook } from '@peerauth/server';
 import type { pino } from 'pino';
 import { resolveCommand } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
@@ -14,10 +14,30 @@ import { ChildGroups, DescendantTracker } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
 import { readBoundedLines } from '../stderr-lines.js';
 
-/** The audit line for a connection exec closes without running the command, then the close. */
-function refuse(logger: pino.Logger, socket: net.Socket, identity: Identity, reason: string): void {
-  auditRejected(logger, null, identity, reason, null);
-  socket.destroy();
+/**
+ * exec's part of the server's admission: everything that would keep a connection from its child is decided
+ * there, before 'peer', so a refused connection has one audit line (rejected) and is never counted open.
+ * An admitted connection's environment is kept under its socket for the 'peer' listener (`envOf`).
+ */
+export function execAdmission(
+  maxChildren: number,
+  running: () => number,
+): { admit: AdmitHook; envOf: (socket: net.Socket) => Record<string, string> | undefined } {
+  const envs = new WeakMap<net.Socket, Record<string, string>>();
+  const admit: AdmitHook = (identity, _credentials, socket) => {
+    // A child's environment carries a Unix peer's ids; any other peer has none to give it.
+    if (identity.auth !== 'unix') return 'no Unix peer identity for the child';
+    // A child is added synchronously in 'peer', so the count is current for the next connection.
+    if (running() >= maxChildren) return `max-children (${maxChildren}) reached`;
+    try {
+      envs.set(socket, connectionEnv(identity));
+    } catch (err) {
+      if (!(err instanceof UnexportableValueError)) throw err;
+      return formatError(err);
+    }
+    return true;
+  };
+  return { admit, envOf: (socket) => envs.get(socket) };
 }
 
 export interface ExecCommand {
@@ -36,18 +56,11 @@ export interface ExecCommand {
 export function bridge(
   socket: net.Socket,
   identity: UnixIdentity,
+  env: Record<string, string>,
   command: ExecCommand,
   logger: pino.Logger,
   children: ChildGroups,
 ): void {
-  let env: Record<string, string>;
-  try {
-    env = connectionEnv(identity);
-  } catch (err) {
-    if (!(err instanceof UnexportableValueError)) throw err;
-    refuse(logger, socket, identity, formatError(err));
-    return;
-  }
   const [argv0, ...args] = command.argv;
   const marker = children.newMarker();
   let child: ChildProcess;
@@ -61,7 +74,9 @@ export function bridge(
     });
   } catch (err) {
     // spawn throws for some failures instead of emitting 'error': one connection fails, not the server.
-    refuse(logger, socket, identity, `spawn failed: ${(err as Error).message}`);
+    // Admitted already: its one audit line is the close; this says why, as 'error' below does.
+    logger.error({ err: (err as Error).message, peerUid: identity.uid }, 'child failed to start');
+    socket.destroy();
     return;
   }
   children.add(child, marker);
@@ -109,18 +124,21 @@ export async function execCommand(
   const logger = await createLogger(settings.logFormat, settings.logLevel);
   // Every descendant of a child, whatever group or session it made, ends with its connection (Linux).
   const children = new ChildGroups(undefined, DescendantTracker.start());
+  const { admit, envOf } = execAdmission(maxChildren, () => children.size);
   const running = await runPeerServer(settings, logger, {
     allowHalfOpen: true,
     onStop: () => void children.terminateAll(),
-    // Part of the server's admission, so a connection over the bound is refused once, before 'peer'; a
-    // child is added synchronously in 'peer', so the count is current for the next connection.
-    admit: () => (children.size < maxChildren ? true : `max-children (${maxChildren}) reached`),
+    admit,
   });
   running.server.on('peer', (socket: net.Socket, identity: Identity) => {
-    // A child's environment carries a Unix peer's ids; any other peer has none to give it.
-    if (identity.auth !== 'unix')
-      return refuse(logger, socket, identity, 'no Unix peer identity for the child');
-    bridge(socket, identity, { file, argv }, logger, children);
+    const env = envOf(socket);
+    // The admit hook prepared every admitted connection's environment; without one, nothing runs.
+    if (identity.auth !== 'unix' || env === undefined) {
+      logger.error({ role: identity.role }, 'admitted connection without a prepared environment; closed');
+      socket.destroy();
+      return;
+    }
+    bridge(socket, identity, env, { file, argv }, logger, children);
   });
   if (running.server.listening) {
     const path = String(running.server.address());

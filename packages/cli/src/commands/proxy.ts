@@ -7,7 +7,7 @@ import { responseHeaders } from '../forwarded-headers.js';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy, headerPolicy } from '../header-namespace.js';
 import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
-import { clientConnections, spoil } from '../proxy-connections.js';
+import { admitForwarding, clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
@@ -214,7 +214,11 @@ export async function proxyCommand(
     // client's FIN arrives, and the proxy's answers are never in by then; with half-open sockets it marks
     // the last response instead and ends the connection once it is written.
     (httpServer as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    running = await runPeerServer(settings, logger, { http: httpServer, allowHalfOpen: true });
+    running = await runPeerServer(settings, logger, {
+      http: httpServer,
+      allowHalfOpen: true,
+      admit: admitForwarding,
+    });
   }
   announce(
     running.server,
