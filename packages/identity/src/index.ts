@@ -50,6 +50,7 @@ export {
 export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
+  certificateSpiffeId,
   checkSvidLeaf,
   checkSvidRules,
   InvalidBundleError,
