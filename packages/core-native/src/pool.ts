@@ -18,25 +18,14 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { FairQueue, SuspectKeys, type TaskKey } from './fair-queue.js';
+import type { GroupEntry, UserEntry } from './nss-entries.js';
 import type { ProcessInfo } from './process-info.js';
 import type { Task, TaskResult, WireError } from './protocol.js';
 
 export type { TaskKey } from './fair-queue.js';
 export type { ProcessInfo } from './process-info.js';
 
-export interface UserEntry {
-  uid: number;
-  gid: number;
-  name: string;
-  home: string;
-  shell: string;
-}
-
-export interface GroupEntry {
-  gid: number;
-  name: string;
-  members: string[];
-}
+export type { GroupEntry, UserEntry } from './nss-entries.js';
 
 export interface CredentialPoolOptions {
   /**

@@ -123,10 +123,8 @@ export async function execCommand(
     // child is added synchronously in 'peer', so the count is current for the next connection.
     admit: () => (children.size < maxChildren ? true : `max-children (${maxChildren}) reached`),
   });
-  running.server.on('peer', (socket: net.Socket, identity: Identity) => {
-    // A child's environment carries a Unix peer's ids; any other peer has none to give it.
-    if (identity.auth !== 'unix')
-      return refuse(logger, socket, identity, 'no Unix peer identity for the child');
+  // exec has no --tls-listen: its one listener is the Unix socket, so every peer is a Unix peer.
+  running.server.on('peer', (socket: net.Socket, identity: UnixIdentity) => {
     bridge(socket, identity, { file, argv }, logger, children);
   });
   if (running.server.listening) {
