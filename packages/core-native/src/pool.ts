@@ -119,7 +119,10 @@ function checkName(name: string): void {
   }
 }
 
-/** What a pool runs its tasks in: createCredentialPool uses worker.js beside this module. */
+/**
+ * What a pool runs its tasks in: createCredentialPool uses worker.js beside this module; tests give their own.
+ * @internal
+ */
 export interface PoolWorker {
   /** Absolute path of the worker's ES module (its default export handles one task). */
   file: string;
@@ -142,7 +145,10 @@ interface Queued {
   reject: (err: Error) => void;
 }
 
-/** A pool on any worker file; not exported from the package (createCredentialPool is the public way in). */
+/**
+ * A pool on any worker file; not exported from the package (createCredentialPool is the public way in).
+ * @internal
+ */
 export class Pool implements CredentialPool {
   readonly #piscina: Piscina;
   readonly #timeoutMs: number;

@@ -18,7 +18,7 @@ export interface CacheOptions {
   failureTtlMs?: number;
   /** Most entries kept per table (users, group lists); entries not used recently go first. Default 10,000. */
   max?: number;
-  /** Clock, injectable for tests. */
+  /** @internal Clock, injectable for tests. */
   now?: () => number;
 }
 
