@@ -37,7 +37,7 @@ import { checkSocketPathLength } from './socket-directory.js';
 import {
   bindSocketFile,
   defaultSocketPath,
-  ensurePrivateDirectory,
+  ensureDefaultSocketDirectory,
   releasePrivateDirectory,
   unlinkIfSameSync,
 } from './socket-file.js';
@@ -491,7 +491,7 @@ class PeerServerImpl extends EventEmitter {
     } else {
       const socketPath = path.resolve(this.requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
-      if (this.requestedPath === undefined) await ensurePrivateDirectory(path.dirname(socketPath));
+      if (this.requestedPath === undefined) await ensureDefaultSocketDirectory(path.dirname(socketPath));
       // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
       const unreachable = this.modeGiven ? await socketReachWarning(socketPath, this.mode) : null;
       if (unreachable) this.logger.warn({ path: socketPath }, unreachable);
