@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { nativeBinding } from './addon.js';
 import { type CallAbort, Deadlines } from './deadlines.js';
 import { errnoName } from './errno.js';
+// Most of the package's errors, as index.ts lists them too: these are the ones a pool call can reject with.
 import {
   ExecutableTooLargeError,
   LookupFailedError,

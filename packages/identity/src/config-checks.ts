@@ -112,6 +112,21 @@ function checkRoles(raw: Record<string, unknown>, issues: RawIssue[]): void {
   }
 }
 
+/**
+ * Who already listed `value` (a uid, a SPIFFE ID), as the tail of a "duplicate" message, or null when
+ * person `i` is the first, who is then recorded as its owner.
+ */
+function claimedBefore<T>(owners: Map<T, number>, value: T, i: number, people: unknown[]): string | null {
+  const first = owners.get(value);
+  if (first === undefined) {
+    owners.set(value, i);
+    return null;
+  }
+  return first === i
+    ? 'listed twice for the same person'
+    : `already used by ${personLabel(first, people[first])}`;
+}
+
 function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]): void {
   const names = new Map<string, number>();
   const usernames = new Map<string, number>();
@@ -141,15 +156,8 @@ function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]):
     }
     asArray(person.uids).forEach((u, j) => {
       if (typeof u !== 'number' || !Number.isInteger(u)) return;
-      const first = uids.get(u);
-      if (first === undefined) uids.set(u, i);
-      else {
-        const by =
-          first === i
-            ? 'listed twice for the same person'
-            : `already used by ${personLabel(first, people[first])}`;
-        issues.push({ path: ['people', i, 'uids', j], message: `duplicate uid ${u}: ${by}` });
-      }
+      const by = claimedBefore(uids, u, i, people);
+      if (by) issues.push({ path: ['people', i, 'uids', j], message: `duplicate uid ${u}: ${by}` });
     });
   });
 }
@@ -297,15 +305,8 @@ function checkSpiffeIds(raw: Record<string, unknown>, issues: RawIssue[]): void 
           message: `trust domain ${JSON.stringify(trustDomain)} is neither trustDomain (${JSON.stringify(own)}) nor a key of trustDomains, so no peer can have this ID`,
         });
       }
-      const first = ids.get(id);
-      if (first === undefined) ids.set(id, i);
-      else {
-        const by =
-          first === i
-            ? 'listed twice for the same person'
-            : `already used by ${personLabel(first, people[first])}`;
-        issues.push({ path, message: `duplicate SPIFFE ID ${JSON.stringify(id)}: ${by}` });
-      }
+      const by = claimedBefore(ids, id, i, people);
+      if (by) issues.push({ path, message: `duplicate SPIFFE ID ${JSON.stringify(id)}: ${by}` });
     });
   });
 }
