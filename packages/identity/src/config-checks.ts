@@ -112,16 +112,20 @@ function checkRoles(raw: Record<string, unknown>, issues: RawIssue[]): void {
   }
 }
 
+/** The person who listed `value` before person `i`, or undefined when `i` is the first (then recorded). */
+function earlierOwner<T>(owners: Map<T, number>, value: T, i: number): number | undefined {
+  const first = owners.get(value);
+  if (first === undefined) owners.set(value, i);
+  return first;
+}
+
 /**
  * Who already listed `value` (a uid, a SPIFFE ID), as the tail of a "duplicate" message, or null when
- * person `i` is the first, who is then recorded as its owner.
+ * person `i` is the first.
  */
 function claimedBefore<T>(owners: Map<T, number>, value: T, i: number, people: unknown[]): string | null {
-  const first = owners.get(value);
-  if (first === undefined) {
-    owners.set(value, i);
-    return null;
-  }
+  const first = earlierOwner(owners, value, i);
+  if (first === undefined) return null;
   return first === i
     ? 'listed twice for the same person'
     : `already used by ${personLabel(first, people[first])}`;
@@ -135,9 +139,8 @@ function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]):
   people.forEach((person, i) => {
     if (!isRecord(person)) return;
     if (typeof person.name === 'string' && person.name !== '') {
-      const first = names.get(person.name);
-      if (first === undefined) names.set(person.name, i);
-      else {
+      const first = earlierOwner(names, person.name, i);
+      if (first !== undefined) {
         issues.push({
           path: ['people', i, 'name'],
           message: `duplicate name ${JSON.stringify(person.name)}: already used by people[${first}] (userMaps name people, so names must be unique)`,
@@ -145,9 +148,8 @@ function checkDuplicatePeople(raw: Record<string, unknown>, issues: RawIssue[]):
       }
     }
     if (typeof person.osUsername === 'string' && person.osUsername !== '') {
-      const first = usernames.get(person.osUsername);
-      if (first === undefined) usernames.set(person.osUsername, i);
-      else {
+      const first = earlierOwner(usernames, person.osUsername, i);
+      if (first !== undefined) {
         issues.push({
           path: ['people', i, 'osUsername'],
           message: `duplicate osUsername ${JSON.stringify(person.osUsername)}: already used by ${personLabel(first, people[first])}`,
