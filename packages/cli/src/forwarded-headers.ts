@@ -1,5 +1,10 @@
 import { PeerAuthError } from '@peerauth/core-native';
-import { findControlCharacter, type Identity, type SvidIdentity, type UnixIdentity } from '@peerauth/identity';
+import {
+  findControlCharacter,
+  type Identity,
+  type SvidIdentity,
+  type UnixIdentity,
+} from '@peerauth/identity';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './header-namespace.js';
 import { identityFields } from './identity-view.js';
 

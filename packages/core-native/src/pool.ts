@@ -24,9 +24,8 @@ import type { ProcessInfo } from './process-info.js';
 import type { Task, TaskResult, WireError } from './protocol.js';
 
 export type { TaskKey } from './fair-queue.js';
-export type { ProcessInfo } from './process-info.js';
-
 export type { GroupEntry, UserEntry } from './nss-entries.js';
+export type { ProcessInfo } from './process-info.js';
 
 export interface CredentialPoolOptions {
   /**

@@ -24,12 +24,7 @@ import path from 'node:path';
 import { UnsafeSocketPathError } from './errors.js';
 import { makeBindDirectory } from './private-dir.js';
 import { checkSocketDirectory, checkSocketPathLength, formatOctal } from './socket-directory.js';
-import {
-  type FileIdentity,
-  inspectSocketPath,
-  unlinkIfSame,
-  unlinkIfSameSync,
-} from './socket-path-probe.js';
+import { type FileIdentity, inspectSocketPath, unlinkIfSame, unlinkIfSameSync } from './socket-path-probe.js';
 
 // The default directory and the path probe live in modules of their own; what imported them from here still can.
 export {

@@ -8,12 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import {
-  certificateSpiffeId,
-  loadBundle,
-  type TrustBundle,
-  type TrustBundleSet,
-} from '@peerauth/identity';
+import { certificateSpiffeId, loadBundle, type TrustBundle, type TrustBundleSet } from '@peerauth/identity';
 import { PeerServerError } from './errors.js';
 import type { PeerLogger } from './logger.js';
 import { keyModeWarning, mergedBundleWarning } from './tls-check.js';
