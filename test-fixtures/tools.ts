@@ -2,7 +2,9 @@
 // A fresh machine with only Node, npm, a C++ toolchain, python3, curl and the base system passes `npm test`:
 // a test whose tool is missing skips and prints why and how to install it. CI installs every tool and sets
 // PEERAUTH_REQUIRE_TOOLS=1, under which a missing tool fails the test file instead, so nothing skips there
-// unnoticed. The root README lists the tools.
+// unnoticed. The root README lists the tools. A tool is named (found on PATH) or probed (a Tool: the first
+// candidate command that answers, such as a python3 that can import a module).
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'vitest';
@@ -69,14 +71,51 @@ export function missingTools(tools: readonly string[]): string[] {
   return tools.filter((t) => findTool(t) === undefined);
 }
 
-/** `describe` when every tool is on PATH; else skipped with the reason printed, or failing when required. */
-export function describeWithTools(name: string, tools: readonly string[], fn: () => void): void {
-  const missing = missingTools(tools);
-  if (missing.length === 0) {
+/** A tool found by running it: the command that answered, or null, and what to install when it is missing. */
+export interface Tool {
+  /** The command to run, or null when none was found. */
+  command: string | null;
+  /** What is missing and how to install it. */
+  missing: string;
+}
+
+function answers(command: string, args: string[]): boolean {
+  const r = spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+/** The first candidate command for which `args` exits 0. */
+export function workingTool(candidates: string[], args: string[], missing: string): Tool {
+  for (const c of candidates) if (answers(c, args)) return { command: c, missing };
+  return { command: null, missing };
+}
+
+/** A Python interpreter that can import `module` (Debian's packages install for /usr/bin/python3). */
+export function pythonWith(module: string, debianPackage: string): Tool {
+  return workingTool(
+    ['python3', '/usr/bin/python3'],
+    ['-c', `import ${module}`],
+    `no python3 with the ${module} module (apt-get install ${debianPackage})`,
+  );
+}
+
+/**
+ * `describe` when every tool is there (a name on PATH, or a probed Tool with a command); else skipped with
+ * the reason printed, or failing when required.
+ */
+export function describeWithTools(name: string, tools: readonly (string | Tool)[], fn: () => void): void {
+  const missing = missingTools(tools.filter((t): t is string => typeof t === 'string'));
+  const unanswered = tools.filter((t): t is Tool => typeof t !== 'string' && t.command === null);
+  if (missing.length === 0 && unanswered.length === 0) {
     describe(name, fn);
     return;
   }
-  const reason = `needs ${missing.join(', ')} on PATH (${missing.map((t) => INSTALL[t] ?? t).join('; ')})`;
+  const reasons = unanswered.map((t) => t.missing);
+  if (missing.length > 0)
+    reasons.unshift(
+      `needs ${missing.join(', ')} on PATH (${missing.map((t) => INSTALL[t] ?? t).join('; ')})`,
+    );
+  const reason = reasons.join('; ');
   if (REQUIRE_TOOLS) {
     describe(name, () => {
       it(`has its tools (${reason}; PEERAUTH_REQUIRE_TOOLS=1)`, () => {

@@ -25,7 +25,7 @@ function problemWith(file: string): string | null {
  * The file `command` runs, searched like execvp(3) does (a name with a slash as it is, otherwise each PATH
  * entry in turn), so a command that cannot run fails at start rather than at every connection.
  */
-export function resolveCommand(command: string, envPath = process.env.PATH ?? DEFAULT_PATH): string {
+export function findExecutable(command: string, envPath = process.env.PATH ?? DEFAULT_PATH): string {
   if (command === '') throw new CliError('exec: the command is empty');
   if (command.includes('/')) {
     const problem = problemWith(command);

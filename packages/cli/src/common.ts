@@ -30,7 +30,7 @@ export interface CommonOptions extends TlsFlags, ConnectionFlags {
 }
 
 export interface ServerSettings {
-  /** Undefined: the server's default path, whose private directory the server creates. */
+  /** Undefined: the server's default path, whose directory (0700) the server creates. */
   socket: string | undefined;
   mode: number;
   /** --mode was given: the server then warns when a directory on the path keeps out whom it admits. */

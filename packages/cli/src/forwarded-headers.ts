@@ -1,5 +1,10 @@
 import { PeerAuthError } from '@peerauth/core-native';
-import type { Identity, SvidIdentity, UnixIdentity } from '@peerauth/identity';
+import {
+  findControlCharacter,
+  type Identity,
+  type SvidIdentity,
+  type UnixIdentity,
+} from '@peerauth/identity';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './header-namespace.js';
 import { identityFields } from './identity-view.js';
 
@@ -38,15 +43,9 @@ export class IdentityValueError extends PeerAuthError {
   }
 }
 
-// C0 controls and DEL: CR/LF would end the header, the rest have no business in a name. Percent-encoding
-// them would hand the upstream a name the user database never meant to grant, so they are refused.
-function hasControl(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
+// Identity's one control-character rule (C0 controls and DEL): CR/LF would end the header, the rest have no
+// business in a name. Percent-encoding them would hand the upstream a name the user database never meant to
+// grant, so they are refused.
 
 /**
  * Header values must be visible ASCII; names of people may not be. A value with other characters, or with
@@ -54,7 +53,7 @@ function hasControl(value: string): boolean {
  * value with decodeURIComponent. `alsoEncode` lists characters that are separators in a list value.
  */
 export function headerValue(field: string, value: string, alsoEncode = ''): string {
-  if (hasControl(value)) throw new IdentityValueError(field);
+  if (findControlCharacter(value) !== null) throw new IdentityValueError(field);
   const plain = [...value].every((c) => c >= ' ' && c <= '~' && c !== '%' && !alsoEncode.includes(c));
   if (plain) return value;
   try {

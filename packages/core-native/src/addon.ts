@@ -7,6 +7,7 @@ import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFromSourceCommands, prebuildTarget } from './build-from-source.js';
 import { NativeAddonMissingError, PeerCredentialsUnavailableError } from './errors.js';
+import type { GroupEntry, UserEntry } from './nss-entries.js';
 
 export interface NativeBinding {
   setBuffer(buf: Uint32Array): void;
@@ -20,11 +21,10 @@ export interface NativeBinding {
   setChildSubreaper(): number;
   reapChild(pid: number): boolean;
   unixSocketName(fd: number): string | null;
-  getpwuid(uid: number): RawUser | null;
-  getpwnam(name: string): RawUser | null;
-  getgrgid(gid: number): RawGroup | null;
+  getpwuid(uid: number): UserEntry | null;
+  getpwnam(name: string): UserEntry | null;
+  getgrgid(gid: number): GroupEntry | null;
   getgrouplist(name: string, gid: number): number[];
-  readonly platform: string;
   readonly unsupportedReason: string;
   readonly resultNeedMore: number;
   readonly resultUnsupported: number;
@@ -50,20 +50,6 @@ export interface AddonLayout {
     readonly pidfd: number;
     readonly credentials: number;
   };
-}
-
-export interface RawUser {
-  uid: number;
-  gid: number;
-  name: string;
-  home: string;
-  shell: string;
-}
-
-export interface RawGroup {
-  gid: number;
-  name: string;
-  members: string[];
 }
 
 const require = createRequire(import.meta.url);

@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { nativeBinding } from './addon.js';
 import { type CallAbort, Deadlines } from './deadlines.js';
 import { errnoName } from './errno.js';
+// Most of the package's errors, as index.ts lists them too: these are the ones a pool call can reject with.
 import {
   ExecutableTooLargeError,
   LookupFailedError,
@@ -18,25 +19,13 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { FairQueue, SuspectKeys, type TaskKey } from './fair-queue.js';
+import type { GroupEntry, UserEntry } from './nss-entries.js';
 import type { ProcessInfo } from './process-info.js';
 import type { Task, TaskResult, WireError } from './protocol.js';
 
 export type { TaskKey } from './fair-queue.js';
+export type { GroupEntry, UserEntry } from './nss-entries.js';
 export type { ProcessInfo } from './process-info.js';
-
-export interface UserEntry {
-  uid: number;
-  gid: number;
-  name: string;
-  home: string;
-  shell: string;
-}
-
-export interface GroupEntry {
-  gid: number;
-  name: string;
-  members: string[];
-}
 
 export interface CredentialPoolOptions {
   /**
@@ -130,7 +119,10 @@ function checkName(name: string): void {
   }
 }
 
-/** What a pool runs its tasks in: createCredentialPool uses worker.js beside this module. */
+/**
+ * What a pool runs its tasks in: createCredentialPool uses worker.js beside this module; tests give their own.
+ * @internal
+ */
 export interface PoolWorker {
   /** Absolute path of the worker's ES module (its default export handles one task). */
   file: string;
@@ -153,7 +145,10 @@ interface Queued {
   reject: (err: Error) => void;
 }
 
-/** A pool on any worker file; not exported from the package (createCredentialPool is the public way in). */
+/**
+ * A pool on any worker file; not exported from the package (createCredentialPool is the public way in).
+ * @internal
+ */
 export class Pool implements CredentialPool {
   readonly #piscina: Piscina;
   readonly #timeoutMs: number;

@@ -17,6 +17,7 @@ export interface ProcessInfo {
  * Points inside processInfo where the caller's code runs, so that a worker built on the pool's worker can
  * hold a lookup at an exact step (a stalled read, a process that ends mid-lookup). The pool's worker
  * passes none.
+ * @internal
  */
 export interface ProcessInfoSteps {
   /** The executable is open for hashing and not yet read. */
@@ -108,7 +109,10 @@ async function hashFile(
   }
 }
 
-/** The pidfd (if any) stays owned by the main thread, which closes it once the task settles. */
+/**
+ * The pidfd (if any) stays owned by the main thread, which closes it once the task settles.
+ * @internal
+ */
 export async function processInfo(
   native: NativeBinding,
   pid: number,

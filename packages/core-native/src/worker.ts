@@ -75,6 +75,7 @@ function toWire(err: unknown): WireError {
 /**
  * Runs one task and reports its result as plain data. `steps` are points inside processInfo that a
  * worker built on this one may stop at; this module's own worker passes none.
+ * @internal
  */
 export async function handleTask(task: Task, steps: ProcessInfoSteps = {}): Promise<TaskResult> {
   try {

@@ -6,14 +6,13 @@ export {
   isParsedIdentityConfig,
   LOOKUP_FAILURE_MODES,
   type LookupFailureMode,
-  loadIdentityConfig,
-  MAX_CONFIG_BYTES,
   type ParsedIdentityConfig,
   type Person,
   type ProxyConfig,
   parseIdentityConfig,
   validateIdentityConfig,
 } from './config.js';
+export { loadIdentityConfig, MAX_CONFIG_BYTES } from './config-file.js';
 export { currentIdentity, runWithIdentity, tryCurrentIdentity } from './context.js';
 export {
   type ConfigIssue,
@@ -50,6 +49,7 @@ export {
 export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
+  certificateSpiffeId,
   checkSvidLeaf,
   checkSvidRules,
   InvalidBundleError,

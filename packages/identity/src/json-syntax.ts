@@ -1,7 +1,7 @@
-// Where a JSON text breaks RFC 8259, for the error message of a config file JSON.parse refused: its own
-// message names no position for some errors on some Node versions. Only ever run after JSON.parse has
-// failed, so it validates and builds nothing. Nesting is tracked on an explicit stack rather than by
-// recursion, so 100k `[` cannot overflow the call stack.
+// One JSON scanner for two questions about a config file: where a text JSON.parse refused breaks RFC 8259
+// (its own message names no position for some errors on some Node versions), and which keys of a text it
+// accepted are repeated or `__proto__`. It validates and builds nothing. Nesting is tracked on an explicit
+// stack rather than by recursion, so 100k `[` cannot overflow the call stack.
 
 export interface JsonSyntaxError {
   /** Index in the text, in UTF-16 code units, of the first error. */
@@ -127,13 +127,26 @@ function scanScalar(text: string, i: number): number | JsonSyntaxError {
   return failure(text, i, 'expected a value');
 }
 
+/** One open container during a scan: its kind, and the key or index the scan is at inside it. */
+interface Frame {
+  kind: '[' | '{';
+  at: string | number;
+}
+
 /**
- * The first place where `text` is not a single JSON value by RFC 8259 (no comments, no trailing commas,
- * no empty document), or undefined when it is valid JSON. A byte order mark is an error: strip it first.
+ * Told of each property name as the scan meets it (`start`..`end` is its string literal, quotes included),
+ * with the containers open around it, innermost last; returns the key as it reads, which the innermost
+ * frame then holds as its `at`.
  */
-export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
-  // Open containers, innermost last: '[' or '{'.
-  const open: string[] = [];
+type KeyVisitor = (start: number, end: number, stack: readonly Frame[]) => string;
+
+/**
+ * The one JSON scanner of the package: walks `text` by RFC 8259 and returns the first error, or undefined
+ * when it is a single valid JSON value. `onKey` sees every property name of a valid prefix.
+ */
+function scanJson(text: string, onKey?: KeyVisitor): JsonSyntaxError | undefined {
+  // Open containers, innermost last.
+  const stack: Frame[] = [];
   let state: 'value' | 'key' | 'after' = 'value';
   let i = skipWhitespace(text, 0);
   if (i >= text.length) return { offset: i, message: 'empty document (no JSON value)' };
@@ -148,7 +161,7 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
           i++;
           state = 'after';
         } else {
-          open.push(c);
+          stack.push({ kind: c, at: 0 });
           state = c === '[' ? 'value' : 'key';
         }
         continue;
@@ -161,27 +174,37 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
       if (text.charCodeAt(i) !== QUOTE) return failure(text, i, 'expected a property name in double quotes');
       const r = scanString(text, i);
       if (typeof r !== 'number') return r;
+      if (onKey) stack.at(-1)!.at = onKey(i, r, stack);
       i = skipWhitespace(text, r);
       if (text[i] !== ':') return failure(text, i, "expected ':' after property name");
       i++;
       state = 'value';
     } else {
-      const inner = open.at(-1);
+      const inner = stack.at(-1);
       if (inner === undefined)
         return i < text.length ? failure(text, i, 'unexpected content after the JSON value') : undefined;
-      const close = inner === '[' ? ']' : '}';
+      const close = inner.kind === '[' ? ']' : '}';
       if (text[i] === close) {
-        open.pop();
+        stack.pop();
         i++;
       } else if (text[i] === ',') {
+        if (inner.kind === '[') inner.at = (inner.at as number) + 1;
         i = skipWhitespace(text, i + 1);
         if (text[i] === close) return { offset: i, message: 'trailing comma' };
-        state = inner === '[' ? 'value' : 'key';
+        state = inner.kind === '[' ? 'value' : 'key';
       } else {
         return failure(text, i, `expected ',' or '${close}'`);
       }
     }
   }
+}
+
+/**
+ * The first place where `text` is not a single JSON value by RFC 8259 (no comments, no trailing commas,
+ * no empty document), or undefined when it is valid JSON. A byte order mark is an error: strip it first.
+ */
+export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
+  return scanJson(text);
 }
 
 /** 1-based line and column of `offset`; columns count UTF-16 code units, lines end at '\n'. */
@@ -206,64 +229,28 @@ export interface RepeatedKey {
  */
 export function findRepeatedKeys(text: string): RepeatedKey[] {
   const found: RepeatedKey[] = [];
-  // One frame per open container: its kind, the keys seen so far, and where in it the scan is.
-  const stack: { kind: '[' | '{'; keys: Set<string>; at: string | number }[] = [];
-  let state: 'value' | 'key' | 'after' = 'value';
-  let i = 0;
-  for (;;) {
-    i = skipWhitespace(text, i);
-    if (state === 'value') {
-      const c = text[i];
-      if (c === '[' || c === '{') {
-        const close = c === '[' ? ']' : '}';
-        i = skipWhitespace(text, i + 1);
-        if (text[i] === close) {
-          i++;
-          state = 'after';
-        } else {
-          stack.push({ kind: c, keys: new Set(), at: 0 });
-          state = c === '[' ? 'value' : 'key';
-        }
-        continue;
-      }
-      const r = scanScalar(text, i);
-      if (typeof r !== 'number') return found;
-      i = r;
-      state = 'after';
-    } else if (state === 'key') {
-      const r = scanString(text, i);
-      const frame = stack.at(-1);
-      if (typeof r !== 'number' || frame === undefined) return found;
-      const key = JSON.parse(text.slice(i, r)) as string;
-      const segments = [...stack.slice(0, -1).map((f) => f.at), key];
-      const { line, column } = lineAndColumn(text, i);
-      if (key === '__proto__')
-        found.push({
-          segments,
-          offset: i,
-          message: `"__proto__" is not allowed as a key (line ${line}, column ${column}): it would be dropped`,
-        });
-      else if (frame.keys.has(key))
-        found.push({
-          segments,
-          offset: i,
-          message: `repeated key "${key}" (line ${line}, column ${column}): write each key once (JSON.parse would keep only the last)`,
-        });
-      frame.keys.add(key);
-      frame.at = key;
-      i = skipWhitespace(text, r) + 1;
-      state = 'value';
-    } else {
-      const frame = stack.at(-1);
-      if (frame === undefined) return found;
-      if (text[i] === ',') {
-        i++;
-        if (frame.kind === '[') frame.at = (frame.at as number) + 1;
-        state = frame.kind === '[' ? 'value' : 'key';
-      } else {
-        stack.pop();
-        i++;
-      }
-    }
-  }
+  const keysOf = new WeakMap<Frame, Set<string>>();
+  scanJson(text, (start, end, stack) => {
+    const frame = stack.at(-1)!;
+    const key = JSON.parse(text.slice(start, end)) as string;
+    const segments = [...stack.slice(0, -1).map((f) => f.at), key];
+    const { line, column } = lineAndColumn(text, start);
+    const keys = keysOf.get(frame) ?? new Set<string>();
+    keysOf.set(frame, keys);
+    if (key === '__proto__')
+      found.push({
+        segments,
+        offset: start,
+        message: `"__proto__" is not allowed as a key (line ${line}, column ${column}): it would be dropped`,
+      });
+    else if (keys.has(key))
+      found.push({
+        segments,
+        offset: start,
+        message: `repeated key "${key}" (line ${line}, column ${column}): write each key once (JSON.parse would keep only the last)`,
+      });
+    keys.add(key);
+    return key;
+  });
+  return found;
 }

@@ -1,6 +1,6 @@
 // Parsing SPIFFE IDs from outside (certificates, config), per the SPIFFE-ID spec as go-spiffe's spiffeid.FromString.
 import { IdentityError } from './errors.js';
-import { MAX_SPIFFE_ID_BYTES } from './spiffe.js';
+import { MAX_SPIFFE_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, trustDomainFault } from './spiffe.js';
 
 export interface SpiffeId {
   id: string;
@@ -22,7 +22,6 @@ export class InvalidSpiffeIdError extends IdentityError {
 }
 
 const SCHEME = 'spiffe://';
-const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 /** Why `value` is not a SPIFFE ID, or null when it is one. */
@@ -32,9 +31,13 @@ export function spiffeIdProblem(value: string): string | null {
   const rest = value.slice(SCHEME.length);
   const slash = rest.indexOf('/');
   const trustDomain = slash === -1 ? rest : rest.slice(0, slash);
-  if (trustDomain === '') return 'the trust domain is empty';
-  if (!TRUST_DOMAIN.test(trustDomain)) {
-    return 'the trust domain may hold only lowercase letters, digits, ".", "-" and "_" (no port, user or query)';
+  switch (trustDomainFault(trustDomain)) {
+    case 'empty':
+      return 'the trust domain is empty';
+    case 'too-long':
+      return `the trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+    case 'characters':
+      return 'the trust domain may hold only lowercase letters, digits, ".", "-" and "_" (no port, user or query)';
   }
   if (slash === -1) return null;
   const segments = rest.slice(slash + 1).split('/');

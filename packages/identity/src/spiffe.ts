@@ -18,19 +18,36 @@ const PLAIN_BYTE = /^[A-Za-z0-9.-]$/;
 const HASH_MARK = '__';
 const HASH_HEX_LENGTH = 64;
 
+export type TrustDomainFault = 'empty' | 'too-long' | 'characters';
+
+/**
+ * The one trust-domain rule, for a trust domain given alone (config, bundles) and one inside a SPIFFE ID
+ * alike: SPIFFE-ID 2.1's characters, and 2.3's 255 bytes (RFC 3986's bound on a URI host). Each caller
+ * words the fault for its own message.
+ */
+export function trustDomainFault(name: string): TrustDomainFault | null {
+  if (name.length === 0) return 'empty';
+  if (Buffer.byteLength(name) > MAX_TRUST_DOMAIN_BYTES) return 'too-long';
+  if (!TRUST_DOMAIN_CHARS.test(name)) return 'characters';
+  return null;
+}
+
 /** Why `trustDomain` is not a valid SPIFFE trust domain, or null when it is. */
 export function trustDomainProblem(trustDomain: unknown): string | null {
   if (typeof trustDomain !== 'string') return 'must be a string';
-  if (trustDomain.length === 0) return 'must not be empty';
   if (trustDomain.startsWith('spiffe://')) return 'give the bare trust domain, without "spiffe://"';
-  if (Buffer.byteLength(trustDomain) > MAX_TRUST_DOMAIN_BYTES) {
-    return `must be at most ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+  switch (trustDomainFault(trustDomain)) {
+    case null:
+      return null;
+    case 'empty':
+      return 'must not be empty';
+    case 'too-long':
+      return `must be at most ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+    case 'characters': {
+      const hint = trustDomain !== trustDomain.toLowerCase() ? ' (use lowercase)' : '';
+      return `only lowercase letters, digits, ".", "-" and "_" are allowed${hint}`;
+    }
   }
-  if (!TRUST_DOMAIN_CHARS.test(trustDomain)) {
-    const hint = trustDomain !== trustDomain.toLowerCase() ? ' (use lowercase)' : '';
-    return `only lowercase letters, digits, ".", "-" and "_" are allowed${hint}`;
-  }
-  return null;
 }
 
 export function assertTrustDomain(trustDomain: string): void {

@@ -138,7 +138,11 @@ function extensionsOf(cert: X509Certificate, spiffeId?: string): Map<string, Uin
 // character that could be read as a separator (Node quotes those since CVE-2021-44532).
 const SAN_ENTRY = /(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/gy;
 
-/** The URI SANs of a certificate, from OpenSSL's own reading of the extension. */
+/**
+ * The URI SANs of a certificate, from OpenSSL's own reading of the extension: the one SAN reader of the
+ * project (the server's own SVID, peers' SVIDs, doctor and bundle checks all read names through it), so a
+ * name holding a comma means the same everywhere.
+ */
 export function uriSans(cert: X509Certificate): string[] {
   const text = cert.subjectAltName;
   if (text === undefined) return [];
@@ -153,6 +157,23 @@ export function uriSans(cert: X509Certificate): string[] {
   }
   if (consumed !== text.length) throw new DerError('subjectAltName text does not parse');
   return uris;
+}
+
+/**
+ * A certificate's SPIFFE ID as go-spiffe's x509svid.IDFromCert reads it: its one URI SAN, when that is a
+ * SPIFFE ID; null when it has no URI SAN, several, one that is not a SPIFFE ID, or a SAN that does not parse.
+ * For describing a certificate (the server's own SVID in logs and doctor); a peer's SVID goes through
+ * checkSvidLeaf, which refuses the same certificates with the reason.
+ */
+export function certificateSpiffeId(cert: X509Certificate): string | null {
+  let uris: string[];
+  try {
+    uris = uriSans(cert);
+  } catch (err) {
+    if (err instanceof DerError) return null;
+    throw err;
+  }
+  return uris.length === 1 && spiffeIdProblem(uris[0]!) === null ? uris[0]! : null;
 }
 
 function leafSpiffeId(leaf: X509Certificate): string {

@@ -18,7 +18,7 @@ export interface CacheOptions {
   failureTtlMs?: number;
   /** Most entries kept per table (users, group lists); entries not used recently go first. Default 10,000. */
   max?: number;
-  /** Clock, injectable for tests. */
+  /** @internal Clock, injectable for tests. */
   now?: () => number;
 }
 
@@ -54,7 +54,8 @@ interface Entry<V> {
   used: boolean;
 }
 
-class TtlLru<K, V> {
+/** A TTL cache bounded by `max`, evicting by CLOCK (second chance), an approximation of LRU. */
+class ClockCache<K, V> {
   private readonly map = new Map<K, Entry<V>>();
   hits = 0;
   misses = 0;
@@ -197,7 +198,7 @@ export function cachingDirectory(
   type User = Awaited<ReturnType<UserDirectory['userByUid']>>;
   type Groups = Awaited<ReturnType<UserDirectory['groupsOf']>>;
   const table = <K, V>(isNegative: (value: V) => boolean) =>
-    new TtlLru<K, V>(ttlMs, negativeTtlMs, failureTtlMs, max, now, isNegative);
+    new ClockCache<K, V>(ttlMs, negativeTtlMs, failureTtlMs, max, now, isNegative);
   const users = table<number, User>((v) => v === null);
   const groups = table<string, Groups>(() => false);
   const groupNames = table<number, string | null>((v) => v === null);

@@ -16,6 +16,7 @@ interface PendingBind {
   reject: (err: Error) => void;
 }
 
+/** @internal The server's own state; tests read `state` to follow it. */
 export class Lifecycle {
   #state: LifecycleState = 'idle';
   /** The socket file this server created and must remove; null under socket activation or when not bound. */

@@ -5,8 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SocketDirectoryNotWritableError } from './errors.js';
 
-/** Creates a fresh private directory in `dir`; a failure names `dir`, not the name that was tried. */
-export async function makePrivateDirectory(dir: string): Promise<string> {
+/** Creates a fresh private bind directory in `dir`; a failure names `dir`, not the name that was tried. */
+export async function makeBindDirectory(dir: string): Promise<string> {
   try {
     return await fs.mkdtemp(path.join(dir, '.pa-'));
   } catch (err) {
@@ -16,5 +16,5 @@ export async function makePrivateDirectory(dir: string): Promise<string> {
 
 /** What the server will do first in `dir`, tried and undone: throws SocketDirectoryNotWritableError. */
 export async function checkSocketDirectoryWritable(dir: string): Promise<void> {
-  await fs.rmdir(await makePrivateDirectory(dir));
+  await fs.rmdir(await makeBindDirectory(dir));
 }

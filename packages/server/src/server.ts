@@ -24,7 +24,7 @@ import { checkSocketPathLength } from './socket-directory.js';
 import {
   bindSocketFile,
   defaultSocketPath,
-  ensurePrivateDirectory,
+  ensureDefaultSocketDirectory,
   releasePrivateDirectory,
   unlinkIfSameSync,
 } from './socket-file.js';
@@ -466,7 +466,7 @@ class PeerServerImpl extends EventEmitter {
     } else {
       const socketPath = path.resolve(requestedPath ?? defaultSocketPath());
       checkSocketPathLength(socketPath);
-      if (requestedPath === undefined) await ensurePrivateDirectory(path.dirname(socketPath));
+      if (requestedPath === undefined) await ensureDefaultSocketDirectory(path.dirname(socketPath));
       // Only for a mode asked for: the default 0660 in the default private directory is private on purpose.
       const unreachable = modeGiven ? await socketReachWarning(socketPath, mode) : null;
       if (unreachable) this.logger.warn({ path: socketPath }, unreachable);

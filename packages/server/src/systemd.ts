@@ -5,7 +5,6 @@ export const SD_LISTEN_FDS_START = 3;
 export interface Activation {
   fd: number;
   count: number;
-  names: string[];
 }
 
 /** Returns the first activation fd when LISTEN_PID names this process and LISTEN_FDS >= 1, else null. */
@@ -20,8 +19,8 @@ export function activationFromEnv(
   if (!/^\d+$/.test(listenFds)) return null;
   const count = Number(listenFds);
   if (count < 1) return null;
-  const names = env.LISTEN_FDNAMES ? env.LISTEN_FDNAMES.split(':') : [];
-  return { fd: SD_LISTEN_FDS_START, count, names };
+  // LISTEN_FDNAMES is not read: the server serves fd 3 and names it by the socket's own address.
+  return { fd: SD_LISTEN_FDS_START, count };
 }
 
 /** Clears the variables so child processes do not mistake the fds for their own (sd_listen_fds unset_environment). */

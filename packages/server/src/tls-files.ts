@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { loadBundle, type TrustBundle, type TrustBundleSet } from '@peerauth/identity';
+import { certificateSpiffeId, loadBundle, type TrustBundle, type TrustBundleSet } from '@peerauth/identity';
 import { PeerServerError } from './errors.js';
 import type { PeerLogger } from './logger.js';
 import { keyModeWarning, mergedBundleWarning } from './tls-check.js';
@@ -27,7 +27,7 @@ export class TlsMaterialError extends PeerServerError {
 export interface ServerSvid {
   cert: string;
   key: string;
-  /** The leaf's URI SAN (its SPIFFE ID), or null when it has none. */
+  /** The leaf's SPIFFE ID (its one URI SAN, read as identity's certificateSpiffeId reads it), or null. */
   spiffeId: string | null;
   validTo: string;
 }
@@ -64,12 +64,6 @@ async function readText(file: string): Promise<string> {
   return text;
 }
 
-function uriSan(cert: X509Certificate): string | null {
-  const san = cert.subjectAltName ?? '';
-  const uri = san.split(', ').find((entry) => entry.startsWith('URI:'));
-  return uri ? uri.slice(4) : null;
-}
-
 /** The server's certificate chain and key, checked as a pair the way a TLS handshake will use them. */
 export function parseServerSvid(
   certFile: string,
@@ -99,7 +93,7 @@ export function parseServerSvid(
       { cause: err },
     );
   }
-  return { cert, key, spiffeId: uriSan(leaf), validTo: leaf.validTo };
+  return { cert, key, spiffeId: certificateSpiffeId(leaf), validTo: leaf.validTo };
 }
 
 function parseBundle(trustDomain: string, file: string, pem: string): TrustBundle {

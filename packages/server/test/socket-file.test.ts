@@ -8,7 +8,7 @@ import { checkSocketDirectory } from '../src/socket-directory.js';
 import {
   bindSocketFile,
   defaultSocketPath,
-  ensurePrivateDirectory,
+  ensureDefaultSocketDirectory,
   unlinkIfSame,
 } from '../src/socket-file.js';
 import { closeServer, listenOn, makeStaleSocket, makeTempDir, removeDir, tryConnect } from './helpers.js';
@@ -161,9 +161,9 @@ describe('default socket path', () => {
 
   it('creates the directory 0700 even under umask 000, and accepts it again', async () => {
     const target = path.join(dir, 'peerauth');
-    await withUmask(0, () => ensurePrivateDirectory(target));
+    await withUmask(0, () => ensureDefaultSocketDirectory(target));
     expect(fs.statSync(target).mode & 0o7777).toBe(0o700);
-    await ensurePrivateDirectory(target);
+    await ensureDefaultSocketDirectory(target);
   });
 
   it('refuses a symlink or a file where the directory should be', async () => {
@@ -171,11 +171,11 @@ describe('default socket path', () => {
     fs.mkdirSync(real, { mode: 0o700 });
     const link = path.join(dir, 'peerauth');
     fs.symlinkSync(real, link);
-    await expect(ensurePrivateDirectory(link)).rejects.toBeInstanceOf(UnsafeSocketPathError);
+    await expect(ensureDefaultSocketDirectory(link)).rejects.toBeInstanceOf(UnsafeSocketPathError);
     expect(fs.readlinkSync(link)).toBe(real);
     const file = path.join(dir, 'file');
     fs.writeFileSync(file, '');
-    await expect(ensurePrivateDirectory(file)).rejects.toBeInstanceOf(UnsafeSocketPathError);
+    await expect(ensureDefaultSocketDirectory(file)).rejects.toBeInstanceOf(UnsafeSocketPathError);
   });
 
   it('refuses a directory writable by others without the sticky bit, and a missing one', async () => {
@@ -207,7 +207,7 @@ describeAsRoot('default socket directory ownership (root)', () => {
     const theirs = path.join(dir, 'peerauth');
     fs.mkdirSync(theirs, { mode: 0o700 });
     fs.chownSync(theirs, 42090, 42090);
-    const err = await ensurePrivateDirectory(theirs).catch((e: unknown) => e);
+    const err = await ensureDefaultSocketDirectory(theirs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafeSocketPathError);
     expect((err as Error).message).toContain('uid 42090');
     expect(fs.statSync(theirs).uid).toBe(42090);

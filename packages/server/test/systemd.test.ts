@@ -6,12 +6,10 @@ describe('activationFromEnv', () => {
     expect(activationFromEnv({ LISTEN_PID: '123', LISTEN_FDS: '1' }, 123)).toEqual({
       fd: 3,
       count: 1,
-      names: [],
     });
     expect(activationFromEnv({ LISTEN_PID: '123', LISTEN_FDS: '2', LISTEN_FDNAMES: 'a:b' }, 123)).toEqual({
       fd: 3,
       count: 2,
-      names: ['a', 'b'],
     });
   });
 

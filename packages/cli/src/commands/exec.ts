@@ -4,7 +4,7 @@ import { formatError } from '@peerauth/core-native';
 import type { Identity, UnixIdentity } from '@peerauth/identity';
 import type { AdmitHook } from '@peerauth/server';
 import type { pino } from 'pino';
-import { resolveCommand } from '../command-path.js';
+import { findExecutable } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { CONNECTION_MARKER } from '../descendants.js';
 import { connectionEnv, UnexportableValueError } from '../exec-env.js';
@@ -117,7 +117,7 @@ export async function execCommand(
 ): Promise<number> {
   if (command.length === 0) throw new CliError('exec needs a command: peerauth exec -- CMD [ARGS...]', 2);
   const argv = command as [string, ...string[]];
-  const file = resolveCommand(argv[0]);
+  const file = findExecutable(argv[0]);
   const maxChildren = opts.maxChildren ?? 64;
   // The socket and the child's three pipes; a child may speak first, so silence is no reason to close.
   const settings = await serverSettings(opts, { fdsPerConnection: 4, idleTimeoutMs: 0 });

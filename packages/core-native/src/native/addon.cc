@@ -209,7 +209,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaperJs, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, ReapChildJs, "reapChild"));
   exports.Set("unixSocketName", Napi::Function::New(env, UnixSocketNameJs, "unixSocketName"));
-  exports.Set("platform", Napi::String::New(env, PlatformName()));
   exports.Set("unsupportedReason", Napi::String::New(env, UnsupportedReason()));
   exports.Set("resultNeedMore", Napi::Number::New(env, kResultNeedMore));
   exports.Set("resultUnsupported", Napi::Number::New(env, kResultUnsupported));

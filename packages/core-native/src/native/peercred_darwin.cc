@@ -45,6 +45,5 @@ int OpenPeerPidfd(int, int*) { return kResultUnsupported; }
 uint32_t Probe() { return kSupportCredentials | kSupportPid | kSupportGroups; }
 
 const char* UnsupportedReason() { return ""; }
-const char* PlatformName() { return "darwin"; }
 
 }  // namespace peerauth

@@ -43,6 +43,5 @@ int OpenPeerPidfd(int, int*) { return kResultUnsupported; }
 uint32_t Probe() { return kSupportCredentials | kSupportGroups | (PEERAUTH_HAVE_CR_PID ? kSupportPid : 0); }
 
 const char* UnsupportedReason() { return ""; }
-const char* PlatformName() { return "freebsd"; }
 
 }  // namespace peerauth

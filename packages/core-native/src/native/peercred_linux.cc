@@ -89,6 +89,5 @@ uint32_t Probe() {
 }
 
 const char* UnsupportedReason() { return ""; }
-const char* PlatformName() { return "linux"; }
 
 }  // namespace peerauth

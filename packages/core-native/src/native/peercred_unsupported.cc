@@ -10,6 +10,5 @@ uint32_t Probe() { return 0; }
 const char* UnsupportedReason() {
   return "this operating system has no peer-credential socket option known to peerauth";
 }
-const char* PlatformName() { return "unsupported"; }
 
 }  // namespace peerauth

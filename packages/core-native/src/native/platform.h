@@ -50,7 +50,6 @@ uint32_t Probe();
 
 // Why credentials are unavailable here (only meaningful when Probe() lacks kSupportCredentials).
 const char* UnsupportedReason();
-const char* PlatformName();
 
 // --- process information (procinfo_<os>.cc) ---
 
