@@ -3,7 +3,7 @@
 // them; then the upgrade or the refusal, then the close. The slow upstream path makes the earlier answers
 // still be in flight when the later request arrives.
 import fs from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,7 +159,10 @@ describe('peerauth proxy: answers to requests pipelined before the connection en
 
   it('the proxy still serves after all of this', async () => {
     await waitFor(() => upstream.seen.some((s) => s.path === '/ws'));
-    const answer = await exchange(proxy.socket, 'GET /fast/8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const answer = await exchange(
+      proxy.socket,
+      'GET /fast/8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     expect(statusLines(answer)).toEqual(['200']);
     expect(proxy.child.exitCode).toBeNull();
   });
