@@ -56,7 +56,9 @@ if (cc.status !== 0) {
   console.error('bench: cannot build the load client (cc -O2 bench/load.c); install a C compiler');
   process.exit(1);
 }
-const GO = GUARD ? null : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
+// BENCH_KINDS=plain,peerauth runs only the kinds named (a shared machine: measure what you compare).
+const ONLY = process.env.BENCH_KINDS?.split(',').map((k) => k.trim());
+const GO = GUARD || (ONLY && !ONLY.includes('go')) ? null : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
 
 /** Reads a child's stdout as lines: the first resolves `ready`, later ones answer `ask` in turn. */
 function lines(child) {
@@ -147,7 +149,7 @@ const SPECS = {
 };
 const KINDS = GUARD
   ? ['plain', 'peerauth']
-  : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'direct'];
+  : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'direct'].filter((k) => !ONLY || ONLY.includes(k));
 const servers = {};
 for (const kind of KINDS) {
   if (kind === 'direct') {
