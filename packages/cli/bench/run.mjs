@@ -58,7 +58,10 @@ if (cc.status !== 0) {
 }
 // BENCH_KINDS=plain,peerauth runs only the kinds named (a shared machine: measure what you compare).
 const ONLY = process.env.BENCH_KINDS?.split(',').map((k) => k.trim());
-const GO = GUARD || (ONLY && !ONLY.includes('go')) ? null : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
+const GO =
+  GUARD || (ONLY && !ONLY.includes('go'))
+    ? null
+    : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
 
 /** Reads a child's stdout as lines: the first resolves `ready`, later ones answer `ask` in turn. */
 function lines(child) {
