@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type { pino } from 'pino';
 import { closeAfterFlush, refuseOnSocket, refuseResponse } from './client-answers.js';
-import { afterEarlierAnswers, incompleteRequest } from './pipeline-order.js';
+import { afterEarlierAnswers, incompleteRequest, owesAnswers } from './pipeline-order.js';
 
 /** The status node:http itself answers a parse error with. */
 function statusOf(code: string): number {
@@ -31,7 +31,10 @@ export function clientErrorHandler(
     handled.add(socket);
     const code = err.code ?? '';
     if (!code.startsWith('HPE_')) {
-      // A socket error or a request timeout: nothing more can be answered on this connection.
+      // A socket error or a request timeout: nothing more is answered on this connection. A timeout with no
+      // answer under way gets node:http's own 408 first.
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable && !owesAnswers(socket))
+        socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;
     }

@@ -58,6 +58,11 @@ export function incompleteRequest(
   return latest && !latest.req.complete ? latest : undefined;
 }
 
+/** True while an answer begun on `socket` is not yet written. */
+export function owesAnswers(socket: net.Socket): boolean {
+  return (pipelines.get(socket)?.open ?? 0) > 0;
+}
+
 /** Runs `step` once every answer begun on `socket` is written: at once when none is owed. */
 export function afterEarlierAnswers(socket: net.Socket, step: () => void): void {
   const p = pipelines.get(socket);

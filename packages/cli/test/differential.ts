@@ -199,8 +199,10 @@ export function play(socketPath: string, conn: GeneratedConnection): Promise<voi
         await new Promise((r) => setImmediate(r));
       }
     })();
-    // A failure guard only: every connection ends with a request asking to close.
-    setTimeout(() => sock.destroy(), 20_000).unref();
+    // A failure guard only: every connection ends with a request asking to close. Generous: on a loaded
+    // machine a slow upstream (a CGI process per request) can take many seconds for one connection's
+    // requests, and cutting the connection aborts them as if the proxy had lost them.
+    setTimeout(() => sock.destroy(), 180_000).unref();
   });
 }
 
