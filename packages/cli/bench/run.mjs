@@ -56,7 +56,12 @@ if (cc.status !== 0) {
   console.error('bench: cannot build the load client (cc -O2 bench/load.c); install a C compiler');
   process.exit(1);
 }
-const GO = GUARD ? null : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
+// BENCH_KINDS=plain,peerauth runs only the kinds named (a shared machine: measure what you compare).
+const ONLY = process.env.BENCH_KINDS?.split(',').map((k) => k.trim());
+const GO =
+  GUARD || (ONLY && !ONLY.includes('go'))
+    ? null
+    : buildGo(path.join(HERE, 'go-proxy.go'), dir, 'Go httputil.ReverseProxy');
 
 /** Reads a child's stdout as lines: the first resolves `ready`, later ones answer `ask` in turn. */
 function lines(child) {
@@ -205,8 +210,8 @@ const SPECS = {
 const KINDS = GUARD
   ? ['plain', 'peerauth']
   : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'workers2', 'direct'].filter(
-      // BENCH_KINDS=plain,peerauth,workers2: a few kinds only (plain is always measured: the ratios need it).
-      (k) => !process.env.BENCH_KINDS || k === 'plain' || process.env.BENCH_KINDS.split(',').includes(k),
+      // plain is always measured: the ratios need it.
+      (k) => !ONLY || k === 'plain' || ONLY.includes(k),
     );
 const servers = {};
 for (const kind of KINDS) {

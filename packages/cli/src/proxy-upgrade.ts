@@ -1,56 +1,13 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { pino } from 'pino';
+import { CLOSING_IDLE_MS, closeAfterFlush, head, refuseOnSocket as refuse } from './client-answers.js';
 import { responseHeaders } from './forwarded-headers.js';
 import { peerLogFields } from './identity-view.js';
 import { type ClientConnection, guardSocket } from './proxy-connections.js';
 import { requestFraming, upstreamHeaders } from './request-framing.js';
 import { allowedOffer } from './upgrade-protocols.js';
 import type { Upstream } from './upstream.js';
-
-function head(status: number, message: string, raw: string[], extra = ''): string {
-  let text = `HTTP/1.1 ${status} ${message}\r\n`;
-  for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  return `${text}${extra}\r\n`;
-}
-
-/**
- * Inactivity allowed on a client socket the proxy is closing. After the hand-off no HTTP server timeout
- * applies, so this guard is what stops a client that stops reading from holding the socket forever.
- */
-const CLOSING_IDLE_MS = 30_000;
-
-/** How long a flushed, ended client socket is kept before it is destroyed (see closeAfterFlush). */
-const CLOSING_GRACE_MS = 2_000;
-
-/**
- * Ends a client socket and destroys it once what was written is flushed. The HTTP server's sockets allow
- * half-open connections, so without the destroy a client that never closes its side (and a paused socket
- * never sees that it did) would keep the socket open for good. Bytes the client still sends are discarded.
- */
-function closeAfterFlush(socket: net.Socket): void {
-  socket.setTimeout(CLOSING_IDLE_MS, () => socket.destroy());
-  socket.resume();
-  // Not at once: requests the client pipelined before the upgrade may still be on their way upstream,
-  // and destroying the client socket aborts them (their responses could never be written anyway).
-  socket.end(() => setTimeout(() => socket.destroy(), CLOSING_GRACE_MS).unref());
-}
-
-/** A response written straight onto a client socket the HTTP parser has let go of; then the socket closes. */
-function refuse(socket: net.Socket, status: number, reason: string): void {
-  const body = `peerauth proxy: ${reason}\n`;
-  socket.write(
-    head(status, http.STATUS_CODES[status] ?? 'Error', [
-      'Content-Type',
-      'text/plain; charset=utf-8',
-      'Content-Length',
-      String(Buffer.byteLength(body)),
-      'Connection',
-      'close',
-    ]) + body,
-  );
-  closeAfterFlush(socket);
-}
 
 /**
  * Handles a request carrying Upgrade. The request goes upstream as an ordinary request (stamped, on a

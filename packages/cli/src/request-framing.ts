@@ -17,6 +17,13 @@ export const MAX_REQUEST_HEADERS = 100;
  */
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 
+/**
+ * Methods node:http's client sends without body framing when given none; every other method it frames
+ * chunked by default and ends with an empty last chunk (`0\r\n\r\n`), bytes an upstream that does not read
+ * an unexpected body parses as its next request (and, after an upgrade, the tunnel's first bytes).
+ */
+const UNFRAMED_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
 /** How the body of a forwarded request is framed for the upstream. */
 export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
 
@@ -86,6 +93,8 @@ export function upstreamHeaders(
   if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
   clientHeaders(req.rawHeaders, headers, conn.policy);
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
+  // No body: said so, for a method node:http would otherwise send an empty chunked body for.
+  else if (!UNFRAMED_BY_DEFAULT.has(req.method ?? '')) headers.push('Content-Length', '0');
   // An upgrade goes on a connection of its own that is never reused, so Upgrade is the only token needed.
   if (upgrade !== undefined) headers.push('Upgrade', upgrade, 'Connection', 'Upgrade');
   // A request with a body is the last on its upstream connection, asked before the upstream answers: an

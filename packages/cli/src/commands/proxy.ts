@@ -2,11 +2,14 @@ import http from 'node:http';
 import net from 'node:net';
 import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
+import { CLOSING_IDLE_MS, refuseResponse as refuse } from '../client-answers.js';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy, headerPolicy } from '../header-namespace.js';
 import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
+import { clientErrorHandler } from '../parse-errors.js';
+import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
 import { admitForwarding, clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
@@ -32,17 +35,6 @@ function clientLogFields(socket: net.Socket): Record<string, unknown> {
   return identity ? peerLogFields(identity) : {};
 }
 
-function refuse(res: http.ServerResponse, status: number, reason: string): void {
-  const text = `peerauth proxy: ${reason}\n`;
-  // The rest of what the client sent is not trusted to be framed as it claims: close after answering.
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    connection: 'close',
-  });
-  res.end(text);
-}
-
 /** Methods a proxy may send again when a reused upstream connection closed before any answer (RFC 9110 9.2.2). */
 const RETRIABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -54,6 +46,7 @@ export function createProxyHandler(
 ): {
   request: http.RequestListener;
   upgrade: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
+  clientError: (err: Error, socket: net.Socket) => void;
 } {
   const target =
     upstream.kind === 'unix'
@@ -79,7 +72,15 @@ export function createProxyHandler(
     const retriable = framing.kind === 'none' && RETRIABLE.has(req.method ?? '');
     const { agent, identity } = conn;
     const { headers } = forwarded;
+    // Set when the client's connection broke inside this request's body (see parse-errors.ts): the
+    // upstream request is dropped and the refusal, not the upstream's answer, goes to the client.
+    let stopped = false;
     let current = send(false);
+    onStop(req, () => {
+      stopped = true;
+      spoil(current.socket);
+      current.destroy();
+    });
     function send(isRetry: boolean): http.ClientRequest {
       const up = http.request({
         ...target,
@@ -93,6 +94,10 @@ export function createProxyHandler(
       // connection whose answer does not say close itself, and the next request would meet a closed socket.
       if (hasBody(framing)) up.once('socket', spoil);
       up.on('response', (upRes) => {
+        if (stopped) {
+          upRes.resume();
+          return;
+        }
         // An answer before the whole body went up: the upstream may leave the rest unread.
         if (!up.writableFinished) spoil(up.socket);
         upRes.on('error', (err) => res.destroy(err));
@@ -113,6 +118,7 @@ export function createProxyHandler(
       });
       up.on('error', (err) => {
         spoil(up.socket);
+        if (stopped) return;
         if (
           !isRetry &&
           retriable &&
@@ -150,6 +156,7 @@ export function createProxyHandler(
   // A throw here would escape into node:http's parser callback and end the process for every user: what
   // node:http's client refuses of a request its server accepted is refused instead, with a log line.
   const request: http.RequestListener = (req, res) => {
+    trackAnswer(req, res);
     try {
       forward(req, res);
     } catch (err) {
@@ -161,13 +168,28 @@ export function createProxyHandler(
   const upgrade = createUpgradeHandler(target, upstream, logger, connectionOf, allowedUpgrades);
   return {
     request,
+    clientError: clientErrorHandler(logger, clientLogFields),
     upgrade: (req, socket, head) => {
-      try {
-        upgrade(req, socket, head);
-      } catch (err) {
-        logger.warn({ err: (err as Error).message, ...clientLogFields(socket) }, 'upgrade refused');
-        socket.destroy();
-      }
+      // node:http hands the socket over at the upgrade request while answers to requests pipelined before
+      // it may still be on their way: they are written first, in order, then the upgrade's own answer.
+      socket.pause();
+      const onIdle = () => socket.destroy();
+      socket.setTimeout(CLOSING_IDLE_MS, onIdle);
+      afterEarlierAnswers(socket, () => {
+        socket.setTimeout(0);
+        socket.off('timeout', onIdle);
+        if (socket.destroyed) return;
+        if (!socket.writable) {
+          socket.destroy();
+          return;
+        }
+        try {
+          upgrade(req, socket, head);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message, ...clientLogFields(socket) }, 'upgrade refused');
+          socket.destroy();
+        }
+      });
     },
   };
 }
@@ -209,6 +231,7 @@ export async function proxyCommand(
     );
     const httpServer = http.createServer(handlers.request);
     httpServer.on('upgrade', handlers.upgrade);
+    httpServer.on('clientError', handlers.clientError);
     // A client may shut down its sending side right after a complete request (`printf … | socat`,
     // `nc -N`) and wait for the answer. node:http's default aborts every request in flight when the
     // client's FIN arrives, and the proxy's answers are never in by then; with half-open sockets it marks
