@@ -46,14 +46,14 @@ export class PeerAuthError extends Error {
 export type PeerAuthErrorBase = abstract new (code: string, message: string, options?: ErrorOptions) => Error;
 
 /**
- * A class for one error code: `message` writes the text from the constructor's arguments; `cause`, when
- * given, picks the error's `cause` from them. A class with fields of its own extends the result.
+ * A class for one error code: `message` writes the text from the constructor's arguments; `options`, when
+ * given, picks the ErrorOptions (a `cause`) from them. A class with fields of its own extends the result.
  */
 export function defineError<const C extends string, A extends unknown[], B extends PeerAuthErrorBase>(
   code: C,
   message: (...args: A) => string,
   Base: B,
-  cause?: (...args: A) => unknown,
+  options?: (...args: A) => ErrorOptions | undefined,
 ): abstract new (
   ...args: A
 ) => InstanceType<B> & { readonly code: C };
@@ -67,7 +67,7 @@ export function defineError(
   code: string,
   message: (...args: unknown[]) => string,
   Base: PeerAuthErrorBase = PeerAuthError,
-  cause?: (...args: unknown[]) => unknown,
+  options?: (...args: unknown[]) => ErrorOptions | undefined,
 ): abstract new (
   ...args: unknown[]
 ) => Error {
@@ -77,8 +77,7 @@ export function defineError(
     options?: ErrorOptions,
   ) => Error) {
     constructor(...args: unknown[]) {
-      const why = cause?.(...args);
-      super(code, message(...args), why === undefined ? undefined : { cause: why });
+      super(code, message(...args), options?.(...args));
     }
   }
   return Defined;

@@ -149,7 +149,7 @@ export class WorkerCrashedError extends defineError(
   'PEERAUTH_WORKER_CRASHED',
   (operation: string, cause: unknown) => `worker running ${operation} died: ${describe(cause)}`,
   PeerAuthError,
-  (_operation, cause) => cause,
+  (_operation, cause) => ({ cause }),
 ) {
   readonly operation: string;
   constructor(operation: string, cause: unknown) {

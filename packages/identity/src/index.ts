@@ -22,9 +22,13 @@ export {
   type IdentityLookup,
   IdentityLookupError,
   IdentityRangeError,
+  InvalidBundleError,
+  InvalidSpiffeIdError,
   InvalidTrustDomainError,
   InvalidUidError,
   NoIdentityError,
+  type SvidErrorCode,
+  SvidVerificationError,
 } from './errors.js';
 export { type GroupNamer, groupNamer } from './group-namer.js';
 export { lookupFailedDuring, unnamedGroupIn, withPid } from './lookup-failed.js';
@@ -47,16 +51,13 @@ export {
   MAX_SPIFFE_ID_BYTES,
   trustDomainProblem,
 } from './spiffe.js';
-export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
+export { parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
   checkSvidLeaf,
   checkSvidRules,
-  InvalidBundleError,
   loadBundle,
-  type SvidErrorCode,
   type SvidLeaf,
-  SvidVerificationError,
   type TrustBundle,
   type TrustBundleSet,
   uriSans,

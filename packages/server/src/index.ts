@@ -27,6 +27,7 @@ export {
   SocketDirectoryMissingError,
   SocketDirectoryNotWritableError,
   SocketPathTooLongError,
+  TlsMaterialError,
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
@@ -57,5 +58,4 @@ export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from 
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';
 export { checkTlsFiles, keyModeWarning, mergedBundleWarning, type TlsFileCheck } from './tls-check.js';
-export { TlsMaterialError } from './tls-files.js';
 export type { TlsListenOptions } from './tls-listener.js';
