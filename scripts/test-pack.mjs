@@ -21,7 +21,10 @@ const PACKAGES = {
   identity: { deps: [], entries: { '@peerauth/identity': 'createResolver' } },
   'core-native': {
     deps: [],
-    entries: { '@peerauth/core-native': 'getPeerCredentials', '@peerauth/core-native/errors': 'isPeerAuthError' },
+    entries: {
+      '@peerauth/core-native': 'getPeerCredentials',
+      '@peerauth/core-native/errors': 'isPeerAuthError',
+    },
   },
   'workload-api': { deps: ['core-native'], entries: { '@peerauth/workload-api': 'createX509Source' } },
   server: {
