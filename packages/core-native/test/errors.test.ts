@@ -4,7 +4,9 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   createCredentialPool,
+  defineError,
   formatError,
+  InvalidArgumentError,
   getPeerCredentials,
   isPeerAuthError,
   PeerAuthError,
@@ -62,5 +64,38 @@ describe('peerauth errors', () => {
     expect(formatError(new Error('plain'))).toBe('ERROR: plain');
     expect(formatError('a string')).toBe('ERROR: a string');
     expect(formatError(undefined, 'UNKNOWN')).toBe('UNKNOWN: undefined');
+  });
+
+  it('defineError makes a class for one code: its message, its cause, its base, its name', () => {
+    class FileGoneError extends defineError(
+      'PEERAUTH_TEST_FILE_GONE',
+      (file: string, _options?: ErrorOptions) => `${file} is gone`,
+      PeerAuthError,
+      (_file, options) => options,
+    ) {}
+    const cause = new Error('ENOENT');
+    const err = new FileGoneError('/x', { cause });
+    expect(err).toBeInstanceOf(PeerAuthError);
+    expect(err.code).toBe('PEERAUTH_TEST_FILE_GONE');
+    expect(err.name).toBe('FileGoneError');
+    expect(err.cause).toBe(cause);
+    expect(formatError(err)).toBe('PEERAUTH_TEST_FILE_GONE: /x is gone');
+    expect(isPeerAuthError(err)).toBe(true);
+    expect(Object.keys(err)).not.toContain('cause');
+  });
+
+  it('the pool throws the one invalid-argument error, out-of-range values as its RangeError form', () => {
+    expect(PeerAuthTypeError).toBe(InvalidArgumentError);
+    let timeoutError: unknown;
+    try {
+      createCredentialPool({ timeoutMs: 0 });
+    } catch (err) {
+      timeoutError = err;
+    }
+    expect(timeoutError).toBeInstanceOf(PeerAuthRangeError);
+    expect(timeoutError).toBeInstanceOf(InvalidArgumentError);
+    expect(formatError(timeoutError)).toBe('PEERAUTH_ARGUMENT_OUT_OF_RANGE: timeoutMs must be > 0, got 0');
+    expect(() => createCredentialPool({ threads: 0 })).toThrow(InvalidArgumentError);
+    expect(new PoolClosedError('close')).not.toBeInstanceOf(InvalidArgumentError);
   });
 });
