@@ -97,5 +97,10 @@ describe('peerauth errors', () => {
     expect(formatError(timeoutError)).toBe('PEERAUTH_ARGUMENT_OUT_OF_RANGE: timeoutMs must be > 0, got 0');
     expect(() => createCredentialPool({ threads: 0 })).toThrow(InvalidArgumentError);
     expect(new PoolClosedError('close')).not.toBeInstanceOf(InvalidArgumentError);
+    // A subclass is checked by its prototype as usual, not by the code.
+    class OptionError extends InvalidArgumentError {}
+    expect(new OptionError('x')).toBeInstanceOf(OptionError);
+    expect(new InvalidArgumentError('x')).not.toBeInstanceOf(OptionError);
+    expect(new PeerAuthRangeError('x', 'PEERAUTH_OTHER')).toBeInstanceOf(PeerAuthRangeError);
   });
 });

@@ -100,10 +100,6 @@ export class InvalidArgumentError extends TypeError {
     super(message);
     mark(this, code);
   }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isPeerAuthError(value) && ARGUMENT_CODES.has(value.code);
-  }
 }
 
 /**
@@ -116,13 +112,30 @@ export class PeerAuthRangeError extends RangeError {
     super(message);
     mark(this, code);
   }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return (
-      value instanceof RangeError && isPeerAuthError(value) && value.code === 'PEERAUTH_ARGUMENT_OUT_OF_RANGE'
-    );
-  }
 }
+
+/**
+ * `instanceof cls` holds by the prototype as usual, and for `cls` itself (not a subclass) for any peerauth
+ * error that `test` accepts: the same error made by another copy of this file (identity's twin, a second
+ * installed copy of a package) is the same error.
+ */
+function sameErrorByCode(
+  cls: abstract new (...args: never[]) => Error,
+  test: (value: PeerAuthErrorLike) => boolean,
+): void {
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+      return this === cls && isPeerAuthError(value) && test(value);
+    },
+  });
+}
+
+sameErrorByCode(InvalidArgumentError, (value) => ARGUMENT_CODES.has(value.code));
+sameErrorByCode(
+  PeerAuthRangeError,
+  (value) => value instanceof RangeError && value.code === 'PEERAUTH_ARGUMENT_OUT_OF_RANGE',
+);
 
 /** The name the invalid-argument error had before it was the one class; the same class. */
 export const PeerAuthTypeError = InvalidArgumentError;
