@@ -19,8 +19,14 @@ fs.mkdirSync(tarballs);
 // entries: each entry point and a function it must export, under import and require() alike.
 const PACKAGES = {
   identity: { deps: [], entries: { '@peerauth/identity': 'createResolver' } },
-  'core-native': { deps: [], entries: { '@peerauth/core-native': 'getPeerCredentials' } },
-  'workload-api': { deps: [], entries: { '@peerauth/workload-api': 'createX509Source' } },
+  'core-native': {
+    deps: [],
+    entries: {
+      '@peerauth/core-native': 'getPeerCredentials',
+      '@peerauth/core-native/errors': 'isPeerAuthError',
+    },
+  },
+  'workload-api': { deps: ['core-native'], entries: { '@peerauth/workload-api': 'createX509Source' } },
   server: {
     deps: ['identity', 'core-native'],
     entries: {

@@ -1,26 +1,9 @@
-import { PeerAuthError } from '@peerauth/core-native';
-import { findControlCharacter, quoteValue, type UnixIdentity } from '@peerauth/identity';
+import { findControlCharacter, type UnixIdentity } from '@peerauth/identity';
+import { UnexportableValueError } from './errors.js';
 import { identityFields } from './identity-view.js';
 
-/**
- * An identity value that cannot go into a child's environment as it is: NUL cannot be passed at all, and a
- * newline lets whatever reads the environment line by line see a second variable. The config refuses
- * such names up front; this covers values that come with a connection (a username from the user database).
- */
-export class UnexportableValueError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_EXEC_UNEXPORTABLE_VALUE';
-  constructor(
-    readonly variable: string,
-    value: string,
-    codePoint: string,
-  ) {
-    // Quoted with every control character escaped: this message goes into the log.
-    super(
-      'PEERAUTH_EXEC_UNEXPORTABLE_VALUE',
-      `${variable} would hold a control character (${codePoint}): ${quoteValue(value)}`,
-    );
-  }
-}
+// Defined in the error table (errors.ts); exported here too, beside the code that throws it.
+export { UnexportableValueError };
 
 export function identityEnv(id: UnixIdentity): Record<string, string> {
   const f = identityFields(id);

@@ -1,10 +1,10 @@
-import { PeerAuthError } from '@peerauth/core-native';
 import {
   findControlCharacter,
   type Identity,
   type SvidIdentity,
   type UnixIdentity,
 } from '@peerauth/identity';
+import { IdentityValueError } from './errors.js';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './header-namespace.js';
 import { identityFields } from './identity-view.js';
 
@@ -32,16 +32,8 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** An identity value that no header can carry faithfully: the connection is refused instead. */
-export class IdentityValueError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_IDENTITY_VALUE_UNSENDABLE';
-  constructor(readonly field: string) {
-    super(
-      'PEERAUTH_IDENTITY_VALUE_UNSENDABLE',
-      `the caller's ${field} contains control characters and cannot be sent as a header`,
-    );
-  }
-}
+// Defined in the error table (errors.ts); exported here too, beside the code that throws it.
+export { IdentityValueError };
 
 // Identity's one control-character rule (C0 controls and DEL): CR/LF would end the header, the rest have no
 // business in a name. Percent-encoding them would hand the upstream a name the user database never meant to

@@ -64,3 +64,80 @@ describe('the CLI prints the code of any peerauth error', () => {
     expect(r.stderr).toContain('  groupRoles["my-group"]: unknown role "root"');
   });
 });
+
+// Every package keeps one error table, its src/errors.ts (core-native's error-base.ts holds the model and
+// the invalid-argument codes), and its README lists each of those codes in a table. A code thrown from
+// anywhere else, or missing from the README, fails here.
+describe('error tables', () => {
+  const packagesDir = path.join(import.meta.dirname, '..', '..');
+  const PACKAGES = ['core-native', 'identity', 'server', 'workload-api', 'cli'];
+  const tableFiles: Record<string, string[]> = {
+    'core-native': ['error-base.ts', 'errors.ts'],
+    identity: ['errors.ts'],
+    server: ['errors.ts'],
+    'workload-api': ['errors.ts'],
+    cli: ['errors.ts'],
+  };
+  // PEERAUTH_ names that are not error codes: the marker exec puts in a child's environment, and the code
+  // of the one process warning identity's resolver emits without a logger.
+  const NOT_ERROR_CODES = new Set(['PEERAUTH_EXEC_CONNECTION', 'PEERAUTH_DIRECTORY']);
+  const CODE = /'(PEERAUTH_[A-Z0-9_]+)'/g;
+
+  // A table file that is missing reads as empty here, so the other suites still run; the first test fails.
+  const codesIn = (file: string): Set<string> =>
+    fs.existsSync(file)
+      ? new Set([...fs.readFileSync(file, 'utf8').matchAll(CODE)].map((m) => m[1]!))
+      : new Set();
+  const sources = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(dir, f));
+  const tables = new Map(
+    PACKAGES.map((pkg) => [
+      pkg,
+      new Set(tableFiles[pkg]!.flatMap((f) => [...codesIn(path.join(packagesDir, pkg, 'src', f))])),
+    ]),
+  );
+
+  it('lists each code in one package table only', () => {
+    for (const [pkg, files] of Object.entries(tableFiles))
+      for (const f of files)
+        expect(fs.existsSync(path.join(packagesDir, pkg, 'src', f)), `${pkg}/src/${f}`).toBe(true);
+    const seen = new Map<string, string>();
+    for (const [pkg, codes] of tables) {
+      for (const code of codes) {
+        expect(seen.get(code), `${code} is in the tables of ${seen.get(code)} and ${pkg}`).toBeUndefined();
+        seen.set(code, pkg);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(50);
+  });
+
+  it('every code any package uses is in a table', () => {
+    const all = new Set([...tables.values()].flatMap((codes) => [...codes]));
+    for (const pkg of PACKAGES) {
+      for (const file of sources(path.join(packagesDir, pkg, 'src'))) {
+        for (const code of codesIn(file)) {
+          if (NOT_ERROR_CODES.has(code)) continue;
+          expect(all.has(code), `${code} (${path.relative(packagesDir, file)}) is in no error table`).toBe(
+            true,
+          );
+        }
+      }
+    }
+  });
+
+  it("every code of a package's table is in a table of its README", () => {
+    const missing: string[] = [];
+    for (const [pkg, codes] of tables) {
+      const rows = fs
+        .readFileSync(path.join(packagesDir, pkg, 'README.md'), 'utf8')
+        .split('\n')
+        .filter((line) => line.trimStart().startsWith('|'))
+        .join('\n');
+      for (const code of codes) if (!rows.includes(`\`${code}\``)) missing.push(`${pkg}: ${code}`);
+    }
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,29 +1,18 @@
-// Every failure of peerauth carries a stable `code`, so callers can branch on the code instead of parsing
-// messages. Codes are `PEERAUTH_...`, except where the code is a system errno the kernel reported
-// (PeerCredentialsError: EBADF, ENOTSOCK, EOVERFLOW, ...), which stays the errno as in Node's own system
-// errors. Every package marks its errors with one registry symbol, so isPeerAuthError() recognises them
-// even from a package that cannot import this one (@peerauth/identity depends on zod only).
+// This package's error table: every code it throws, once, with its message. The model they share (the
+// marker, PeerAuthError, defineError, the invalid-argument error) is error-base.ts, which every peerauth
+// package imports from here.
+import { defineError, PeerAuthError } from './error-base.js';
 
-const PEERAUTH_ERROR = Symbol.for('@peerauth/error');
-
-/** The fields every peerauth error has, whichever class it is (PeerAuthError, TypeError, RangeError). */
-export interface PeerAuthErrorLike extends Error {
-  readonly code: string;
-}
-
-/** True for an error any peerauth package created (every one has a stable `code`). */
-export function isPeerAuthError(value: unknown): value is PeerAuthErrorLike {
-  return (
-    value instanceof Error &&
-    (value as unknown as Record<symbol, unknown>)[PEERAUTH_ERROR] === true &&
-    typeof (value as { code?: unknown }).code === 'string'
-  );
-}
-
-function mark(err: Error, code: string): void {
-  Object.defineProperty(err, PEERAUTH_ERROR, { value: true });
-  (err as unknown as { code: string }).code = code;
-}
+export {
+  defineError,
+  InvalidArgumentError,
+  isPeerAuthError,
+  PeerAuthError,
+  type PeerAuthErrorBase,
+  type PeerAuthErrorLike,
+  PeerAuthRangeError,
+  PeerAuthTypeError,
+} from './error-base.js';
 
 /**
  * `CODE: message`, the one text form of an error in audit reasons and CLI output. A value without a string
@@ -35,50 +24,22 @@ export function formatError(err: unknown, fallbackCode = 'ERROR'): string {
   return `${code}: ${typeof e.message === 'string' ? e.message : String(err)}`;
 }
 
-/** Base class of every peerauth error that is not an argument error; `code` is stable, the message is for humans. */
-export class PeerAuthError extends Error {
-  declare readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    mark(this, code);
-  }
-}
-
-/**
- * A bad argument of the wrong type or shape (`PEERAUTH_INVALID_ARGUMENT`); still a TypeError, so checks
- * written against the built-in class keep working.
- */
-export class PeerAuthTypeError extends TypeError {
-  declare readonly code: string;
-  constructor(message: string, code = 'PEERAUTH_INVALID_ARGUMENT') {
-    super(message);
-    mark(this, code);
-  }
-}
-
-/** A numeric argument outside its range (`PEERAUTH_ARGUMENT_OUT_OF_RANGE`); still a RangeError. */
-export class PeerAuthRangeError extends RangeError {
-  declare readonly code: string;
-  constructor(message: string, code = 'PEERAUTH_ARGUMENT_OUT_OF_RANGE') {
-    super(message);
-    mark(this, code);
-  }
-}
-
 export type ConnType = 'TCP' | 'UDP' | 'unknown';
 
-export class NotUnixSocketError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_NOT_UNIX_SOCKET';
+export class NotUnixSocketError extends defineError(
+  'PEERAUTH_NOT_UNIX_SOCKET',
+  (connType: ConnType) =>
+    `peer credentials need a connected Unix domain socket, got a ${connType === 'unknown' ? 'non-Unix' : connType} socket`,
+) {
   readonly connType: ConnType;
   constructor(connType: ConnType) {
-    super(
-      'PEERAUTH_NOT_UNIX_SOCKET',
-      `peer credentials need a connected Unix domain socket, got a ${connType === 'unknown' ? 'non-Unix' : connType} socket`,
-    );
+    super(connType);
     this.connType = connType;
   }
 }
+
+const unavailable = (platform: string, reason: string) =>
+  `peer credentials are unavailable on ${platform}: ${reason}`;
 
 export class PeerCredentialsUnavailableError extends PeerAuthError {
   declare readonly code: 'PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE' | 'PEERAUTH_NATIVE_ADDON_MISSING';
@@ -89,19 +50,16 @@ export class PeerCredentialsUnavailableError extends PeerAuthError {
     reason: string,
     code: 'PEERAUTH_NATIVE_ADDON_MISSING' | undefined = undefined,
   ) {
-    super(
-      code ?? 'PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE',
-      `peer credentials are unavailable on ${platform}: ${reason}`,
-    );
+    super(code ?? 'PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE', unavailable(platform, reason));
     this.platform = platform;
     this.reason = reason;
   }
 }
 
 /**
- * No compiled addon for this platform: no prebuild ships for it and nothing was built from source. The
- * message carries the exact commands that build one, since the tarball holds no sources to build from
- * (shipping binding.gyp would make npm run node-gyp at install time).
+ * No compiled addon for this platform (`PEERAUTH_NATIVE_ADDON_MISSING`): no prebuild ships for it and
+ * nothing was built from source. The message carries the exact commands that build one, since the tarball
+ * holds no sources to build from (shipping binding.gyp would make npm run node-gyp at install time).
  */
 export class NativeAddonMissingError extends PeerCredentialsUnavailableError {
   declare readonly code: 'PEERAUTH_NATIVE_ADDON_MISSING';
@@ -116,7 +74,7 @@ export class NativeAddonMissingError extends PeerCredentialsUnavailableError {
   }
 }
 
-/** A syscall on the socket failed; `code` is the errno name (EBADF, ENOTCONN, ENOTSOCK, ...). */
+/** A syscall on the socket failed; `code` is the errno name (EBADF, ENOTCONN, ENOTSOCK, ...), never a PEERAUTH_ code. */
 export class PeerCredentialsError extends PeerAuthError {
   readonly errno: number | null;
   readonly syscall: string;
@@ -127,84 +85,102 @@ export class PeerCredentialsError extends PeerAuthError {
   }
 }
 
-export class LookupTimeoutError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_LOOKUP_TIMEOUT';
+export class LookupTimeoutError extends defineError(
+  'PEERAUTH_LOOKUP_TIMEOUT',
+  (operation: string, timeoutMs: number) =>
+    `${operation} did not finish within ${timeoutMs} ms; its worker was replaced`,
+) {
   readonly operation: string;
   readonly timeoutMs: number;
   constructor(operation: string, timeoutMs: number) {
-    super(
-      'PEERAUTH_LOOKUP_TIMEOUT',
-      `${operation} did not finish within ${timeoutMs} ms; its worker was replaced`,
-    );
+    super(operation, timeoutMs);
     this.operation = operation;
     this.timeoutMs = timeoutMs;
   }
 }
 
-export class PeerProcessExitedError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_PEER_PROCESS_EXITED';
+export class PeerProcessExitedError extends defineError(
+  'PEERAUTH_PEER_PROCESS_EXITED',
+  (pid: number, detail: string) =>
+    `peer process ${pid} exited (${detail}); its pid may now belong to another process`,
+) {
   readonly pid: number;
   constructor(pid: number, detail: string) {
-    super(
-      'PEERAUTH_PEER_PROCESS_EXITED',
-      `peer process ${pid} exited (${detail}); its pid may now belong to another process`,
-    );
+    super(pid, detail);
     this.pid = pid;
   }
 }
 
-export class PoolClosedError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_POOL_CLOSED';
-  constructor(operation: string) {
-    super('PEERAUTH_POOL_CLOSED', `${operation} called on a credential pool that is closed`);
-  }
-}
+export class PoolClosedError extends defineError(
+  'PEERAUTH_POOL_CLOSED',
+  (operation: string) => `${operation} called on a credential pool that is closed`,
+) {}
 
 /**
  * The pool's queue for this caller (or the whole queue) is full: the call was refused at once rather than
  * queued without bound.
  */
-export class PoolBusyError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_POOL_BUSY';
+export class PoolBusyError extends defineError(
+  'PEERAUTH_POOL_BUSY',
+  (operation: string, detail: string) => `${operation} refused: ${detail}`,
+) {
   readonly operation: string;
   constructor(operation: string, detail: string) {
-    super('PEERAUTH_POOL_BUSY', `${operation} refused: ${detail}`);
+    super(operation, detail);
     this.operation = operation;
   }
 }
 
-export class ExecutableTooLargeError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_EXECUTABLE_TOO_LARGE';
+export class ExecutableTooLargeError extends defineError(
+  'PEERAUTH_EXECUTABLE_TOO_LARGE',
+  (path: string, maxBytes: number) => `executable ${path} is larger than maxBytes (${maxBytes}); not hashed`,
+) {
   readonly path: string;
   readonly maxBytes: number;
   constructor(path: string, maxBytes: number) {
-    super(
-      'PEERAUTH_EXECUTABLE_TOO_LARGE',
-      `executable ${path} is larger than maxBytes (${maxBytes}); not hashed`,
-    );
+    super(path, maxBytes);
     this.path = path;
     this.maxBytes = maxBytes;
   }
 }
 
 /** A pool worker died (crashed or exited) while running the call; the pool replaces it. */
-export class WorkerCrashedError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_WORKER_CRASHED';
+export class WorkerCrashedError extends defineError(
+  'PEERAUTH_WORKER_CRASHED',
+  (operation: string, cause: unknown) => `worker running ${operation} died: ${describe(cause)}`,
+  PeerAuthError,
+  (_operation, cause) => ({ cause }),
+) {
   readonly operation: string;
   constructor(operation: string, cause: unknown) {
-    super('PEERAUTH_WORKER_CRASHED', `worker running ${operation} died: ${describe(cause)}`, { cause });
+    super(operation, cause);
     this.operation = operation;
   }
 }
 
 /** A directory or process lookup failed for a reason other than "no such entry". */
-export class LookupFailedError extends PeerAuthError {
-  declare readonly code: 'PEERAUTH_LOOKUP_FAILED';
+export class LookupFailedError extends defineError(
+  'PEERAUTH_LOOKUP_FAILED',
+  (operation: string, errnoName: string | null, detail: string) =>
+    `${operation} failed${errnoName ? ` with ${errnoName}` : ''}: ${detail}`,
+) {
   readonly operation: string;
   readonly errnoName: string | null;
   constructor(operation: string, errnoName: string | null, detail: string) {
-    super('PEERAUTH_LOOKUP_FAILED', `${operation} failed${errnoName ? ` with ${errnoName}` : ''}: ${detail}`);
+    super(operation, errnoName, detail);
     this.operation = operation;
+    this.errnoName = errnoName;
+  }
+}
+
+/** prctl(PR_SET_CHILD_SUBREAPER) itself failed (never seen on Linux >= 3.4); `errnoName` says how. */
+export class SubreaperFailedError extends defineError(
+  'PEERAUTH_SUBREAPER_FAILED',
+  (errnoName: string) => `prctl(PR_SET_CHILD_SUBREAPER) failed: ${errnoName}`,
+) {
+  readonly errnoName: string;
+  constructor(errnoName: string) {
+    super(errnoName);
     this.errnoName = errnoName;
   }
 }

@@ -10,14 +10,17 @@ export {
 } from './credentials.js';
 export {
   type ConnType,
+  defineError,
   ExecutableTooLargeError,
   formatError,
+  InvalidArgumentError,
   isPeerAuthError,
   LookupFailedError,
   LookupTimeoutError,
   NativeAddonMissingError,
   NotUnixSocketError,
   PeerAuthError,
+  type PeerAuthErrorBase,
   type PeerAuthErrorLike,
   PeerAuthRangeError,
   PeerAuthTypeError,
@@ -26,6 +29,7 @@ export {
   PeerProcessExitedError,
   PoolBusyError,
   PoolClosedError,
+  SubreaperFailedError,
   WorkerCrashedError,
 } from './errors.js';
 export type { CredentialPool, CredentialPoolOptions, GroupEntry, ProcessInfo, UserEntry } from './pool.js';

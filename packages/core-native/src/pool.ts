@@ -11,6 +11,7 @@ import {
   ExecutableTooLargeError,
   LookupFailedError,
   LookupTimeoutError,
+  PeerAuthRangeError,
   PeerAuthTypeError,
   PeerCredentialsUnavailableError,
   PeerProcessExitedError,
@@ -170,7 +171,7 @@ export class Pool implements CredentialPool {
       throw new PeerAuthTypeError(`threads must be a positive integer, got ${threads}`);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
-      throw new PeerAuthTypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
+      throw new PeerAuthRangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     this.#timeoutMs = timeoutMs;
     this.#threads = threads;
     this.#suspectShare = Math.max(1, Math.floor(threads / 2));

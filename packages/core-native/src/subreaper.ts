@@ -3,7 +3,7 @@
 // it rather than to init, stays findable, and is collected here once it ends.
 import { nativeBinding } from './addon.js';
 import { errnoName } from './errno.js';
-import { PeerAuthError } from './errors.js';
+import { SubreaperFailedError } from './errors.js';
 
 /**
  * Makes this process the child subreaper (Linux PR_SET_CHILD_SUBREAPER). True once it is; false where the
@@ -13,11 +13,7 @@ export function becomeChildSubreaper(): boolean {
   const binding = nativeBinding();
   const rc = binding.setChildSubreaper();
   if (rc === binding.resultUnsupported) return false;
-  if (rc !== 0)
-    throw new PeerAuthError(
-      'PEERAUTH_SUBREAPER_FAILED',
-      `prctl(PR_SET_CHILD_SUBREAPER) failed: ${errnoName(rc)}`,
-    );
+  if (rc !== 0) throw new SubreaperFailedError(errnoName(rc));
   return true;
 }
 

@@ -4,8 +4,10 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   createCredentialPool,
+  defineError,
   formatError,
   getPeerCredentials,
+  InvalidArgumentError,
   isPeerAuthError,
   PeerAuthError,
   PeerAuthRangeError,
@@ -62,5 +64,43 @@ describe('peerauth errors', () => {
     expect(formatError(new Error('plain'))).toBe('ERROR: plain');
     expect(formatError('a string')).toBe('ERROR: a string');
     expect(formatError(undefined, 'UNKNOWN')).toBe('UNKNOWN: undefined');
+  });
+
+  it('defineError makes a class for one code: its message, its cause, its base, its name', () => {
+    class FileGoneError extends defineError(
+      'PEERAUTH_TEST_FILE_GONE',
+      (file: string, _options?: ErrorOptions) => `${file} is gone`,
+      PeerAuthError,
+      (_file, options) => options,
+    ) {}
+    const cause = new Error('ENOENT');
+    const err = new FileGoneError('/x', { cause });
+    expect(err).toBeInstanceOf(PeerAuthError);
+    expect(err.code).toBe('PEERAUTH_TEST_FILE_GONE');
+    expect(err.name).toBe('FileGoneError');
+    expect(err.cause).toBe(cause);
+    expect(formatError(err)).toBe('PEERAUTH_TEST_FILE_GONE: /x is gone');
+    expect(isPeerAuthError(err)).toBe(true);
+    expect(Object.keys(err)).not.toContain('cause');
+  });
+
+  it('the pool throws the one invalid-argument error, out-of-range values as its RangeError form', () => {
+    expect(PeerAuthTypeError).toBe(InvalidArgumentError);
+    let timeoutError: unknown;
+    try {
+      createCredentialPool({ timeoutMs: 0 });
+    } catch (err) {
+      timeoutError = err;
+    }
+    expect(timeoutError).toBeInstanceOf(PeerAuthRangeError);
+    expect(timeoutError).toBeInstanceOf(InvalidArgumentError);
+    expect(formatError(timeoutError)).toBe('PEERAUTH_ARGUMENT_OUT_OF_RANGE: timeoutMs must be > 0, got 0');
+    expect(() => createCredentialPool({ threads: 0 })).toThrow(InvalidArgumentError);
+    expect(new PoolClosedError('close')).not.toBeInstanceOf(InvalidArgumentError);
+    // A subclass is checked by its prototype as usual, not by the code.
+    class OptionError extends InvalidArgumentError {}
+    expect(new OptionError('x')).toBeInstanceOf(OptionError);
+    expect(new InvalidArgumentError('x')).not.toBeInstanceOf(OptionError);
+    expect(new PeerAuthRangeError('x', 'PEERAUTH_OTHER')).toBeInstanceOf(PeerAuthRangeError);
   });
 });

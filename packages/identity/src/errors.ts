@@ -1,32 +1,16 @@
-// This package depends on zod only, so it cannot extend @peerauth/core-native's PeerAuthError; its errors
-// carry the same registry mark instead, so core-native's isPeerAuthError() recognises them too.
-const PEERAUTH_ERROR = Symbol.for('@peerauth/error');
+// This package's error table: every code it throws, once, with its message. The model they share with the
+// other packages is error-base.ts, the twin of @peerauth/core-native's (this package depends on zod alone).
+import { defineError, PeerAuthError, PeerAuthRangeError } from './error-base.js';
 
-function mark(err: Error, code: string): void {
-  Object.defineProperty(err, PEERAUTH_ERROR, { value: true });
-  (err as unknown as { code: string }).code = code;
-}
+/** Base class of every error this package throws but the range error; `code` is stable, the message is for humans. */
+export class IdentityError extends PeerAuthError {}
 
-/** Base class of every error this package throws; `code` is stable, the message is for humans. */
-export class IdentityError extends Error {
-  declare readonly code: string;
-
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    mark(this, code);
-  }
-}
-
-/** A numeric option outside its range (`PEERAUTH_ARGUMENT_OUT_OF_RANGE`); still a RangeError. */
-export class IdentityRangeError extends RangeError {
-  declare readonly code: string;
-
-  constructor(message: string, code = 'PEERAUTH_ARGUMENT_OUT_OF_RANGE') {
-    super(message);
-    mark(this, code);
-  }
-}
+/**
+ * A numeric option outside its range (`PEERAUTH_ARGUMENT_OUT_OF_RANGE`): @peerauth/core-native's
+ * PeerAuthRangeError, the invalid-argument error's out-of-range form, under the name it had here.
+ */
+export const IdentityRangeError = PeerAuthRangeError;
+export type IdentityRangeError = PeerAuthRangeError;
 
 export interface ConfigIssue {
   /**
@@ -40,48 +24,58 @@ export interface ConfigIssue {
 }
 
 /** Every problem found in a config at once, so one edit-check cycle fixes them all. */
-export class IdentityConfigError extends IdentityError {
-  declare readonly code: 'PEERAUTH_IDENTITY_CONFIG_INVALID';
+export class IdentityConfigError extends defineError(
+  'PEERAUTH_IDENTITY_CONFIG_INVALID',
+  (issues: ConfigIssue[], file?: string, _options?: ErrorOptions) => {
+    const where = file ? `identity config ${file}` : 'identity config';
+    const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
+    const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
+    return `${where} is invalid (${count}):\n${lines}`;
+  },
+  IdentityError,
+  (_issues, _file, options) => options,
+) {
   readonly issues: ConfigIssue[];
   /** The file the config came from, when it came from one. */
   readonly file: string | undefined;
 
   constructor(issues: ConfigIssue[], file?: string, options?: ErrorOptions) {
-    const where = file ? `identity config ${file}` : 'identity config';
-    const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-    const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
-    super('PEERAUTH_IDENTITY_CONFIG_INVALID', `${where} is invalid (${count}):\n${lines}`, options);
+    super(issues, file, options);
     this.issues = issues;
     this.file = file;
   }
 }
 
 /** `currentIdentity()` was called outside `runWithIdentity`. */
-export class NoIdentityError extends IdentityError {
-  declare readonly code: 'PEERAUTH_NO_IDENTITY';
+export class NoIdentityError extends defineError(
+  'PEERAUTH_NO_IDENTITY',
+  (message?: string) => message ?? 'no peer identity in this async context (call inside runWithIdentity)',
+  IdentityError,
+) {}
 
-  constructor(message = 'no peer identity in this async context (call inside runWithIdentity)') {
-    super('PEERAUTH_NO_IDENTITY', message);
-  }
-}
-
-export class InvalidTrustDomainError extends IdentityError {
-  declare readonly code: 'PEERAUTH_INVALID_TRUST_DOMAIN';
+export class InvalidTrustDomainError extends defineError(
+  'PEERAUTH_INVALID_TRUST_DOMAIN',
+  (trustDomain: string, reason: string) => `invalid trust domain ${JSON.stringify(trustDomain)}: ${reason}`,
+  IdentityError,
+) {
   readonly trustDomain: string;
 
   constructor(trustDomain: string, reason: string) {
-    super('PEERAUTH_INVALID_TRUST_DOMAIN', `invalid trust domain ${JSON.stringify(trustDomain)}: ${reason}`);
+    super(trustDomain, reason);
     this.trustDomain = trustDomain;
   }
 }
 
 /** A uid outside 0..2^32-1 cannot come from the kernel; it is a programming error upstream. */
-export class InvalidUidError extends IdentityError {
-  declare readonly code: 'PEERAUTH_INVALID_UID';
+export class InvalidUidError extends defineError(
+  'PEERAUTH_INVALID_UID',
+  (uid: unknown) => `invalid uid ${String(uid)}: expected an integer in 0..4294967295`,
+  IdentityError,
+) {
   readonly uid: unknown;
 
   constructor(uid: unknown) {
-    super('PEERAUTH_INVALID_UID', `invalid uid ${String(uid)}: expected an integer in 0..4294967295`);
+    super(uid);
     this.uid = uid;
   }
 }
@@ -93,8 +87,13 @@ export type IdentityLookup = 'userByUid' | 'groupsOf' | 'groupsByGid';
  * A user or group lookup failed or timed out, so who the peer is is unknown. Not "no such entry": that is
  * an answer (a stranger). With lookupFailure "reject" (the default) resolution fails with this error.
  */
-export class IdentityLookupError extends IdentityError {
-  declare readonly code: 'PEERAUTH_IDENTITY_LOOKUP_FAILED';
+export class IdentityLookupError extends defineError(
+  'PEERAUTH_IDENTITY_LOOKUP_FAILED',
+  (lookup: IdentityLookup, subject: string, reason: string, timedOut: boolean, _options?: ErrorOptions) =>
+    `${lookup} for ${subject} ${timedOut ? 'timed out' : 'failed'} (${reason}): the peer's identity is unknown`,
+  IdentityError,
+  (_lookup, _subject, _reason, _timedOut, options) => options,
+) {
   readonly lookup: IdentityLookup;
   /** What was looked up, e.g. `uid 4002`, `gids 27, 7999`, `user "alice" (gid 100)`. */
   readonly subject: string;
@@ -109,14 +108,69 @@ export class IdentityLookupError extends IdentityError {
     timedOut: boolean,
     options?: ErrorOptions,
   ) {
-    super(
-      'PEERAUTH_IDENTITY_LOOKUP_FAILED',
-      `${lookup} for ${subject} ${timedOut ? 'timed out' : 'failed'} (${reason}): the peer's identity is unknown`,
-      options,
-    );
+    super(lookup, subject, reason, timedOut, options);
     this.lookup = lookup;
     this.subject = subject;
     this.reason = reason;
     this.timedOut = timedOut;
+  }
+}
+
+export class InvalidSpiffeIdError extends defineError(
+  'PEERAUTH_INVALID_SPIFFE_ID',
+  (value: string, reason: string) => `invalid SPIFFE ID ${JSON.stringify(value)}: ${reason}`,
+  IdentityError,
+) {
+  readonly value: string;
+  readonly reason: string;
+
+  constructor(value: string, reason: string) {
+    super(value, reason);
+    this.value = value;
+    this.reason = reason;
+  }
+}
+
+export class InvalidBundleError extends defineError(
+  'PEERAUTH_INVALID_BUNDLE',
+  (trustDomain: string, reason: string, _options?: ErrorOptions) =>
+    `X.509 bundle for trust domain ${JSON.stringify(trustDomain)}: ${reason}`,
+  IdentityError,
+  (_trustDomain, _reason, options) => options,
+) {
+  readonly trustDomain: string;
+
+  constructor(trustDomain: string, reason: string, options?: ErrorOptions) {
+    super(trustDomain, reason, options);
+    this.trustDomain = trustDomain;
+  }
+}
+
+/** The rule of the X.509-SVID rules that refused a chain (the README lists when each applies). */
+export type SvidErrorCode =
+  | 'PEERAUTH_SVID_EMPTY_CHAIN'
+  | 'PEERAUTH_SVID_MALFORMED'
+  | 'PEERAUTH_SVID_NO_URI_SAN'
+  | 'PEERAUTH_SVID_MULTIPLE_URI_SANS'
+  | 'PEERAUTH_SVID_NOT_SPIFFE_ID'
+  | 'PEERAUTH_SVID_NO_PATH'
+  | 'PEERAUTH_SVID_LEAF_IS_CA'
+  | 'PEERAUTH_SVID_LEAF_KEY_USAGE'
+  | 'PEERAUTH_SVID_NOT_YET_VALID'
+  | 'PEERAUTH_SVID_EXPIRED'
+  | 'PEERAUTH_SVID_UNTRUSTED_DOMAIN'
+  | 'PEERAUTH_SVID_INTERMEDIATE_NOT_CA'
+  | 'PEERAUTH_SVID_CHAIN_UNVERIFIED'
+  | 'PEERAUTH_SVID_PATH_INVALID';
+
+/** A peer certificate chain was refused as an X.509-SVID; `code` names the rule that failed. */
+export class SvidVerificationError extends IdentityError {
+  declare readonly code: SvidErrorCode;
+  /** The leaf's SPIFFE ID when it was read before the refusal. */
+  readonly spiffeId: string | undefined;
+
+  constructor(code: SvidErrorCode, message: string, spiffeId?: string, options?: ErrorOptions) {
+    super(code, `X.509-SVID refused: ${message}`, options);
+    this.spiffeId = spiffeId;
   }
 }

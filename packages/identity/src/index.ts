@@ -21,9 +21,13 @@ export {
   type IdentityLookup,
   IdentityLookupError,
   IdentityRangeError,
+  InvalidBundleError,
+  InvalidSpiffeIdError,
   InvalidTrustDomainError,
   InvalidUidError,
   NoIdentityError,
+  type SvidErrorCode,
+  SvidVerificationError,
 } from './errors.js';
 export { type GroupNamer, groupNamer } from './group-namer.js';
 export { lookupFailedDuring, unnamedGroupIn, withPid } from './lookup-failed.js';
@@ -46,17 +50,14 @@ export {
   MAX_SPIFFE_ID_BYTES,
   trustDomainProblem,
 } from './spiffe.js';
-export { InvalidSpiffeIdError, parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
+export { parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 export {
   bundleSet,
   certificateSpiffeId,
   checkSvidLeaf,
   checkSvidRules,
-  InvalidBundleError,
   loadBundle,
-  type SvidErrorCode,
   type SvidLeaf,
-  SvidVerificationError,
   type TrustBundle,
   type TrustBundleSet,
   uriSans,

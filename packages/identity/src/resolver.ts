@@ -3,7 +3,13 @@
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
 import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
-import { type IdentityLookup, IdentityLookupError, IdentityRangeError, InvalidUidError } from './errors.js';
+import {
+  type IdentityLookup,
+  IdentityLookupError,
+  IdentityRangeError,
+  InvalidUidError,
+  SvidVerificationError,
+} from './errors.js';
 import { groupNamer } from './group-namer.js';
 import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
@@ -20,7 +26,7 @@ import {
   usernameStage,
 } from './pipeline.js';
 import { buildSelectors } from './selectors.js';
-import { SvidVerificationError, type VerifiedSvid } from './svid.js';
+import type { VerifiedSvid } from './svid.js';
 import type {
   Logger,
   MaybePromise,

@@ -1,5 +1,5 @@
 // Parsing SPIFFE IDs from outside (certificates, config), per the SPIFFE-ID spec as go-spiffe's spiffeid.FromString.
-import { IdentityError } from './errors.js';
+import { InvalidSpiffeIdError } from './errors.js';
 import { MAX_SPIFFE_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, trustDomainFault } from './spiffe.js';
 
 export interface SpiffeId {
@@ -7,18 +7,6 @@ export interface SpiffeId {
   trustDomain: string;
   /** `""` or `/seg/seg`. */
   path: string;
-}
-
-export class InvalidSpiffeIdError extends IdentityError {
-  declare readonly code: 'PEERAUTH_INVALID_SPIFFE_ID';
-  readonly value: string;
-  readonly reason: string;
-
-  constructor(value: string, reason: string) {
-    super('PEERAUTH_INVALID_SPIFFE_ID', `invalid SPIFFE ID ${JSON.stringify(value)}: ${reason}`);
-    this.value = value;
-    this.reason = reason;
-  }
 }
 
 const SCHEME = 'spiffe://';

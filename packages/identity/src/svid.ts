@@ -14,51 +14,9 @@ import {
   OID_BASIC_CONSTRAINTS,
   OID_KEY_USAGE,
 } from './der.js';
-import { IdentityError } from './errors.js';
+import { InvalidBundleError, SvidVerificationError } from './errors.js';
 import { trustDomainProblem } from './spiffe.js';
 import { parseSpiffeId, spiffeIdProblem } from './spiffe-id.js';
-
-export type SvidErrorCode =
-  | 'PEERAUTH_SVID_EMPTY_CHAIN'
-  | 'PEERAUTH_SVID_MALFORMED'
-  | 'PEERAUTH_SVID_NO_URI_SAN'
-  | 'PEERAUTH_SVID_MULTIPLE_URI_SANS'
-  | 'PEERAUTH_SVID_NOT_SPIFFE_ID'
-  | 'PEERAUTH_SVID_NO_PATH'
-  | 'PEERAUTH_SVID_LEAF_IS_CA'
-  | 'PEERAUTH_SVID_LEAF_KEY_USAGE'
-  | 'PEERAUTH_SVID_NOT_YET_VALID'
-  | 'PEERAUTH_SVID_EXPIRED'
-  | 'PEERAUTH_SVID_UNTRUSTED_DOMAIN'
-  | 'PEERAUTH_SVID_INTERMEDIATE_NOT_CA'
-  | 'PEERAUTH_SVID_CHAIN_UNVERIFIED'
-  | 'PEERAUTH_SVID_PATH_INVALID';
-
-/** A peer certificate chain was refused as an X.509-SVID; `code` names the rule that failed. */
-export class SvidVerificationError extends IdentityError {
-  declare readonly code: SvidErrorCode;
-  /** The leaf's SPIFFE ID when it was read before the refusal. */
-  readonly spiffeId: string | undefined;
-
-  constructor(code: SvidErrorCode, message: string, spiffeId?: string, options?: ErrorOptions) {
-    super(code, `X.509-SVID refused: ${message}`, options);
-    this.spiffeId = spiffeId;
-  }
-}
-
-export class InvalidBundleError extends IdentityError {
-  declare readonly code: 'PEERAUTH_INVALID_BUNDLE';
-  readonly trustDomain: string;
-
-  constructor(trustDomain: string, reason: string, options?: ErrorOptions) {
-    super(
-      'PEERAUTH_INVALID_BUNDLE',
-      `X.509 bundle for trust domain ${JSON.stringify(trustDomain)}: ${reason}`,
-      options,
-    );
-    this.trustDomain = trustDomain;
-  }
-}
 
 export interface TrustBundle {
   trustDomain: string;

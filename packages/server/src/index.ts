@@ -34,6 +34,7 @@ export {
   SocketDirectoryMissingError,
   SocketDirectoryNotWritableError,
   SocketPathTooLongError,
+  TlsMaterialError,
   UnsafeSocketPathError,
 } from './errors.js';
 export { serveHttp } from './http.js';
@@ -59,5 +60,4 @@ export { checkSocketDirectory, checkSocketPathLength, maxSocketPathBytes } from 
 export { checkDefaultSocketDirectory, type ExistingPath, inspectSocketPath } from './socket-file.js';
 export { socketReachWarning } from './socket-reach.js';
 export { checkTlsFiles, keyModeWarning, mergedBundleWarning, type TlsFileCheck } from './tls-check.js';
-export { TlsMaterialError } from './tls-files.js';
 export type { TlsListenOptions } from './tls-listener.js';

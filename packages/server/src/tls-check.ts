@@ -6,7 +6,8 @@
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import { loadBundle, parseSpiffeId, spiffeIdProblem, uriSans } from '@peerauth/identity';
-import { parseServerSvid, TlsMaterialError } from './tls-files.js';
+import { TlsMaterialError } from './errors.js';
+import { parseServerSvid } from './tls-files.js';
 
 export interface TlsFileCheck {
   file: string;

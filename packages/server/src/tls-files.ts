@@ -9,19 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { certificateSpiffeId, loadBundle, type TrustBundle, type TrustBundleSet } from '@peerauth/identity';
-import { PeerServerError } from './errors.js';
+import { TlsMaterialError } from './errors.js';
 import type { PeerLogger } from './logger.js';
 import { keyModeWarning, mergedBundleWarning } from './tls-check.js';
-
-/** A certificate, key or bundle file of the TLS listener that cannot be used; `file` names it. */
-export class TlsMaterialError extends PeerServerError {
-  declare readonly code: 'PEERAUTH_TLS_MATERIAL';
-  readonly file: string;
-  constructor(file: string, detail: string, options?: ErrorOptions) {
-    super('PEERAUTH_TLS_MATERIAL', `TLS file ${file}: ${detail}`, options);
-    this.file = file;
-  }
-}
 
 /** The server's own SVID as it is served: what setSecureContext takes, and what the log says about it. */
 export interface ServerSvid {

@@ -1,6 +1,6 @@
-// This package must not need the native addon, so it cannot extend @peerauth/core-native's PeerAuthError;
-// its errors carry the same registry mark instead, so isPeerAuthError() and formatError() know them.
-const PEERAUTH_ERROR = Symbol.for('@peerauth/error');
+// This package's error table: every code it throws, once, with when. One class carries them all, on
+// @peerauth/core-native's PeerAuthError (imported from its `/errors` entry, which loads no native addon).
+import { PeerAuthError } from '@peerauth/core-native/errors';
 
 export type WorkloadApiErrorCode =
   /** The endpoint is missing or is not `unix:///absolute/path` (or `tcp://IP:PORT`). */
@@ -23,16 +23,13 @@ export type WorkloadApiErrorCode =
   | 'PEERAUTH_WORKLOAD_CLOSED';
 
 /** Every error of this package; `code` is stable across releases, the message is for humans. */
-export class WorkloadApiError extends Error {
+export class WorkloadApiError extends PeerAuthError {
   declare readonly code: WorkloadApiErrorCode;
   /** The gRPC status code the agent answered with, when the error came from one. */
   readonly grpcCode: number | undefined;
 
   constructor(code: WorkloadApiErrorCode, message: string, options?: ErrorOptions & { grpcCode?: number }) {
-    super(message, options);
-    this.name = 'WorkloadApiError';
+    super(code, message, options);
     this.grpcCode = options?.grpcCode;
-    Object.defineProperty(this, PEERAUTH_ERROR, { value: true });
-    (this as unknown as { code: string }).code = code;
   }
 }

@@ -1,0 +1,51 @@
+// This package's error table: every code it throws, once, with its message. The model they share (the
+// marker, defineError) is @peerauth/core-native's; the exit codes they carry are exit-codes.ts.
+import { defineError, isPeerAuthError, PeerAuthError } from '@peerauth/core-native';
+import { quoteValue } from '@peerauth/identity';
+import { EXIT_ERROR } from './exit-codes.js';
+
+/**
+ * An error whose message is meant for the user as it is (no stack), with the exit code to use. Made from a
+ * peerauth error (`cause`), it keeps that error's code, which the CLI prints; its own is PEERAUTH_CLI_ERROR.
+ */
+export class CliError extends PeerAuthError {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_ERROR,
+    cause?: unknown,
+  ) {
+    super(
+      isPeerAuthError(cause) ? cause.code : 'PEERAUTH_CLI_ERROR',
+      message,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** An identity value that no header can carry faithfully: the connection is refused instead. */
+export class IdentityValueError extends defineError(
+  'PEERAUTH_IDENTITY_VALUE_UNSENDABLE',
+  (field: string) => `the caller's ${field} contains control characters and cannot be sent as a header`,
+) {
+  constructor(readonly field: string) {
+    super(field);
+  }
+}
+
+/**
+ * An identity value that cannot go into a child's environment as it is: NUL cannot be passed at all, and a
+ * newline lets whatever reads the environment line by line see a second variable. The config refuses
+ * such names up front; this covers values that come with a connection (a username from the user database).
+ */
+export class UnexportableValueError extends defineError(
+  'PEERAUTH_EXEC_UNEXPORTABLE_VALUE',
+  // Quoted with every control character escaped: this message goes into the log.
+  (variable: string, value: string, codePoint: string) =>
+    `${variable} would hold a control character (${codePoint}): ${quoteValue(value)}`,
+) {
+  readonly variable: string;
+  constructor(variable: string, value: string, codePoint: string) {
+    super(variable, value, codePoint);
+    this.variable = variable;
+  }
+}
