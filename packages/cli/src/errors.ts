@@ -49,3 +49,18 @@ export class UnexportableValueError extends defineError(
     this.variable = variable;
   }
 }
+
+/** A command line commander cannot read: unknown command or option, missing argument or value. */
+export const USAGE_ERROR = 'PEERAUTH_USAGE';
+/** A system call failed outside the checks that name their own: Node's message names the errno, call and path. */
+export const SYSTEM_ERROR = 'PEERAUTH_SYSTEM_ERROR';
+/** Anything else that reaches the top without a code: a defect in peerauth, reported with its class and message. */
+export const INTERNAL_ERROR = 'PEERAUTH_INTERNAL_ERROR';
+
+/** --workers: a value that is no count, a listener the workers cannot share, a worker that ended. */
+export class WorkersError extends PeerAuthError {
+  declare readonly code:
+    | 'PEERAUTH_WORKERS_INVALID'
+    | 'PEERAUTH_WORKERS_UNSUPPORTED'
+    | 'PEERAUTH_WORKER_EXITED';
+}

@@ -5,8 +5,7 @@ import { CommanderError } from 'commander';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { withCode } from './unexpected-error.js';
 
-/** A command line commander cannot read: unknown command or option, missing argument or value. */
-export const USAGE_ERROR = 'PEERAUTH_USAGE';
+export { USAGE_ERROR } from './errors.js';
 
 /**
  * The one rule for exit codes (README, Exit codes): 0 for help and version; 2 for a command line commander

@@ -4,10 +4,9 @@
 // errno, the system call and the path or address are in Node's message.
 import { isPeerAuthError, PeerAuthError } from '@peerauth/core-native';
 
-/** A system call failed: Node's message names the errno, the call and the path or address. */
-export const SYSTEM_ERROR = 'PEERAUTH_SYSTEM_ERROR';
-/** Anything else: a defect in peerauth, reported with the error's class and message. */
-export const INTERNAL_ERROR = 'PEERAUTH_INTERNAL_ERROR';
+import { INTERNAL_ERROR, SYSTEM_ERROR } from './errors.js';
+
+export { INTERNAL_ERROR, SYSTEM_ERROR };
 
 function isSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string; syscall: string } {
   const e = err as NodeJS.ErrnoException;

@@ -23,7 +23,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { PeerAuthError } from '@peerauth/core-native';
 import {
   answerUidCounts,
   directLines,
@@ -33,6 +32,7 @@ import {
   useUidCountStore,
 } from '@peerauth/server';
 import type { pino } from 'pino';
+import { WorkersError } from './errors.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 
 export const WORKERS_HELP =
@@ -41,12 +41,7 @@ export const WORKERS_HELP =
 /** Set in a worker's environment by the primary; read (and removed) once at its start. */
 const WORKER_ENV = 'PEERAUTH_WORKER';
 
-export class WorkersError extends PeerAuthError {
-  declare readonly code:
-    | 'PEERAUTH_WORKERS_INVALID'
-    | 'PEERAUTH_WORKERS_UNSUPPORTED'
-    | 'PEERAUTH_WORKER_EXITED';
-}
+export { WorkersError };
 
 /**
  * --workers: a whole number >= 1 or "auto" (os.availableParallelism()); absent is 1, no workers. What the

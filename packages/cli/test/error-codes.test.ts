@@ -78,9 +78,10 @@ describe('error tables', () => {
     'workload-api': ['errors.ts'],
     cli: ['errors.ts'],
   };
-  // PEERAUTH_ names that are not error codes: the marker exec puts in a child's environment, and the code
-  // of the one process warning identity's resolver emits without a logger.
-  const NOT_ERROR_CODES = new Set(['PEERAUTH_EXEC_CONNECTION', 'PEERAUTH_DIRECTORY']);
+  // PEERAUTH_ names that are not error codes: the marker exec puts in a child's environment, the one the
+  // --workers primary puts in a worker's, and the code of the one process warning identity's resolver emits
+  // without a logger.
+  const NOT_ERROR_CODES = new Set(['PEERAUTH_EXEC_CONNECTION', 'PEERAUTH_WORKER', 'PEERAUTH_DIRECTORY']);
   const CODE = /'(PEERAUTH_[A-Z0-9_]+)'/g;
 
   // A table file that is missing reads as empty here, so the other suites still run; the first test fails.
