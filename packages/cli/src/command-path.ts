@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError } from './exit-codes.js';
+import { ExecCommandError } from './errors.js';
 
 // What execvp(3) searches when PATH is unset.
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -26,10 +26,10 @@ function problemWith(file: string): string | null {
  * entry in turn), so a command that cannot run fails at start rather than at every connection.
  */
 export function findExecutable(command: string, envPath = process.env.PATH ?? DEFAULT_PATH): string {
-  if (command === '') throw new CliError('exec: the command is empty');
+  if (command === '') throw new ExecCommandError('exec: the command is empty');
   if (command.includes('/')) {
     const problem = problemWith(command);
-    if (problem) throw new CliError(`exec: cannot run ${JSON.stringify(command)}: ${problem}`);
+    if (problem) throw new ExecCommandError(`exec: cannot run ${JSON.stringify(command)}: ${problem}`);
     return path.resolve(command);
   }
   for (const dir of envPath.split(':')) {
@@ -37,5 +37,5 @@ export function findExecutable(command: string, envPath = process.env.PATH ?? DE
     const candidate = path.resolve(dir || '.', command);
     if (problemWith(candidate) === null) return candidate;
   }
-  throw new CliError(`exec: cannot run ${JSON.stringify(command)}: not found in PATH (${envPath})`);
+  throw new ExecCommandError(`exec: cannot run ${JSON.stringify(command)}: not found in PATH (${envPath})`);
 }

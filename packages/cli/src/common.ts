@@ -12,7 +12,7 @@ import {
 import { requireCredentials } from './credentials-check.js';
 import { defaultIdentityConfig } from './default-config.js';
 import { CliError, EXIT_ERROR } from './exit-codes.js';
-import { modeValue, rolesValue, socketValue, wholeNumber } from './flag-values.js';
+import { invalidFlagValue, modeValue, rolesValue, socketValue, wholeNumber } from './flag-values.js';
 import { type LogFormat, parseLogFormat, parseLogLevel } from './logger.js';
 import { type TlsFlags, tlsSettings } from './tls-options.js';
 import { parseWorkers } from './workers.js';
@@ -97,7 +97,10 @@ function knownRoles(roles: string[] | undefined, config: ParsedIdentityConfig): 
   ]);
   const unknown = roles.filter((r) => !known.has(r));
   if (unknown.length)
-    throw new CliError(`--allow-roles names roles the config does not know: ${unknown.join(', ')}`);
+    throw invalidFlagValue(
+      `--allow-roles names roles the config does not know: ${unknown.join(', ')}`,
+      EXIT_ERROR,
+    );
   return roles;
 }
 

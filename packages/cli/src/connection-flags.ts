@@ -3,8 +3,8 @@
 // idle timeout for connections that send nothing.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { CliError } from './exit-codes.js';
-import { wholeNumber } from './flag-values.js';
+import { EXIT_ERROR } from './exit-codes.js';
+import { invalidFlagValue, wholeNumber } from './flag-values.js';
 
 /** As commander gives them: each value already read by its parser (flag-values.ts). */
 export interface ConnectionFlags {
@@ -84,11 +84,17 @@ export function connectionSettings(flags: ConnectionFlags, defaults: ConnectionD
   let reserved = flags.reservedConnections ?? DEFAULT_RESERVED_CONNECTIONS;
   if (max === 0) {
     if (reservedGiven && reserved > 0)
-      throw new CliError('--reserved-connections needs a limit on connections (--max-connections)');
+      throw invalidFlagValue(
+        '--reserved-connections needs a limit on connections (--max-connections)',
+        EXIT_ERROR,
+      );
     reserved = 0;
   } else if (reserved >= max) {
     if (reservedGiven)
-      throw new CliError(`--reserved-connections (${reserved}) must be less than --max-connections (${max})`);
+      throw invalidFlagValue(
+        `--reserved-connections (${reserved}) must be less than --max-connections (${max})`,
+        EXIT_ERROR,
+      );
     // The default never takes every slot of a small total.
     reserved = Math.floor(max / 2);
   }

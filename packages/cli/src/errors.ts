@@ -6,19 +6,38 @@ import { EXIT_ERROR } from './exit-codes.js';
 
 /**
  * An error whose message is meant for the user as it is (no stack), with the exit code to use. Made from a
- * peerauth error (`cause`), it keeps that error's code, which the CLI prints; its own is PEERAUTH_CLI_ERROR.
+ * peerauth error (`cause`), it keeps that error's code, which the CLI prints; otherwise the code given (one
+ * of the classes below), or PEERAUTH_CLI_ERROR.
  */
 export class CliError extends PeerAuthError {
   constructor(
     message: string,
     readonly exitCode: number = EXIT_ERROR,
     cause?: unknown,
+    code = 'PEERAUTH_CLI_ERROR',
   ) {
-    super(
-      isPeerAuthError(cause) ? cause.code : 'PEERAUTH_CLI_ERROR',
-      message,
-      cause === undefined ? undefined : { cause },
-    );
+    super(isPeerAuthError(cause) ? cause.code : code, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** `whoami`: the server refused, or the socket did not answer as a `peerauth serve` socket does. */
+export class WhoamiFailedError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_ERROR, undefined, 'PEERAUTH_WHOAMI_FAILED');
+  }
+}
+
+/** `resolve USER`: the user database has no such user. */
+export class NoSuchUserError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_ERROR, undefined, 'PEERAUTH_NO_SUCH_USER');
+  }
+}
+
+/** `exec -- CMD`: the command is empty, not found in PATH, or not a file this user can run. */
+export class ExecCommandError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_ERROR, undefined, 'PEERAUTH_EXEC_COMMAND_UNUSABLE');
   }
 }
 

@@ -28,12 +28,10 @@ export function exitCodeFor(err: unknown): number {
 
 /**
  * The line a failure prints: `CODE: message` for every failure, its code the peerauth error's own, or one
- * naming the failure class for an error no peerauth check named (unexpected-error.ts). A CliError made
- * from nothing but a message for the user (PEERAUTH_CLI_ERROR) prints that message alone. Commander has
- * printed its own errors already.
+ * naming the failure class for an error no peerauth check named (unexpected-error.ts); a CliError its own
+ * (errors.ts). Commander has printed its own errors already.
  */
 export function failureText(err: unknown): string | null {
   if (err instanceof CommanderError) return null;
-  if (err instanceof CliError && err.code === 'PEERAUTH_CLI_ERROR') return err.message;
   return formatError(withCode(err));
 }

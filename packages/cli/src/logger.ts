@@ -5,7 +5,8 @@ import {
   parseLogLevel as parseServerLogLevel,
 } from '@peerauth/server';
 import { pino } from 'pino';
-import { CliError, EXIT_USAGE } from './exit-codes.js';
+import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
+import { invalidFlagValue } from './flag-values.js';
 
 export type LogFormat = 'pretty' | 'json';
 
@@ -13,7 +14,7 @@ export type LogFormat = 'pretty' | 'json';
 export function parseLogFormat(value: string | undefined): LogFormat {
   if (value === undefined) return process.stderr.isTTY ? 'pretty' : 'json';
   if (value === 'pretty' || value === 'json') return value;
-  throw new CliError(`--log-format must be "pretty" or "json", got "${value}"`);
+  throw invalidFlagValue(`--log-format must be "pretty" or "json", got "${value}"`, EXIT_ERROR);
 }
 
 /** PEERAUTH_LOG_LEVEL, checked before anything starts: a usage error that lists the valid levels. */

@@ -12,6 +12,7 @@ import {
   type BundleFlag,
   bundleValue,
   collect,
+  invalidFlagValue,
   listenValue,
   wholeNumber,
 } from './flag-values.js';
@@ -68,7 +69,7 @@ function parseBundles(values: BundleFlag[]): Record<string, { bundle: string }> 
   const out: Record<string, { bundle: string }> = {};
   for (const { trustDomain, file } of values) {
     if (Object.hasOwn(out, trustDomain))
-      throw new CliError(`--bundle names trust domain "${trustDomain}" twice`, EXIT_USAGE);
+      throw invalidFlagValue(`--bundle names trust domain "${trustDomain}" twice`, EXIT_USAGE);
     out[trustDomain] = { bundle: file };
   }
   return out;
@@ -94,7 +95,7 @@ export function tlsSettings(
       flags.tlsMaxHandshakes !== undefined && '--tls-max-handshakes',
       flags.tlsHandshakeTimeout !== undefined && '--tls-handshake-timeout',
     ].filter(Boolean);
-    if (stray.length) throw new CliError(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
+    if (stray.length) throw invalidFlagValue(`${stray.join(', ')} need --tls-listen HOST:PORT`, EXIT_USAGE);
     return { tls: undefined, config };
   }
   const { host, port } = flags.tlsListen;
@@ -109,18 +110,18 @@ export function tlsSettings(
     return { tls: { ...settings.tls, ...limits }, config: settings.config };
   }
   if (flags.trustDomain?.length)
-    throw new CliError(
+    throw invalidFlagValue(
       '--trust-domain goes with --workload-api; with files, use --bundle TRUST_DOMAIN=FILE',
       EXIT_USAGE,
     );
   if (flags.svidCert === undefined || flags.svidKey === undefined)
-    throw new CliError(
+    throw invalidFlagValue(
       "--tls-listen needs the server's SVID: --svid-cert FILE and --svid-key FILE, or --workload-api SOCKET",
       EXIT_USAGE,
     );
   const merged = Object.keys(bundles).length ? withTrustDomains(config, bundles, '--bundle') : config;
   if (Object.keys(merged.trustDomains).length === 0)
-    throw new CliError(
+    throw invalidFlagValue(
       '--tls-listen needs at least one trust domain to accept callers from: --bundle TRUST_DOMAIN=FILE, or trustDomains in the config',
       EXIT_USAGE,
     );
@@ -159,19 +160,19 @@ function workloadApiSettings(
     flags.bundle?.length && '--bundle',
   ].filter(Boolean);
   if (files.length)
-    throw new CliError(
+    throw invalidFlagValue(
       `--workload-api takes the SVID and bundles from the agent: leave out ${files.join(', ')}`,
       EXIT_USAGE,
     );
   const named = flags.trustDomain ?? [];
   const duplicate = named.find((td, i) => named.indexOf(td) !== i);
   if (duplicate !== undefined)
-    throw new CliError(`--trust-domain names trust domain "${duplicate}" twice`, EXIT_USAGE);
+    throw invalidFlagValue(`--trust-domain names trust domain "${duplicate}" twice`, EXIT_USAGE);
   const merged = named.length
     ? withTrustDomains(config, Object.fromEntries(named.map((td) => [td, {}])), '--trust-domain')
     : config;
   if (Object.keys(merged.trustDomains).length === 0)
-    throw new CliError(
+    throw invalidFlagValue(
       '--workload-api needs at least one trust domain to accept callers from: --trust-domain NAME (repeatable), or trustDomains in the config',
       EXIT_USAGE,
     );
@@ -179,7 +180,7 @@ function workloadApiSettings(
     .filter(([, d]) => d.bundle !== undefined)
     .map(([td]) => td);
   if (withFile.length)
-    throw new CliError(
+    throw invalidFlagValue(
       `--workload-api takes every bundle from the agent, but the config gives a bundle file for ${withFile.join(', ')}: ` +
         'write { } for each of its trustDomains',
       EXIT_USAGE,

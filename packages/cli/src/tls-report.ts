@@ -1,8 +1,8 @@
 // check-config and doctor: the TLS listener's files, each named with what is wrong with it.
 import type { ParsedIdentityConfig } from '@peerauth/identity';
 import { checkTlsFiles } from '@peerauth/server';
-import { CliError, EXIT_USAGE } from './exit-codes.js';
-import type { BundleFlag } from './flag-values.js';
+import { EXIT_USAGE } from './exit-codes.js';
+import { type BundleFlag, invalidFlagValue } from './flag-values.js';
 
 export interface TlsFileFlags {
   svidCert?: string;
@@ -30,7 +30,7 @@ export function reportTlsFiles(
   label: (use: string) => string,
 ): { lines: string[]; ok: boolean } {
   if ((flags.svidCert === undefined) !== (flags.svidKey === undefined))
-    throw new CliError('--svid-cert and --svid-key go together', EXIT_USAGE);
+    throw invalidFlagValue('--svid-cert and --svid-key go together', EXIT_USAGE);
   const checks = checkTlsFiles({
     certFile: flags.svidCert,
     keyFile: flags.svidKey,

@@ -51,10 +51,23 @@ describe('the CLI prints the code of any peerauth error', () => {
     expect(r.stderr).toMatch(/^peerauth: PEERAUTH_INVALID_LOG_LEVEL: PEERAUTH_LOG_LEVEL must be one of /m);
   });
 
-  it("the CLI's own messages stay plain", async () => {
+  it("the CLI's own failures carry a code too", async () => {
     const r = await runCli(['resolve', 'pa15e-nobody-here']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('peerauth: no such user: pa15e-nobody-here\n');
+    expect(r.stderr).toBe('peerauth: PEERAUTH_NO_SUCH_USER: no such user: pa15e-nobody-here\n');
+    const missing = await runCli(['exec', '--socket', '/nonexistent/x.sock', '--', 'pa28-no-such-command']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^peerauth: PEERAUTH_EXEC_COMMAND_UNUSABLE: exec: cannot run "pa28-no-such-command": not found in PATH/,
+    );
+    const conflict = await runCli(['serve', '--max-connections', '5', '--reserved-connections', '5']);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toBe(
+      'peerauth: PEERAUTH_INVALID_ARGUMENT: --reserved-connections (5) must be less than --max-connections (5)\n',
+    );
+    const bare = await runCli(['exec']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^peerauth: PEERAUTH_USAGE: missing required argument 'command'/);
   });
 
   it('check-config writes paths as zod does', async () => {

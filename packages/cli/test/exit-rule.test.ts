@@ -44,10 +44,10 @@ describe('a failure without a peerauth code gets one, and keeps what it said', (
     expect(exitCodeFor(err)).toBe(1);
   });
 
-  it('a peerauth error keeps its own code; a plain CliError its plain message', () => {
+  it('a peerauth error keeps its own code; a CliError without one prints PEERAUTH_CLI_ERROR', () => {
     const mode = new InvalidModeError('999', 'expected octal digits');
     expect(failureText(mode)).toBe(`PEERAUTH_INVALID_MODE: ${mode.message}`);
-    expect(failureText(new CliError('no such user: x'))).toBe('no such user: x');
+    expect(failureText(new CliError('something: x'))).toBe('PEERAUTH_CLI_ERROR: something: x');
   });
 });
 

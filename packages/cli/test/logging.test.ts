@@ -82,7 +82,7 @@ describe('whoami refused by role', () => {
         const r = await runCli(['whoami', '--socket', cli.socket]);
         expect(r.code).toBe(1);
         expect(r.stderr).toBe(
-          `peerauth: ${cli.socket}: the server refused this connection (role not allowed)\n`,
+          `peerauth: PEERAUTH_WHOAMI_FAILED: ${cli.socket}: the server refused this connection (role not allowed)\n`,
         );
       }
     } finally {

@@ -24,7 +24,7 @@ describe('whoami --socket <a proxy socket>', () => {
       const r = await runCli(['whoami', '--socket', cli.socket]);
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(
-        `peerauth: ${cli.socket}: the answer is not a peerauth whoami answer (whoami asks a \`peerauth serve\` socket; a \`peerauth proxy\` socket forwards the request to its upstream)\n`,
+        `peerauth: PEERAUTH_WHOAMI_FAILED: ${cli.socket}: the answer is not a peerauth whoami answer (whoami asks a \`peerauth serve\` socket; a \`peerauth proxy\` socket forwards the request to its upstream)\n`,
       );
       expect(upstream.seen.map((s) => s.path)).toEqual(['/whoami']);
     } finally {

@@ -7,8 +7,9 @@ import type { pino } from 'pino';
 import { findExecutable } from '../command-path.js';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { CONNECTION_MARKER } from '../descendants.js';
+import { USAGE_ERROR } from '../errors.js';
 import { connectionEnv, UnexportableValueError } from '../exec-env.js';
-import { CliError } from '../exit-codes.js';
+import { CliError, EXIT_USAGE } from '../exit-codes.js';
 import { createLogger } from '../logger.js';
 import { ChildGroups, DescendantTracker } from '../process-group.js';
 import { runPeerServer } from '../run-server.js';
@@ -115,7 +116,13 @@ export async function execCommand(
   command: string[],
   opts: CommonOptions & { maxChildren?: number },
 ): Promise<number> {
-  if (command.length === 0) throw new CliError('exec needs a command: peerauth exec -- CMD [ARGS...]', 2);
+  if (command.length === 0)
+    throw new CliError(
+      'exec needs a command: peerauth exec -- CMD [ARGS...]',
+      EXIT_USAGE,
+      undefined,
+      USAGE_ERROR,
+    );
   const argv = command as [string, ...string[]];
   const file = findExecutable(argv[0]);
   const maxChildren = opts.maxChildren ?? 64;

@@ -2,7 +2,9 @@ import { createCredentialPool, formatError, isPeerAuthError } from '@peerauth/co
 import { createResolver } from '@peerauth/identity';
 import { poolDirectory } from '@peerauth/server';
 import { loadConfig } from '../common.js';
-import { CliError } from '../exit-codes.js';
+import { NoSuchUserError } from '../errors.js';
+import { CliError, EXIT_ERROR } from '../exit-codes.js';
+import { invalidFlagValue } from '../flag-values.js';
 
 const LOOKUP_CODES = new Set([
   'PEERAUTH_IDENTITY_LOOKUP_FAILED',
@@ -21,6 +23,8 @@ async function lookingUp<T>(who: string, pending: Promise<T>): Promise<T> {
     if (isPeerAuthError(err) && LOOKUP_CODES.has(err.code)) {
       throw new CliError(
         `cannot resolve ${who}: lookup failed (${formatError(err)}); a server would refuse this peer`,
+        EXIT_ERROR,
+        err,
       );
     }
     throw err;
@@ -39,11 +43,11 @@ export async function resolveCommand(
     let gid: number;
     if (/^\d+$/.test(who)) {
       uid = Number(who);
-      if (uid > 0xffffffff) throw new CliError(`uid out of range: ${who}`);
+      if (uid > 0xffffffff) throw invalidFlagValue(`uid out of range: ${who}`, EXIT_ERROR);
       gid = (await lookingUp(who, pool.lookupUser(uid)))?.gid ?? uid;
     } else {
       const user = await pool.lookupUserByName(who);
-      if (!user) throw new CliError(`no such user: ${who}`);
+      if (!user) throw new NoSuchUserError(`no such user: ${who}`);
       uid = user.uid;
       gid = user.gid;
     }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { defaultSocketPath } from '@peerauth/server';
-import { CliError } from '../exit-codes.js';
+import { WhoamiFailedError } from '../errors.js';
 import type { WhoamiBody } from '../identity-view.js';
 
 // `peerauth serve` answers a refused caller with a 403 naming why; an older server (or one whose callers
@@ -35,22 +35,26 @@ function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
         const text = Buffer.concat(chunks).toString('utf8');
         const refused = /^peerauth: connection refused \((.+)\)$/.exec(text.trim());
         if (res.statusCode === 403 && refused)
-          return reject(new CliError(`${socketPath}: the server refused this connection (${refused[1]})`));
+          return reject(
+            new WhoamiFailedError(`${socketPath}: the server refused this connection (${refused[1]})`),
+          );
         if (res.statusCode !== 200)
           return reject(
-            new CliError(`${socketPath}: HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}${NOT_SERVE}`),
+            new WhoamiFailedError(
+              `${socketPath}: HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}${NOT_SERVE}`,
+            ),
           );
         let body: unknown;
         try {
           body = JSON.parse(text);
         } catch {
           return reject(
-            new CliError(`${socketPath}: the answer is not JSON: ${text.slice(0, 200)}${NOT_SERVE}`),
+            new WhoamiFailedError(`${socketPath}: the answer is not JSON: ${text.slice(0, 200)}${NOT_SERVE}`),
           );
         }
         if (!isWhoamiBody(body))
           return reject(
-            new CliError(`${socketPath}: the answer is not a peerauth whoami answer${NOT_SERVE}`),
+            new WhoamiFailedError(`${socketPath}: the answer is not a peerauth whoami answer${NOT_SERVE}`),
           );
         resolve(body);
       });
@@ -62,7 +66,7 @@ function fetchWhoami(socketPath: string): Promise<WhoamiBody> {
           : CLOSED_UNANSWERED.has(err.code ?? '') || err.message === 'socket hang up'
             ? 'the server closed the connection without answering; a role policy (--allow-roles) may have refused you'
             : err.message;
-      reject(new CliError(`${socketPath}: ${why}`));
+      reject(new WhoamiFailedError(`${socketPath}: ${why}`));
     });
   });
 }
