@@ -25,8 +25,8 @@ export interface CommonOptions extends TlsFlags, ConnectionFlags {
   allowRoles?: string[];
   logFormat?: string;
   drainTimeout?: number;
-  /** serve and proxy: --workers N|auto. */
-  workers?: string;
+  /** serve and proxy: --workers N|auto, as workersValue read it. */
+  workers?: number;
 }
 
 export interface ServerSettings {

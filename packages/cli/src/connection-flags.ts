@@ -3,7 +3,7 @@
 // idle timeout for connections that send nothing.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { EXIT_ERROR } from './exit-codes.js';
+import { EXIT_USAGE } from './exit-codes.js';
 import { invalidFlagValue, wholeNumber } from './flag-values.js';
 
 /** As commander gives them: each value already read by its parser (flag-values.ts). */
@@ -86,14 +86,14 @@ export function connectionSettings(flags: ConnectionFlags, defaults: ConnectionD
     if (reservedGiven && reserved > 0)
       throw invalidFlagValue(
         '--reserved-connections needs a limit on connections (--max-connections)',
-        EXIT_ERROR,
+        EXIT_USAGE,
       );
     reserved = 0;
   } else if (reserved >= max) {
     if (reservedGiven)
       throw invalidFlagValue(
         `--reserved-connections (${reserved}) must be less than --max-connections (${max})`,
-        EXIT_ERROR,
+        EXIT_USAGE,
       );
     // The default never takes every slot of a small total.
     reserved = Math.floor(max / 2);

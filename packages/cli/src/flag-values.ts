@@ -7,8 +7,10 @@
 // use (a mode, a number out of range, an upstream URL) is a validation error, exit 1; a value not in the
 // form the flag takes (HOST:PORT, TRUST_DOMAIN=FILE, an empty path) is a usage error, exit 2, like an
 // unknown option.
+import os from 'node:os';
 import { PeerAuthTypeError } from '@peerauth/core-native';
 import { parseMode } from '@peerauth/server';
+import { WorkersError } from './errors.js';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 
 /**
@@ -36,6 +38,14 @@ export function wholeNumber(flag: string, min: number): (value: string) => numbe
       throw invalidFlagValue(`${flag} must be a whole number >= ${min}, got "${value}"`, EXIT_ERROR);
     return n;
   };
+}
+
+/** `--workers N|auto`: a whole number >= 1, or one per CPU (os.availableParallelism()). */
+export function workersValue(value: string): number {
+  if (value === 'auto') return os.availableParallelism();
+  if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value)) && Number(value) >= 1) return Number(value);
+  const message = `--workers must be a whole number >= 1 or "auto", got "${value}"`;
+  throw invalidFlagValue(message, EXIT_ERROR, new WorkersError('PEERAUTH_WORKERS_INVALID', message));
 }
 
 /** `--socket PATH`: an empty path would resolve to the current directory, not to a silent default. */

@@ -18,6 +18,7 @@ import {
   modeValue,
   socketValue,
   wholeNumber,
+  workersValue,
 } from './flag-values.js';
 import { addTlsOptions } from './tls-options.js';
 import { parseAllowedUpgrades } from './upgrade-protocols.js';
@@ -55,7 +56,7 @@ function buildProgram(setCode: (code: number) => void): Command {
         program
           .command('serve')
           .description('serve GET /whoami and /healthz over HTTP on the socket')
-          .option('--workers <n|auto>', WORKERS_HELP),
+          .option('--workers <n|auto>', WORKERS_HELP, workersValue),
       ),
       '10000',
     ),
@@ -70,7 +71,7 @@ function buildProgram(setCode: (code: number) => void): Command {
             'authenticating reverse proxy: forward to an upstream with the identity in X-Peerauth-* headers',
           )
           .requiredOption('--upstream <url>', 'http://host:port or unix:/path', flagParser(parseUpstream))
-          .option('--workers <n|auto>', WORKERS_HELP)
+          .option('--workers <n|auto>', WORKERS_HELP, workersValue)
           .option('--raw', 'forward bytes unchanged after the policy check (not HTTP)')
           .option(
             '--allow-upgrade <protocols>',

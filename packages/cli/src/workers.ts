@@ -22,7 +22,6 @@
 // its supervisor (systemd Restart=) starts it again with every worker fresh.
 import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import {
   answerUidCounts,
   directLines,
@@ -44,16 +43,11 @@ const WORKER_ENV = 'PEERAUTH_WORKER';
 export { WorkersError };
 
 /**
- * --workers: a whole number >= 1 or "auto" (os.availableParallelism()); absent is 1, no workers. What the
- * workers cannot share yet is refused here, before anything starts.
+ * --workers as its parser read it (flag-values.ts; absent is 1, no workers). What the workers cannot share
+ * yet is refused here, before anything starts.
  */
-export function parseWorkers(value: string | undefined, tls: unknown): number {
-  if (value === undefined) return 1;
-  const n = value === 'auto' ? os.availableParallelism() : Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 1) {
-    const message = `--workers must be a whole number >= 1 or "auto", got "${value}"`;
-    throw new CliError(message, EXIT_USAGE, new WorkersError('PEERAUTH_WORKERS_INVALID', message));
-  }
+export function parseWorkers(n: number | undefined, tls: unknown): number {
+  if (n === undefined) return 1;
   if (n > 1 && tls !== undefined) {
     const message =
       '--workers with --tls-listen is not supported: the TLS listener is not shared between workers';
@@ -193,10 +187,14 @@ function listeningFd(server: PeerServer): number {
 /** The longest line kept whole from a worker (an error line with its stack and causes fits many times). */
 const MAX_LINE = 4 * 1024 * 1024;
 
+// pino's JSON level field of warn (40), error (50) or fatal (60).
+const URGENT_LEVEL = /"level":[4-6]\d/;
+
 /** Whole lines from the workers, into the primary's own log stream (its buffer, else a synchronous write). */
 function lineForwarder(logger: pino.Logger): (lines: string) => void {
   const direct = directLines(logger);
-  if (direct) return (lines) => direct.write(lines, false);
+  // A warning or worse from a worker goes out at once, as the primary's own would (the buffer's urgent flag).
+  if (direct) return (lines) => direct.write(lines, URGENT_LEVEL.test(lines));
   // The pretty logger writes synchronously: so does this, in this one process, so lines stay whole. A full
   // non-blocking stderr is retried for up to a second, as the server's own synchronous writes are.
   const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -61,7 +61,7 @@ describe('the CLI prints the code of any peerauth error', () => {
       /^peerauth: PEERAUTH_EXEC_COMMAND_UNUSABLE: exec: cannot run "pa28-no-such-command": not found in PATH/,
     );
     const conflict = await runCli(['serve', '--max-connections', '5', '--reserved-connections', '5']);
-    expect(conflict.code).toBe(1);
+    expect(conflict.code).toBe(2);
     expect(conflict.stderr).toBe(
       'peerauth: PEERAUTH_INVALID_ARGUMENT: --reserved-connections (5) must be less than --max-connections (5)\n',
     );

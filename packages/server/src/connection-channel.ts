@@ -13,7 +13,10 @@ export type ConnectionDecision = 'admitted' | 'rejected' | 'closed';
 
 export interface ConnectionMessage extends Omit<AuditEvent, 'decision'> {
   decision: ConnectionDecision;
-  /** The connection's socket (a TLSSocket for a remote peer); destroyed already in `rejected` and `closed`. */
+  /**
+   * The connection's socket (a TLSSocket for a remote peer). In `rejected` it is destroyed, or ending after its
+   * 403 with `refusal: 'http'`; in `closed` it is gone. For reading only.
+   */
   socket: net.Socket;
 }
 
