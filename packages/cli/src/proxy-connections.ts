@@ -110,11 +110,7 @@ export function clientConnections(
       socket.destroy();
       return null;
     }
-    // One upstream connection at a time per client connection: its pipelined requests go upstream in turn
-    // (their answers go back in order anyway), and a client pipelining many requests cannot open an upstream
-    // socket for each, past the two descriptors per connection --max-connections budgets for.
-    const agent = new UpstreamAgent({ keepAlive: true, maxSockets: 1 });
-    const conn = { identity, stamps, policy, defaultHost, agent };
+    const conn = { identity, stamps, policy, defaultHost, agent: new UpstreamAgent({ keepAlive: true }) };
     known.set(socket, conn);
     socket.once('close', () => conn.agent.destroy());
     return conn;

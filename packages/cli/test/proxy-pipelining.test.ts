@@ -73,33 +73,6 @@ describe('peerauth proxy: answers to requests pipelined before the connection en
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('many pipelined requests go upstream over one connection at a time, each answered in order', async () => {
-    let open = 0;
-    let most = 0;
-    const counting = (socket: net.Socket) => {
-      open++;
-      most = Math.max(most, open);
-      socket.once('close', () => open--);
-    };
-    upstream.server.on('connection', counting);
-    try {
-      const N = 6;
-      const bytes = Array.from({ length: N }, (_, i) => `GET /slow/m${i} HTTP/1.1\r\nHost: x\r\n\r\n`).join(
-        '',
-      );
-      const { out } = await converse(proxy.socket, bytes, (o) => o.includes(`answer to /slow/m${N - 1}`));
-      expect(statusLines(out)).toEqual(Array(N).fill('200'));
-      for (let i = 1; i < N; i++)
-        expect(out.indexOf(`answer to /slow/m${i}`)).toBeGreaterThan(
-          out.indexOf(`answer to /slow/m${i - 1}`),
-        );
-      // Before, each request still unanswered opened an upstream socket of its own (six here).
-      expect(most).toBe(1);
-    } finally {
-      upstream.server.off('connection', counting);
-    }
-  });
-
   it('before an upgrade: the earlier answer, then the 101, then the tunnel', async () => {
     const { out } = await converse(
       proxy.socket,
