@@ -110,10 +110,7 @@ async function main() {
 
   step("this platform's prebuild, as the release builds it");
   sh('npm', ['run', 'build'], repo);
-  // prebuildify keeps its header cache in $TMPDIR/prebuildify; inside the scratch directory it goes with it.
-  const prebuildTmp = path.join(scratch, 'tmp');
-  fs.mkdirSync(prebuildTmp);
-  sh('npm', ['run', 'build:prebuild', '-w', '@peerauth/core-native'], repo, { TMPDIR: prebuildTmp });
+  sh('npm', ['run', 'build:prebuild', '-w', '@peerauth/core-native'], repo);
   fs.rmSync(path.join(repo, 'packages/core-native/build'), { recursive: true, force: true });
   const target = `${process.platform}-${process.arch}`;
   const tdir = path.join(repo, 'packages/core-native/prebuilds', target);
