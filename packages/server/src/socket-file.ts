@@ -155,7 +155,7 @@ export async function bindSocketFile(
     let privateDirRemoved = false;
     if (procFd) {
       await assertStillOurs(privateDir, privateDirFile);
-      await fs.rmdir(privateDir);
+      await removeOurBindDirectory(privateDir);
       privateDirRemoved = true;
     }
     return { path: socketPath, file, privateDir, privateDirFile, privateDirFd: dirFd, privateDirRemoved };
@@ -182,6 +182,26 @@ function openPrivateDirectory(privateDir: string): number {
       throw new UnsafeSocketPathError(
         privateDir,
         'the private bind directory was replaced before it could be opened',
+        'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
+      );
+    throw err;
+  }
+}
+
+/**
+ * rmdir of the bind directory just checked as ours. A swap can still land between that check and the rmdir:
+ * rmdir never follows a symlink (ENOTDIR) and never removes a non-empty directory (ENOTEMPTY), so such a
+ * swap is a refusal with the swap's own error, not a raw errno.
+ */
+async function removeOurBindDirectory(privateDir: string): Promise<void> {
+  try {
+    await fs.rmdir(privateDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'ENOTEMPTY' || code === 'ENOENT')
+      throw new UnsafeSocketPathError(
+        privateDir,
+        'the private bind directory was replaced while in use',
         'PEERAUTH_UNSAFE_SOCKET_DIRECTORY',
       );
     throw err;
