@@ -163,3 +163,21 @@ export function runCliToExit(args: string[], guardMs = 15_000, env?: NodeJS.Proc
     );
   });
 }
+
+/** Opens `n` connections one after another, sends nothing, prints "held" and keeps them until killed. */
+export const HOLDER = `
+const net = require('node:net');
+const [socket, n] = process.argv.slice(1);
+const held = [];
+(async () => {
+  for (let i = 0; i < Number(n); i++) {
+    await new Promise((resolve) => {
+      const s = net.connect(socket, resolve);
+      s.on('error', resolve);
+      held.push(s);
+    });
+  }
+  process.stdout.write('held\\n');
+})();
+setInterval(() => {}, 1000);
+`;

@@ -6,29 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import { type RunningCli, run, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
+import { HOLDER, type RunningCli, run, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
 
 const ATTACKER = { uid: 65534, gid: 65534 };
 const VICTIM = { uid: 1, gid: 1 };
 const FDS = 256;
-
-/** Opens `n` connections one after another, sends nothing, prints "held" and keeps them until killed. */
-const HOLDER = `
-const net = require('node:net');
-const [socket, n] = process.argv.slice(1);
-const held = [];
-(async () => {
-  for (let i = 0; i < Number(n); i++) {
-    await new Promise((resolve) => {
-      const s = net.connect(socket, resolve);
-      s.on('error', resolve);
-      held.push(s);
-    });
-  }
-  process.stdout.write('held\\n');
-})();
-setInterval(() => {}, 1000);
-`;
 
 const procs: ChildProcess[] = [];
 const clis: RunningCli[] = [];

@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import { bin, type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
+import { bin, HOLDER, type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 
@@ -98,24 +98,6 @@ function get(socket: string): Promise<string> {
     req.on('error', reject);
   });
 }
-
-/** Opens `n` connections one after another as `as`, sends nothing, prints "held" and keeps them. */
-const HOLDER = `
-const net = require('node:net');
-const [socket, n] = process.argv.slice(1);
-const held = [];
-(async () => {
-  for (let i = 0; i < Number(n); i++) {
-    await new Promise((resolve) => {
-      const s = net.connect(socket, resolve);
-      s.on('error', resolve);
-      held.push(s);
-    });
-  }
-  process.stdout.write('held\\n');
-})();
-setInterval(() => {}, 1000);
-`;
 
 async function hold(socket: string, n: number): Promise<ChildProcess> {
   const proc = spawn('setpriv', [...setprivArgs(NOBODY), process.execPath, '-e', HOLDER, socket, String(n)], {
