@@ -41,6 +41,7 @@ export {
   type ResolverOptions,
 } from './resolver.js';
 export { buildSelectors, type NamedGroup, type SelectorInput } from './selectors.js';
+export { didYouMean } from './suggest.js';
 export {
   decodeExecutableSegment,
   encodeExecutableSegment,
