@@ -2,8 +2,8 @@
 // is InvalidServerOptionError naming the option's path and what was wrong. Each case below was accepted
 // before the schema, with a quiet failure later (a memo that never evicts, a listen() that throws, a set of
 // characters as allowed roles, a timer that fires at once).
-import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@peerauth/core-native';
+import { describe, expect, it } from 'vitest';
 import {
   createCachingDirectory,
   createPeerServer,
