@@ -25,6 +25,7 @@ export {
   InvalidSpiffeIdError,
   InvalidTrustDomainError,
   InvalidUidError,
+  MalformedCertificateError,
   NoIdentityError,
   type SvidErrorCode,
   SvidVerificationError,
@@ -41,7 +42,6 @@ export {
   type ResolverOptions,
 } from './resolver.js';
 export { buildSelectors, type NamedGroup, type SelectorInput } from './selectors.js';
-export { didYouMean } from './suggest.js';
 export {
   decodeExecutableSegment,
   encodeExecutableSegment,
@@ -52,6 +52,7 @@ export {
   trustDomainProblem,
 } from './spiffe.js';
 export { parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
+export { didYouMean } from './suggest.js';
 export {
   bundleSet,
   certificateSpiffeId,
