@@ -53,7 +53,7 @@ const MAX_PENDING_HANDSHAKES = 64;
 // mutual-TLS handshakes a second (each signs and verifies a chain), so 4096 is seconds of its work, while
 // each waiting one holds a descriptor and OpenSSL's state (tens of KB). Beyond it the count would bound
 // neither the descriptors the Unix socket needs nor the memory.
-const MAX_PENDING_HANDSHAKES_LIMIT = 4096;
+export const MAX_PENDING_HANDSHAKES_LIMIT = 4096;
 const HANDSHAKES_RULE = `expected a whole number from 1 to ${MAX_PENDING_HANDSHAKES_LIMIT}`;
 const TLS_POLL_MS = 60_000;
 // setTimeout keeps at most a signed 32-bit delay; beyond it Node warns and fires after 1 ms, which would
