@@ -4,7 +4,7 @@
 // accepts are always one list. With `--workload-api` the SVID and every bundle come from the SPIRE agent
 // instead; `--trust-domain` names the domains callers may come from (joining the config's).
 import { IdentityConfigError, type ParsedIdentityConfig, parseIdentityConfig } from '@peerauth/identity';
-import type { TlsListenOptions } from '@peerauth/server';
+import { MAX_PENDING_HANDSHAKES_LIMIT, type TlsListenOptions } from '@peerauth/server';
 import type { Command } from 'commander';
 import { CliError, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import {
@@ -55,14 +55,25 @@ export function addTlsOptions(cmd: Command): Command {
     )
     .option(
       '--tls-max-handshakes <n>',
-      'most TLS handshakes under way at once; more connections are closed at accept (default: 64)',
-      wholeNumber('--tls-max-handshakes', 1),
+      `most TLS handshakes under way at once, at most ${MAX_PENDING_HANDSHAKES_LIMIT}; more connections are closed at accept (default: 64)`,
+      maxHandshakesValue,
     )
     .option(
       '--tls-handshake-timeout <ms>',
       'a TLS client that has not finished its handshake by then is dropped (default: 10000)',
       wholeNumber('--tls-handshake-timeout', 100),
     );
+}
+
+/** `--tls-max-handshakes N`: the server's tls.maxPendingHandshakes, refused here by its range, naming the flag. */
+function maxHandshakesValue(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_PENDING_HANDSHAKES_LIMIT)
+    throw invalidFlagValue(
+      `--tls-max-handshakes must be a whole number from 1 to ${MAX_PENDING_HANDSHAKES_LIMIT}, got "${value}"`,
+      EXIT_ERROR,
+    );
+  return n;
 }
 
 function parseBundles(values: BundleFlag[]): Record<string, { bundle: string }> {

@@ -14,21 +14,46 @@ export const fixtures = path.join(repoRoot, 'test-fixtures');
 
 export interface CliResult {
   code: number | null;
+  /** Set when runCli's guard killed the command. */
+  signal?: NodeJS.Signals;
   stdout: string;
   stderr: string;
 }
 
-/** Runs the built `peerauth` binary to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/**
+ * How long runCli waits for the command to exit before it kills it (SIGKILL): generous for commands that
+ * exit in well under a second, and below the test timeout (30 s), so a hung command fails its test with
+ * a result that says so rather than leaving a child behind a timed-out test.
+ */
+export const RUN_CLI_GUARD_MS = 20_000;
+
+/**
+ * Runs the built `peerauth` binary to completion. A command still running after `guardMs` is killed with
+ * SIGKILL (no drain to wait for): its result has code null, signal SIGKILL, and a last stderr line naming
+ * the guard. The child is also killed after the test file, should the test time out first.
+ */
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; guardMs?: number } = {},
+): Promise<CliResult> {
+  const guardMs = opts.guardMs ?? RUN_CLI_GUARD_MS;
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [bin, ...args],
-      { env: { ...process.env, ...opts.env } },
+      { env: { ...process.env, ...opts.env }, timeout: guardMs, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        if ((err as { killed?: boolean } | null)?.killed && child.signalCode === 'SIGKILL')
+          resolve({
+            code: null,
+            signal: 'SIGKILL',
+            stdout,
+            stderr: `${stderr}[runCli: still running after ${guardMs} ms; killed]\n`,
+          });
+        else resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
     );
+    killAfterFile(child);
   });
 }
 

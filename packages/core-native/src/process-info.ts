@@ -26,6 +26,13 @@ export interface ProcessInfoSteps {
   beforeLivenessCheck?(): void;
 }
 
+/**
+ * A failure inside a pool worker, carried as the plain WireError the pool understands. It has no PEERAUTH_
+ * code because it never leaves the worker: handleTask (worker.ts) catches every throw of a task and sends
+ * only `wire` back, never this object or its message, and the pool turns that data into the typed error of
+ * this package's table (pool.ts toError: PEERAUTH_PEER_PROCESS_EXITED, PEERAUTH_EXECUTABLE_TOO_LARGE,
+ * PEERAUTH_PEER_CREDENTIALS_UNAVAILABLE, PEERAUTH_LOOKUP_FAILED). Neither this module nor the worker is exported.
+ */
 export class WireFailure extends Error {
   constructor(readonly wire: WireError) {
     super(wire.kind);

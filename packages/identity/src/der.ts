@@ -1,6 +1,9 @@
 // A minimal DER reader, just enough to read two extensions of an X.509 certificate that Node's X509Certificate
 // does not give: keyUsage (its `keyUsage` is the *extended* key usage) and basicConstraints cA (its `ca` is
 // OpenSSL's X509_check_ca, which also weighs keyUsage). SANs come from X509Certificate.subjectAltName.
+// What does not parse is a MalformedCertificateError (PEERAUTH_CERTIFICATE_MALFORMED): the SVID rules wrap
+// it in their PEERAUTH_SVID_MALFORMED refusal, whose message reaches audit lines.
+import { MalformedCertificateError } from './errors.js';
 
 export interface DerNode {
   tag: number;
@@ -8,23 +11,22 @@ export interface DerNode {
   value: Uint8Array;
 }
 
-export class DerError extends Error {}
-
 function readNode(buf: Uint8Array, offset: number): { node: DerNode; next: number } {
-  if (offset + 2 > buf.length) throw new DerError('truncated DER header');
+  if (offset + 2 > buf.length) throw new MalformedCertificateError('truncated DER header');
   const tag = buf[offset]!;
-  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte DER tags are not used in certificates');
+  if ((tag & 0x1f) === 0x1f)
+    throw new MalformedCertificateError('multi-byte DER tags are not used in certificates');
   let length = buf[offset + 1]!;
   let pos = offset + 2;
   if (length & 0x80) {
     const count = length & 0x7f;
-    if (count === 0 || count > 4) throw new DerError('unsupported DER length');
-    if (pos + count > buf.length) throw new DerError('truncated DER length');
+    if (count === 0 || count > 4) throw new MalformedCertificateError('unsupported DER length');
+    if (pos + count > buf.length) throw new MalformedCertificateError('truncated DER length');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + buf[pos + i]!;
     pos += count;
   }
-  if (pos + length > buf.length) throw new DerError('DER value runs past its container');
+  if (pos + length > buf.length) throw new MalformedCertificateError('DER value runs past its container');
   return { node: { tag, value: buf.subarray(pos, pos + length) }, next: pos + length };
 }
 
@@ -56,7 +58,7 @@ export const OID_BASIC_CONSTRAINTS = idCe(19);
 /** cA from a BasicConstraints extension's inner DER (absent means false). */
 export function basicConstraintsCa(extnValue: Uint8Array): boolean {
   const { node } = readNode(extnValue, 0);
-  if (node.tag !== SEQUENCE) throw new DerError('basicConstraints is not a SEQUENCE');
+  if (node.tag !== SEQUENCE) throw new MalformedCertificateError('basicConstraints is not a SEQUENCE');
   const [first] = derChildren(node.value);
   return first !== undefined && first.tag === BOOLEAN && first.value.length === 1 && first.value[0] !== 0;
 }
@@ -64,24 +66,25 @@ export function basicConstraintsCa(extnValue: Uint8Array): boolean {
 /** extnValue (the inner DER) of each extension of a DER certificate, keyed by OID hex; repeats are an error. */
 export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> {
   const [cert] = derChildren(der);
-  if (!cert || cert.tag !== SEQUENCE) throw new DerError('certificate is not a SEQUENCE');
+  if (!cert || cert.tag !== SEQUENCE) throw new MalformedCertificateError('certificate is not a SEQUENCE');
   const [tbs] = derChildren(cert.value);
-  if (!tbs || tbs.tag !== SEQUENCE) throw new DerError('tbsCertificate is not a SEQUENCE');
+  if (!tbs || tbs.tag !== SEQUENCE) throw new MalformedCertificateError('tbsCertificate is not a SEQUENCE');
   const out = new Map<string, Uint8Array>();
   const wrapper = derChildren(tbs.value).find((n) => n.tag === EXTENSIONS_TAG);
   if (!wrapper) return out;
   const [list] = derChildren(wrapper.value);
-  if (!list || list.tag !== SEQUENCE) throw new DerError('extensions are not a SEQUENCE');
+  if (!list || list.tag !== SEQUENCE) throw new MalformedCertificateError('extensions are not a SEQUENCE');
   for (const ext of derChildren(list.value)) {
     const parts = derChildren(ext.value);
     const oid = parts[0];
     const octets = parts[parts.length - 1];
     if (!oid || oid.tag !== OID || !octets || octets.tag !== OCTET_STRING) {
-      throw new DerError('malformed extension');
+      throw new MalformedCertificateError('malformed extension');
     }
-    if (parts.length === 3 && parts[1]!.tag !== BOOLEAN) throw new DerError('malformed extension');
+    if (parts.length === 3 && parts[1]!.tag !== BOOLEAN)
+      throw new MalformedCertificateError('malformed extension');
     const key = Buffer.from(oid.value).toString('hex');
-    if (out.has(key)) throw new DerError(`extension ${key} appears twice`);
+    if (out.has(key)) throw new MalformedCertificateError(`extension ${key} appears twice`);
     out.set(key, octets.value);
   }
   return out;
@@ -93,7 +96,8 @@ export const KEY_USAGE_BITS = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 
 /** Which KeyUsage bits are set, from the extension's inner DER. */
 export function keyUsageBits(extnValue: Uint8Array): Set<number> {
   const { node } = readNode(extnValue, 0);
-  if (node.tag !== 0x03 || node.value.length === 0) throw new DerError('keyUsage is not a BIT STRING');
+  if (node.tag !== 0x03 || node.value.length === 0)
+    throw new MalformedCertificateError('keyUsage is not a BIT STRING');
   const bits = new Set<number>();
   for (let i = 1; i < node.value.length; i++) {
     for (let b = 0; b < 8; b++) if (node.value[i]! & (0x80 >> b)) bits.add((i - 1) * 8 + b);

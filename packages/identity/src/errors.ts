@@ -146,6 +146,24 @@ export class InvalidBundleError extends defineError(
   }
 }
 
+/**
+ * A certificate this package cannot read: its DER (the extensions the SVID rules read) or its subjectAltName
+ * as OpenSSL prints it (`uriSans`). The SVID rules report it as PEERAUTH_SVID_MALFORMED, with this as the
+ * cause; `uriSans` throws it as it is. `detail` says what did not parse.
+ */
+export class MalformedCertificateError extends defineError(
+  'PEERAUTH_CERTIFICATE_MALFORMED',
+  (detail: string) => `malformed certificate: ${detail}`,
+  IdentityError,
+) {
+  readonly detail: string;
+
+  constructor(detail: string) {
+    super(detail);
+    this.detail = detail;
+  }
+}
+
 /** The rule of the X.509-SVID rules that refused a chain (the README lists when each applies). */
 export type SvidErrorCode =
   | 'PEERAUTH_SVID_EMPTY_CHAIN'

@@ -25,6 +25,7 @@ export {
   InvalidSpiffeIdError,
   InvalidTrustDomainError,
   InvalidUidError,
+  MalformedCertificateError,
   NoIdentityError,
   type SvidErrorCode,
   SvidVerificationError,
@@ -51,6 +52,7 @@ export {
   trustDomainProblem,
 } from './spiffe.js';
 export { parseSpiffeId, type SpiffeId, spiffeIdProblem } from './spiffe-id.js';
+export { didYouMean } from './suggest.js';
 export {
   bundleSet,
   certificateSpiffeId,

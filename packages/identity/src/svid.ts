@@ -8,13 +8,13 @@ import { X509Certificate } from 'node:crypto';
 import {
   basicConstraintsCa,
   certificateExtensions,
-  DerError,
   KEY_USAGE_BITS,
   keyUsageBits,
   OID_BASIC_CONSTRAINTS,
   OID_KEY_USAGE,
 } from './der.js';
-import { InvalidBundleError, SvidVerificationError } from './errors.js';
+import { InvalidBundleError, MalformedCertificateError, SvidVerificationError } from './errors.js';
+import { quoteValue } from './printable.js';
 import { trustDomainProblem } from './spiffe.js';
 import { parseSpiffeId, spiffeIdProblem } from './spiffe-id.js';
 
@@ -80,10 +80,10 @@ function extensionsOf(cert: X509Certificate, spiffeId?: string): Map<string, Uin
   try {
     return certificateExtensions(cert.raw);
   } catch (err) {
-    if (!(err instanceof DerError)) throw err;
+    if (!(err instanceof MalformedCertificateError)) throw err;
     throw new SvidVerificationError(
       'PEERAUTH_SVID_MALFORMED',
-      `certificate extensions: ${err.message}`,
+      `certificate extensions: ${err.detail}`,
       spiffeId,
       {
         cause: err,
@@ -92,14 +92,34 @@ function extensionsOf(cert: X509Certificate, spiffeId?: string): Map<string, Uin
   }
 }
 
+/** What a refusal says of a reading error: the reader's own words, without a class name in front. */
+function problemOf(err: unknown): string {
+  return err instanceof MalformedCertificateError ? err.detail : String(err);
+}
+
+// Characters of an unreadable subjectAltName entry a message shows.
+const MAX_SHOWN = 64;
+
 // One entry of X509Certificate.subjectAltName: `TYPE:value`, the value a JSON string literal when it holds a
 // character that could be read as a separator (Node quotes those since CVE-2021-44532).
 const SAN_ENTRY = /(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/gy;
 
+/** A SAN value OpenSSL's printer quoted (a JSON string literal). */
+function quotedSan(value: string): string {
+  try {
+    return JSON.parse(value) as string;
+  } catch {
+    throw new MalformedCertificateError(
+      `subjectAltName value ${quoteValue(value.slice(0, MAX_SHOWN))} does not parse`,
+    );
+  }
+}
+
 /**
  * The URI SANs of a certificate, from OpenSSL's own reading of the extension: the one SAN reader of the
  * project (the server's own SVID, peers' SVIDs, doctor and bundle checks all read names through it), so a
- * name holding a comma means the same everywhere.
+ * name holding a comma means the same everywhere. Text it cannot read (an entry of a type it does not know,
+ * such as X400Name) is a MalformedCertificateError (PEERAUTH_CERTIFICATE_MALFORMED), never a guess.
  */
 export function uriSans(cert: X509Certificate): string[] {
   const text = cert.subjectAltName;
@@ -111,9 +131,15 @@ export function uriSans(cert: X509Certificate): string[] {
     consumed = SAN_ENTRY.lastIndex;
     if (m[1] !== 'URI') continue;
     const value = m[2]!;
-    uris.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);
+    uris.push(value.startsWith('"') ? quotedSan(value) : value);
   }
-  if (consumed !== text.length) throw new DerError('subjectAltName text does not parse');
+  if (consumed !== text.length) {
+    // An entry of a type the pattern does not know (OpenSSL prints X400Name with a digit): fail rather than
+    // skip it, since a misread boundary could hide or invent a URI. Shown quoted and cut short.
+    const rest = text.slice(consumed).replace(/^, /, '');
+    const shown = quoteValue(rest.length > MAX_SHOWN ? `${rest.slice(0, MAX_SHOWN)}...` : rest);
+    throw new MalformedCertificateError(`subjectAltName entry ${shown} does not parse`);
+  }
   return uris;
 }
 
@@ -128,7 +154,7 @@ export function certificateSpiffeId(cert: X509Certificate): string | null {
   try {
     uris = uriSans(cert);
   } catch (err) {
-    if (err instanceof DerError) return null;
+    if (err instanceof MalformedCertificateError) return null;
     throw err;
   }
   return uris.length === 1 && spiffeIdProblem(uris[0]!) === null ? uris[0]! : null;
@@ -139,7 +165,7 @@ function leafSpiffeId(leaf: X509Certificate): string {
   try {
     uris = uriSans(leaf);
   } catch (err) {
-    throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', `subjectAltName: ${String(err)}`, undefined, {
+    throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', problemOf(err), undefined, {
       cause: err,
     });
   }
@@ -201,9 +227,14 @@ function isCa(cert: X509Certificate, spiffeId: string): boolean {
   try {
     return bc !== undefined && basicConstraintsCa(bc);
   } catch (err) {
-    throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', `basicConstraints: ${String(err)}`, spiffeId, {
-      cause: err,
-    });
+    throw new SvidVerificationError(
+      'PEERAUTH_SVID_MALFORMED',
+      `basicConstraints: ${problemOf(err)}`,
+      spiffeId,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -243,7 +274,7 @@ export function checkSvidLeaf(
     try {
       bits = keyUsageBits(ku);
     } catch (err) {
-      throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', `keyUsage: ${String(err)}`, spiffeId, {
+      throw new SvidVerificationError('PEERAUTH_SVID_MALFORMED', `keyUsage: ${problemOf(err)}`, spiffeId, {
         cause: err,
       });
     }

@@ -42,7 +42,7 @@ export { bufferedDestination } from './log-buffer.js';
 export { flushLogs } from './log-flush.js';
 export { createJsonLogger, type PeerLogger } from './logger.js';
 export { parseMode } from './mode.js';
-export { LOG_LEVELS, type LogLevel, parseLogLevel } from './options.js';
+export { LOG_LEVELS, type LogLevel, MAX_PENDING_HANDSHAKES_LIMIT, parseLogLevel } from './options.js';
 export { peerOf } from './peers.js';
 export { poolDirectory } from './pool-directory.js';
 export { checkSocketDirectoryWritable } from './private-dir.js';

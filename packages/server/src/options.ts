@@ -7,8 +7,13 @@
 // The one check that needs more than the options is the tls option against the identity config's trust
 // domains: tlsSettings() makes it once the config is parsed (the resolver parses it), also here.
 import path from 'node:path';
-import { type CredentialPool, PeerAuthRangeError } from '@peerauth/core-native';
-import type { IdentityConfig, ParsedIdentityConfig, Resolver } from '@peerauth/identity';
+import { type CredentialPool, InvalidArgumentError, PeerAuthRangeError } from '@peerauth/core-native';
+import {
+  didYouMean,
+  type IdentityConfig,
+  type ParsedIdentityConfig,
+  type Resolver,
+} from '@peerauth/identity';
 import { z } from 'zod';
 import type { AdmitHook } from './admission.js';
 import type { ProcessOptions } from './attest.js';
@@ -43,6 +48,13 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 // Far below the default descriptor limit (1024) and enough for bursts of honest clients: a handshake takes
 // milliseconds, so 64 at once is hundreds per second.
 const MAX_PENDING_HANDSHAKES = 64;
+// The most tls.maxPendingHandshakes may be. A handshake waiting beyond what the process can finish within
+// the handshake timeout only waits to be dropped: a mutual-TLS handshake costs the one event-loop thread
+// 1 to 3 ms of CPU (3 ms measured for ECDSA P-256 on a shared 2-vCPU VM), so 4096 at once is 4 to 12 s of
+// its work, about the default timeout (10 s), while each waiting one holds a descriptor and OpenSSL's state.
+// A larger count would bound neither the descriptors the Unix socket needs nor the memory.
+export const MAX_PENDING_HANDSHAKES_LIMIT = 4096;
+const HANDSHAKES_RULE = `expected a whole number from 1 to ${MAX_PENDING_HANDSHAKES_LIMIT}`;
 const TLS_POLL_MS = 60_000;
 // setTimeout keeps at most a signed 32-bit delay; beyond it Node warns and fires after 1 ms, which would
 // turn a long idle or drain timeout into an immediate one.
@@ -76,7 +88,7 @@ const cacheFields = {
 };
 
 const tlsSchema = z
-  .object(
+  .strictObject(
     {
       host: nonEmptyString,
       port: whole(0, undefined, 'expected a whole number from 0 to 65535').max(65535, {
@@ -86,7 +98,11 @@ const tlsSchema = z
       keyFile: nonEmptyString.optional(),
       workloadApi: nonEmptyString.optional(),
       pollMs: milliseconds(10, MAX_TIMER_MS).default(TLS_POLL_MS),
-      maxPendingHandshakes: whole(1).default(MAX_PENDING_HANDSHAKES),
+      maxPendingHandshakes: whole(1, undefined, HANDSHAKES_RULE)
+        .max(MAX_PENDING_HANDSHAKES_LIMIT, {
+          error: HANDSHAKES_RULE,
+        })
+        .default(MAX_PENDING_HANDSHAKES),
       handshakeTimeoutMs: whole(100, MAX_TIMER_MS).default(HANDSHAKE_TIMEOUT_MS),
     },
     { error: 'expected { host, port, certFile, keyFile } or { host, port, workloadApi }' },
@@ -103,8 +119,10 @@ const tlsSchema = z
 /** The tls option checked for itself; tlsSettings() adds what the identity config says. */
 export type TlsShape = z.output<typeof tlsSchema>;
 
+// Every object level is strict: an unknown key is a typo (`maxConnection`) that would otherwise run the
+// server without the rule it meant to set. zod strips unknown keys silently by default.
 const schema = z
-  .object({
+  .strictObject({
     path: nonEmptyString.optional(),
     // The mode's own rule (mode.ts, shared with the CLI's --mode) and its own error class.
     mode: z
@@ -134,7 +152,7 @@ const schema = z
     reservedConnections: whole(0).optional(),
     idleTimeoutMs: whole(1, MAX_TIMER_MS).optional(),
     cache: z
-      .object(
+      .strictObject(
         { ...cacheFields, identities: whole(0).optional() },
         { error: 'expected an object { ttlMs, negativeTtlMs, failureTtlMs, max, identities }' },
       )
@@ -147,7 +165,7 @@ const schema = z
     ).optional(),
     pool: given<CredentialPool>(isObject, 'expected a CredentialPool').optional(),
     process: z
-      .union([boolean, z.object({ sha256: boolean.optional() })], {
+      .union([boolean, z.strictObject({ sha256: boolean.optional() })], {
         error: 'expected true, false or { sha256 }',
       })
       .optional(),
@@ -266,7 +284,7 @@ export function parseServerOptions(options: unknown, env: NodeJS.ProcessEnv = pr
   });
 }
 
-const cacheSchema = z.object(
+const cacheSchema = z.strictObject(
   {
     ...cacheFields,
     now: given<() => number>((v) => typeof v === 'function', 'expected a function').optional(),
@@ -275,15 +293,18 @@ const cacheSchema = z.object(
 );
 
 /**
- * createCachingDirectory's options, by the same rules as the server's `cache` option; a bad one is the
- * PeerAuthRangeError that function has always thrown.
+ * createCachingDirectory's options, by the same rules as the server's `cache` option; a bad value is the
+ * PeerAuthRangeError that function has always thrown, an unknown key (not a value out of range) the
+ * invalid-argument error it is a form of.
  */
 export function parseCacheOptions(options: unknown): CacheSettings {
   const given = options ?? {};
   const parsed = cacheSchema.safeParse(given);
   if (!parsed.success) {
-    const { path: at, message, value } = firstProblem(parsed.error.issues, given);
-    throw new PeerAuthRangeError(`invalid cache${at ? `.${at}` : ''} ${shown(value)}: ${message}`);
+    const { path: at, message, value } = firstProblem(parsed.error.issues, given, CACHE_KEYS);
+    const text = `invalid cache${at ? `.${at}` : ''} ${shown(value)}: ${message}`;
+    if (parsed.error.issues[0]?.code === 'unrecognized_keys') throw new InvalidArgumentError(text);
+    throw new PeerAuthRangeError(text);
   }
   return cacheSettings(parsed.data);
 }
@@ -361,33 +382,60 @@ export function tlsSettings(tls: Readonly<TlsShape>, config: ParsedIdentityConfi
 
 type Issue = z.core.$ZodIssue;
 
+/** The keys an object level of the options takes, by its dotted path ('' for the top), and its name. */
+type KnownKeys = ReadonlyMap<string, { name: string; keys: readonly string[] }>;
+
+const CACHE_KEYS: KnownKeys = new Map([
+  ['', { name: 'createCachingDirectory', keys: Object.keys(cacheSchema.shape) }],
+]);
+
+const SERVER_KEYS: KnownKeys = new Map([
+  ['', { name: 'createPeerServer', keys: Object.keys(schema.shape) }],
+  ['cache', { name: 'cache', keys: [...Object.keys(cacheFields), 'identities'] }],
+  ['process', { name: 'process', keys: ['sha256'] }],
+  ['tls', { name: 'tls', keys: Object.keys(tlsSchema.shape) }],
+]);
+
+/** An unknown key is reported at its own path (`cache.ttlMS`); zod puts it on the object holding it. */
+function issuePath(issue: Issue): PropertyKey[] {
+  return issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
+}
+
 /**
  * The first issue, as the option's dotted path, the rule's message and the value given there. A union
  * whose value matched one branch's type (an object for `process`) reports that branch's inner issue,
- * which names the field (`process.sha256`) rather than the whole option.
+ * which names the field (`process.sha256`) rather than the whole option. An unknown key names the level
+ * it is not an option of and, when one is close, the key probably meant.
  */
 function firstProblem(
   issues: readonly Issue[],
   given: unknown,
+  known: KnownKeys,
 ): { path: string; message: string; value: unknown; error?: unknown } {
   let issue = issues[0] as Issue;
   let prefix: PropertyKey[] = [];
   while (issue.code === 'invalid_union') {
-    const inner = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
+    const inner = issue.errors.filter((branch) => branch.some((i) => issuePath(i).length > 0));
     if (inner.length !== 1) break;
     prefix = [...prefix, ...issue.path];
     issue = (inner[0] as Issue[])[0] as Issue;
   }
-  const at = [...prefix, ...issue.path];
+  const at = [...prefix, ...issuePath(issue)];
   let value = given;
   for (const key of at) value = isObject(value) ? (value as Record<PropertyKey, unknown>)[key] : undefined;
   const error =
     issue.code === 'custom' ? (issue.params as { error?: unknown } | undefined)?.error : undefined;
-  return { path: at.map(String).join('.'), message: issue.message, value, error };
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const key = String(at[at.length - 1]);
+    const level = known.get(at.slice(0, -1).map(String).join('.'));
+    message = `not an option of ${level?.name ?? 'these options'}${didYouMean(key, level?.keys ?? [])}`;
+  }
+  return { path: at.map(String).join('.'), message, value, error };
 }
 
 function optionError(issues: readonly Issue[], given: unknown): Error {
-  const { path: at, message, value, error } = firstProblem(issues, given);
+  const { path: at, message, value, error } = firstProblem(issues, given, SERVER_KEYS);
   // A rule with an error class of its own (the mode's) throws that one.
   if (error instanceof Error) return error;
   return new InvalidServerOptionError(at, value, message);

@@ -5,6 +5,7 @@
 // domains), where the per-domain rule of the listener would not hold.
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import { formatError, isPeerAuthError } from '@peerauth/core-native';
 import { loadBundle, parseSpiffeId, spiffeIdProblem, uriSans } from '@peerauth/identity';
 import { TlsMaterialError } from './errors.js';
 import { parseServerSvid } from './tls-files.js';
@@ -142,7 +143,11 @@ function checkSvid(certFile: string, keyFile: string, now: Date): TlsFileCheck[]
   } catch (err) {
     const target = err instanceof TlsMaterialError && err.file === keyFile ? key : cert;
     target.problems.push(
-      err instanceof TlsMaterialError ? err.message.replace(/^TLS file [^:]+: /, '') : String(err),
+      err instanceof TlsMaterialError
+        ? err.message.replace(/^TLS file [^:]+: /, '')
+        : isPeerAuthError(err)
+          ? formatError(err)
+          : String(err),
     );
   }
   return [cert, key];

@@ -2,9 +2,15 @@
 // is InvalidServerOptionError naming the option's path and what was wrong. Each case below was accepted
 // before the schema, with a quiet failure later (a memo that never evicts, a listen() that throws, a set of
 // characters as allowed roles, a timer that fires at once).
+import { InvalidArgumentError } from '@peerauth/core-native';
 import { describe, expect, it } from 'vitest';
-import { createPeerServer, InvalidServerOptionError, type PeerServerOptions } from '../src/index.js';
-import { silentLogger } from './helpers.js';
+import {
+  createCachingDirectory,
+  createPeerServer,
+  InvalidServerOptionError,
+  type PeerServerOptions,
+} from '../src/index.js';
+import { countingDirectory, silentLogger } from './helpers.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const tlsIdentity = { people: [], trustDomains: { 'a.test': { bundle: '/nonexistent/bundle.pem' } } };
@@ -166,5 +172,101 @@ describe('what the schema still accepts', () => {
     ]) {
       expect(thrownBy(options), JSON.stringify(options)).toBeUndefined();
     }
+  });
+});
+
+describe('unknown option keys are refused, at every level', () => {
+  // Before, zod dropped them: `maxConnection: 5` (a typo) ran the server with no connection limit at all.
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    [
+      'maxConnection (a typo of maxConnections)',
+      { maxConnection: 5 },
+      'maxConnection',
+      'invalid maxConnection 5: not an option of createPeerServer (did you mean "maxConnections"?)',
+    ],
+    [
+      'a key far from every option gets no suggestion',
+      { colour: 'red' },
+      'colour',
+      'invalid colour "red": not an option of createPeerServer',
+    ],
+    [
+      'cache.ttlMS',
+      { cache: { ttlMS: 1000 } },
+      'cache.ttlMS',
+      'invalid cache.ttlMS 1000: not an option of cache (did you mean "ttlMs"?)',
+    ],
+    [
+      'cache.now (createCachingDirectory takes it, createPeerServer does not)',
+      { cache: { now: () => 0 } },
+      'cache.now',
+      'invalid cache.now a function: not an option of cache',
+    ],
+    [
+      'process.sha265',
+      { process: { sha265: true } },
+      'process.sha265',
+      'invalid process.sha265 true: not an option of process (did you mean "sha256"?)',
+    ],
+    [
+      'tls.maxPendingHandshake',
+      { identity: tlsIdentity, tls: { ...tlsBase, maxPendingHandshake: 8 } },
+      'tls.maxPendingHandshake',
+      'invalid tls.maxPendingHandshake 8: not an option of tls (did you mean "maxPendingHandshakes"?)',
+    ],
+  ];
+  for (const [what, options, option, message] of cases) {
+    it(what, () => {
+      const err = thrownBy(options);
+      expect(err).toBeInstanceOf(InvalidServerOptionError);
+      expect(err).toMatchObject({ code: 'PEERAUTH_INVALID_SERVER_OPTION', option, message });
+    });
+  }
+
+  it('a key whose value is undefined is still a typo', () => {
+    expect(thrownBy({ maxConnectionsPerUID: undefined })).toMatchObject({
+      option: 'maxConnectionsPerUID',
+      message:
+        'invalid maxConnectionsPerUID undefined: not an option of createPeerServer (did you mean "maxConnectionsPerUid"?)',
+    });
+  });
+});
+
+describe("createCachingDirectory's options refuse unknown keys too", () => {
+  it('ttlMS is an invalid-argument error naming the key and the one meant', () => {
+    let err: unknown;
+    try {
+      createCachingDirectory(countingDirectory({}), { ttlMS: 10 } as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err).toMatchObject({
+      code: 'PEERAUTH_INVALID_ARGUMENT',
+      message: 'invalid cache.ttlMS 10: not an option of createCachingDirectory (did you mean "ttlMs"?)',
+    });
+  });
+});
+
+describe('tls.maxPendingHandshakes has an upper bound', () => {
+  // Before, any count was taken: 10 million pending handshakes is no bound on descriptors or TLS state.
+  it('4097 is refused, naming the range', () => {
+    const err = thrownBy({ identity: tlsIdentity, tls: { ...tlsBase, maxPendingHandshakes: 4097 } });
+    expect(err).toBeInstanceOf(InvalidServerOptionError);
+    expect(err).toMatchObject({
+      option: 'tls.maxPendingHandshakes',
+      message: 'invalid tls.maxPendingHandshakes 4097: expected a whole number from 1 to 4096',
+    });
+  });
+
+  it('0 is refused with the same range; 1 and 4096 are taken', () => {
+    expect(thrownBy({ identity: tlsIdentity, tls: { ...tlsBase, maxPendingHandshakes: 0 } })).toMatchObject({
+      message: 'invalid tls.maxPendingHandshakes 0: expected a whole number from 1 to 4096',
+    });
+    for (const maxPendingHandshakes of [1, 4096])
+      expect(
+        thrownBy({ identity: tlsIdentity, tls: { ...tlsBase, maxPendingHandshakes } }),
+        String(maxPendingHandshakes),
+      ).toBeUndefined();
   });
 });
