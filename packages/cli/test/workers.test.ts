@@ -374,4 +374,42 @@ describeAsRoot('--workers 2: the per-uid limit holds across workers', () => {
     again.kill('SIGKILL');
     expect(await cli.stop()).toBe(0);
   }, 120_000);
+
+  // Each process leases slots in batches and keeps the spare of a closed connection: the next round's
+  // connections land in other processes than the last's, so the limit is only met exactly if the spares are
+  // taken back before anyone is refused, and never exceeded while they are out.
+  it('with 3 processes and spare slots left in each by earlier connections, every round admits exactly the limit', async () => {
+    const LIMIT = 8;
+    const EXTRA = 4;
+    const cli = await serve([
+      '--workers',
+      '3',
+      '--idle-timeout',
+      '0',
+      '--max-connections-per-uid',
+      String(LIMIT),
+    ]);
+    const nobody = (decision: string) =>
+      audit(cli).filter(
+        (l) => l.peerUid === NOBODY.uid && l.event === 'peerauth.connection' && l.decision === decision,
+      );
+    for (let round = 1; round <= 4; round++) {
+      const holder = await hold(cli.socket, LIMIT + EXTRA);
+      await waitFor(
+        () =>
+          nobody('rejected').length === round * EXTRA && nobody('accepted').length >= round * LIMIT,
+        30_000,
+      );
+      expect(nobody('accepted')).toHaveLength(round * LIMIT);
+      for (const refused of nobody('rejected').slice(-EXTRA))
+        expect(refused.reason).toBe(
+          `maxConnectionsPerUid (${LIMIT}) reached: uid ${NOBODY.uid} has ${LIMIT} connections open`,
+        );
+      holder.kill('SIGKILL');
+      await waitFor(() => nobody('closed').length === round * LIMIT, 30_000);
+    }
+    // Over the rounds every process admitted some: the slots really moved between them.
+    expect(new Set(nobody('accepted').map((l) => l.pid)).size).toBe(3);
+    expect(await cli.stop()).toBe(0);
+  }, 180_000);
 });
