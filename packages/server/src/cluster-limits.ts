@@ -379,7 +379,10 @@ export class LeasedUidCounts implements UidCountStore {
       const granted = Math.min(p.asked, this.max - s.held);
       this.lease(p.worker, s, granted);
       let list = answers.get(p.worker);
-      if (list === undefined) answers.set(p.worker, (list = []));
+      if (list === undefined) {
+        list = [];
+        answers.set(p.worker, list);
+      }
       list.push(uid, p.asked, granted, granted < p.asked ? atLimit(this.max, uid, s.held) : null);
     }
     for (const [worker, list] of answers) sendGrant(worker, list);
@@ -468,7 +471,8 @@ function sendGrant(worker: CountChannel, answers: (number | string | null)[]): v
  */
 export function answerUidCounts(worker: CountChannel, counts: LeasedUidCounts): void {
   worker.on('message', (message) => {
-    if (isMessage(message) && message.peerauthUid === 'batch') counts.batchFrom(worker, message as BatchMessage);
+    if (isMessage(message) && message.peerauthUid === 'batch')
+      counts.batchFrom(worker, message as BatchMessage);
   });
   worker.on('disconnect', () => counts.workerGone(worker));
 }
