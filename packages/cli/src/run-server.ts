@@ -36,7 +36,7 @@ export async function runPeerServer(
   // ones its workers ask (workers.ts).
   const worker = isWorker();
   const primary = !worker && settings.workers > 1;
-  if (primary) primaryCounts();
+  if (primary) primaryCounts(settings.workers);
   const server = createPeerServer({
     ...(settings.socket !== undefined ? { path: settings.socket } : {}),
     ...(settings.modeGiven ? { mode: settings.mode } : {}),

@@ -14,7 +14,8 @@
 // longer; the log buffer writes many lines at once, which a lone write per line would cost again) and
 // whatever stderr is (a file, a pipe, a terminal). The worker's own log buffering stays as it is.
 //
-// Per-uid limits: the primary holds the counts (cluster-limits.ts in the server package).
+// Per-uid limits: the primary holds the counts and leases slots to the workers in batches (cluster-limits.ts
+// in the server package), so most accepts need no round trip.
 //
 // One shutdown: a signal to the primary stops all; a worker stops when told (SIGTERM) or when the primary is
 // gone (its IPC channel closes), so no worker outlives it. A worker that ends while the primary is not
@@ -25,9 +26,9 @@ import fs from 'node:fs';
 import {
   answerUidCounts,
   directLines,
+  LeasedUidCounts,
   type PeerServer,
   RemoteUidCounts,
-  UidCounts,
   useUidCountStore,
 } from '@peerauth/server';
 import type { pino } from 'pino';
@@ -72,13 +73,13 @@ export function isWorker(): boolean {
 }
 let workerState: boolean | null = null;
 
-/** The primary's per-uid counts, which its workers ask; set by primaryCounts() before the server exists. */
-let primaryUidCounts: UidCounts | null = null;
+/** The primary's per-uid counts, which its workers lease from; set by primaryCounts() before the server exists. */
+let primaryUidCounts: LeasedUidCounts | null = null;
 
-/** In the primary, before its server is created: its per-uid store is the one the workers ask. */
-export function primaryCounts(): void {
+/** In the primary, before its server is created: its per-uid store is the one the workers lease from. */
+export function primaryCounts(processes: number): void {
   useUidCountStore((max) => {
-    primaryUidCounts = new UidCounts(max);
+    primaryUidCounts = new LeasedUidCounts(max, processes);
     return primaryUidCounts;
   });
 }

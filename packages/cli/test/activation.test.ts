@@ -1,11 +1,12 @@
 // systemd socket activation as `peerauth serve` sees it: the start line names the activation socket (its
 // path, or host:port for TCP), and variables meant for another process (a wrapper such as npx) are a
 // warning naming both pids instead of a silent fallback.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bin, run, startCli, tempDir, waitFor } from './helpers.js';
+import { run, startCli, tempDir, waitFor } from './helpers.js';
+import { spawnActivated } from './socket-activation.js';
 
 let dir: string;
 let child: ChildProcess | undefined;
@@ -23,36 +24,9 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-// The "systemd" side, as systemd does it: bind and listen, put the socket at fd 3, set LISTEN_PID to
-// this pid and LISTEN_FDS, then exec the service (which keeps the pid). The socket file stays, as
-// systemd's does.
-const SYSTEMD = `
-import os, socket, sys
-kind, where, node, *argv = sys.argv[1:]
-if kind == 'unix':
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(where)
-else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(('127.0.0.1', 0))
-    print(s.getsockname()[1], flush=True)
-s.listen(16)
-os.dup2(s.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ['LISTEN_PID'] = str(os.getpid())
-os.environ['LISTEN_FDS'] = '1'
-os.execv(node, [node] + argv)
-`;
-
 /** Runs `peerauth serve` under socket activation; resolves with its stdout once it printed its start line. */
 async function activated(kind: 'unix' | 'tcp', where: string): Promise<string> {
-  child = spawn(
-    'python3',
-    ['-c', SYSTEMD, kind, where, process.execPath, bin, 'serve', '--log-format', 'json'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  child = spawnActivated(kind, where, ['serve', '--log-format', 'json']);
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;

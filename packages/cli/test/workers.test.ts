@@ -6,7 +6,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeAsRoot } from '../../../test-fixtures/root.js';
-import { bin, HOLDER, type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
+import { HOLDER, type RunningCli, runCli, setprivArgs, startCli, tempDir, waitFor } from './helpers.js';
+import { spawnActivated } from './socket-activation.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 
@@ -275,31 +276,15 @@ describe.skipIf(process.platform !== 'linux')('--workers 2 (Linux: /proc finds t
   }, 60_000);
 });
 
-// The "systemd" side: bind and listen, the socket at fd 3, LISTEN_PID and LISTEN_FDS, then exec (same pid).
-const SYSTEMD = `
-import os, socket, sys
-where, node, *argv = sys.argv[1:]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(where)
-s.listen(16)
-os.dup2(s.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ['LISTEN_PID'] = str(os.getpid())
-os.environ['LISTEN_FDS'] = '1'
-os.execv(node, [node] + argv)
-`;
-
 // Linux only: socket activation (LISTEN_FDS) is systemd's, and the workers are found through /proc.
 describe.skipIf(process.platform !== 'linux')('--workers 2 under socket activation (Linux)', () => {
   it('the workers serve the activation socket too; the file stays, as systemd made it', async () => {
     const dir = tempDir('pawk-');
     dirs.push(dir);
     const socket = path.join(dir, 'a.sock');
-    const child = spawn(
-      'python3',
-      ['-c', SYSTEMD, socket, process.execPath, bin, 'serve', '--log-format', 'json', '--workers', '2'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEERAUTH_LOG_LEVEL: 'debug' } },
-    );
+    const child = spawnActivated('unix', socket, ['serve', '--log-format', 'json', '--workers', '2'], {
+      env: { ...process.env, PEERAUTH_LOG_LEVEL: 'debug' },
+    });
     procs.push(child);
     let out = '';
     let err = '';
@@ -374,4 +359,41 @@ describeAsRoot('--workers 2: the per-uid limit holds across workers', () => {
     again.kill('SIGKILL');
     expect(await cli.stop()).toBe(0);
   }, 120_000);
+
+  // Each process leases slots in batches and keeps the spare of a closed connection: the next round's
+  // connections land in other processes than the last's, so the limit is only met exactly if the spares are
+  // taken back before anyone is refused, and never exceeded while they are out.
+  it('with 3 processes and spare slots left in each by earlier connections, every round admits exactly the limit', async () => {
+    const LIMIT = 8;
+    const EXTRA = 4;
+    const cli = await serve([
+      '--workers',
+      '3',
+      '--idle-timeout',
+      '0',
+      '--max-connections-per-uid',
+      String(LIMIT),
+    ]);
+    const nobody = (decision: string) =>
+      audit(cli).filter(
+        (l) => l.peerUid === NOBODY.uid && l.event === 'peerauth.connection' && l.decision === decision,
+      );
+    for (let round = 1; round <= 4; round++) {
+      const holder = await hold(cli.socket, LIMIT + EXTRA);
+      await waitFor(
+        () => nobody('rejected').length === round * EXTRA && nobody('accepted').length >= round * LIMIT,
+        30_000,
+      );
+      expect(nobody('accepted')).toHaveLength(round * LIMIT);
+      for (const refused of nobody('rejected').slice(-EXTRA))
+        expect(refused.reason).toBe(
+          `maxConnectionsPerUid (${LIMIT}) reached: uid ${NOBODY.uid} has ${LIMIT} connections open`,
+        );
+      holder.kill('SIGKILL');
+      await waitFor(() => nobody('closed').length === round * LIMIT, 30_000);
+    }
+    // Over the rounds every process admitted some: the slots really moved between them.
+    expect(new Set(nobody('accepted').map((l) => l.pid)).size).toBe(3);
+    expect(await cli.stop()).toBe(0);
+  }, 180_000);
 });

@@ -15,7 +15,7 @@ export {
   type CachingDirectory,
   createCachingDirectory,
 } from './cache.js';
-export { answerUidCounts, type CountChannel, RemoteUidCounts } from './cluster-limits.js';
+export { answerUidCounts, type CountChannel, LeasedUidCounts, RemoteUidCounts } from './cluster-limits.js';
 export {
   CONNECTION_CHANNEL,
   type ConnectionDecision,
