@@ -10,8 +10,9 @@ import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientErrorHandler } from '../parse-errors.js';
 import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
-import { admitForwarding, clientConnections, spoil } from '../proxy-connections.js';
+import { admitForwarding, type ClientConnection, clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
+import { sendBodiless } from '../upstream-dispatch.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
@@ -52,7 +53,7 @@ export function createProxyHandler(
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
-  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream));
+  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream), upstream);
 
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
@@ -66,92 +67,104 @@ export function createProxyHandler(
     const forwarded = upstreamHeaders(conn, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
-    // A request without a body whose method is safe to send twice: on a reused keep-alive connection the
-    // upstream may have closed it as this request went out (it then answers nothing); node:http's
-    // documented remedy is one retry on a fresh connection, as nginx retries an idempotent request.
-    const retriable = framing.kind === 'none' && RETRIABLE.has(req.method ?? '');
+    const failed = (err: Error) => {
+      logger.warn(
+        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
+        'upstream request failed',
+      );
+      badGateway(res, upstream, err);
+    };
+    if (hasBody(framing))
+      conn.session.turn(true, (done) => sendWithBody(req, res, conn, forwarded.headers, failed, done));
+    else
+      conn.session.turn(false, (done) =>
+        sendBodiless(conn.session, req, res, forwarded.headers, {
+          retriable: RETRIABLE.has(req.method ?? ''),
+          done,
+          failed,
+          refused,
+          notRelayable: (err) => {
+            logger.warn(
+              { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
+              'upstream response not relayable',
+            );
+            badGateway(res, upstream, err);
+          },
+        }),
+      );
+  };
+
+  /**
+   * A request with a body, on a node:http connection of its own: the head goes at once, the body is piped
+   * as it comes, and the connection closes after the answer (it asked for that, see upstreamHeaders).
+   */
+  function sendWithBody(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    conn: ClientConnection,
+    headers: string[],
+    failed: (err: Error) => void,
+    done: () => void,
+  ): void {
     const { agent, identity } = conn;
-    const { headers } = forwarded;
     // Set when the client's connection broke inside this request's body (see parse-errors.ts): the
     // upstream request is dropped and the refusal, not the upstream's answer, goes to the client.
     let stopped = false;
-    let current = send(false);
+    const up = http.request({
+      ...target,
+      agent,
+      method: req.method,
+      path: req.url,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+    // Its turn ends when the request and its connection are done with, answered or not.
+    up.once('close', done);
     onStop(req, () => {
       stopped = true;
-      spoil(current.socket);
-      current.destroy();
+      spoil(up.socket);
+      up.destroy();
     });
-    function send(isRetry: boolean): http.ClientRequest {
-      const up = http.request({
-        ...target,
-        agent,
-        method: req.method,
-        path: req.url,
-        headers: headers as unknown as http.OutgoingHttpHeaders,
-        setHost: false,
-      });
-      // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
-      // connection whose answer does not say close itself, and the next request would meet a closed socket.
-      if (hasBody(framing)) up.once('socket', spoil);
-      up.on('response', (upRes) => {
-        if (stopped) {
-          upRes.resume();
-          return;
-        }
-        // An answer before the whole body went up: the upstream may leave the rest unread.
-        if (!up.writableFinished) spoil(up.socket);
-        upRes.on('error', (err) => res.destroy(err));
-        try {
-          res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-        } catch (err) {
-          // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
-          // upstream's answer cannot be relayed faithfully.
-          spoil(up.socket);
-          up.destroy();
-          logger.warn(
-            { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
-            'upstream response not relayable',
-          );
-          return badGateway(res, upstream, err as Error);
-        }
-        upRes.pipe(res);
-      });
-      up.on('error', (err) => {
+    // It asked the upstream to close after this request: the connection is never pooled.
+    up.once('socket', spoil);
+    up.on('response', (upRes) => {
+      if (stopped) {
+        upRes.resume();
+        return;
+      }
+      // An answer before the whole body went up: the upstream may leave the rest unread.
+      if (!up.writableFinished) spoil(up.socket);
+      upRes.on('error', (err) => res.destroy(err));
+      try {
+        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
+      } catch (err) {
+        // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
+        // upstream's answer cannot be relayed faithfully.
         spoil(up.socket);
-        if (stopped) return;
-        if (
-          !isRetry &&
-          retriable &&
-          up.reusedSocket &&
-          !res.headersSent &&
-          (err as NodeJS.ErrnoException).code === 'ECONNRESET'
-        ) {
-          current = send(true);
-          current.end();
-          return;
-        }
+        up.destroy();
         logger.warn(
-          { upstream: upstream.label, err: err.message, ...peerLogFields(identity) },
-          'upstream request failed',
+          { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
+          'upstream response not relayable',
         );
-        badGateway(res, upstream, err);
-      });
-      return up;
-    }
+        return badGateway(res, upstream, err as Error);
+      }
+      upRes.pipe(res);
+    });
+    up.on('error', (err) => {
+      spoil(up.socket);
+      if (!stopped) failed(err);
+    });
     // The client going away aborts the upstream request instead of leaving it running.
     res.on('close', () => {
       if (!res.writableFinished) {
-        spoil(current.socket);
-        current.destroy();
+        spoil(up.socket);
+        up.destroy();
       }
     });
-    if (framing.kind === 'none') current.end();
-    else {
-      // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
-      current.flushHeaders();
-      req.pipe(current);
-    }
-  };
+    // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
+    up.flushHeaders();
+    req.pipe(up);
+  }
 
   // A throw here would escape into node:http's parser callback and end the process for every user: what
   // node:http's client refuses of a request its server accepted is refused instead, with a log line.
