@@ -70,6 +70,14 @@ export interface ClientConnection {
    */
   agent: http.Agent;
   session: UpstreamSession;
+  /** Requests seen on this connection so far: each request's number in order. */
+  requests: number;
+  /**
+   * The number of the first request the proxy answered itself with an error (Infinity while none): what
+   * the client sent after it is not trusted to be framed as it claims, so no later request is forwarded,
+   * and the connection closes after that answer. Earlier requests still get theirs.
+   */
+  haltedAt: number;
 }
 
 // The identity headers of each admitted connection, computed by admitForwarding. A socket belongs to one
@@ -122,6 +130,8 @@ export function clientConnections(
       defaultHost,
       agent: new UpstreamAgent({ keepAlive: true }),
       session: new UpstreamSession(upstream),
+      requests: 0,
+      haltedAt: Number.POSITIVE_INFINITY,
     };
     known.set(socket, conn);
     socket.once('close', () => {

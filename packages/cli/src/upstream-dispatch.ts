@@ -11,6 +11,8 @@ export interface BodilessCallbacks {
   done: () => void;
   failed: (err: Error) => void;
   refused: (refusal: Refusal) => void;
+  /** True once the proxy answered an earlier request on this connection with an error. */
+  halted: () => boolean;
   notRelayable: (err: Error) => void;
 }
 
@@ -61,6 +63,8 @@ export function sendBodiless(
     let onDrain: (() => void) | null = null;
     const handler: Dispatcher.DispatchHandler = {
       onConnect(abortRequest) {
+        // The last moment before the request is written: nothing goes up after an error answer.
+        if (cb.halted()) stopped = true;
         if (stopped) {
           abortRequest();
           return;

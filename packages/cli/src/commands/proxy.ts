@@ -24,9 +24,11 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
     res.destroy(err);
     return;
   }
+  // An error the proxy answers itself ends the connection (see ClientConnection.halted).
   res.writeHead(502, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
+    connection: 'close',
   });
   res.end(text);
 }
@@ -58,7 +60,16 @@ export function createProxyHandler(
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
+    const seq = ++conn.requests;
+    const halt = () => {
+      conn.haltedAt = Math.min(conn.haltedAt, seq);
+    };
+    const halted = () => seq > conn.haltedAt;
+    // Pipelined after a request the proxy answered with an error: never forwarded, and left unanswered
+    // (node:http closes the connection once that error answer, which says close, is written).
+    if (halted()) return;
     const refused = ({ status, reason }: Refusal) => {
+      halt();
       logger.warn({ ...peerLogFields(conn.identity), status, reason }, 'request refused');
       refuse(res, status, reason);
     };
@@ -68,6 +79,7 @@ export function createProxyHandler(
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
     const failed = (err: Error) => {
+      halt();
       logger.warn(
         { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
         'upstream request failed',
@@ -75,7 +87,9 @@ export function createProxyHandler(
       badGateway(res, upstream, err);
     };
     if (hasBody(framing))
-      conn.session.turn(true, (done) => sendWithBody(req, res, conn, forwarded.headers, failed, done));
+      conn.session.turn(true, (done) =>
+        halted() ? done() : sendWithBody(req, res, conn, forwarded.headers, failed, halt, done),
+      );
     else
       conn.session.turn(false, (done) =>
         sendBodiless(conn.session, req, res, forwarded.headers, {
@@ -83,7 +97,9 @@ export function createProxyHandler(
           done,
           failed,
           refused,
+          halted,
           notRelayable: (err) => {
+            halt();
             logger.warn(
               { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
               'upstream response not relayable',
@@ -104,6 +120,7 @@ export function createProxyHandler(
     conn: ClientConnection,
     headers: string[],
     failed: (err: Error) => void,
+    halt: () => void,
     done: () => void,
   ): void {
     const { agent, identity } = conn;
@@ -142,6 +159,7 @@ export function createProxyHandler(
         // upstream's answer cannot be relayed faithfully.
         spoil(up.socket);
         up.destroy();
+        halt();
         logger.warn(
           { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
           'upstream response not relayable',
@@ -173,6 +191,8 @@ export function createProxyHandler(
     try {
       forward(req, res);
     } catch (err) {
+      const conn = connectionOf(req.socket);
+      if (conn) conn.haltedAt = Math.min(conn.haltedAt, conn.requests);
       logger.warn({ err: (err as Error).message, ...clientLogFields(req.socket) }, 'request refused');
       if (res.headersSent) res.destroy();
       else refuse(res, 400, 'the request cannot be forwarded');
