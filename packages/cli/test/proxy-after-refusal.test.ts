@@ -11,7 +11,11 @@ import { type RecordingUpstream, startNodeUpstream } from './upstreams.js';
 const REFUSED: [string, string, string][] = [
   ['400', 'a GET with a body', 'GET /refused HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc'],
   ['431', 'more than 100 header fields', `GET /refused HTTP/1.1\r\nHost: x\r\n${'a: 1\r\n'.repeat(101)}\r\n`],
-  ['501', 'an unsupported transfer coding', 'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'],
+  [
+    '501',
+    'an unsupported transfer coding',
+    'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+  ],
   ['400', 'two Host fields', 'GET /refused HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'],
 ];
 
@@ -27,7 +31,7 @@ describe('peerauth proxy: requests pipelined after one the proxy refused', () =>
   });
   afterAll(async () => {
     await proxy?.stop();
-    upstream?.server.close();
+    await upstream?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

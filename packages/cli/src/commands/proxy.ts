@@ -12,11 +12,11 @@ import { clientErrorHandler } from '../parse-errors.js';
 import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
 import { admitForwarding, type ClientConnection, clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
-import { sendBodiless } from '../upstream-dispatch.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
 import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
+import { sendBodiless } from '../upstream-dispatch.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
