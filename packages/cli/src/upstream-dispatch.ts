@@ -28,6 +28,18 @@ function withoutExpect(headers: string[], req: http.IncomingMessage): string[] {
   return out;
 }
 
+/**
+ * The connection closed under the request, and nothing else went wrong: not a bad answer (a 100 or 101 it
+ * did not ask for, an unparseable one), which would come again.
+ */
+function closedUnanswered(err: Error, code: string): boolean {
+  return (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    (code === 'UND_ERR_SOCKET' && err.message === 'other side closed')
+  );
+}
+
 /** undici's errors for a request it will not write (a header or path node:http's parser let through). */
 const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
@@ -113,7 +125,7 @@ export function sendBodiless(
         // On a reused keep-alive connection the upstream may have closed it as this request went out (it
         // then answers nothing); as node:http's documentation and nginx do, a request safe to send twice
         // is sent once more, on a fresh connection.
-        if (!isRetry && cb.retriable && reused && !answered && code === 'UND_ERR_SOCKET') {
+        if (!isRetry && cb.retriable && reused && !answered && closedUnanswered(err, code)) {
           dispatch(true);
           return;
         }
