@@ -24,7 +24,7 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
     res.destroy(err);
     return;
   }
-  // An error the proxy answers itself ends the connection (see ClientConnection.halted).
+  // An error the proxy answers itself ends the connection (see ClientConnection.haltedAt).
   res.writeHead(502, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -86,11 +86,20 @@ export function createProxyHandler(
       );
       badGateway(res, upstream, err);
     };
-    if (hasBody(framing))
-      conn.session.turn(true, (done) =>
-        halted() ? done() : sendWithBody(req, res, conn, forwarded.headers, failed, halt, done),
-      );
-    else
+    if (hasBody(framing)) {
+      // Set when the client's connection broke inside this request's body (see parse-errors.ts), which can
+      // happen while the request still waits for its turn: then it never goes upstream at all.
+      let stopped = false;
+      let stopUpstream: (() => void) | null = null;
+      onStop(req, () => {
+        stopped = true;
+        stopUpstream?.();
+      });
+      conn.session.turn(true, (done) => {
+        if (halted() || stopped) done();
+        else stopUpstream = sendWithBody(req, res, conn, forwarded.headers, failed, halt, done);
+      });
+    } else
       conn.session.turn(false, (done) =>
         sendBodiless(conn.session, req, res, forwarded.headers, {
           retriable: RETRIABLE.has(req.method ?? ''),
@@ -113,6 +122,7 @@ export function createProxyHandler(
   /**
    * A request with a body, on a node:http connection of its own: the head goes at once, the body is piped
    * as it comes, and the connection closes after the answer (it asked for that, see upstreamHeaders).
+   * Returns how to drop it when the client's connection breaks inside its body.
    */
   function sendWithBody(
     req: http.IncomingMessage,
@@ -122,10 +132,10 @@ export function createProxyHandler(
     failed: (err: Error) => void,
     halt: () => void,
     done: () => void,
-  ): void {
+  ): () => void {
     const { agent, identity } = conn;
-    // Set when the client's connection broke inside this request's body (see parse-errors.ts): the
-    // upstream request is dropped and the refusal, not the upstream's answer, goes to the client.
+    // Set when the client's connection broke inside this request's body: the upstream request is dropped
+    // and the refusal, not the upstream's answer, goes to the client.
     let stopped = false;
     const up = http.request({
       ...target,
@@ -137,11 +147,6 @@ export function createProxyHandler(
     });
     // Its turn ends when the request and its connection are done with, answered or not.
     up.once('close', done);
-    onStop(req, () => {
-      stopped = true;
-      spoil(up.socket);
-      up.destroy();
-    });
     // It asked the upstream to close after this request: the connection is never pooled.
     up.once('socket', spoil);
     up.on('response', (upRes) => {
@@ -182,6 +187,11 @@ export function createProxyHandler(
     // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
     up.flushHeaders();
     req.pipe(up);
+    return () => {
+      stopped = true;
+      spoil(up.socket);
+      up.destroy();
+    };
   }
 
   // A throw here would escape into node:http's parser callback and end the process for every user: what
