@@ -4,7 +4,7 @@
 // fresh one.
 import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, startCli, tempDir } from './helpers.js';
@@ -113,5 +113,30 @@ describe('peerauth proxy: upstream connections per client connection', () => {
     expect(statusLines(more)).toEqual(['200', '200', '200', '200', '200']);
     expect(upstream.seen).toEqual(['GET /n/0', 'POST /n/1', 'GET /n/2', 'PUT /n/3', 'GET /n/4']);
     expect(upstream.maxInFlight).toBe(1);
+  });
+
+  it('a body that breaks while its request waits for its turn: not even the head goes upstream', async () => {
+    upstream.reset();
+    // The client keeps its side open, so the proxy's connection lives on after the refusal.
+    const sock = net.connect({ path: proxy.socket, allowHalfOpen: true });
+    sock.on('error', () => {});
+    let answer = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      answer += d;
+    });
+    const ended = new Promise((r) => sock.once('end', r));
+    sock.write(
+      'GET /w/0 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /w/broken HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;ext\r\nhello\r\n0\r\n\r\n',
+    );
+    await ended;
+    expect(statusLines(answer)).toEqual(['200', '400']);
+    // Time for the broken request's turn to come, had it one.
+    await exchange(proxy.socket, 'GET /w/between HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    sock.destroy();
+    // A later request on a fresh connection, as a marker: once it arrived, so would have the broken one.
+    await exchange(proxy.socket, 'GET /w/marker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(upstream.seen).toEqual(['GET /w/0', 'GET /w/between', 'GET /w/marker']);
   });
 });
