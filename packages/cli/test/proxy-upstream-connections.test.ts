@@ -115,6 +115,18 @@ describe('peerauth proxy: upstream connections per client connection', () => {
     expect(upstream.maxInFlight).toBe(1);
   });
 
+  it('OPTIONS * (a target that is not a path) goes upstream as sent, between bodiless requests', async () => {
+    upstream.reset();
+    const answer = await exchange(
+      proxy.socket,
+      'GET /o/0 HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /o/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusLines(answer)).toEqual(['200', '200', '200']);
+    expect(upstream.seen).toEqual(['GET /o/0', 'OPTIONS *', 'GET /o/1']);
+    expect(upstream.maxInFlight).toBe(1);
+  });
+
   it('a body that breaks while its request waits for its turn: not even the head goes upstream', async () => {
     upstream.reset();
     // The client keeps its side open, so the proxy's connection lives on after the refusal.

@@ -86,7 +86,9 @@ export function createProxyHandler(
       );
       badGateway(res, upstream, err);
     };
-    if (hasBody(framing)) {
+    // undici writes only a target that is a path: `OPTIONS *` (and an absolute URL) goes through node:http
+    // too, on a connection of its own.
+    if (hasBody(framing) || req.url?.[0] !== '/') {
       // Set when the client's connection broke inside this request's body (see parse-errors.ts), which can
       // happen while the request still waits for its turn: then it never goes upstream at all.
       let stopped = false;
@@ -120,8 +122,8 @@ export function createProxyHandler(
   };
 
   /**
-   * A request with a body, on a node:http connection of its own: the head goes at once, the body is piped
-   * as it comes, and the connection closes after the answer (it asked for that, see upstreamHeaders).
+   * A request with a body (or a target undici will not write), on a node:http connection of its own: the
+   * head goes at once, the body is piped as it comes, and the connection closes after the answer.
    * Returns how to drop it when the client's connection breaks inside its body.
    */
   function sendWithBody(
