@@ -40,6 +40,28 @@ function closedUnanswered(err: Error, code: string): boolean {
   );
 }
 
+/**
+ * Runs `step` once the answer is written (or abandoned). node:http decides there whether the client
+ * connection goes on (an HTTP/1.0 client's cannot after an answer without a length): the next request's
+ * turn begins only then, and never on a connection that is closing.
+ */
+export function afterAnswer(res: http.ServerResponse, step: () => void): void {
+  // Not writableFinished: that holds as soon as the bytes are out, before node:http's own 'finish' listener
+  // has decided about the connection. Called before 'finish' can have been emitted.
+  if (res.destroyed) {
+    step();
+    return;
+  }
+  let ran = false;
+  const once = () => {
+    if (ran) return;
+    ran = true;
+    step();
+  };
+  res.once('finish', once);
+  res.once('close', once);
+}
+
 /** undici's errors for a request it will not write (a header or path node:http's parser let through). */
 const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
@@ -60,6 +82,10 @@ export function sendBodiless(
     path: req.url ?? '/',
     headers: withoutExpect(headers, req),
     body: null,
+    // undici closes the connection after every HEAD unless told otherwise, and asks the upstream to close
+    // too: some upstreams (node:http) then answer without Content-Length, and an HTTP/1.0 client's
+    // keep-alive connection cannot go on after an answer without one. llhttp knows a HEAD answer has no body.
+    reset: false,
   };
   let stopped = false;
   let abort: ((err?: Error) => void) | null = null;
@@ -112,8 +138,12 @@ export function sendBodiless(
       onComplete() {
         session.answered();
         if (onDrain) res.off('drain', onDrain);
-        if (!stopped) res.end();
-        cb.done();
+        if (stopped) {
+          cb.done();
+          return;
+        }
+        res.end();
+        afterAnswer(res, cb.done);
       },
       onError(err) {
         if (onDrain) res.off('drain', onDrain);

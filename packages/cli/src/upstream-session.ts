@@ -11,13 +11,12 @@ import type { Upstream } from './upstream.js';
  * A request with a body goes on a fresh node:http connection of its own (closed after it, see
  * upstreamHeaders): undici writes a request head only with the first body byte, and an upstream must be
  * able to answer or refuse before the body comes. It starts only once every earlier request is answered
- * and the undici connection is closed; later requests wait until it is answered.
+ * and the undici connection is closed.
  */
 export class UpstreamSession {
   private client: Client | null = null;
   /** Requests begun upstream and not yet answered (or abandoned). */
   private active = 0;
-  private bodyActive = false;
   private readonly queue: { body: boolean; start: () => void }[] = [];
   private closed = false;
   /** Answers completed on the current undici connection: more than none means the connection is reused. */
@@ -52,8 +51,10 @@ export class UpstreamSession {
 
   /**
    * Runs `start` in its turn; it must call the returned `done` exactly once when its request is answered,
-   * failed or abandoned. A bodiless request waits only behind a request with a body; a request with a body
-   * waits for every earlier request and for the undici connection to close.
+   * failed or abandoned, once its answer is written (see afterAnswer). Every request waits for the one
+   * before it: node:http decides with each answer whether the client connection goes on, and a request
+   * pipelined after an answer that ends it must never reach the upstream. A request with a body also waits
+   * for the undici connection to close.
    */
   turn(body: boolean, start: (done: () => void) => void): void {
     const run = () => {
@@ -62,11 +63,10 @@ export class UpstreamSession {
         if (finished) return;
         finished = true;
         this.active--;
-        if (body) this.bodyActive = false;
         this.next();
       });
     };
-    if (this.queue.length === 0 && this.mayStart(body)) this.begin(body, run);
+    if (this.queue.length === 0 && this.active === 0) this.begin(body, run);
     else this.queue.push({ body, start: run });
   }
 
@@ -79,17 +79,12 @@ export class UpstreamSession {
     client?.destroy().catch(() => {});
   }
 
-  private mayStart(body: boolean): boolean {
-    return body ? this.active === 0 : !this.bodyActive;
-  }
-
   private begin(body: boolean, run: () => void): void {
     this.active++;
     if (!body) {
       run();
       return;
     }
-    this.bodyActive = true;
     const client = this.client;
     this.client = null;
     if (!client) {
@@ -108,7 +103,7 @@ export class UpstreamSession {
   }
 
   private next(): void {
-    while (!this.closed && this.queue.length > 0 && this.mayStart(this.queue[0]!.body)) {
+    while (!this.closed && this.queue.length > 0 && this.active === 0) {
       const { body, start } = this.queue.shift()!;
       this.begin(body, start);
     }

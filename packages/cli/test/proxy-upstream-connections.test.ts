@@ -127,6 +127,20 @@ describe('peerauth proxy: upstream connections per client connection', () => {
     expect(upstream.maxInFlight).toBe(1);
   });
 
+  it('after an answer that ends the client connection, what the client pipelined is never forwarded', async () => {
+    upstream.reset();
+    // node:http answers HEAD without a length, so the HTTP/1.0 client's keep-alive connection cannot go on.
+    const answer = await exchange(
+      proxy.socket,
+      'HEAD /h/0 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n' +
+        'GET /h/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /h/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusLines(answer)).toEqual(['200']);
+    // A later request on a fresh connection, as a marker: once it arrived, so would have the others.
+    await exchange(proxy.socket, 'GET /h/marker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(upstream.seen).toEqual(['HEAD /h/0', 'GET /h/marker']);
+  });
+
   it('a body that breaks while its request waits for its turn: not even the head goes upstream', async () => {
     upstream.reset();
     // The client keeps its side open, so the proxy's connection lives on after the refusal.

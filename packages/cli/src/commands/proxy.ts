@@ -16,7 +16,7 @@ import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../reque
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
 import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
-import { sendBodiless } from '../upstream-dispatch.js';
+import { afterAnswer, sendBodiless } from '../upstream-dispatch.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -98,11 +98,16 @@ export function createProxyHandler(
         stopUpstream?.();
       });
       conn.session.turn(true, (done) => {
-        if (halted() || stopped) done();
+        if (halted() || stopped || !req.socket.writable) done();
         else stopUpstream = sendWithBody(req, res, conn, forwarded.headers, failed, halt, done);
       });
     } else
-      conn.session.turn(false, (done) =>
+      conn.session.turn(false, (done) => {
+        // The client connection is closing (see afterAnswer): its later requests are never forwarded.
+        if (!req.socket.writable) {
+          done();
+          return;
+        }
         sendBodiless(conn.session, req, res, forwarded.headers, {
           retriable: RETRIABLE.has(req.method ?? ''),
           done,
@@ -117,8 +122,8 @@ export function createProxyHandler(
             );
             badGateway(res, upstream, err);
           },
-        }),
-      );
+        });
+      });
   };
 
   /**
@@ -147,8 +152,13 @@ export function createProxyHandler(
       headers: headers as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
-    // Its turn ends when the request and its connection are done with, answered or not.
-    up.once('close', done);
+    // Its turn ends when its upstream connection is closed and its answer written (or abandoned).
+    let pending = 2;
+    const half = () => {
+      if (--pending === 0) done();
+    };
+    up.once('close', half);
+    afterAnswer(res, half);
     // It asked the upstream to close after this request: the connection is never pooled.
     up.once('socket', spoil);
     up.on('response', (upRes) => {
