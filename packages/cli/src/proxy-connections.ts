@@ -7,6 +7,8 @@ import { type AdmitHook, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 import type { HeaderPolicy } from './header-namespace.js';
+import type { Upstream } from './upstream.js';
+import { UpstreamSession } from './upstream-session.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');
 
@@ -63,9 +65,19 @@ export interface ClientConnection {
   defaultHost: string;
   /**
    * Upstream connections serve one client connection only, so whatever an upstream makes of one client's
-   * bytes can never be attributed to another client's identity.
+   * bytes can never be attributed to another client's identity: the agent for requests with a body, the
+   * session (one undici client) for the others and for the turns of both.
    */
   agent: http.Agent;
+  session: UpstreamSession;
+  /** Requests seen on this connection so far: each request's number in order. */
+  requests: number;
+  /**
+   * The number of the first request the proxy answered itself with an error (Infinity while none): what
+   * the client sent after it is not trusted to be framed as it claims, so no later request is forwarded,
+   * and the connection closes after that answer. Earlier requests still get theirs.
+   */
+  haltedAt: number;
 }
 
 // The identity headers of each admitted connection, computed by admitForwarding. A socket belongs to one
@@ -96,6 +108,7 @@ export function clientConnections(
   logger: pino.Logger,
   policy: HeaderPolicy,
   defaultHost: string,
+  upstream: Upstream,
 ): (socket: net.Socket) => ClientConnection | null {
   const known = new WeakMap<net.Socket, ClientConnection | null>();
   return (socket) => {
@@ -110,9 +123,21 @@ export function clientConnections(
       socket.destroy();
       return null;
     }
-    const conn = { identity, stamps, policy, defaultHost, agent: new UpstreamAgent({ keepAlive: true }) };
+    const conn = {
+      identity,
+      stamps,
+      policy,
+      defaultHost,
+      agent: new UpstreamAgent({ keepAlive: true }),
+      session: new UpstreamSession(upstream),
+      requests: 0,
+      haltedAt: Number.POSITIVE_INFINITY,
+    };
     known.set(socket, conn);
-    socket.once('close', () => conn.agent.destroy());
+    socket.once('close', () => {
+      conn.session.close();
+      conn.agent.destroy();
+    });
     return conn;
   };
 }

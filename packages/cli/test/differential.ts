@@ -108,8 +108,13 @@ export function generate(seed: number, count: number): GeneratedConnection[] {
       let outcome: Generated['outcome'] = 'forward';
       let ends = false;
       if (version === '1.0') {
-        if (chance(0.5)) head += 'Connection: keep-alive\r\n';
-        else {
+        if (chance(0.5)) {
+          head += 'Connection: keep-alive\r\n';
+          // An upstream answer without a length (php -S, CGI) cannot be relayed to an HTTP/1.0 client on a
+          // kept-alive connection: that connection then closes after it, and what the client pipelined
+          // after it is never forwarded (requests go upstream one at a time).
+          ends = true;
+        } else {
           // Bytes after a request that closes its connection are ignored; that request is still answered.
           ends = true;
         }

@@ -10,12 +10,13 @@ import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientErrorHandler } from '../parse-errors.js';
 import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
-import { admitForwarding, clientConnections, spoil } from '../proxy-connections.js';
+import { admitForwarding, type ClientConnection, clientConnections, spoil } from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
 import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
+import { afterAnswer, sendBodiless } from '../upstream-dispatch.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -23,9 +24,11 @@ function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): v
     res.destroy(err);
     return;
   }
+  // An error the proxy answers itself ends the connection (see ClientConnection.haltedAt).
   res.writeHead(502, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
+    connection: 'close',
   });
   res.end(text);
 }
@@ -52,12 +55,21 @@ export function createProxyHandler(
     upstream.kind === 'unix'
       ? { socketPath: upstream.socketPath }
       : { host: upstream.host, port: upstream.port };
-  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream));
+  const connectionOf = clientConnections(logger, policy, upstreamHost(upstream), upstream);
 
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
+    const seq = ++conn.requests;
+    const halt = () => {
+      conn.haltedAt = Math.min(conn.haltedAt, seq);
+    };
+    const halted = () => seq > conn.haltedAt;
+    // Pipelined after a request the proxy answered with an error: never forwarded, and left unanswered
+    // (node:http closes the connection once that error answer, which says close, is written).
+    if (halted()) return;
     const refused = ({ status, reason }: Refusal) => {
+      halt();
       logger.warn({ ...peerLogFields(conn.identity), status, reason }, 'request refused');
       refuse(res, status, reason);
     };
@@ -66,92 +78,133 @@ export function createProxyHandler(
     const forwarded = upstreamHeaders(conn, req, decision.framing);
     if (!forwarded.ok) return refused(forwarded);
     const { framing } = decision;
-    // A request without a body whose method is safe to send twice: on a reused keep-alive connection the
-    // upstream may have closed it as this request went out (it then answers nothing); node:http's
-    // documented remedy is one retry on a fresh connection, as nginx retries an idempotent request.
-    const retriable = framing.kind === 'none' && RETRIABLE.has(req.method ?? '');
+    const failed = (err: Error) => {
+      halt();
+      logger.warn(
+        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
+        'upstream request failed',
+      );
+      badGateway(res, upstream, err);
+    };
+    // undici writes only a target that is a path: `OPTIONS *` (and an absolute URL) goes through node:http
+    // too, on a connection of its own.
+    if (hasBody(framing) || req.url?.[0] !== '/') {
+      // Set when the client's connection broke inside this request's body (see parse-errors.ts), which can
+      // happen while the request still waits for its turn: then it never goes upstream at all.
+      let stopped = false;
+      let stopUpstream: (() => void) | null = null;
+      onStop(req, () => {
+        stopped = true;
+        stopUpstream?.();
+      });
+      conn.session.turn(true, (done) => {
+        if (halted() || stopped || !req.socket.writable) done();
+        else stopUpstream = sendWithBody(req, res, conn, forwarded.headers, failed, halt, done);
+      });
+    } else
+      conn.session.turn(false, (done) => {
+        // The client connection is closing (see afterAnswer): its later requests are never forwarded.
+        if (!req.socket.writable) {
+          done();
+          return;
+        }
+        sendBodiless(conn.session, req, res, forwarded.headers, {
+          retriable: RETRIABLE.has(req.method ?? ''),
+          done,
+          failed,
+          refused,
+          halted,
+          notRelayable: (err) => {
+            halt();
+            logger.warn(
+              { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
+              'upstream response not relayable',
+            );
+            badGateway(res, upstream, err);
+          },
+        });
+      });
+  };
+
+  /**
+   * A request with a body (or a target undici will not write), on a node:http connection of its own: the
+   * head goes at once, the body is piped as it comes, and the connection closes after the answer.
+   * Returns how to drop it when the client's connection breaks inside its body.
+   */
+  function sendWithBody(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    conn: ClientConnection,
+    headers: string[],
+    failed: (err: Error) => void,
+    halt: () => void,
+    done: () => void,
+  ): () => void {
     const { agent, identity } = conn;
-    const { headers } = forwarded;
-    // Set when the client's connection broke inside this request's body (see parse-errors.ts): the
-    // upstream request is dropped and the refusal, not the upstream's answer, goes to the client.
+    // Set when the client's connection broke inside this request's body: the upstream request is dropped
+    // and the refusal, not the upstream's answer, goes to the client.
     let stopped = false;
-    let current = send(false);
-    onStop(req, () => {
-      stopped = true;
-      spoil(current.socket);
-      current.destroy();
+    const up = http.request({
+      ...target,
+      agent,
+      method: req.method,
+      path: req.url,
+      headers: headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
     });
-    function send(isRetry: boolean): http.ClientRequest {
-      const up = http.request({
-        ...target,
-        agent,
-        method: req.method,
-        path: req.url,
-        headers: headers as unknown as http.OutgoingHttpHeaders,
-        setHost: false,
-      });
-      // It asked the upstream to close after this request (a body: see upstreamHeaders); node:http reuses a
-      // connection whose answer does not say close itself, and the next request would meet a closed socket.
-      if (hasBody(framing)) up.once('socket', spoil);
-      up.on('response', (upRes) => {
-        if (stopped) {
-          upRes.resume();
-          return;
-        }
-        // An answer before the whole body went up: the upstream may leave the rest unread.
-        if (!up.writableFinished) spoil(up.socket);
-        upRes.on('error', (err) => res.destroy(err));
-        try {
-          res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-        } catch (err) {
-          // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
-          // upstream's answer cannot be relayed faithfully.
-          spoil(up.socket);
-          up.destroy();
-          logger.warn(
-            { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
-            'upstream response not relayable',
-          );
-          return badGateway(res, upstream, err as Error);
-        }
-        upRes.pipe(res);
-      });
-      up.on('error', (err) => {
+    // Its turn ends when its upstream connection is closed and its answer written (or abandoned).
+    let pending = 2;
+    const half = () => {
+      if (--pending === 0) done();
+    };
+    up.once('close', half);
+    afterAnswer(res, half);
+    // It asked the upstream to close after this request: the connection is never pooled.
+    up.once('socket', spoil);
+    up.on('response', (upRes) => {
+      if (stopped) {
+        upRes.resume();
+        return;
+      }
+      // An answer before the whole body went up: the upstream may leave the rest unread.
+      if (!up.writableFinished) spoil(up.socket);
+      upRes.on('error', (err) => res.destroy(err));
+      try {
+        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
+      } catch (err) {
+        // node:http's writer refuses what its parser let through (a reason phrase it will not write): the
+        // upstream's answer cannot be relayed faithfully.
         spoil(up.socket);
-        if (stopped) return;
-        if (
-          !isRetry &&
-          retriable &&
-          up.reusedSocket &&
-          !res.headersSent &&
-          (err as NodeJS.ErrnoException).code === 'ECONNRESET'
-        ) {
-          current = send(true);
-          current.end();
-          return;
-        }
+        up.destroy();
+        halt();
         logger.warn(
-          { upstream: upstream.label, err: err.message, ...peerLogFields(identity) },
-          'upstream request failed',
+          { upstream: upstream.label, err: (err as Error).message, ...peerLogFields(identity) },
+          'upstream response not relayable',
         );
-        badGateway(res, upstream, err);
-      });
-      return up;
-    }
+        return badGateway(res, upstream, err as Error);
+      }
+      upRes.pipe(res);
+    });
+    up.on('error', (err) => {
+      spoil(up.socket);
+      if (!stopped) failed(err);
+    });
     // The client going away aborts the upstream request instead of leaving it running.
     res.on('close', () => {
       if (!res.writableFinished) {
-        spoil(current.socket);
-        current.destroy();
+        spoil(up.socket);
+        up.destroy();
       }
     });
-    if (framing.kind === 'none') current.end();
-    else {
-      // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
-      current.flushHeaders();
-      req.pipe(current);
-    }
-  };
+    // The head goes at once, not with the first body bytes: the upstream may answer (or refuse) early.
+    up.flushHeaders();
+    req.pipe(up);
+    return () => {
+      stopped = true;
+      spoil(up.socket);
+      up.destroy();
+    };
+  }
 
   // A throw here would escape into node:http's parser callback and end the process for every user: what
   // node:http's client refuses of a request its server accepted is refused instead, with a log line.
@@ -160,6 +213,8 @@ export function createProxyHandler(
     try {
       forward(req, res);
     } catch (err) {
+      const conn = connectionOf(req.socket);
+      if (conn) conn.haltedAt = Math.min(conn.haltedAt, conn.requests);
       logger.warn({ err: (err as Error).message, ...clientLogFields(req.socket) }, 'request refused');
       if (res.headersSent) res.destroy();
       else refuse(res, 400, 'the request cannot be forwarded');
