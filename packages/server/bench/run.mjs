@@ -10,6 +10,8 @@
 //    figure in bench/reference.json by more than the margin stated there. BENCH_GUARD=1 (`npm run
 //    bench:guard`) is the short form CI runs: plain and the peerauth kinds only, a few seconds, the generous
 //    margin, no heap pass.
+// BENCH_KINDS (comma-separated) runs only the kinds named, beside plain; BENCH_ROUNDS, BENCH_ROUND_MS and
+// BENCH_WARM_MS shorten a run.
 // Every server runs in its own process (bench/server.mjs, python-server.py, go-server.go), the load in
 // others (bench/client.mjs).
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,6 +36,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
 const REFERENCE = path.join(HERE, 'reference.json');
+// BENCH_KINDS=peer,peer-defaults: only these kinds (plain always runs: every figure is a ratio to it).
+const ONLY = process.env.BENCH_KINDS ? new Set(process.env.BENCH_KINDS.split(',')) : null;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pasrv-bench-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -56,7 +60,7 @@ const KINDS = [
   'peer',
   'peer-resolver',
   'peer-noctx',
-];
+].filter((k) => k === 'plain' || ONLY === null || ONLY.has(k));
 const FOREIGN = new Set(['python', 'go']);
 const HEAP_KINDS = KINDS.filter((k) => !FOREIGN.has(k) && k !== 'peercred');
 const NOTES = {
