@@ -121,7 +121,8 @@ export function holdPipelined(conn: ClientConnection, socket: net.Socket, res: h
     conn.waiting--;
     if (!conn.held || conn.waiting > MAX_WAITING_REQUESTS / 2) return;
     conn.held = false;
-    if (s.destroyed || !s._paused) return;
+    // Without a parser the socket is no longer node:http's (an upgrade took it): the upgrade resumes it.
+    if (s.destroyed || !s._paused || !s.parser) return;
     // If node:http's answers still pile up it pauses again at the next request it reads.
     s._paused = false;
     s.parser?.resume();

@@ -10,7 +10,13 @@ import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientErrorHandler } from '../parse-errors.js';
 import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
-import { admitForwarding, type ClientConnection, clientConnections, holdPipelined, spoil } from '../proxy-connections.js';
+import {
+  admitForwarding,
+  type ClientConnection,
+  clientConnections,
+  holdPipelined,
+  spoil,
+} from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
