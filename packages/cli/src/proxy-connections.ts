@@ -8,6 +8,7 @@ import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 import type { HeaderPolicy } from './header-namespace.js';
 import type { Upstream } from './upstream.js';
+import { afterAnswer } from './upstream-dispatch.js';
 import { UpstreamSession } from './upstream-session.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');
@@ -78,6 +79,55 @@ export interface ClientConnection {
    * and the connection closes after that answer. Earlier requests still get theirs.
    */
   haltedAt: number;
+  /** Requests parsed on this connection and not yet answered (see holdPipelined). */
+  waiting: number;
+  /** True while holdPipelined keeps the client's socket from being read. */
+  held: boolean;
+}
+
+/**
+ * How many requests one client connection may have parsed and waiting for their answers before the proxy
+ * stops reading it. Requests go upstream one at a time (see UpstreamSession), so more waiting only holds
+ * memory (each parsed request keeps its IncomingMessage, ServerResponse and headers): 32 keeps a
+ * pipelining client busy, costs a few hundred KB at most with the largest heads node:http accepts, and
+ * node:http itself pauses a connection only when its answers pile up, never when its requests do.
+ */
+export const MAX_WAITING_REQUESTS = 32;
+
+/** node:http's own pause state of a client socket (lib/_http_server.js), which holdPipelined shares. */
+type HttpSocket = net.Socket & { _paused?: boolean; parser?: { resume(): void } | null };
+
+/**
+ * Counts a parsed request until its answer is written (or abandoned): above MAX_WAITING_REQUESTS the
+ * client's socket is paused, and it is read again once half of them are answered. A plain socket.pause()
+ * is not enough: node:http resumes the socket whenever a request is read unless its `_paused` flag is set,
+ * so this pauses (and resumes) exactly as node:http does when its answers pile up (parserOnIncoming,
+ * socketOnDrain); with the flag set node:http also pauses its parser once the bytes it already read are
+ * parsed, so the bound is MAX_WAITING_REQUESTS plus what one read brought.
+ */
+export function holdPipelined(conn: ClientConnection, socket: net.Socket, res: http.ServerResponse): void {
+  const s = socket as HttpSocket;
+  conn.waiting++;
+  if (conn.waiting > MAX_WAITING_REQUESTS) {
+    conn.held = true;
+    // Again for each request while over the bound: node:http resumes a socket it paused itself once its
+    // answers drain, whatever the proxy wants.
+    if (!s._paused) {
+      s._paused = true;
+      s.pause();
+    }
+  }
+  afterAnswer(res, () => {
+    conn.waiting--;
+    if (!conn.held || conn.waiting > MAX_WAITING_REQUESTS / 2) return;
+    conn.held = false;
+    // Without a parser the socket is no longer node:http's (an upgrade took it): the upgrade resumes it.
+    if (s.destroyed || !s._paused || !s.parser) return;
+    // If node:http's answers still pile up it pauses again at the next request it reads.
+    s._paused = false;
+    s.parser?.resume();
+    s.resume();
+  });
 }
 
 // The identity headers of each admitted connection, computed by admitForwarding. A socket belongs to one
@@ -132,6 +182,8 @@ export function clientConnections(
       session: new UpstreamSession(upstream),
       requests: 0,
       haltedAt: Number.POSITIVE_INFINITY,
+      waiting: 0,
+      held: false,
     };
     known.set(socket, conn);
     socket.once('close', () => {

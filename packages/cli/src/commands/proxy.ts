@@ -10,7 +10,13 @@ import { peerLogFields } from '../identity-view.js';
 import { createLogger } from '../logger.js';
 import { clientErrorHandler } from '../parse-errors.js';
 import { afterEarlierAnswers, onStop, trackAnswer } from '../pipeline-order.js';
-import { admitForwarding, type ClientConnection, clientConnections, spoil } from '../proxy-connections.js';
+import {
+  admitForwarding,
+  type ClientConnection,
+  clientConnections,
+  holdPipelined,
+  spoil,
+} from '../proxy-connections.js';
 import { createUpgradeHandler } from '../proxy-upgrade.js';
 import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../request-framing.js';
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
@@ -60,6 +66,7 @@ export function createProxyHandler(
   const forward: http.RequestListener = (req, res) => {
     const conn = connectionOf(req.socket);
     if (!conn) return;
+    holdPipelined(conn, req.socket, res);
     const seq = ++conn.requests;
     const halt = () => {
       conn.haltedAt = Math.min(conn.haltedAt, seq);
