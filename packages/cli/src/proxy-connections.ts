@@ -179,7 +179,10 @@ export function clientConnections(
       policy,
       defaultHost,
       agent: new UpstreamAgent({ keepAlive: true }),
-      session: new UpstreamSession(upstream),
+      session: new UpstreamSession(upstream, (err) => {
+        logger.error({ err: err.message }, 'upstream client failed; client connection closed');
+        socket.destroy();
+      }),
       requests: 0,
       haltedAt: Number.POSITIVE_INFINITY,
       waiting: 0,

@@ -159,19 +159,21 @@ export function sendBodiless(
           dispatch(true);
           return;
         }
+        // The connection is halted (refused/failed call halt) before the turn ends: done() starts the next
+        // queued request at once, and it must already find nothing more is to be forwarded.
+        if (answered) res.destroy(err);
+        else if (UNSENDABLE.has(code)) cb.refused({ status: 400, reason: 'the request cannot be forwarded' });
+        else cb.failed(err);
         cb.done();
-        if (answered) {
-          res.destroy(err);
-          return;
-        }
-        if (UNSENDABLE.has(code)) {
-          cb.refused({ status: 400, reason: 'the request cannot be forwarded' });
-          return;
-        }
-        cb.failed(err);
       },
     };
-    session.undici().dispatch(options, handler);
+    const client = session.undici();
+    // The client connection left before a resend: nothing more goes upstream for it.
+    if (client === null) {
+      cb.done();
+      return;
+    }
+    client.dispatch(options, handler);
   };
   dispatch(false);
 }

@@ -22,10 +22,18 @@ export class UpstreamSession {
   /** Answers completed on the current undici connection: more than none means the connection is reused. */
   private served = 0;
 
-  constructor(private readonly upstream: Upstream) {}
+  constructor(
+    private readonly upstream: Upstream,
+    /** undici's client failed outside a request (a handler threw): the client connection must end. */
+    private readonly broken: (err: Error) => void,
+  ) {}
 
-  /** The undici client, made on first use and again after a request with a body closed the last one. */
-  undici(): Client {
+  /**
+   * The undici client, made on first use and again after a request with a body closed the last one; null
+   * once the client connection is gone.
+   */
+  undici(): Client | null {
+    if (this.closed) return null;
     if (this.client) return this.client;
     const u = this.upstream;
     const client =
@@ -34,6 +42,12 @@ export class UpstreamSession {
         : new Client(`http://${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`, CLIENT_OPTIONS);
     client.on('connect', () => {
       this.served = 0;
+    });
+    // undici emits 'error' when a request's handler throws: without a listener that would end the process
+    // for every caller. Only this client connection ends.
+    client.on('error', (err) => {
+      this.close();
+      this.broken(err);
     });
     this.client = client;
     return client;

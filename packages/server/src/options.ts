@@ -301,9 +301,10 @@ export function parseCacheOptions(options: unknown): CacheSettings {
   const given = options ?? {};
   const parsed = cacheSchema.safeParse(given);
   if (!parsed.success) {
-    const { path: at, message, value } = firstProblem(parsed.error.issues, given, CACHE_KEYS);
+    const { path: at, message, value, unknownKey } = firstProblem(parsed.error.issues, given, CACHE_KEYS);
     const text = `invalid cache${at ? `.${at}` : ''} ${shown(value)}: ${message}`;
-    if (parsed.error.issues[0]?.code === 'unrecognized_keys') throw new InvalidArgumentError(text);
+    // The class follows the issue the message describes, not whichever zod listed first.
+    if (unknownKey) throw new InvalidArgumentError(text);
     throw new PeerAuthRangeError(text);
   }
   return cacheSettings(parsed.data);
@@ -411,7 +412,7 @@ function firstProblem(
   issues: readonly Issue[],
   given: unknown,
   known: KnownKeys,
-): { path: string; message: string; value: unknown; error?: unknown } {
+): { path: string; message: string; value: unknown; error?: unknown; unknownKey: boolean } {
   let issue = issues[0] as Issue;
   let prefix: PropertyKey[] = [];
   while (issue.code === 'invalid_union') {
@@ -431,7 +432,8 @@ function firstProblem(
     const level = known.get(at.slice(0, -1).map(String).join('.'));
     message = `not an option of ${level?.name ?? 'these options'}${didYouMean(key, level?.keys ?? [])}`;
   }
-  return { path: at.map(String).join('.'), message, value, error };
+  const unknownKey = issue.code === 'unrecognized_keys';
+  return { path: at.map(String).join('.'), message, value, error, unknownKey };
 }
 
 function optionError(issues: readonly Issue[], given: unknown): Error {

@@ -126,6 +126,22 @@ async function primarySocket(dir: string): Promise<{ socket: net.Socket; end: ()
 const FULL = `maxConnectionsPerUid (${MAX}) reached: uid ${UID} has ${MAX} connections open`;
 
 describe('per-uid slots leased to worker processes', () => {
+  it('spares a worker kept without ever being refused are taken back for another', async () => {
+    const dir = makeTempDir('pacl-');
+    dirs.push(dir);
+    const counts = new LeasedUidCounts(MAX, 3);
+    const a = await worker(counts, dir, 'a');
+    const b = await worker(counts, dir, 'b');
+    // A stays under the limit (no refusal, so no take-back marks its lease), then lets go: its leased
+    // slots stay with it as spares.
+    expect(await a.take(MAX - 1)).toEqual(Array(MAX - 1).fill(null));
+    await a.close(MAX - 1);
+    // B gets every slot, the spares A still held among them, and not one more.
+    expect(await b.take(MAX + 2)).toEqual([...Array(MAX).fill(null), FULL, FULL]);
+    expect(counts.held(UID)).toBe(MAX);
+    expect(await a.take(1)).toEqual([FULL]);
+  });
+
   it('spare slots of one worker are taken back for another before anyone is refused; never more than the limit', async () => {
     const dir = makeTempDir('pacl-');
     dirs.push(dir);

@@ -110,8 +110,9 @@ export function createProxyHandler(
       });
     } else
       conn.session.turn(false, (done) => {
-        // The client connection is closing (see afterAnswer): its later requests are never forwarded.
-        if (!req.socket.writable) {
+        // The client connection is closing (see afterAnswer), or an earlier answer was an error: its later
+        // requests are never forwarded.
+        if (halted() || !req.socket.writable) {
           done();
           return;
         }
