@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { Client } from 'undici';
 import type { Upstream } from './upstream.js';
 
@@ -44,8 +45,9 @@ export class UpstreamSession {
       this.served = 0;
     });
     // undici emits 'error' when a request's handler throws: without a listener that would end the process
-    // for every caller. Only this client connection ends.
-    client.on('error', (err) => {
+    // for every caller (undici's errorRequest; its typings list no 'error' event). Only this client
+    // connection ends.
+    (client as unknown as EventEmitter).on('error', (err: Error) => {
       this.close();
       this.broken(err);
     });
