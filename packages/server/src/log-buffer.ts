@@ -96,3 +96,6 @@ function urgent(line: string): boolean {
 
 const AUDIT_BUFFER_BYTES = 32768;
 const AUDIT_FLUSH_MS = 100;
+
+/** @internal The most the buffer holds before it waits for its reader. */
+export const AUDIT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
