@@ -96,8 +96,11 @@ async function logToUnreadStderr(): Promise<void> {
   });
 }
 
-describe.skipIf(process.platform !== 'linux')('a log reader that does not read (Linux: fd flags and socket buffers as there)', () => {
-  it('the server waits for its reader past AUDIT_MAX_BUFFERED_BYTES rather than buffer, and loses no line', async () => {
-    await logToUnreadStderr();
-  }, 60_000);
-});
+describe.skipIf(process.platform !== 'linux')(
+  'a log reader that does not read (Linux: fd flags and socket buffers as there)',
+  () => {
+    it('the server waits for its reader past AUDIT_MAX_BUFFERED_BYTES rather than buffer, and loses no line', async () => {
+      await logToUnreadStderr();
+    }, 60_000);
+  },
+);
