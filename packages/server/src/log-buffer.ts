@@ -103,8 +103,8 @@ export function lineBuffer(fd: number): {
         unwritten.push(lines);
         unwrittenBytes += lines.length;
       }
-      // The process is ending: a reader that takes nothing for a second is not waited for.
-      if (!writeOut(EXIT_WAIT_MS)) throw new Error('log reader took nothing for a second');
+      // The process is ending: a full pipe is waited on for a second in all, not for ever.
+      if (!writeOut(EXIT_WAIT_MS)) throw new Error('log reader still full after a second');
     },
   });
   const writeLine = (line: string, now: boolean): void => {
