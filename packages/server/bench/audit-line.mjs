@@ -2,7 +2,7 @@
 // connection (auditClosed) called in one process, 64 per event-loop turn as a busy server would, through
 // createJsonLogger's buffered destination to /dev/null. Prints CPU µs per line (process.cpuUsage: all threads)
 // for: the level check alone (audit off), building the line, gathering lines, each way of writing the 32 KiB
-// batches (the default logger's is sonic-boom's asynchronous write), and the whole path.
+// batches (sonic-boom's asynchronous write, which the default logger used before it wrote its batches itself), and the whole path.
 // node bench/audit-line.mjs [lines]
 import fs from 'node:fs';
 import { pino } from 'pino';
