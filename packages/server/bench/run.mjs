@@ -65,9 +65,7 @@ const KINDS = [
   'peer-noctx',
 ]
   .filter((k) => k === 'plain' || ONLY === null || ONLY.has(k))
-  .flatMap((k) =>
-    BASELINE !== null && (k.startsWith('peer-') || k === 'peer') ? [k, `${k}@base`] : [k],
-  );
+  .flatMap((k) => (BASELINE !== null && (k.startsWith('peer-') || k === 'peer') ? [k, `${k}@base`] : [k]));
 const FOREIGN = new Set(['python', 'go']);
 const HEAP_KINDS = KINDS.filter((k) => !FOREIGN.has(k) && k !== 'peercred');
 const NOTES = {

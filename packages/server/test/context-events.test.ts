@@ -7,7 +7,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { type Identity, tryCurrentIdentity } from '@peerauth/identity';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONNECTION_CHANNEL, createPeerServer, type PeerServer, type PeerServerOptions } from '../src/index.js';
+import {
+  CONNECTION_CHANNEL,
+  createPeerServer,
+  type PeerServer,
+  type PeerServerOptions,
+} from '../src/index.js';
 import { makeTempDir, removeDir, silentLogger, waitFor } from './helpers.js';
 
 const CONFIG = { trustDomain: 'example.org', fallbackRole: 'guest', people: [] };
@@ -82,7 +87,7 @@ describe.skipIf(process.platform !== 'linux' && process.platform !== 'darwin')(
         await start({ logger: silentLogger }, (socket, identity) => {
           admitted = identity;
           socket.resume();
-        socket.write('x');
+          socket.write('x');
         });
         connectAndEnd();
         await waitFor(() => closing.length === 1);
