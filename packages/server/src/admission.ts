@@ -148,7 +148,9 @@ class OpenConnection {
   constructor(
     readonly admission: Admission,
     readonly socket: net.Socket,
-    readonly peer: AuditPeer,
+    /** A remote peer as its audit lines name it; null for a Unix peer, named from its credentials when read. */
+    readonly remote: AuditPeer | null,
+    readonly credentials: PeerCredentials | null,
     readonly identity: Identity,
     readonly start: number,
     /** Time to the decision; null when nobody was to hear of it (no info log, no channel subscriber). */
@@ -156,6 +158,11 @@ class OpenConnection {
     /** Whether its closing line is still to be written (false at info off, or once written at exit). */
     public logged: boolean,
   ) {}
+
+  // Built only for a closing line or a channel message: a connection nobody hears of allocates none.
+  get peer(): AuditPeer {
+    return this.remote ?? unixPeer(this.credentials);
+  }
 }
 
 // The open connection of an admitted socket, under a module-private symbol, so that one shared 'close'
@@ -520,10 +527,19 @@ export class Admission {
     const logged = levelEnabled(logger, 'info');
     // Measured only for someone to hear of it: the closing line, or a channel subscriber.
     const admissionMs = logged || connectionSubscribed() ? performance.now() - start : null;
-    const peer = remote ?? unixPeer(credentials);
-    if (admissionMs !== null) auditAccepted(logger, socket, peer, identity, admissionMs);
+    if (admissionMs !== null)
+      auditAccepted(logger, socket, remote ?? unixPeer(credentials), identity, admissionMs);
     if (logged) this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
-    const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs, logged);
+    const connection = new OpenConnection(
+      this,
+      socket,
+      remote ?? null,
+      credentials,
+      identity,
+      start,
+      admissionMs,
+      logged,
+    );
     this.open.add(connection);
     (socket as Tracked)[kOpen] = connection;
     socket.on('close', onAdmittedClose);
