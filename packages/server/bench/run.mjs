@@ -241,7 +241,10 @@ for (const kind of KINDS) {
   );
 }
 console.log('');
-for (const kind of KINDS) console.log(`  ${kind}: ${NOTES[kind]}`);
+for (const kind of KINDS) {
+  const base = kind.replace(/@base$/, '');
+  console.log(`  ${kind}: ${NOTES[base]}${base === kind ? '' : `, the build in ${BASELINE}`}`);
+}
 
 // The guard reads the median of the per-round CPU ratios, the figure least moved by the machine's drift. The
 // short guard reads the best round instead, and measures a kind found worse twice more beside plain before
