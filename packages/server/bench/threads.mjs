@@ -90,6 +90,6 @@ for (const kind of KINDS) {
   const total = per.reduce((sum, [, us]) => sum + us, 0);
   console.log(
     `${kind.padEnd(14)} ${total.toFixed(1)} µs/conn: ${per.map(([k, us]) => `${k} ${us.toFixed(1)}`).join(', ')}; ` +
-      `${((scavenges * 1000) / N).toFixed(2)} scavenges and ${marks} mark-compacts per 1,000`,
+      `${((scavenges * 1000) / N).toFixed(2)} scavenges per 1,000, ${marks} mark-compacts in all`,
   );
 }
