@@ -5,9 +5,16 @@ import type { Identity } from './types.js';
 
 const storage = new AsyncLocalStorage<Identity>();
 
-/** Run `fn` (and everything it schedules) with `identity` as the current identity. */
-export function runWithIdentity<T>(identity: Identity, fn: () => T): T {
-  return storage.run(identity, fn);
+/**
+ * Run `fn` (and everything it schedules) with `identity` as the current identity. Arguments after `fn` are
+ * passed to it, so that a hot caller needs no closure per call.
+ */
+export function runWithIdentity<T, A extends unknown[] = []>(
+  identity: Identity,
+  fn: (...args: A) => T,
+  ...args: A
+): T {
+  return storage.run(identity, fn, ...args);
 }
 
 /** The current identity; throws NoIdentityError outside runWithIdentity. */

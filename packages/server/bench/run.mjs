@@ -38,6 +38,9 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2);
 const REFERENCE = path.join(HERE, 'reference.json');
 // BENCH_KINDS=peer,peer-defaults: only these kinds (plain always runs: every figure is a ratio to it).
 const ONLY = process.env.BENCH_KINDS ? new Set(process.env.BENCH_KINDS.split(',')) : null;
+// BENCH_BASELINE=<another build's packages/server/dist>: each peerauth kind also runs on that build, as
+// "<kind>@base", alternated with this one in the same rounds: a change measured side by side (never guarded).
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pasrv-bench-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +63,9 @@ const KINDS = [
   'peer',
   'peer-resolver',
   'peer-noctx',
-].filter((k) => k === 'plain' || ONLY === null || ONLY.has(k));
+]
+  .filter((k) => k === 'plain' || ONLY === null || ONLY.has(k))
+  .flatMap((k) => (BASELINE !== null && (k.startsWith('peer-') || k === 'peer') ? [k, `${k}@base`] : [k]));
 const FOREIGN = new Set(['python', 'go']);
 const HEAP_KINDS = KINDS.filter((k) => !FOREIGN.has(k) && k !== 'peercred');
 const NOTES = {
@@ -96,9 +101,13 @@ function startServer(kind) {
   else
     child = spawnNode(
       ['--expose-gc', path.join(HERE, 'server.mjs'), kind, socketPath],
-      kind === 'peer-defaults' ? 'ignore' : 'inherit',
+      kind.replace(/@base$/, '') === 'peer-defaults' ? 'ignore' : 'inherit',
       process.execPath,
-      { ...process.env, BENCH_PEERCRED_DIR: PEERCRED ?? '' },
+      {
+        ...process.env,
+        BENCH_PEERCRED_DIR: PEERCRED ?? '',
+        BENCH_SERVER_DIST: kind.endsWith('@base') ? BASELINE : '',
+      },
     );
   const lines = readline.createInterface({ input: child.stdout });
   const waiting = [];
@@ -232,12 +241,15 @@ for (const kind of KINDS) {
   );
 }
 console.log('');
-for (const kind of KINDS) console.log(`  ${kind}: ${NOTES[kind]}`);
+for (const kind of KINDS) {
+  const base = kind.replace(/@base$/, '');
+  console.log(`  ${kind}: ${NOTES[base]}${base === kind ? '' : `, the build in ${BASELINE}`}`);
+}
 
 // The guard reads the median of the per-round CPU ratios, the figure least moved by the machine's drift. The
 // short guard reads the best round instead, and measures a kind found worse twice more beside plain before
 // it fails: a regression is worse in every round, a busy neighbour in some.
-const PEER_KINDS = KINDS.filter((k) => k.startsWith('peer-') || k === 'peer');
+const PEER_KINDS = KINDS.filter((k) => (k.startsWith('peer-') || k === 'peer') && !k.endsWith('@base'));
 const guardRatio = (k) => (GUARD ? Math.min(...roundRatios[k].cpu) : median(roundRatios[k].cpu));
 let worse = guard(REFERENCE, Object.fromEntries(PEER_KINDS.map((k) => [k, guardRatio(k)])), GUARD);
 if (worse.length && GUARD) {

@@ -8,9 +8,15 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import readline from 'node:readline';
-import { createPeerServer } from '../dist/index.js';
+import { pathToFileURL } from 'node:url';
 
-const [kind, socketPath] = process.argv.slice(2);
+// BENCH_SERVER_DIST: another build of this package (run.mjs's BENCH_BASELINE), for a "<kind>@base" kind.
+const { createPeerServer } = await import(
+  process.env.BENCH_SERVER_DIST
+    ? pathToFileURL(`${process.env.BENCH_SERVER_DIST}/index.js`).href
+    : '../dist/index.js'
+);
+const [kind, socketPath] = [process.argv[2].replace(/@base$/, ''), process.argv[3]];
 const CONFIG = {
   trustDomain: 'example.org',
   fallbackRole: 'guest',

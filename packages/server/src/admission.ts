@@ -5,7 +5,7 @@
 // identity is known gets neither: its audit line says it closed before a decision. Nothing refuses a
 // connection after 'peer': a command's own rules (exec's environment and --max-children, the proxy's
 // identity headers) are its admit hook, asked here.
-import type net from 'node:net';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
 import {
@@ -89,23 +89,58 @@ export interface AdmissionOptions extends AdmissionPolicy {
   onRejected: (event: RejectedEvent) => void;
   /** 'http': a refused caller gets a short HTTP 403 before the close (refusal.ts). */
   refusal: 'close' | 'http';
+  /** The logger is the server's own (no application code runs in it); an application's gets the context. */
+  ownLogger?: boolean;
 }
 
 // Errors on accepted sockets (a client resetting the connection) must not crash a daemon; the 'closed'
 // audit event records that the connection ended with an error.
 function ignoreSocketError(): void {}
 
+type Emit = (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
+
+// The socket's own emit and its identity, under module-private symbols: one shared wrapper serves every
+// socket (no closure per connection).
+const kEmit = Symbol('peerauth.emit');
+const kContext = Symbol('peerauth.context');
+type Bound = net.Socket & { [kEmit]: Emit; [kContext]: Identity; _events?: Record<string | symbol, unknown> };
+
+// net's own 'end' listener (it ends the writable side unless allowHalfOpen), added by every net.Socket's
+// constructor: it runs no application code, so an 'end' heard by it alone needs no identity context.
+const netEndListener: unknown = (() => {
+  const [listener] = new net.Socket().listeners('end');
+  return listener;
+})();
+
+/**
+ * Whether this emit would run nothing but the server's and Node's own code: no listener of the application's,
+ * and nothing published that a diagnostics_channel subscriber or an application's logger could hear. Read
+ * from the emitter's own listener table (what emit itself reads), so that no array is built per event.
+ */
+function onlyInternal(socket: Bound, event: string | symbol): boolean {
+  const listeners = socket._events?.[event];
+  if (listeners === undefined) return true;
+  if (event === 'end') return listeners === netEndListener;
+  if (event === 'close') return listeners === onAdmittedClose && closesQuietly(socket);
+  return false;
+}
+
 /**
  * Makes currentIdentity() work in every listener of this socket, whenever it runs. AsyncLocalStorage alone
  * does not do it: the socket's later events come from its libuv handle, created at accept outside any
- * identity context. Events nobody listens to skip the context switch (emit would do nothing anyway).
+ * identity context. Events only the server's and Node's own listeners hear skip the context switch.
  */
+function emitWithIdentity(this: Bound, ...args: [event: string | symbol, ...rest: unknown[]]): boolean {
+  const emit = this[kEmit];
+  if (onlyInternal(this, args[0])) return Reflect.apply(emit, this, args);
+  return runWithIdentity(this[kContext], Reflect.apply, emit, this, args) as boolean;
+}
+
 function bindEmitToIdentity(socket: net.Socket, identity: Identity): void {
-  const emit = socket.emit as (this: net.Socket, event: string | symbol, ...args: unknown[]) => boolean;
-  socket.emit = function emitWithIdentity(this: net.Socket, event: string | symbol, ...args: unknown[]) {
-    if (this.listenerCount(event) === 0) return emit.call(this, event, ...args);
-    return runWithIdentity(identity, () => emit.call(this, event, ...args));
-  } as net.Socket['emit'];
+  const bound = socket as Bound;
+  bound[kEmit] = socket.emit as Emit;
+  bound[kContext] = identity;
+  socket.emit = emitWithIdentity as net.Socket['emit'];
 }
 
 /** An admitted connection: counted for maxConnections and openConnections, and audited when it closes. */
@@ -113,7 +148,9 @@ class OpenConnection {
   constructor(
     readonly admission: Admission,
     readonly socket: net.Socket,
-    readonly peer: AuditPeer,
+    /** A remote peer as its audit lines name it; null for a Unix peer, named from its credentials when read. */
+    readonly remote: AuditPeer | null,
+    readonly credentials: PeerCredentials | null,
     readonly identity: Identity,
     readonly start: number,
     /** Time to the decision; null when nobody was to hear of it (no info log, no channel subscriber). */
@@ -121,12 +158,27 @@ class OpenConnection {
     /** Whether its closing line is still to be written (false at info off, or once written at exit). */
     public logged: boolean,
   ) {}
+
+  // Built only for a closing line or a channel message: a connection nobody hears of allocates none.
+  get peer(): AuditPeer {
+    return this.remote ?? unixPeer(this.credentials);
+  }
 }
 
 // The open connection of an admitted socket, under a module-private symbol, so that one shared 'close'
 // listener serves every socket (no closure per connection).
 const kOpen = Symbol('peerauth.openConnection');
 type Tracked = net.Socket & { [kOpen]?: OpenConnection };
+
+/**
+ * Whether an admitted socket's closing runs no application code: no channel subscriber, and its closing
+ * line (if any) goes to the server's own logger. Then onAdmittedClose needs no identity context.
+ */
+function closesQuietly(socket: Tracked): boolean {
+  const connection = socket[kOpen];
+  if (connection === undefined || connectionSubscribed()) return false;
+  return !connection.logged || connection.admission.ownLogger;
+}
 
 function onAdmittedClose(this: Tracked, hadError: boolean): void {
   const connection = this[kOpen];
@@ -149,8 +201,12 @@ export class Admission {
   /** Connections per uid, when maxConnectionsPerUid is set. */
   private readonly perUid: UidCountStore | null;
 
+  /** Whether audit lines go to the server's own logger (no application code hears them). */
+  readonly ownLogger: boolean;
+
   constructor(options: AdmissionOptions) {
     this.options = options;
+    this.ownLogger = options.ownLogger === true;
     const { maxConnectionsPerUid } = options.limits;
     this.perUid = Number.isFinite(maxConnectionsPerUid) ? uidCountStore(maxConnectionsPerUid) : null;
   }
@@ -471,17 +527,26 @@ export class Admission {
     const logged = levelEnabled(logger, 'info');
     // Measured only for someone to hear of it: the closing line, or a channel subscriber.
     const admissionMs = logged || connectionSubscribed() ? performance.now() - start : null;
-    const peer = remote ?? unixPeer(credentials);
-    if (admissionMs !== null) auditAccepted(logger, socket, peer, identity, admissionMs);
+    if (admissionMs !== null)
+      auditAccepted(logger, socket, remote ?? unixPeer(credentials), identity, admissionMs);
     if (logged) this.unhookExit ??= writeBeforeExit(this.writeOpenAtExit);
-    const connection = new OpenConnection(this, socket, peer, identity, start, admissionMs, logged);
+    const connection = new OpenConnection(
+      this,
+      socket,
+      remote ?? null,
+      credentials,
+      identity,
+      start,
+      admissionMs,
+      logged,
+    );
     this.open.add(connection);
     (socket as Tracked)[kOpen] = connection;
     socket.on('close', onAdmittedClose);
     setPeer(socket, identity);
     if (this.options.asyncContext) {
       bindEmitToIdentity(socket, identity);
-      runWithIdentity(identity, () => this.options.onPeer(socket, identity));
+      runWithIdentity(identity, this.options.onPeer, socket, identity);
     } else this.options.onPeer(socket, identity);
   }
 

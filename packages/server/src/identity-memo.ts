@@ -35,8 +35,26 @@ const PIDS_PER_KEY = 8;
  */
 export const MEMO_MAX_GROUPS = 256;
 
+/** The credentials of the entry last found, so that a repeat caller's key string is not built again. */
+interface LastHit {
+  uid: number;
+  gid: number;
+  groups: readonly number[] | null;
+  key: string;
+  memo: Memo;
+}
+
+function sameGroups(a: readonly number[] | null, b: readonly number[] | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class IdentityMemo {
   private readonly map = new Map<string, Memo>();
+  /** Forgotten whenever an entry goes or is replaced, so that it never names one the map no longer holds. */
+  private last: LastHit | null = null;
 
   constructor(
     private readonly ttlMs: number,
@@ -60,11 +78,28 @@ export class IdentityMemo {
 
   get(credentials: PeerCredentials): UnixIdentity | undefined {
     if (!this.remembers(credentials)) return undefined;
-    const key = IdentityMemo.key(credentials);
-    const memo = this.map.get(key);
-    if (memo === undefined) return undefined;
+    const { last } = this;
+    let key: string;
+    let memo: Memo | undefined;
+    if (
+      last !== null &&
+      last.uid === credentials.uid &&
+      last.gid === credentials.gid &&
+      sameGroups(last.groups, credentials.groups)
+    ) {
+      key = last.key;
+      memo = last.memo;
+    } else {
+      key = IdentityMemo.key(credentials);
+      memo = this.map.get(key);
+      if (memo === undefined) return undefined;
+      // A copy: the credentials' own array is handed to the admit hook, which could change it.
+      const groups = credentials.groups === null ? null : credentials.groups.slice();
+      this.last = { uid: credentials.uid, gid: credentials.gid, groups, key, memo };
+    }
     if (memo.expiresAt <= this.now()) {
       this.map.delete(key);
+      this.last = null;
       return undefined;
     }
     const known = memo.byPid.get(credentials.pid);
@@ -82,6 +117,7 @@ export class IdentityMemo {
     Object.freeze(identity.selectors);
     if (identity.groups) Object.freeze(identity.groups);
     Object.freeze(identity);
+    this.last = null;
     this.map.set(IdentityMemo.key(credentials), {
       identity,
       expiresAt: Math.min(
@@ -99,6 +135,7 @@ export class IdentityMemo {
   }
 
   clear(): void {
+    this.last = null;
     this.map.clear();
   }
 }

@@ -240,6 +240,7 @@ class PeerServerImpl extends EventEmitter {
       onPeer: (socket, identity) => this.emit('peer', socket, identity),
       onRejected: (event) => this.emit('rejected', event),
       refusal: settings.refusal,
+      ownLogger: settings.logger === undefined,
     });
     this.admission = admission;
     this.server.on('connection', admission.connection);
