@@ -15,7 +15,8 @@
 // whatever stderr is (a file, a pipe, a terminal). The worker's own log buffering stays as it is.
 //
 // Per-uid limits: the primary holds the counts and leases slots to the workers in batches (cluster-limits.ts
-// in the server package), so most accepts need no round trip.
+// in the server package: uid-lease-table.ts on the primary, uid-lease-worker.ts in a worker), so most accepts
+// need no round trip.
 //
 // One shutdown: a signal to the primary stops all; a worker stops when told (SIGTERM) or when the primary is
 // gone (its IPC channel closes), so no worker outlives it. A worker that ends while the primary is not

@@ -29,6 +29,7 @@ describe('the CLI prints the code of any peerauth error', () => {
     const file = writeConfig(dir, { roles: ['admin'], people: [], fallbackRole: 'nobody' });
     // runCliToExit: a server that wrongly started is killed by its guard instead of outliving the test.
     const r = await runCliToExit(['serve', '--config', file, '--socket', path.join(dir, 's.sock')]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `peerauth: PEERAUTH_IDENTITY_CONFIG_INVALID: identity config ${file} is invalid`,
@@ -39,6 +40,7 @@ describe('the CLI prints the code of any peerauth error', () => {
 
   it('@peerauth/server: a socket path longer than sun_path is PEERAUTH_SOCKET_PATH_TOO_LONG (exit 1)', async () => {
     const r = await runCliToExit(['serve', '--socket', path.join(dir, `${'x'.repeat(120)}.sock`)]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^peerauth: PEERAUTH_SOCKET_PATH_TOO_LONG: socket path /m);
   });

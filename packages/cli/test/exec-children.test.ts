@@ -218,6 +218,7 @@ describe('peerauth exec: a command that cannot run', () => {
       const socket = path.join(made, 'e.sock');
       const command = make(made);
       const r = await runCliToExit(['exec', '--socket', socket, '--', ...command]);
+      expect(r.timedOut, r.stderr).toBeUndefined();
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(command[0]!);
       expect(r.stdout).not.toContain('listening');

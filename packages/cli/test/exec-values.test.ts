@@ -40,6 +40,7 @@ describe('a config with control characters in names', () => {
     });
     const socket = path.join(dir, 'e.sock');
     const r = await runCliToExit(['exec', '--socket', socket, '--config', config, '--', 'cat']);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('people[0].name');
     expect(fs.existsSync(socket)).toBe(false);

@@ -36,6 +36,8 @@ async function refusals(commands: string[], flag: string[]) {
   const out = [];
   for (const command of commands) {
     const r = await runCliToExit(under(command, flag));
+    // Every one is refused: an exit after the guard's SIGTERM is not such a refusal.
+    expect(r.timedOut, r.stderr).toBeUndefined();
     out.push({ command, code: r.code, stderr: r.stderr, listening: r.stdout.includes('listening') });
   }
   // Nothing was bound or created by any of them.
@@ -89,6 +91,7 @@ describe('one parser and one exit code per flag, whichever command takes it', ()
     for (const command of ['serve', 'proxy', 'exec', 'doctor', 'whoami']) {
       const args = under(command, []).map((a) => (a === socket ? '' : a));
       const r = await runCliToExit(args);
+      expect(r.timedOut, r.stderr).toBeUndefined();
       expect({ command, code: r.code }).toEqual({ command, code: 2 });
       expect(r.stderr, command).toContain('PEERAUTH_INVALID_ARGUMENT: --socket needs a path');
     }
@@ -102,6 +105,7 @@ describe('one parser and one exit code per flag, whichever command takes it', ()
     };
     for (const [command, argv] of Object.entries(args)) {
       const r = await runCliToExit(argv);
+      expect(r.timedOut, r.stderr).toBeUndefined();
       expect({ command, code: r.code }).toEqual({ command, code: 2 });
       expect(r.stderr, command).toContain('--bundle must be TRUST_DOMAIN=FILE, got "a.test"');
     }
@@ -111,9 +115,11 @@ describe('one parser and one exit code per flag, whichever command takes it', ()
 describe('a failure no peerauth check named still prints a PEERAUTH_ code', () => {
   it('commander: an unknown option or a missing required option is PEERAUTH_USAGE naming the flag (exit 2)', async () => {
     const unknown = await runCliToExit(['serve', '--socket', socket, '--no-such-flag']);
+    expect(unknown.timedOut, unknown.stderr).toBeUndefined();
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^peerauth: PEERAUTH_USAGE: unknown option '--no-such-flag'$/m);
     const missing = await runCliToExit(['proxy', '--socket', socket]);
+    expect(missing.timedOut, missing.stderr).toBeUndefined();
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(
       /^peerauth: PEERAUTH_USAGE: required option '--upstream <url>' not specified$/m,
@@ -150,6 +156,7 @@ describe('a failure no peerauth check named still prints a PEERAUTH_ code', () =
       '--bundle',
       `${DOMAIN_A}=${certs.bundleA}`,
     ]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       new RegExp(`^peerauth: PEERAUTH_SYSTEM_ERROR: listen EADDRINUSE: .*127\\.0\\.0\\.1:${port}`, 'm'),

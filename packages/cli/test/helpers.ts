@@ -16,6 +16,11 @@ export interface CliResult {
   code: number | null;
   /** Set when runCli's guard killed the command. */
   signal?: NodeJS.Signals;
+  /**
+   * Set when runCliToExit's guard stopped a command that did not exit by itself: `code` is then how it
+   * ended after the guard's SIGTERM (a server drains and exits), not an answer of its own.
+   */
+  timedOut?: true;
   stdout: string;
   stderr: string;
 }
@@ -175,17 +180,37 @@ export function writeConfig(dir: string, config: unknown): string {
   return file;
 }
 
-/** Runs the built `peerauth` binary expecting it to exit on its own; a server that starts instead is killed after the guard. */
+/**
+ * Runs the built `peerauth` binary expecting it to exit on its own. A command still running after `guardMs`
+ * (a server that started instead) gets SIGTERM: its result has `timedOut` and a last stderr line naming the
+ * guard, so a test expecting a failing exit can tell that exit from the guard's. Its own timer, not
+ * execFile's `timeout`: a server that exits 0 after SIGTERM leaves execFile no error to flag the kill on.
+ */
 export function runCliToExit(args: string[], guardMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(
+    let timedOut = false;
+    const child = execFile(
       process.execPath,
       [bin, ...args],
-      { timeout: guardMs, ...(env ? { env: { ...process.env, ...env } } : {}) },
+      env ? { env: { ...process.env, ...env } } : {},
       (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        clearTimeout(guard);
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        if (timedOut)
+          resolve({
+            code,
+            timedOut: true,
+            stdout,
+            stderr: `${stderr}[runCliToExit: still running after ${guardMs} ms; stopped with SIGTERM]\n`,
+          });
+        else resolve({ code, stdout, stderr });
       },
     );
+    const guard = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, guardMs);
+    killAfterFile(child);
   });
 }
 

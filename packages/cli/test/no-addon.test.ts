@@ -29,6 +29,7 @@ describe('serving commands without a usable addon', () => {
     ['exec', ['--', 'true']],
   ])('%s exits 1 with PEERAUTH_NATIVE_ADDON_MISSING and the build commands', async (command, rest) => {
     const r = await runCliToExit([command, '--socket', socket(), ...rest], 15_000, env);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('listening on');
     expect(r.stderr).toMatch(/^peerauth: PEERAUTH_NATIVE_ADDON_MISSING: /m);

@@ -116,6 +116,7 @@ describe.skipIf(!isLinux)('peerauth proxy: upgrades', () => {
     it('refuses h2c and other HTTP versions as a protocol to allow (exit 2)', async () => {
       for (const value of ['h2c', 'websocket,HTTP/2.0']) {
         const r = await runCliToExit(['proxy', '--upstream', 'http://127.0.0.1:1', '--allow-upgrade', value]);
+        expect(r.timedOut, r.stderr).toBeUndefined();
         expect(r.code, value).toBe(2);
         expect(r.stderr).toMatch(/--allow-upgrade: .* cannot be allowed/);
       }

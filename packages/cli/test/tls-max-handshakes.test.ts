@@ -15,6 +15,7 @@ describe('--tls-max-handshakes', () => {
       ['proxy', '--socket', socket, '--upstream', 'http://127.0.0.1:1'],
     ]) {
       const r = await runCliToExit([...argv, '--tls-max-handshakes', '4097']);
+      expect(r.timedOut, r.stderr).toBeUndefined();
       expect({ command: argv[0], code: r.code }).toEqual({ command: argv[0], code: 1 });
       expect(r.stderr).toBe(
         'peerauth: PEERAUTH_INVALID_ARGUMENT: --tls-max-handshakes must be a whole number from 1 to 4096, got "4097"\n',

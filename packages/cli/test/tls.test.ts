@@ -210,6 +210,7 @@ describe('the TLS flags are checked before anything listens', () => {
   it.each(cases)('%s', async (_what, args, message, code) => {
     const socket = path.join(dir, 'never.sock');
     const r = await runCliToExit(['serve', '--socket', socket, ...args]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(fs.existsSync(socket)).toBe(false);
@@ -231,6 +232,7 @@ describe('the TLS flags are checked before anything listens', () => {
       '--bundle',
       `${DOMAIN_A}=${certs.bundleA}`,
     ]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`PEERAUTH_TLS_MATERIAL: TLS file ${missing}: cannot read`);
     expect(fs.existsSync(socket)).toBe(false);
@@ -296,6 +298,7 @@ describe('peerauth check-config and the SVID rules', () => {
       'c.test': { bundle: certs.bundleB },
     });
     const r = await runCliToExit(['check-config', file]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bundle a\.test +\/etc\/passwd: PROBLEM/);
     expect(r.stderr).toContain('no PEM CERTIFICATE block');
@@ -321,6 +324,7 @@ describe('peerauth check-config and the SVID rules', () => {
     const [cert, key] = pair();
     const file = configWith('svid', { [DOMAIN_A]: { bundle: certs.bundleA } });
     const r = await runCliToExit(['check-config', file, '--svid-cert', cert!, '--svid-key', key!]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`(${cert}|${key}): PROBLEM`));
     expect(r.stderr).toContain(message);
@@ -390,6 +394,7 @@ describe('peerauth check-config and the SVID rules', () => {
       people: [{ name: 'ops', role: 'admin', spiffeIds: [`spiffe://${DOMAIN_A}`] }],
     });
     const r = await runCliToExit(['check-config', file]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`people[0].spiffeIds[0]: SPIFFE ID "spiffe://${DOMAIN_A}" has no path`);
   });

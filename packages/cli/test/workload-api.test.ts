@@ -232,6 +232,7 @@ describe('--workload-api flags are checked before anything listens', () => {
   it.each(cases)('%s', async (_what, args, message) => {
     const socket = path.join(dir, 'never.sock');
     const r = await runCliToExit(['serve', '--socket', socket, ...args]);
+    expect(r.timedOut, r.stderr).toBeUndefined();
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(fs.existsSync(socket)).toBe(false);

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSvidCerts, DOMAIN_A, type SvidCerts } from '../../../test-fixtures/svid-certs.js';
+import { issueX400Svid, X400_SPIFFE_ID } from '../../../test-fixtures/unreadable-san.js';
 import {
   bundleSet,
   certificateSpiffeId,
@@ -16,26 +17,18 @@ import {
   uriSans,
 } from '../src/index.js';
 
-// GeneralNames { uniformResourceIdentifier "spiffe://a.test/w", x400Address (an empty ORAddress) }, written
-// as raw DER because openssl's config syntax has no x400Address; OpenSSL prints it "X400Name:<unsupported>".
-const X400_SAN = `DER:${Buffer.concat([
-  Buffer.from([0x30, 0x15, 0x86, 0x11]),
-  Buffer.from('spiffe://a.test/w'),
-  Buffer.from([0xa3, 0x00]),
-]).toString('hex')}`;
-
 let certs: SvidCerts;
 let x400: X509Certificate;
 
 beforeAll(() => {
   certs = createSvidCerts();
-  x400 = new X509Certificate(certs.issue('x400', certs.rootA, X400_SAN).pem);
+  x400 = new X509Certificate(issueX400Svid(certs).pem);
 });
 afterAll(() => certs?.cleanup());
 
 describe('a certificate this package cannot read', () => {
   it('uriSans throws MalformedCertificateError, PEERAUTH_CERTIFICATE_MALFORMED, naming the entry', () => {
-    expect(x400.subjectAltName).toBe('URI:spiffe://a.test/w, X400Name:<unsupported>');
+    expect(x400.subjectAltName).toBe(`URI:${X400_SPIFFE_ID}, X400Name:<unsupported>`);
     let err: unknown;
     try {
       uriSans(x400);

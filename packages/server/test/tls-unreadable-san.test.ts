@@ -12,23 +12,15 @@ import {
   DOMAIN_A,
   type SvidCerts,
 } from '../../../test-fixtures/svid-certs.js';
+import { issueX400Svid } from '../../../test-fixtures/unreadable-san.js';
 import { createPeerServer, type RejectedEvent } from '../src/index.js';
 import { makeTempDir, recordingLogger, removeDir, waitFor } from './helpers.js';
-
-// GeneralNames { URI "spiffe://a.test/workload", x400Address (an empty ORAddress) } as raw DER: openssl's
-// config syntax has no x400Address.
-const uri = Buffer.from(`spiffe://${DOMAIN_A}/workload`);
-const X400_SAN = `DER:${Buffer.concat([
-  Buffer.from([0x30, uri.length + 4, 0x86, uri.length]),
-  uri,
-  Buffer.from([0xa3, 0x00]),
-]).toString('hex')}`;
 
 let certs: SvidCerts;
 let leaf: CertFiles;
 beforeAll(() => {
   certs = createSvidCerts();
-  leaf = certs.issue('x400-client', certs.rootA, X400_SAN);
+  leaf = issueX400Svid(certs);
 }, 60_000);
 afterAll(() => certs?.cleanup());
 
