@@ -3,15 +3,22 @@
 // createJsonLogger's buffered destination to /dev/null. Prints CPU µs per line (process.cpuUsage: all threads)
 // for: the level check alone (audit off), building the line, gathering lines, each way of writing the 32 KiB
 // batches (sonic-boom's asynchronous write, which the default logger used before it wrote its batches itself), and the whole path.
-// node bench/audit-line.mjs [lines]
+// node bench/audit-line.mjs [lines]; BENCH_SERVER_DIST=<another build's packages/server/dist> measures that build.
 import fs from 'node:fs';
+import net from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { auditClosed, auditLine } from '../dist/audit.js';
-import { createJsonLogger } from '../dist/logger.js';
+
+const DIST = process.env.BENCH_SERVER_DIST
+  ? pathToFileURL(`${process.env.BENCH_SERVER_DIST}/`).href
+  : new URL('../dist/', import.meta.url).href;
+const { auditClosed, auditLine } = await import(`${DIST}audit.js`);
+const { createJsonLogger } = await import(`${DIST}logger.js`);
 
 const LINES = Number(process.argv[2] ?? 400_000);
 const PER_TURN = 64;
 const devnull = fs.openSync('/dev/null', 'w');
+const socket = new net.Socket();
 const peer = { auth: 'unix', credentials: { pid: 4242, uid: 1000, gid: 1000 }, remoteAddress: null };
 const identity = {
   auth: 'unix',
@@ -59,7 +66,9 @@ async function measure(name, fn) {
 console.log(`audit line cost, Node ${process.version}, ${LINES} lines, ${PER_TURN} per event-loop turn:`);
 await measure('event-loop turns only (baseline)', () => {});
 const off = createJsonLogger('warn', devnull);
-await measure('audit off: level check', (i) => auditClosed(off, peer, identity, null, i * 1e-3, 0.045));
+await measure('audit off: level check', (i) =>
+  auditClosed(off, socket, peer, identity, null, (i % 5000) * 1.7e-3 + 0.0123, 0.0457),
+);
 const BINDINGS = ',"name":"peerauth","pid":1';
 const line = (i) =>
   auditLine('info', Date.now(), BINDINGS, { ...event, durationMs: i * 1e-3 }, 'peer connection closed');
@@ -95,5 +104,5 @@ await measure(
 );
 const on = createJsonLogger('info', devnull);
 await measure('auditClosed at info: the whole path', (i) =>
-  auditClosed(on, peer, identity, null, i * 1e-3, 0.045),
+  auditClosed(on, socket, peer, identity, null, (i % 5000) * 1.7e-3 + 0.0123, 0.0457),
 );

@@ -106,7 +106,10 @@ const kContext = Symbol('peerauth.context');
 type Bound = net.Socket & { [kEmit]: Emit; [kContext]: Identity; _events?: Record<string | symbol, unknown> };
 
 // net's own 'end' listener (it ends the writable side unless allowHalfOpen), added by every net.Socket's
-// constructor: it runs no application code, so an 'end' heard by it alone needs no identity context.
+// constructor: it runs no application code, so an 'end' heard by it alone needs no identity context. net does
+// not export it, and a handle-less Socket is the one public way to reach it: one object at load, no
+// descriptor, no listener left anywhere. Taking it from the first accepted socket instead would trust that
+// nothing of the application's had added an 'end' listener first.
 const netEndListener: unknown = (() => {
   const [listener] = new net.Socket().listeners('end');
   return listener;

@@ -170,6 +170,56 @@ describe('audit lines written directly (createJsonLogger)', () => {
     }
   });
 
+  it('durations (whole µs, written from an integer) and remembered names are what pino writes, line after line', () => {
+    const seen: string[] = [];
+    const reference = pino({ base: { name: 'peerauth', pid: 1 } }, { write: (l: string) => seen.push(l) });
+    const bindings = String((reference as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym]);
+    const durations = [
+      0,
+      0.001,
+      0.01,
+      0.012,
+      0.1,
+      0.123,
+      0.5,
+      1,
+      1.05,
+      1.5,
+      9.999,
+      10.001,
+      12.34,
+      100.2,
+      999.999,
+      1000,
+      123456.789,
+      1073741.823,
+      1073741.824,
+      5e9 + 0.25,
+      0.1234567,
+      1e-7,
+      -0,
+      -2.5,
+      1e21,
+    ];
+    // Names change between lines (and back, and to null): a remembered quote is never another line's.
+    const names = ['alice', 'bob', 'alice', null, 'b\u00e9"\\', 'alice'];
+    for (const [i, durationMs] of durations.entries()) {
+      const username = names[i % names.length]!;
+      const event = {
+        ...events[0]!,
+        username,
+        person: username === null ? null : `${username} person`,
+        role: i % 2 === 0 ? 'admin' : 'guest',
+        spiffeId: username === null ? null : `spiffe://example.org/user/${username}`,
+        durationMs,
+        admissionMs: durations[durations.length - 1 - i]!,
+      };
+      reference.info(event, 'peer connection closed');
+      const time = Number(/"time":(\d+)/.exec(seen.at(-1)!)?.[1]);
+      expect(auditLine('info', time, bindings, event, 'peer connection closed')).toBe(seen.at(-1));
+    }
+  });
+
   it('a value pino writes as null (a number that is not finite) is null; a short lone surrogate stays exact', () => {
     const seen: string[] = [];
     const reference = pino({ base: { name: 'peerauth', pid: 1 } }, { write: (l: string) => seen.push(l) });
