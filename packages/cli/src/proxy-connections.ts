@@ -8,7 +8,7 @@ import type { pino } from 'pino';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 import type { HeaderPolicy } from './header-namespace.js';
 import type { Upstream } from './upstream.js';
-import { afterAnswer } from './upstream-dispatch.js';
+import { afterAnswer } from './answer-written.js';
 import { UpstreamSession } from './upstream-session.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');

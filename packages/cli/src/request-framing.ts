@@ -91,7 +91,8 @@ export function upstreamHeaders(
   // One array, filled in place: this runs for every forwarded request.
   const headers = conn.stamps.slice();
   if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
-  clientHeaders(req.rawHeaders, headers, conn.policy);
+  // Expect only goes with a body (undici refuses it too): node:http has already answered a 100-continue.
+  clientHeaders(req.rawHeaders, headers, conn.policy, !hasBody(framing));
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // No body: said so, for a method node:http would otherwise send an empty chunked body for.
   else if (!UNFRAMED_BY_DEFAULT.has(req.method ?? '')) headers.push('Content-Length', '0');

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
+import { afterAnswer } from '../answer-written.js';
 import { CLOSING_IDLE_MS, refuseResponse as refuse } from '../client-answers.js';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
@@ -22,7 +23,7 @@ import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../reque
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
 import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
-import { afterAnswer, sendBodiless } from '../upstream-dispatch.js';
+import { sendBodiless } from '../upstream-dispatch.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
