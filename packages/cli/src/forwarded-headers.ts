@@ -167,11 +167,25 @@ function verdictOf(name: string, policy: HeaderPolicy): Verdict {
   return lower === 'expect' ? EXPECT : KEEP;
 }
 
-/** The lengths of the hop-by-hop names: most names are told apart by length alone, without lowercasing. */
-const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((n) => n.length));
+/** The hop-by-hop names by length: most names are told apart by length alone. */
+const HOP_BY_HOP_BY_LENGTH: (string[] | undefined)[] = new Array(20).fill(undefined);
+for (const n of HOP_BY_HOP) (HOP_BY_HOP_BY_LENGTH[n.length] ??= []).push(n);
 
+/** True when `name` is `lower` in any case (ASCII), without building a lowercased copy. */
+function sameName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Runs for every header of every answer: by length, then compared in place. */
 function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase());
+  const candidates = HOP_BY_HOP_BY_LENGTH[name.length];
+  if (candidates === undefined) return false;
+  for (let i = 0; i < candidates.length; i++) if (sameName(name, candidates[i]!)) return true;
+  return false;
 }
 
 /** Response headers from the upstream, minus hop-by-hop ones. */
