@@ -34,6 +34,8 @@ export interface Refusal {
 
 export type FramingDecision = { ok: true; framing: Framing } | ({ ok: false } & Refusal);
 
+const WITHOUT_BODY: FramingDecision = Object.freeze({ ok: true, framing: Object.freeze({ kind: 'none' }) });
+
 /**
  * Decides, from what node:http's parser accepted, how the body goes upstream, or why the request is
  * refused. The parser has already rejected requests with both Content-Length and Transfer-Encoding, with
@@ -49,6 +51,8 @@ export function requestFraming(req: http.IncomingMessage): FramingDecision {
   }
   const method = req.method ?? '';
   const te = req.headers['transfer-encoding'];
+  // Most requests: no body, one shared answer.
+  if (te === undefined && req.headers['content-length'] === undefined) return WITHOUT_BODY;
   let framing: Framing = { kind: 'none' };
   if (te !== undefined) {
     // The body arrives decoded; any coding before the final chunked would be lost on the way.
