@@ -11,7 +11,7 @@ class AnswerSteps {
   private readonly steps: ((abandoned: boolean) => void)[] = [];
   private ran = false;
 
-  constructor(private readonly res: http.ServerResponse) {
+  constructor(res: http.ServerResponse) {
     // Plain listeners, never removed: the response is dropped with them, and `ran` keeps it to one run.
     res.on('finish', () => this.run(false));
     res.on('close', () => this.run(!res.writableFinished));

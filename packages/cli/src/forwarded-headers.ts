@@ -169,7 +169,11 @@ function verdictOf(name: string, policy: HeaderPolicy): Verdict {
 
 /** The hop-by-hop names by length: most names are told apart by length alone. */
 const HOP_BY_HOP_BY_LENGTH: (string[] | undefined)[] = new Array(20).fill(undefined);
-for (const n of HOP_BY_HOP) (HOP_BY_HOP_BY_LENGTH[n.length] ??= []).push(n);
+for (const n of HOP_BY_HOP) {
+  const same = HOP_BY_HOP_BY_LENGTH[n.length] ?? [];
+  same.push(n);
+  HOP_BY_HOP_BY_LENGTH[n.length] = same;
+}
 
 /** True when `name` is `lower` in any case (ASCII), without building a lowercased copy. */
 function sameName(name: string, lower: string): boolean {

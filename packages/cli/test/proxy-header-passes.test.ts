@@ -36,63 +36,77 @@ function startByteUpstream(socketPath: string): Promise<{ server: net.Server; re
   );
 }
 
-describe.skipIf(process.platform !== 'linux')('peerauth proxy: per-request header passes (Linux: SO_PEERCRED)', () => {
-  let dir: string;
-  let upstream: { server: net.Server; received: () => string };
-  let proxy: RunningCli;
-  beforeAll(async () => {
-    dir = tempDir('pahp-');
-    upstream = await startByteUpstream(path.join(dir, 'up.sock'));
-    proxy = await startCli(
-      ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
-      path.join(dir, 'p.sock'),
-    );
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    upstream?.server.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(process.platform !== 'linux')(
+  'peerauth proxy: per-request header passes (Linux: SO_PEERCRED)',
+  () => {
+    let dir: string;
+    let upstream: { server: net.Server; received: () => string };
+    let proxy: RunningCli;
+    beforeAll(async () => {
+      dir = tempDir('pahp-');
+      upstream = await startByteUpstream(path.join(dir, 'up.sock'));
+      proxy = await startCli(
+        ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
+        path.join(dir, 'p.sock'),
+      );
+    });
+    afterAll(async () => {
+      await proxy?.stop();
+      upstream?.server.close();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('a bodiless request with Expect: 100-continue is forwarded, without Expect', async () => {
-    const before = upstream.received().length;
-    const answer = await exchange(
-      proxy.socket,
-      'GET /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
-    );
-    // node:http's server answers the 100 itself, then comes the upstream's answer.
-    expect(statusLines(answer)).toEqual(['100', '200']);
-    const sent = upstream.received().slice(before);
-    expect(sent).toMatch(/^GET \/e HTTP\/1\.1\r\n/);
-    expect(sent).not.toMatch(/\r\nexpect:/i);
-  });
+    it('a bodiless request with Expect: 100-continue is forwarded, without Expect', async () => {
+      const before = upstream.received().length;
+      const answer = await exchange(
+        proxy.socket,
+        'GET /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      );
+      // node:http's server answers the 100 itself, then comes the upstream's answer.
+      expect(statusLines(answer)).toEqual(['100', '200']);
+      const sent = upstream.received().slice(before);
+      expect(sent).toMatch(/^GET \/e HTTP\/1\.1\r\n/);
+      expect(sent).not.toMatch(/\r\nexpect:/i);
+    });
 
-  it('a request with a body keeps Expect for the upstream', async () => {
-    const before = upstream.received().length;
-    const answer = await exchange(
-      proxy.socket,
-      'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
-    );
-    expect(statusLines(answer)).toEqual(['100', '200']);
-    const sent = upstream.received().slice(before);
-    expect(sent).toMatch(/\r\nExpect: 100-continue\r\n/i);
-    expect(sent.endsWith('\r\n\r\nhi')).toBe(true);
-  });
+    it('a request with a body keeps Expect for the upstream', async () => {
+      const before = upstream.received().length;
+      const answer = await exchange(
+        proxy.socket,
+        'POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+      );
+      expect(statusLines(answer)).toEqual(['100', '200']);
+      const sent = upstream.received().slice(before);
+      expect(sent).toMatch(/\r\nExpect: 100-continue\r\n/i);
+      expect(sent.endsWith('\r\n\r\nhi')).toBe(true);
+    });
 
-  it('hop-by-hop answer headers never reach the client, whatever their case', async () => {
-    const answer = await exchange(proxy.socket, 'GET /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
-    expect(head).toMatch(/\r\nX-Kept: 1(\r\n|$)/);
-    expect(head).not.toMatch(/keep-alive: timeout/i);
-    expect(head).not.toMatch(/\r\nte:/i);
-    // node:http writes its own Connection for the client connection, never the upstream's keep-alive.
-    expect(head).not.toMatch(/\r\nconnection: keep-alive/i);
-  });
-});
+    it('hop-by-hop answer headers never reach the client, whatever their case', async () => {
+      const answer = await exchange(proxy.socket, 'GET /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
+      expect(head).toMatch(/\r\nX-Kept: 1(\r\n|$)/);
+      expect(head).not.toMatch(/keep-alive: timeout/i);
+      expect(head).not.toMatch(/\r\nte:/i);
+      // node:http writes its own Connection for the client connection, never the upstream's keep-alive.
+      expect(head).not.toMatch(/\r\nconnection: keep-alive/i);
+    });
+  },
+);
 
 describe('header passes, in process', () => {
   it('responseHeaderBuffers drops hop-by-hop names in any case and keeps the rest in order', () => {
-    const raw = ['Content-Type', 'a', 'TRANSFER-ENCODING', 'chunked', 'tE', 'x', 'Trailers', 'y', 'Upgrade', 'z'];
+    const raw = [
+      'Content-Type',
+      'a',
+      'TRANSFER-ENCODING',
+      'chunked',
+      'tE',
+      'x',
+      'Trailers',
+      'y',
+      'Upgrade',
+      'z',
+    ];
     expect(responseHeaderBuffers(raw.map((s) => Buffer.from(s, 'latin1')))).toEqual([
       'Content-Type',
       'a',
