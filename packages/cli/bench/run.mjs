@@ -181,6 +181,27 @@ const SPECS = {
         'ignore',
       ),
   },
+  // BENCH_BASELINE=/path/to/bin/peerauth.js: another build of the CLI (say, main's) beside this one, to
+  // measure a change before/after in one run.
+  baseline: {
+    note: `peerauth proxy as built at ${process.env.BENCH_BASELINE ?? '(BENCH_BASELINE unset)'}, defaults`,
+    run: () =>
+      start(
+        'baseline',
+        process.execPath,
+        [
+          process.env.BENCH_BASELINE,
+          'proxy',
+          '--upstream',
+          `http://127.0.0.1:${port}`,
+          '--socket',
+          socketOf('baseline'),
+          '--log-format',
+          'json',
+        ],
+        'ignore',
+      ),
+  },
   // Two processes on one socket; CPU is the primary's and its worker's together (/proc, 10 ms ticks).
   workers2: {
     note: 'peerauth proxy --workers 2, defaults (CPU: primary + worker, from /proc)',
@@ -209,7 +230,15 @@ const SPECS = {
 };
 const KINDS = GUARD
   ? ['plain', 'peerauth']
-  : ['plain', 'undici', ...(GO ? ['go'] : []), 'peerauth', 'workers2', 'direct'].filter(
+  : [
+      'plain',
+      'undici',
+      ...(GO ? ['go'] : []),
+      ...(process.env.BENCH_BASELINE ? ['baseline'] : []),
+      'peerauth',
+      'workers2',
+      'direct',
+    ].filter(
       // plain is always measured: the ratios need it.
       (k) => !ONLY || k === 'plain' || ONLY.includes(k),
     );

@@ -115,27 +115,101 @@ function remoteIdentityHeaders(id: SvidIdentity, remoteAddress: string | null): 
  * framing of every body it forwards itself, see request-framing.ts), filtered by `policy`. Upgrade goes too: the proxy writes
  * the protocols it allows itself (proxy-upgrade.ts). The client's Connection never goes: every token in it names a header a hop-by-hop
  * honouring hop would drop, the stamps included, so the proxy writes its own (see upstreamHeaders).
+ * `withoutExpect` leaves out Expect too (a request without a body: node:http's server has already answered
+ * `Expect: 100-continue` itself, as nginx does, and there is nothing to wait for).
  */
 export function clientHeaders(
   rawHeaders: string[],
   out: string[] = [],
   policy: HeaderPolicy = DEFAULT_HEADER_POLICY,
+  withoutExpect = false,
 ): string[] {
+  const verdicts = verdictsOf(policy);
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    const lower = name.toLowerCase();
-    if (lower === 'content-length' || policy.drops(name)) continue;
-    if (HOP_BY_HOP.has(lower)) continue;
-    out.push(name, rawHeaders[i + 1]!);
+    let verdict = verdicts.get(name);
+    if (verdict === undefined) {
+      verdict = verdictOf(name, policy);
+      // Names come from clients: the memo is bounded, and starts over when full.
+      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+      verdicts.set(name, verdict);
+    }
+    if (verdict === KEEP || (verdict === EXPECT && !withoutExpect)) out.push(name, rawHeaders[i + 1]!);
   }
   return out;
+}
+
+const KEEP = 0;
+const DROP = 1;
+/** Expect: kept for a request with a body only (see upstreamHeaders). */
+const EXPECT = 2;
+type Verdict = typeof KEEP | typeof DROP | typeof EXPECT;
+
+/**
+ * What clientHeaders does with a header, memoised per policy and spelling: the same few names come with
+ * every request, and folding a name for the policy costs more than the rest of its forwarding.
+ */
+const verdictMemos = new WeakMap<HeaderPolicy, Map<string, Verdict>>();
+const MAX_VERDICTS = 512;
+
+function verdictsOf(policy: HeaderPolicy): Map<string, Verdict> {
+  let m = verdictMemos.get(policy);
+  if (m === undefined) {
+    m = new Map();
+    verdictMemos.set(policy, m);
+  }
+  return m;
+}
+
+function verdictOf(name: string, policy: HeaderPolicy): Verdict {
+  const lower = name.toLowerCase();
+  if (lower === 'content-length' || policy.drops(name) || HOP_BY_HOP.has(lower)) return DROP;
+  return lower === 'expect' ? EXPECT : KEEP;
+}
+
+/** The hop-by-hop names by length: most names are told apart by length alone. */
+const HOP_BY_HOP_BY_LENGTH: (string[] | undefined)[] = new Array(20).fill(undefined);
+for (const n of HOP_BY_HOP) {
+  const same = HOP_BY_HOP_BY_LENGTH[n.length] ?? [];
+  same.push(n);
+  HOP_BY_HOP_BY_LENGTH[n.length] = same;
+}
+
+/** True when `name` is `lower` in any case (ASCII), without building a lowercased copy. */
+function sameName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Runs for every header of every answer: by length, then compared in place. */
+function isHopByHop(name: string): boolean {
+  const candidates = HOP_BY_HOP_BY_LENGTH[name.length];
+  if (candidates === undefined) return false;
+  for (let i = 0; i < candidates.length; i++) if (sameName(name, candidates[i]!)) return true;
+  return false;
 }
 
 /** Response headers from the upstream, minus hop-by-hop ones. */
 export function responseHeaders(rawHeaders: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (!HOP_BY_HOP.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+    if (!isHopByHop(rawHeaders[i]!)) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return out;
+}
+
+/**
+ * responseHeaders from undici's raw header Buffers, in one pass: each name and value read as latin1, as
+ * node:http's own client reads them.
+ */
+export function responseHeaderBuffers(rawHeaders: Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1');
+    if (!isHopByHop(name)) out.push(name, rawHeaders[i + 1]!.toString('latin1'));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import { afterAnswer } from './answer-written.js';
 
 /**
  * What a client connection still owes its client: node:http writes pipelined answers in order, but an
@@ -30,18 +31,13 @@ export function trackAnswer(req: http.IncomingMessage, res: http.ServerResponse)
   const p = pipelineOf(req.socket);
   p.open++;
   p.latest = { req, res };
-  let settled = false;
-  const settle = () => {
-    if (settled) return;
-    settled = true;
+  afterAnswer(res, () => {
     p.open--;
     // Nothing is kept of a request once it is answered (idle keep-alive connections stay small).
     if (p.latest?.req === req) p.latest = undefined;
     // Each waiting step may begin answers of its own (it never does today): run only while none is owed.
     while (p.open === 0 && p.waiting.length > 0) p.waiting.shift()!();
-  };
-  res.once('finish', settle);
-  res.once('close', settle);
+  });
 }
 
 /** How to stop forwarding `req` if its connection breaks before its body is complete. */

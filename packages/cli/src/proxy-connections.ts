@@ -5,10 +5,10 @@ import { formatError } from '@peerauth/core-native';
 import type { Identity } from '@peerauth/identity';
 import { type AdmitHook, peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
+import { afterAnswer } from './answer-written.js';
 import { IdentityValueError, identityHeaders } from './forwarded-headers.js';
 import type { HeaderPolicy } from './header-namespace.js';
 import type { Upstream } from './upstream.js';
-import { afterAnswer } from './upstream-dispatch.js';
 import { UpstreamSession } from './upstream-session.js';
 
 const kSpoiled = Symbol('peerauth.spoiled');

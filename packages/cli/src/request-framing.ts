@@ -34,6 +34,8 @@ export interface Refusal {
 
 export type FramingDecision = { ok: true; framing: Framing } | ({ ok: false } & Refusal);
 
+const WITHOUT_BODY: FramingDecision = Object.freeze({ ok: true, framing: Object.freeze({ kind: 'none' }) });
+
 /**
  * Decides, from what node:http's parser accepted, how the body goes upstream, or why the request is
  * refused. The parser has already rejected requests with both Content-Length and Transfer-Encoding, with
@@ -49,6 +51,8 @@ export function requestFraming(req: http.IncomingMessage): FramingDecision {
   }
   const method = req.method ?? '';
   const te = req.headers['transfer-encoding'];
+  // Most requests: no body, one shared answer.
+  if (te === undefined && req.headers['content-length'] === undefined) return WITHOUT_BODY;
   let framing: Framing = { kind: 'none' };
   if (te !== undefined) {
     // The body arrives decoded; any coding before the final chunked would be lost on the way.
@@ -91,7 +95,8 @@ export function upstreamHeaders(
   // One array, filled in place: this runs for every forwarded request.
   const headers = conn.stamps.slice();
   if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
-  clientHeaders(req.rawHeaders, headers, conn.policy);
+  // Expect only goes with a body (undici refuses it too): node:http has already answered a 100-continue.
+  clientHeaders(req.rawHeaders, headers, conn.policy, !hasBody(framing));
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // No body: said so, for a method node:http would otherwise send an empty chunked body for.
   else if (!UNFRAMED_BY_DEFAULT.has(req.method ?? '')) headers.push('Content-Length', '0');

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
-import { responseHeaders } from './forwarded-headers.js';
+import { afterAnswer, onAbandoned } from './answer-written.js';
+import { responseHeaderBuffers } from './forwarded-headers.js';
 import type { Refusal } from './request-framing.js';
 import type { UpstreamSession } from './upstream-session.js';
 
@@ -17,18 +18,6 @@ export interface BodilessCallbacks {
 }
 
 /**
- * The header list for undici: the forwarded headers without Expect. node:http's server has already
- * answered `Expect: 100-continue` itself (as nginx does), and a bodiless request has nothing to wait for.
- */
-function withoutExpect(headers: string[], req: http.IncomingMessage): string[] {
-  if (req.headers.expect === undefined) return headers;
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i]!.toLowerCase() !== 'expect') out.push(headers[i]!, headers[i + 1]!);
-  return out;
-}
-
-/**
  * The connection closed under the request, and nothing else went wrong: not a bad answer (a 100 or 101 it
  * did not ask for, an unparseable one), which would come again.
  */
@@ -40,35 +29,143 @@ function closedUnanswered(err: Error, code: string): boolean {
   );
 }
 
-/**
- * Runs `step` once the answer is written (or abandoned). node:http decides there whether the client
- * connection goes on (an HTTP/1.0 client's cannot after an answer without a length): the next request's
- * turn begins only then, and never on a connection that is closing.
- */
-export function afterAnswer(res: http.ServerResponse, step: () => void): void {
-  // Not writableFinished: that holds as soon as the bytes are out, before node:http's own 'finish' listener
-  // has decided about the connection. Called before 'finish' can have been emitted.
-  if (res.destroyed) {
-    step();
-    return;
-  }
-  let ran = false;
-  const once = () => {
-    if (ran) return;
-    ran = true;
-    step();
-  };
-  res.once('finish', once);
-  res.once('close', once);
-}
-
 /** undici's errors for a request it will not write (a header or path node:http's parser let through). */
 const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
 /**
+ * One bodiless request on its way through undici: the handler undici calls (its methods on the prototype,
+ * so a request costs one object rather than a closure per callback), sent once more on a fresh connection
+ * when a reused one closed before any answer.
+ */
+class BodilessExchange implements Dispatcher.DispatchHandler {
+  private stopped = false;
+  private abort: ((err?: Error) => void) | null = null;
+  private isRetry = false;
+  private reused = false;
+  private answered = false;
+  /** undici's resume for this request's answer (set at its headers). */
+  private resume: () => void = noop;
+  /** Listens for the client's 'drain' once the answer outran the client (most answers never do). */
+  private drain: (() => void) | null = null;
+
+  constructor(
+    private readonly session: UpstreamSession,
+    private readonly res: http.ServerResponse,
+    private readonly options: Dispatcher.DispatchOptions,
+    private readonly cb: BodilessCallbacks,
+  ) {
+    // A client already gone: nothing goes up for it.
+    if (res.destroyed) this.stopped = true;
+    // The client going away aborts the upstream request instead of leaving it running.
+    else
+      onAbandoned(res, () => {
+        this.stopped = true;
+        this.abort?.();
+      });
+  }
+
+  dispatch(): void {
+    const client = this.session.undici();
+    // The client connection left before a resend: nothing more goes upstream for it.
+    if (client === null) {
+      this.cb.done();
+      return;
+    }
+    client.dispatch(this.options, this);
+  }
+
+  onConnect(abortRequest: (err?: Error) => void): void {
+    // The last moment before the request is written: nothing goes up after an error answer.
+    if (this.cb.halted()) this.stopped = true;
+    if (this.stopped) {
+      abortRequest();
+      return;
+    }
+    this.abort = abortRequest;
+    this.reused = this.session.reused();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // Informational answers (103 Early Hints) are not relayed: the final one follows.
+    if (statusCode < 200) return true;
+    this.answered = true;
+    if (this.stopped) return false;
+    try {
+      this.res.writeHead(statusCode, statusText, responseHeaderBuffers(rawHeaders));
+    } catch (err) {
+      // node:http's writer refuses what undici's parser let through (a reason phrase it will not
+      // write): the upstream's answer cannot be relayed faithfully, and its connection is dropped.
+      this.stopped = true;
+      this.abort?.();
+      this.cb.notRelayable(err as Error);
+      return false;
+    }
+    this.resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.stopped) return false;
+    if (this.res.write(chunk)) return true;
+    // Backpressure: undici pauses until the client has taken what was written.
+    if (this.drain === null) {
+      this.drain = () => this.resume();
+      this.res.on('drain', this.drain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.session.answered();
+    this.stopWaitingDrain();
+    if (this.stopped) {
+      this.cb.done();
+      return;
+    }
+    this.res.end();
+    afterAnswer(this.res, this.cb.done);
+  }
+
+  onError(err: Error): void {
+    this.stopWaitingDrain();
+    const { cb, res } = this;
+    if (this.stopped) {
+      cb.done();
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    // On a reused keep-alive connection the upstream may have closed it as this request went out (it
+    // then answers nothing); as node:http's documentation and nginx do, a request safe to send twice
+    // is sent once more, on a fresh connection.
+    if (!this.isRetry && cb.retriable && this.reused && !this.answered && closedUnanswered(err, code)) {
+      this.isRetry = true;
+      this.reused = false;
+      this.abort = null;
+      this.dispatch();
+      return;
+    }
+    // The connection is halted (refused/failed call halt) before the turn ends: done() starts the next
+    // queued request at once, and it must already find nothing more is to be forwarded.
+    if (this.answered) res.destroy(err);
+    else if (UNSENDABLE.has(code)) cb.refused({ status: 400, reason: 'the request cannot be forwarded' });
+    else cb.failed(err);
+    cb.done();
+  }
+
+  private stopWaitingDrain(): void {
+    if (this.drain === null) return;
+    this.res.off('drain', this.drain);
+    this.drain = null;
+  }
+}
+
+function noop(): void {}
+
+/**
  * A request without a body, on the client connection's undici client. undici writes `host` and its own
- * `connection` first, then the forwarded headers in order (identity headers first); its parser (llhttp)
- * reads the answer, which goes to the client without hop-by-hop headers, with backpressure both ways.
+ * `connection` first, then the forwarded headers in order (identity headers first; see upstreamHeaders,
+ * which leaves out Expect for a request without a body); its parser (llhttp) reads the answer, which goes
+ * to the client without hop-by-hop headers, with backpressure both ways.
  */
 export function sendBodiless(
   session: UpstreamSession,
@@ -80,100 +177,12 @@ export function sendBodiless(
   const options: Dispatcher.DispatchOptions = {
     method: req.method ?? 'GET',
     path: req.url ?? '/',
-    headers: withoutExpect(headers, req),
+    headers,
     body: null,
     // undici closes the connection after every HEAD unless told otherwise, and asks the upstream to close
     // too: some upstreams (node:http) then answer without Content-Length, and an HTTP/1.0 client's
     // keep-alive connection cannot go on after an answer without one. llhttp knows a HEAD answer has no body.
     reset: false,
   };
-  let stopped = false;
-  let abort: ((err?: Error) => void) | null = null;
-  // The client going away aborts the upstream request instead of leaving it running.
-  res.on('close', () => {
-    if (res.writableFinished) return;
-    stopped = true;
-    abort?.();
-  });
-  const dispatch = (isRetry: boolean) => {
-    let reused = false;
-    let answered = false;
-    let onDrain: (() => void) | null = null;
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(abortRequest) {
-        // The last moment before the request is written: nothing goes up after an error answer.
-        if (cb.halted()) stopped = true;
-        if (stopped) {
-          abortRequest();
-          return;
-        }
-        abort = abortRequest;
-        reused = session.reused();
-      },
-      onHeaders(statusCode, rawHeaders, resume, statusText) {
-        // Informational answers (103 Early Hints) are not relayed: the final one follows.
-        if (statusCode < 200) return true;
-        answered = true;
-        if (stopped) return false;
-        const raw = new Array<string>(rawHeaders.length);
-        for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i]!.toString('latin1');
-        try {
-          res.writeHead(statusCode, statusText, responseHeaders(raw));
-        } catch (err) {
-          // node:http's writer refuses what undici's parser let through (a reason phrase it will not
-          // write): the upstream's answer cannot be relayed faithfully, and its connection is dropped.
-          stopped = true;
-          abort?.();
-          cb.notRelayable(err as Error);
-          return false;
-        }
-        onDrain = resume;
-        res.on('drain', resume);
-        return true;
-      },
-      onData(chunk) {
-        if (stopped) return false;
-        return res.write(chunk);
-      },
-      onComplete() {
-        session.answered();
-        if (onDrain) res.off('drain', onDrain);
-        if (stopped) {
-          cb.done();
-          return;
-        }
-        res.end();
-        afterAnswer(res, cb.done);
-      },
-      onError(err) {
-        if (onDrain) res.off('drain', onDrain);
-        if (stopped) {
-          cb.done();
-          return;
-        }
-        const code = (err as NodeJS.ErrnoException).code ?? '';
-        // On a reused keep-alive connection the upstream may have closed it as this request went out (it
-        // then answers nothing); as node:http's documentation and nginx do, a request safe to send twice
-        // is sent once more, on a fresh connection.
-        if (!isRetry && cb.retriable && reused && !answered && closedUnanswered(err, code)) {
-          dispatch(true);
-          return;
-        }
-        // The connection is halted (refused/failed call halt) before the turn ends: done() starts the next
-        // queued request at once, and it must already find nothing more is to be forwarded.
-        if (answered) res.destroy(err);
-        else if (UNSENDABLE.has(code)) cb.refused({ status: 400, reason: 'the request cannot be forwarded' });
-        else cb.failed(err);
-        cb.done();
-      },
-    };
-    const client = session.undici();
-    // The client connection left before a resend: nothing more goes upstream for it.
-    if (client === null) {
-      cb.done();
-      return;
-    }
-    client.dispatch(options, handler);
-  };
-  dispatch(false);
+  new BodilessExchange(session, res, options, cb).dispatch();
 }

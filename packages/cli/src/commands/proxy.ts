@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { peerOf } from '@peerauth/server';
 import type { pino } from 'pino';
+import { afterAnswer } from '../answer-written.js';
 import { CLOSING_IDLE_MS, refuseResponse as refuse } from '../client-answers.js';
 import { type CommonOptions, serverSettings } from '../common.js';
 import { responseHeaders } from '../forwarded-headers.js';
@@ -22,7 +23,7 @@ import { hasBody, type Refusal, requestFraming, upstreamHeaders } from '../reque
 import { announce, type RunningServer, runPeerServer } from '../run-server.js';
 import { DEFAULT_UPGRADES } from '../upgrade-protocols.js';
 import { connectOptions, type Upstream, upstreamHost } from '../upstream.js';
-import { afterAnswer, sendBodiless } from '../upstream-dispatch.js';
+import { type BodilessCallbacks, sendBodiless } from '../upstream-dispatch.js';
 
 function badGateway(res: http.ServerResponse, upstream: Upstream, err: Error): void {
   const text = `peerauth proxy: upstream ${upstream.label} is unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
@@ -47,6 +48,76 @@ function clientLogFields(socket: net.Socket): Record<string, unknown> {
 /** Methods a proxy may send again when a reused upstream connection closed before any answer (RFC 9110 9.2.2). */
 const RETRIABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * One request of a client connection, from its parse to the end of its turn upstream: what the bodiless
+ * path needs (BodilessCallbacks) as methods of one object rather than a closure each, since this is made
+ * for every request.
+ */
+class Exchange implements BodilessCallbacks {
+  readonly retriable: boolean;
+  /** The forwarded header list, once upstreamHeaders made it. */
+  headers: string[] = [];
+  /** Ends the request's turn; set when the turn begins. */
+  done: () => void = noop;
+
+  constructor(
+    private readonly conn: ClientConnection,
+    private readonly seq: number,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    private readonly logger: pino.Logger,
+    private readonly upstream: Upstream,
+  ) {
+    this.retriable = RETRIABLE.has(req.method ?? '');
+  }
+
+  /** The turn of a bodiless request (UpstreamSession.turn's `start`). */
+  readonly start = (done: () => void): void => {
+    this.done = done;
+    // The client connection is closing (see afterAnswer), or an earlier answer was an error: its later
+    // requests are never forwarded.
+    if (this.halted() || !this.req.socket.writable) {
+      done();
+      return;
+    }
+    sendBodiless(this.conn.session, this.req, this.res, this.headers, this);
+  };
+
+  halt(): void {
+    this.conn.haltedAt = Math.min(this.conn.haltedAt, this.seq);
+  }
+
+  halted(): boolean {
+    return this.seq > this.conn.haltedAt;
+  }
+
+  refused({ status, reason }: Refusal): void {
+    this.halt();
+    this.logger.warn({ ...peerLogFields(this.conn.identity), status, reason }, 'request refused');
+    refuse(this.res, status, reason);
+  }
+
+  failed(err: Error): void {
+    this.halt();
+    this.logger.warn(
+      { upstream: this.upstream.label, err: err.message, ...peerLogFields(this.conn.identity) },
+      'upstream request failed',
+    );
+    badGateway(this.res, this.upstream, err);
+  }
+
+  notRelayable(err: Error): void {
+    this.halt();
+    this.logger.warn(
+      { upstream: this.upstream.label, err: err.message, ...peerLogFields(this.conn.identity) },
+      'upstream response not relayable',
+    );
+    badGateway(this.res, this.upstream, err);
+  }
+}
+
+function noop(): void {}
+
 export function createProxyHandler(
   upstream: Upstream,
   logger: pino.Logger,
@@ -67,32 +138,15 @@ export function createProxyHandler(
     const conn = connectionOf(req.socket);
     if (!conn) return;
     holdPipelined(conn, req.socket, res);
-    const seq = ++conn.requests;
-    const halt = () => {
-      conn.haltedAt = Math.min(conn.haltedAt, seq);
-    };
-    const halted = () => seq > conn.haltedAt;
+    const exchange = new Exchange(conn, ++conn.requests, req, res, logger, upstream);
     // Pipelined after a request the proxy answered with an error: never forwarded, and left unanswered
     // (node:http closes the connection once that error answer, which says close, is written).
-    if (halted()) return;
-    const refused = ({ status, reason }: Refusal) => {
-      halt();
-      logger.warn({ ...peerLogFields(conn.identity), status, reason }, 'request refused');
-      refuse(res, status, reason);
-    };
+    if (exchange.halted()) return;
     const decision = requestFraming(req);
-    if (!decision.ok) return refused(decision);
+    if (!decision.ok) return exchange.refused(decision);
     const forwarded = upstreamHeaders(conn, req, decision.framing);
-    if (!forwarded.ok) return refused(forwarded);
+    if (!forwarded.ok) return exchange.refused(forwarded);
     const { framing } = decision;
-    const failed = (err: Error) => {
-      halt();
-      logger.warn(
-        { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
-        'upstream request failed',
-      );
-      badGateway(res, upstream, err);
-    };
     // undici writes only a target that is a path: `OPTIONS *` (and an absolute URL) goes through node:http
     // too, on a connection of its own.
     if (hasBody(framing) || req.url?.[0] !== '/') {
@@ -105,33 +159,22 @@ export function createProxyHandler(
         stopUpstream?.();
       });
       conn.session.turn(true, (done) => {
-        if (halted() || stopped || !req.socket.writable) done();
-        else stopUpstream = sendWithBody(req, res, conn, forwarded.headers, failed, halt, done);
+        if (exchange.halted() || stopped || !req.socket.writable) done();
+        else
+          stopUpstream = sendWithBody(
+            req,
+            res,
+            conn,
+            forwarded.headers,
+            (err) => exchange.failed(err),
+            () => exchange.halt(),
+            done,
+          );
       });
-    } else
-      conn.session.turn(false, (done) => {
-        // The client connection is closing (see afterAnswer), or an earlier answer was an error: its later
-        // requests are never forwarded.
-        if (halted() || !req.socket.writable) {
-          done();
-          return;
-        }
-        sendBodiless(conn.session, req, res, forwarded.headers, {
-          retriable: RETRIABLE.has(req.method ?? ''),
-          done,
-          failed,
-          refused,
-          halted,
-          notRelayable: (err) => {
-            halt();
-            logger.warn(
-              { upstream: upstream.label, err: err.message, ...peerLogFields(conn.identity) },
-              'upstream response not relayable',
-            );
-            badGateway(res, upstream, err);
-          },
-        });
-      });
+    } else {
+      exchange.headers = forwarded.headers;
+      conn.session.turn(false, exchange.start);
+    }
   };
 
   /**
