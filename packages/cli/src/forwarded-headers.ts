@@ -130,9 +130,12 @@ export function clientHeaders(
     let verdict = verdicts.get(name);
     if (verdict === undefined) {
       verdict = verdictOf(name, policy);
-      // Names come from clients: the memo is bounded, and starts over when full.
-      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-      verdicts.set(name, verdict);
+      // Names come from clients: the memo is bounded in entries and in their length (a header name may be
+      // up to node:http's whole header limit), and starts over when full.
+      if (name.length <= MAX_VERDICT_NAME) {
+        if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+        verdicts.set(name, verdict);
+      }
     }
     if (verdict === KEEP || (verdict === EXPECT && !withoutExpect)) out.push(name, rawHeaders[i + 1]!);
   }
@@ -151,6 +154,8 @@ type Verdict = typeof KEEP | typeof DROP | typeof EXPECT;
  */
 const verdictMemos = new WeakMap<HeaderPolicy, Map<string, Verdict>>();
 const MAX_VERDICTS = 512;
+/** Longer names are decided every time: no real header name comes near it. */
+const MAX_VERDICT_NAME = 64;
 
 function verdictsOf(policy: HeaderPolicy): Map<string, Verdict> {
   let m = verdictMemos.get(policy);

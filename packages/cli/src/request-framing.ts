@@ -95,7 +95,8 @@ export function upstreamHeaders(
   // One array, filled in place: this runs for every forwarded request.
   const headers = conn.stamps.slice();
   if (req.headers.host === undefined) headers.push('Host', conn.defaultHost);
-  // Expect only goes with a body (undici refuses it too): node:http has already answered a 100-continue.
+  // Expect only goes with a body (undici refuses it too). node:http's server has answered a 100-continue
+  // itself; a request without a body (an upgrade's included) has nothing to wait for.
   clientHeaders(req.rawHeaders, headers, conn.policy, !hasBody(framing));
   if (framing.kind !== 'none') headers.push(...framingHeaders(framing));
   // No body: said so, for a method node:http would otherwise send an empty chunked body for.

@@ -2,9 +2,10 @@
 // nothing pipelined after it may reach the upstream. Two guards in upstream-dispatch.ts keep it so, and these
 // tests fail only when both are gone: onError halts the connection (cb.refused / cb.failed) before the turn
 // ends (cb.done, which starts the next queued request at once), and onConnect, the last moment before undici
-// writes a request, drops it when the connection is halted. With undici 6.29 the second alone suffices: it
-// writes on a reused connection only after a setImmediate (its idle-socket check) and on a new one only
-// once connected, so by then the connection is halted even with cb.done() called first.
+// writes a request, drops it when the connection is halted. With the undici this package depends on, the
+// second alone suffices (measured when the test was written): it writes on a reused connection only after a
+// setImmediate (its idle-socket check) and on a new one only once connected, so by then the connection is
+// halted even with cb.done() called first.
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
