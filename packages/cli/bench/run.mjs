@@ -157,6 +157,18 @@ const SPECS = {
     run: () =>
       start('undici', process.execPath, [path.join(HERE, 'undici-proxy.mjs'), socketOf('undici'), port]),
   },
+  // The same proxy with peerauth's 11 identity headers on every request: how much of peerauth's cost over
+  // the bare undici proxy is the stamping itself (more headers to validate, write and parse).
+  'undici-stamped': {
+    note: 'the undici proxy, also sending the 11 identity headers peerauth sends (fixed strings)',
+    run: () =>
+      start('undici-stamped', process.execPath, [
+        path.join(HERE, 'undici-proxy.mjs'),
+        socketOf('undici-stamped'),
+        port,
+        'stamped',
+      ]),
+  },
   go: {
     note: 'Go httputil.ReverseProxy, SO_PEERCRED per connection, X-Peer-Uid stamped',
     run: () => start('go', GO, [socketOf('go'), port]),
@@ -233,6 +245,7 @@ const KINDS = GUARD
   : [
       'plain',
       'undici',
+      'undici-stamped',
       ...(GO ? ['go'] : []),
       ...(process.env.BENCH_BASELINE ? ['baseline'] : []),
       'peerauth',
@@ -332,7 +345,7 @@ const median = (xs) => {
 const rate = (k) => (totals[k].done / totals[k].ms) * 1000;
 const cpu = (k) => totals[k].cpuUs / totals[k].done;
 console.log(
-  '\n  kind       requests/s   p99      CPU/req   CPU ratio (median of rounds)   rate ratio (median)',
+  '\n  kind            requests/s   p99      CPU/req   CPU ratio (median of rounds)   rate ratio (median)',
 );
 for (const kind of KINDS) {
   const ratios =
@@ -341,7 +354,7 @@ for (const kind of KINDS) {
       : `${(cpu(kind) / cpu('plain')).toFixed(2)} (${median(roundRatios[kind].cpu).toFixed(2)})`.padEnd(31) +
         `${(rate(kind) / rate('plain')).toFixed(2)} (${median(roundRatios[kind].rate).toFixed(2)})`;
   console.log(
-    `  ${kind.padEnd(9)} ${Math.round(rate(kind)).toLocaleString('en').padStart(8)}/s  ` +
+    `  ${kind.padEnd(14)} ${Math.round(rate(kind)).toLocaleString('en').padStart(8)}/s  ` +
       `${formatUs(latency[kind].percentile(0.99)).padStart(7)}  ${cpu(kind).toFixed(1).padStart(6)} µs   ${ratios}`,
   );
 }
