@@ -10,7 +10,7 @@ import {
   InvalidUidError,
   SvidVerificationError,
 } from './errors.js';
-import { groupNamer } from './group-namer.js';
+import { type GroupNamer, groupNamer } from './group-namer.js';
 import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
   indexConfig,
@@ -23,6 +23,7 @@ import {
   personStage,
   roleStage,
   spiffeStage,
+  unique,
   usernameStage,
 } from './pipeline.js';
 import { buildSelectors } from './selectors.js';
@@ -151,8 +152,9 @@ function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promi
 function checkUser(value: unknown): Lookup<{ name: string; gid: number } | null> {
   if (value === null || value === undefined) return { ok: true, value: null };
   const v = value as { name?: unknown; gid?: unknown };
+  // Only the name is read from it: the directory's entry is used as it is, not copied.
   if (typeof v.name === 'string' && v.name !== '' && Number.isInteger(v.gid)) {
-    return { ok: true, value: { name: v.name, gid: v.gid as number } };
+    return { ok: true, value: v as { name: string; gid: number } };
   }
   return { ok: false, reason: 'directory returned a malformed user entry', timedOut: false };
 }
@@ -211,6 +213,12 @@ class PeerResolver implements Resolver {
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
+  /**
+   * The directory's groupsByGid, bound, and the function it was bound from: bound again only when the
+   * directory's groupsByGid changes (a directory may gain one later), not for every connection.
+   */
+  #byGid: GroupNamer | undefined;
+  #byGidOf: unknown;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -222,6 +230,16 @@ class PeerResolver implements Resolver {
     this.directory = directory;
     this.#settings = settings;
     this.#index = index ?? indexConfig(config);
+    this.#byGidOf = directory.groupsByGid;
+    this.#byGid = groupNamer(directory);
+  }
+
+  #namer(): GroupNamer | undefined {
+    if (this.directory.groupsByGid !== this.#byGidOf) {
+      this.#byGidOf = this.directory.groupsByGid;
+      this.#byGid = groupNamer(this.directory);
+    }
+    return this.#byGid;
   }
 
   withDirectory(directory: UserDirectory): Resolver {
@@ -288,17 +306,19 @@ class PeerResolver implements Resolver {
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    const byGid = groupNamer(this.directory);
+    const byGid = this.#namer();
     const { maxGroupNames, timeoutMs } = this.#settings;
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
-      const all = [...new Set([creds.gid, ...supplementary])];
+      const all = unique([creds.gid, ...supplementary]);
       // Bounded work per connection, whatever the peer holds: only the first maxGroupNames are named.
       const cut = Math.max(0, all.length - maxGroupNames);
       const described =
         cut === 0
           ? source
           : `${source}; the first ${maxGroupNames} of ${all.length} gids named, ${cut} more not (maxGroupNames)`;
-      const unnamed = (cut === 0 ? all : all.slice(0, maxGroupNames)).filter((gid) => !names.has(gid));
+      const unnamed: number[] = [];
+      const asked = cut === 0 ? all.length : maxGroupNames;
+      for (let i = 0; i < asked; i++) if (!names.has(all[i] as number)) unnamed.push(all[i] as number);
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, described, cut);
       return then(
         call(() => byGid(unnamed, { uid: creds.uid }), timeoutMs),
@@ -423,7 +443,12 @@ class PeerResolver implements Resolver {
     // A gid past maxGroupNames is unnamed by the cap, the same every time: only a gid the directory had no
     // name for rests on a negative answer.
     const asked = groups.ordered.length - (groups.cut ?? 0);
-    if (groups.ordered.some((g, i) => i < asked && g.name === null)) markUnnamedGroup(identity);
+    for (let i = 0; i < asked; i++) {
+      if ((groups.ordered[i] as PeerGroups['ordered'][number]).name === null) {
+        markUnnamedGroup(identity);
+        break;
+      }
+    }
     return run.lookupFailed ? markLookupFailed(identity) : identity;
   }
 }
