@@ -106,7 +106,11 @@ export interface PersonResult {
   step: TrailStep;
 }
 
-const q = (s: string): string => JSON.stringify(s);
+// What JSON.stringify escapes in a string: `"`, `\`, C0 controls and (unpaired) surrogates. A string
+// without any is quoted as it is, the same text without the serialiser's cost; the rest go through it.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const q = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 /**
  * The first rule that names a person, in this order: uids, osUsername, spiffeIds (the peer's SPIFFE ID),
@@ -136,9 +140,9 @@ export function personStage(
     const person = viaMaps(index, index.spiffeMaps, 'spiffeMaps', spiffeId, notes);
     if (person) return found(person, notes.join('; '));
   }
-  let listed = uid === null ? '' : `uid ${uid}, `;
-  if (username !== null) listed += `osUsername ${q(username)}, `;
-  listed += `SPIFFE ID ${q(spiffeId)}`;
+  const listed = [`SPIFFE ID ${q(spiffeId)}`];
+  if (username !== null) listed.unshift(`osUsername ${q(username)}`);
+  if (uid !== null) listed.unshift(`uid ${uid}`);
   const rules =
     index.userMaps.length + index.spiffeMaps.length === 0
       ? 'there are no userMaps or spiffeMaps'
@@ -149,7 +153,11 @@ export function personStage(
     uid !== null && username === null ? ' (no username: osUsername and userMaps cannot match)' : '';
   return {
     person: null,
-    step: { stage: 'person', result: null, detail: `no person lists ${listed}${noName}; ${rules}` },
+    step: {
+      stage: 'person',
+      result: null,
+      detail: `no person lists ${listed.join(', ')}${noName}; ${rules}`,
+    },
   };
 }
 
