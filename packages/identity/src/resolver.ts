@@ -332,8 +332,12 @@ class PeerResolver implements Resolver {
               gids: unnamed.slice(0, MAX_LISTED),
             });
           } else {
-            const asked = new Set(unnamed);
-            for (const g of found.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
+            // At most maxGroupNames gids were asked for: a scan, no Set, for the usual few.
+            const asked = unnamed.length > 16 ? new Set(unnamed) : null;
+            for (const g of found.value) {
+              if (g.name !== null && (asked === null ? unnamed.includes(g.gid) : asked.has(g.gid)))
+                names.set(g.gid, g.name);
+            }
           }
           return peerGroups(creds, supplementary, names, described, cut);
         },
