@@ -2,7 +2,12 @@
 // fails or times out is not "no entry": by default (lookupFailure "reject") resolve() rejects with
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
-import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
+import {
+  type IdentityConfig,
+  type ParsedIdentityConfig,
+  type Person,
+  parseIdentityConfig,
+} from './config.js';
 import {
   type IdentityLookup,
   IdentityLookupError,
@@ -19,10 +24,14 @@ import {
   MAX_LISTED,
   type PeerGroups,
   type PeopleIndex,
+  type PersonResult,
   peerGroups,
   personStage,
+  type RoleResult,
   roleStage,
+  type SpiffeResult,
   spiffeStage,
+  type UsernameResult,
   unique,
   usernameStage,
 } from './pipeline.js';
@@ -34,6 +43,7 @@ import type {
   PeerCredentialsLike,
   ProcessLike,
   SvidIdentity,
+  TrailStep,
   UnixIdentity,
   UserDirectory,
 } from './types.js';
@@ -202,6 +212,24 @@ function assertCredentials(creds: PeerCredentialsLike): void {
   if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
 }
 
+/** `result` with a step object of its own (an application may change its identity's trail). */
+function freshStep<R extends { step: TrailStep }>(result: R): R {
+  const { stage, result: decided, detail } = result.step;
+  return { ...result, step: { stage, result: decided, detail } };
+}
+
+/** The same groups for the role stage: gids and names in order, where they came from, the cut. */
+function sameGroups(a: PeerGroups, b: PeerGroups): boolean {
+  if (a.source !== b.source || (a.cut ?? 0) !== (b.cut ?? 0) || a.ordered.length !== b.ordered.length)
+    return false;
+  for (let i = 0; i < a.ordered.length; i++) {
+    const x = a.ordered[i] as PeerGroups['ordered'][number];
+    const y = b.ordered[i] as PeerGroups['ordered'][number];
+    if (x.gid !== y.gid || x.name !== y.name) return false;
+  }
+  return true;
+}
+
 /** What one resolve() call has seen so far. */
 interface Run {
   lookupFailed: boolean;
@@ -219,6 +247,15 @@ class PeerResolver implements Resolver {
    */
   #byGid: GroupNamer | undefined;
   #byGidOf: unknown;
+  /**
+   * The last SPIFFE and person stage results, keyed by their inputs: connections come in runs from the
+   * same uid and executable, and a repeat reuses the texts (the same strings: less to build, and one copy
+   * held by every identity that has it instead of one each). Each identity still gets its own step objects.
+   */
+  #lastSpiffe: { uid: number; exePath: string | undefined; result: SpiffeResult } | null = null;
+  #lastPerson: { uid: number; username: string | null; spiffeId: string; result: PersonResult } | null = null;
+  #lastRole: { person: Person | null; groups: PeerGroups; result: RoleResult } | null = null;
+  #lastUsername: { uid: number; name: string; result: UsernameResult } | null = null;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -407,11 +444,47 @@ class PeerResolver implements Resolver {
       const user = answer.ok ? checkUser(answer.value) : answer;
       // The subject and log fields are built only for a failure: this runs for every connection.
       if (!user.ok) this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
-      const username = usernameStage(creds.uid, user);
+      const username = this.#username(creds.uid, user);
       return then(this.#groups(run, creds, username.username), (groups) =>
         this.#identity(run, creds, process, username, groups),
       );
     });
+  }
+
+  #spiffe(uid: number, process: ProcessLike | undefined): SpiffeResult {
+    const last = this.#lastSpiffe;
+    if (last !== null && last.uid === uid && last.exePath === process?.exePath) return freshStep(last.result);
+    const result = spiffeStage(this.config.trustDomain, uid, process);
+    this.#lastSpiffe = { uid, exePath: process?.exePath, result };
+    return freshStep(result);
+  }
+
+  #person(uid: number, username: string | null, spiffeId: string): PersonResult {
+    const last = this.#lastPerson;
+    if (last !== null && last.uid === uid && last.username === username && last.spiffeId === spiffeId)
+      return freshStep(last.result);
+    const result = personStage(this.#index, uid, username, spiffeId);
+    this.#lastPerson = { uid, username, spiffeId, result };
+    return freshStep(result);
+  }
+
+  #role(person: Person | null, groups: PeerGroups): RoleResult {
+    const last = this.#lastRole;
+    if (last !== null && last.person === person && (person !== null || sameGroups(last.groups, groups)))
+      return freshStep(last.result);
+    const result = roleStage(this.config, this.#index, person, groups);
+    this.#lastRole = { person, groups, result };
+    return freshStep(result);
+  }
+
+  #username(uid: number, user: Lookup<{ name: string; gid: number } | null>): UsernameResult {
+    // A failure's text names its reason: only found users are remembered.
+    if (!user.ok || user.value === null) return usernameStage(uid, user);
+    const last = this.#lastUsername;
+    if (last !== null && last.uid === uid && last.name === user.value.name) return freshStep(last.result);
+    const result = usernameStage(uid, user);
+    this.#lastUsername = { uid, name: user.value.name, result };
+    return freshStep(result);
   }
 
   #identity(
@@ -421,9 +494,9 @@ class PeerResolver implements Resolver {
     username: ReturnType<typeof usernameStage>,
     groups: PeerGroups,
   ): UnixIdentity {
-    const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
-    const person = personStage(this.#index, creds.uid, username.username, spiffe.spiffeId);
-    const role = roleStage(this.config, this.#index, person.person, groups);
+    const spiffe = this.#spiffe(creds.uid, process);
+    const person = this.#person(creds.uid, username.username, spiffe.spiffeId);
+    const role = this.#role(person.person, groups);
     const identity: UnixIdentity = {
       auth: 'unix',
       uid: creds.uid,

@@ -94,6 +94,32 @@ describe('identity shape', () => {
     expect(observe(await resolver.resolve(...args))).toBe(observe(first));
   });
 
+  it('one resolver answering every case in turn answers each as a new resolver does', async () => {
+    const fresh = async (args: (typeof cases)[number][1]) =>
+      observe(await createResolver(config, directory(), { maxGroupNames: 8 }).resolve(...args));
+    const shared = createResolver(config, directory(), { maxGroupNames: 8 });
+    // Twice over, and each case twice in a row: a repeat and a change of any input both come up.
+    for (const [, args] of [...cases, ...cases]) {
+      expect(observe(await shared.resolve(...args))).toBe(await fresh(args));
+      expect(observe(await shared.resolve(...args))).toBe(await fresh(args));
+    }
+  });
+
+  it('each identity has trail steps of its own: changing one changes no other', async () => {
+    const resolver = createResolver(config, directory());
+    const first = await resolver.resolve(creds(0, 0, [0]), { pid: 1, exePath: '/bin/x' });
+    const second = await resolver.resolve(creds(0, 0, [0]), { pid: 2, exePath: '/bin/x' });
+    const before = JSON.stringify(second.trail);
+    for (const [i, step] of first.trail.entries()) {
+      expect(step).not.toBe(second.trail[i]);
+      step.detail = 'changed';
+      step.result = 'changed';
+    }
+    expect(JSON.stringify(second.trail)).toBe(before);
+    const third = await resolver.resolve(creds(0, 0, [0]), { pid: 3, exePath: '/bin/x' });
+    expect(JSON.stringify(third.trail)).toBe(before);
+  });
+
   it('a lookup that failed under lookupFailure "fallback"', async () => {
     const failing: UserDirectory = {
       userByUid: () => ({ name: 'alice', gid: 1000 }),
