@@ -106,7 +106,11 @@ export interface PersonResult {
   step: TrailStep;
 }
 
-const q = (s: string): string => JSON.stringify(s);
+// What JSON.stringify escapes in a string: `"`, `\`, C0 controls and (unpaired) surrogates. A string
+// without any is quoted as it is, the same text without the serialiser's cost; the rest go through it.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const q = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 /**
  * The first rule that names a person, in this order: uids, osUsername, spiffeIds (the peer's SPIFFE ID),
@@ -119,10 +123,7 @@ export function personStage(
   username: string | null,
   spiffeId: string,
 ): PersonResult {
-  const found = (person: Person, detail: string): PersonResult => ({
-    person,
-    step: { stage: 'person', result: person.name, detail },
-  });
+  // This runs for every connection that no memo answers: no closures, and the maps only when there are any.
   const byUid = uid === null ? undefined : index.byUid.get(uid);
   if (byUid) return found(byUid, `uid ${uid} is listed in uids of ${q(byUid.name)}`);
   const byUsername = username === null ? undefined : index.byUsername.get(username);
@@ -130,35 +131,19 @@ export function personStage(
   const byId = index.bySpiffeId.get(spiffeId);
   if (byId) return found(byId, `SPIFFE ID ${q(spiffeId)} is listed in spiffeIds of ${q(byId.name)}`);
   const notes: string[] = [];
-  const viaMaps = (
-    rules: readonly { index: number; rule: UserMapRule | SpiffeMapRule; regex: RegExp }[],
-    key: 'userMaps' | 'spiffeMaps',
-    subject: string,
-  ): Person | null => {
-    for (const { index: i, rule, regex } of rules) {
-      const match = regex.exec(subject);
-      if (!match) continue;
-      const name = expandTemplate(rule.person, match);
-      const person = index.byName.get(name);
-      const pattern = 'systemUser' in rule ? rule.systemUser : rule.spiffeId;
-      const head = `${key}[${i}] ${q(pattern)} matched ${q(subject)}`;
-      if (person) {
-        notes.push(`${head}, naming ${q(person.name)}`);
-        return person;
-      }
-      notes.push(`${head} but no person is named ${q(name)}; trying the next rule`);
-    }
-    return null;
-  };
-  const byUserMap = username === null ? null : viaMaps(index.userMaps, 'userMaps', username);
-  if (byUserMap) return found(byUserMap, notes.join('; '));
-  const bySpiffeMap = viaMaps(index.spiffeMaps, 'spiffeMaps', spiffeId);
-  if (bySpiffeMap) return found(bySpiffeMap, notes.join('; '));
-  const listed = [
-    uid === null ? null : `uid ${uid}`,
-    username === null ? null : `osUsername ${q(username)}`,
-    `SPIFFE ID ${q(spiffeId)}`,
-  ].filter((x) => x !== null);
+  if (username !== null && index.userMaps.length > 0) {
+    const person = viaMaps(index, index.userMaps, 'userMaps', username, notes);
+    if (person) return found(person, notes.join('; '));
+  }
+  if (index.spiffeMaps.length > 0) {
+    const person = viaMaps(index, index.spiffeMaps, 'spiffeMaps', spiffeId, notes);
+    if (person) return found(person, notes.join('; '));
+  }
+  // Joined, not concatenated piece by piece: join makes one flat string, which an identity holds in fewer
+  // bytes than a chain of concatenations.
+  const listed = [`SPIFFE ID ${q(spiffeId)}`];
+  if (username !== null) listed.unshift(`osUsername ${q(username)}`);
+  if (uid !== null) listed.unshift(`uid ${uid}`);
   const rules =
     index.userMaps.length + index.spiffeMaps.length === 0
       ? 'there are no userMaps or spiffeMaps'
@@ -175,6 +160,34 @@ export function personStage(
       detail: `no person lists ${listed.join(', ')}${noName}; ${rules}`,
     },
   };
+}
+
+function found(person: Person, detail: string): PersonResult {
+  return { person, step: { stage: 'person', result: person.name, detail } };
+}
+
+/** The first of `rules` whose pattern matches `subject` and names a person; each match noted in `notes`. */
+function viaMaps(
+  index: PeopleIndex,
+  rules: readonly { index: number; rule: UserMapRule | SpiffeMapRule; regex: RegExp }[],
+  key: 'userMaps' | 'spiffeMaps',
+  subject: string,
+  notes: string[],
+): Person | null {
+  for (const { index: i, rule, regex } of rules) {
+    const match = regex.exec(subject);
+    if (!match) continue;
+    const name = expandTemplate(rule.person, match);
+    const person = index.byName.get(name);
+    const pattern = 'systemUser' in rule ? rule.systemUser : rule.spiffeId;
+    const head = `${key}[${i}] ${q(pattern)} matched ${q(subject)}`;
+    if (person) {
+      notes.push(`${head}, naming ${q(person.name)}`);
+      return person;
+    }
+    notes.push(`${head} but no person is named ${q(name)}; trying the next rule`);
+  }
+  return null;
 }
 
 // ---- groups the role stage and the selectors see
@@ -221,14 +234,28 @@ export function peerGroups(
   source: string,
   cut = 0,
 ): PeerGroups {
-  const named = (gid: number): NamedGroup => ({ gid, name: names.get(gid) ?? null });
-  const supplementary = unique([...supplementaryGids]).map(named);
-  const ordered = unique([creds.gid, ...supplementaryGids]).map(named);
-  return { primaryGroup: names.get(creds.gid) ?? null, supplementary, ordered, source, cut };
+  const primary: NamedGroup = { gid: creds.gid, name: names.get(creds.gid) ?? null };
+  const supplementary: NamedGroup[] = [];
+  // `ordered` is the primary gid, then the supplementary ones without it: one pass, one object per gid.
+  const ordered: NamedGroup[] = [primary];
+  const gids = unique(supplementaryGids);
+  for (const gid of gids) {
+    const group = gid === creds.gid ? { gid, name: primary.name } : { gid, name: names.get(gid) ?? null };
+    supplementary.push(group);
+    if (gid !== creds.gid) ordered.push(group);
+  }
+  return { primaryGroup: primary.name, supplementary, ordered, source, cut };
 }
 
-function unique(values: number[]): number[] {
-  return [...new Set(values)];
+/** Shorter than this, a list is deduplicated by scanning what was kept: cheaper than a Set for a few gids. */
+const SCAN_LIMIT = 16;
+
+/** `values` without repeats, first occurrence kept, in order. */
+export function unique(values: readonly number[]): number[] {
+  if (values.length > SCAN_LIMIT) return [...new Set(values)];
+  const out: number[] = [];
+  for (const v of values) if (!out.includes(v)) out.push(v);
+  return out;
 }
 
 // ---- stage 3: person/groups -> role
@@ -242,7 +269,14 @@ export interface RoleResult {
 function describeGroups(groups: NamedGroup[]): string {
   if (groups.length === 0) return 'none';
   // A peer can hold 65,536 groups: the trail names a few and counts the rest.
-  return listSome(groups, (g) => (g.name === null ? `gid ${g.gid}` : `${g.name} (gid ${g.gid})`));
+  if (groups.length > MAX_LISTED) return listSome(groups, describeGroup);
+  let out = describeGroup(groups[0] as NamedGroup);
+  for (let i = 1; i < groups.length; i++) out += `, ${describeGroup(groups[i] as NamedGroup)}`;
+  return out;
+}
+
+function describeGroup(g: NamedGroup): string {
+  return g.name === null ? `gid ${g.gid}` : `${g.name} (gid ${g.gid})`;
 }
 
 export function roleStage(

@@ -2,7 +2,12 @@
 // fails or times out is not "no entry": by default (lookupFailure "reject") resolve() rejects with
 // IdentityLookupError, because a peer whose person or groups are unknown could be given a role the config
 // withholds from them; lookupFailure "fallback" resolves without what the failed call would have told.
-import { type IdentityConfig, type ParsedIdentityConfig, parseIdentityConfig } from './config.js';
+import {
+  type IdentityConfig,
+  type ParsedIdentityConfig,
+  type Person,
+  parseIdentityConfig,
+} from './config.js';
 import {
   type IdentityLookup,
   IdentityLookupError,
@@ -10,7 +15,7 @@ import {
   InvalidUidError,
   SvidVerificationError,
 } from './errors.js';
-import { groupNamer } from './group-namer.js';
+import { type GroupNamer, groupNamer } from './group-namer.js';
 import { markLookupFailed, markUnnamedGroup } from './lookup-failed.js';
 import {
   indexConfig,
@@ -19,10 +24,15 @@ import {
   MAX_LISTED,
   type PeerGroups,
   type PeopleIndex,
+  type PersonResult,
   peerGroups,
   personStage,
+  type RoleResult,
   roleStage,
+  type SpiffeResult,
   spiffeStage,
+  type UsernameResult,
+  unique,
   usernameStage,
 } from './pipeline.js';
 import { buildSelectors } from './selectors.js';
@@ -33,6 +43,7 @@ import type {
   PeerCredentialsLike,
   ProcessLike,
   SvidIdentity,
+  TrailStep,
   UnixIdentity,
   UserDirectory,
 } from './types.js';
@@ -151,8 +162,9 @@ function call<T>(fn: () => T | Promise<T>, timeoutMs: number): Lookup<T> | Promi
 function checkUser(value: unknown): Lookup<{ name: string; gid: number } | null> {
   if (value === null || value === undefined) return { ok: true, value: null };
   const v = value as { name?: unknown; gid?: unknown };
+  // Only the name is read from it: the directory's entry is used as it is, not copied.
   if (typeof v.name === 'string' && v.name !== '' && Number.isInteger(v.gid)) {
-    return { ok: true, value: { name: v.name, gid: v.gid as number } };
+    return { ok: true, value: v as { name: string; gid: number } };
   }
   return { ok: false, reason: 'directory returned a malformed user entry', timedOut: false };
 }
@@ -200,6 +212,24 @@ function assertCredentials(creds: PeerCredentialsLike): void {
   if (!valid(creds?.uid)) throw new InvalidUidError(creds?.uid);
 }
 
+/** `result` with a step object of its own (an application may change its identity's trail). */
+function freshStep<R extends { step: TrailStep }>(result: R): R {
+  const { stage, result: decided, detail } = result.step;
+  return { ...result, step: { stage, result: decided, detail } };
+}
+
+/** The same groups for the role stage: gids and names in order, where they came from, the cut. */
+function sameGroups(a: PeerGroups, b: PeerGroups): boolean {
+  if (a.source !== b.source || (a.cut ?? 0) !== (b.cut ?? 0) || a.ordered.length !== b.ordered.length)
+    return false;
+  for (let i = 0; i < a.ordered.length; i++) {
+    const x = a.ordered[i] as PeerGroups['ordered'][number];
+    const y = b.ordered[i] as PeerGroups['ordered'][number];
+    if (x.gid !== y.gid || x.name !== y.name) return false;
+  }
+  return true;
+}
+
 /** What one resolve() call has seen so far. */
 interface Run {
   lookupFailed: boolean;
@@ -211,6 +241,21 @@ class PeerResolver implements Resolver {
   readonly [RESOLVER] = true;
   readonly #index: PeopleIndex;
   readonly #settings: Settings;
+  /**
+   * The directory's groupsByGid, bound, and the function it was bound from: bound again only when the
+   * directory's groupsByGid changes (a directory may gain one later), not for every connection.
+   */
+  #byGid: GroupNamer | undefined;
+  #byGidOf: unknown;
+  /**
+   * The last SPIFFE and person stage results, keyed by their inputs: connections come in runs from the
+   * same uid and executable, and a repeat reuses the texts (the same strings: less to build, and one copy
+   * held by every identity that has it instead of one each). Each identity still gets its own step objects.
+   */
+  #lastSpiffe: { uid: number; exePath: string | undefined; result: SpiffeResult } | null = null;
+  #lastPerson: { uid: number; username: string | null; spiffeId: string; result: PersonResult } | null = null;
+  #lastRole: { person: Person | null; groups: PeerGroups; result: RoleResult } | null = null;
+  #lastUsername: { uid: number; name: string; result: UsernameResult } | null = null;
 
   constructor(
     config: ParsedIdentityConfig,
@@ -222,6 +267,16 @@ class PeerResolver implements Resolver {
     this.directory = directory;
     this.#settings = settings;
     this.#index = index ?? indexConfig(config);
+    this.#byGidOf = directory.groupsByGid;
+    this.#byGid = groupNamer(directory);
+  }
+
+  #namer(): GroupNamer | undefined {
+    if (this.directory.groupsByGid !== this.#byGidOf) {
+      this.#byGidOf = this.directory.groupsByGid;
+      this.#byGid = groupNamer(this.directory);
+    }
+    return this.#byGid;
   }
 
   withDirectory(directory: UserDirectory): Resolver {
@@ -288,17 +343,19 @@ class PeerResolver implements Resolver {
   /** Membership (the kernel's list when reported, else the directory's) and the names of those gids. */
   #groups(run: Run, creds: PeerCredentialsLike, username: string | null): MaybePromise<PeerGroups> {
     const names = new Map<number, string>();
-    const byGid = groupNamer(this.directory);
+    const byGid = this.#namer();
     const { maxGroupNames, timeoutMs } = this.#settings;
     const named = (supplementary: number[], source: string): MaybePromise<PeerGroups> => {
-      const all = [...new Set([creds.gid, ...supplementary])];
+      const all = unique([creds.gid, ...supplementary]);
       // Bounded work per connection, whatever the peer holds: only the first maxGroupNames are named.
       const cut = Math.max(0, all.length - maxGroupNames);
       const described =
         cut === 0
           ? source
           : `${source}; the first ${maxGroupNames} of ${all.length} gids named, ${cut} more not (maxGroupNames)`;
-      const unnamed = (cut === 0 ? all : all.slice(0, maxGroupNames)).filter((gid) => !names.has(gid));
+      const unnamed: number[] = [];
+      const asked = cut === 0 ? all.length : maxGroupNames;
+      for (let i = 0; i < asked; i++) if (!names.has(all[i] as number)) unnamed.push(all[i] as number);
       if (!byGid || unnamed.length === 0) return peerGroups(creds, supplementary, names, described, cut);
       return then(
         call(() => byGid(unnamed, { uid: creds.uid }), timeoutMs),
@@ -312,8 +369,12 @@ class PeerResolver implements Resolver {
               gids: unnamed.slice(0, MAX_LISTED),
             });
           } else {
-            const asked = new Set(unnamed);
-            for (const g of found.value) if (g.name !== null && asked.has(g.gid)) names.set(g.gid, g.name);
+            // At most maxGroupNames gids were asked for: a scan, no Set, for the usual few.
+            const asked = unnamed.length > 16 ? new Set(unnamed) : null;
+            for (const g of found.value) {
+              if (g.name !== null && (asked === null ? unnamed.includes(g.gid) : asked.has(g.gid)))
+                names.set(g.gid, g.name);
+            }
           }
           return peerGroups(creds, supplementary, names, described, cut);
         },
@@ -383,11 +444,47 @@ class PeerResolver implements Resolver {
       const user = answer.ok ? checkUser(answer.value) : answer;
       // The subject and log fields are built only for a failure: this runs for every connection.
       if (!user.ok) this.#failed(run, 'userByUid', `uid ${creds.uid}`, user, { uid: creds.uid });
-      const username = usernameStage(creds.uid, user);
+      const username = this.#username(creds.uid, user);
       return then(this.#groups(run, creds, username.username), (groups) =>
         this.#identity(run, creds, process, username, groups),
       );
     });
+  }
+
+  #spiffe(uid: number, process: ProcessLike | undefined): SpiffeResult {
+    const last = this.#lastSpiffe;
+    if (last !== null && last.uid === uid && last.exePath === process?.exePath) return freshStep(last.result);
+    const result = spiffeStage(this.config.trustDomain, uid, process);
+    this.#lastSpiffe = { uid, exePath: process?.exePath, result };
+    return freshStep(result);
+  }
+
+  #person(uid: number, username: string | null, spiffeId: string): PersonResult {
+    const last = this.#lastPerson;
+    if (last !== null && last.uid === uid && last.username === username && last.spiffeId === spiffeId)
+      return freshStep(last.result);
+    const result = personStage(this.#index, uid, username, spiffeId);
+    this.#lastPerson = { uid, username, spiffeId, result };
+    return freshStep(result);
+  }
+
+  #role(person: Person | null, groups: PeerGroups): RoleResult {
+    const last = this.#lastRole;
+    if (last !== null && last.person === person && (person !== null || sameGroups(last.groups, groups)))
+      return freshStep(last.result);
+    const result = roleStage(this.config, this.#index, person, groups);
+    this.#lastRole = { person, groups, result };
+    return freshStep(result);
+  }
+
+  #username(uid: number, user: Lookup<{ name: string; gid: number } | null>): UsernameResult {
+    // A failure's text names its reason: only found users are remembered.
+    if (!user.ok || user.value === null) return usernameStage(uid, user);
+    const last = this.#lastUsername;
+    if (last !== null && last.uid === uid && last.name === user.value.name) return freshStep(last.result);
+    const result = usernameStage(uid, user);
+    this.#lastUsername = { uid, name: user.value.name, result };
+    return freshStep(result);
   }
 
   #identity(
@@ -397,9 +494,9 @@ class PeerResolver implements Resolver {
     username: ReturnType<typeof usernameStage>,
     groups: PeerGroups,
   ): UnixIdentity {
-    const spiffe = spiffeStage(this.config.trustDomain, creds.uid, process);
-    const person = personStage(this.#index, creds.uid, username.username, spiffe.spiffeId);
-    const role = roleStage(this.config, this.#index, person.person, groups);
+    const spiffe = this.#spiffe(creds.uid, process);
+    const person = this.#person(creds.uid, username.username, spiffe.spiffeId);
+    const role = this.#role(person.person, groups);
     const identity: UnixIdentity = {
       auth: 'unix',
       uid: creds.uid,
@@ -423,7 +520,12 @@ class PeerResolver implements Resolver {
     // A gid past maxGroupNames is unnamed by the cap, the same every time: only a gid the directory had no
     // name for rests on a negative answer.
     const asked = groups.ordered.length - (groups.cut ?? 0);
-    if (groups.ordered.some((g, i) => i < asked && g.name === null)) markUnnamedGroup(identity);
+    for (let i = 0; i < asked; i++) {
+      if ((groups.ordered[i] as PeerGroups['ordered'][number]).name === null) {
+        markUnnamedGroup(identity);
+        break;
+      }
+    }
     return run.lookupFailed ? markLookupFailed(identity) : identity;
   }
 }

@@ -158,8 +158,15 @@ function assertUid(uid: number): void {
  * `spiffe://<trustDomain>/uid-<uid>/<encoded executable name>`, or without the last segment when the
  * executable is unknown (undefined). Throws InvalidTrustDomainError / InvalidUidError.
  */
+// The last trust domain formatSpiffeId found valid: a resolver formats an ID with its one trust domain for
+// every connection, and a string equal to a valid one is valid.
+let validTrustDomain: string | null = null;
+
 export function formatSpiffeId(trustDomain: string, uid: number, executableName?: string): string {
-  assertTrustDomain(trustDomain);
+  if (trustDomain !== validTrustDomain) {
+    assertTrustDomain(trustDomain);
+    validTrustDomain = trustDomain;
+  }
   assertUid(uid);
   const base = `spiffe://${trustDomain}/uid-${uid}`;
   return executableName === undefined ? base : `${base}/${encodeExecutableSegment(executableName)}`;
