@@ -159,11 +159,12 @@ function assertUid(uid: number): void {
  * executable is unknown (undefined). Throws InvalidTrustDomainError / InvalidUidError.
  */
 // The last trust domain formatSpiffeId found valid: a resolver formats an ID with its one trust domain for
-// every connection, and a string equal to a valid one is valid.
+// every connection, and a string equal to a valid one is valid. Only a string is ever compared with it: before
+// the first valid call it is null, and a null given by a caller must still be refused.
 let validTrustDomain: string | null = null;
 
 export function formatSpiffeId(trustDomain: string, uid: number, executableName?: string): string {
-  if (trustDomain !== validTrustDomain) {
+  if (typeof trustDomain !== 'string' || trustDomain !== validTrustDomain) {
     assertTrustDomain(trustDomain);
     validTrustDomain = trustDomain;
   }

@@ -113,6 +113,8 @@ export class IdentityMemo {
   remember(credentials: PeerCredentials, identity: UnixIdentity): UnixIdentity {
     if (!this.remembers(credentials) || identity.username === null || lookupFailedDuring(identity))
       return identity;
+    // Shared by every connection this entry answers: nothing of it may be changed by one connection's handler.
+    for (const step of identity.trail) Object.freeze(step);
     Object.freeze(identity.trail);
     Object.freeze(identity.selectors);
     if (identity.groups) Object.freeze(identity.groups);

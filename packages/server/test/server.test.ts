@@ -192,6 +192,10 @@ describe('createPeerServer', () => {
     await exchange(socketPath);
     expect(seen[1]).toBe(seen[0]);
     expect(Object.isFrozen(seen[0])).toBe(true);
+    // Shared by every connection it answers: no part of it may be changed by one application handler for
+    // the next connection, its trail steps included.
+    expect(Object.isFrozen(seen[0]!.trail)).toBe(true);
+    for (const step of seen[0]!.trail) expect(Object.isFrozen(step)).toBe(true);
     server.cache.clear();
     await exchange(socketPath);
     expect(seen[2]).not.toBe(seen[0]);
