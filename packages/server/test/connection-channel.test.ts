@@ -1,57 +1,36 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CONNECTION_CHANNEL,
-  type ConnectionMessage,
-  createPeerServer,
-  type PeerServer,
-  type PeerServerOptions,
-} from '../src/index.js';
-import { makeTempDir, recordingLogger, removeDir, silentLogger, waitFor } from './helpers.js';
+import { CONNECTION_CHANNEL, type ConnectionMessage, type PeerServerOptions } from '../src/index.js';
+import { recordingLogger, silentLogger, waitFor } from './helpers.js';
+import { serverPerTest } from './server-per-test.js';
 
-const CONFIG = { trustDomain: 'example.org', fallbackRole: 'guest', people: [] };
-
-let dir: string;
-let server: PeerServer | null = null;
-const clients: net.Socket[] = [];
+const fixture = serverPerTest();
 const messages: ConnectionMessage[] = [];
 const subscriber = (message: unknown) => messages.push(message as ConnectionMessage);
 
 beforeEach(() => {
-  dir = makeTempDir();
   messages.length = 0;
   diagnosticsChannel.subscribe(CONNECTION_CHANNEL, subscriber);
 });
 
-afterEach(async () => {
+afterEach(() => {
   diagnosticsChannel.unsubscribe(CONNECTION_CHANNEL, subscriber);
-  for (const c of clients.splice(0)) c.destroy();
-  const s = server;
-  server = null;
-  if (s?.listening) await new Promise<void>((resolve) => s.close(() => resolve()));
-  removeDir(dir);
 });
 
 async function start(options: PeerServerOptions) {
   const peers: net.Socket[] = [];
-  const s = createPeerServer({ path: path.join(dir, 's.sock'), identity: CONFIG, ...options }, (socket) => {
+  const server = await fixture.start(options, (socket) => {
     peers.push(socket);
   });
-  server = s;
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(() => resolve());
-  });
-  return { server: s, peers };
+  return { server, peers };
 }
 
 function connect(): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const c = net.connect(path.join(dir, 's.sock'), () => resolve(c));
-    c.on('error', reject);
-    clients.push(c);
+    const c = fixture.connect();
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
   });
 }
 

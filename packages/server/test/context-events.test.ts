@@ -3,56 +3,23 @@
 // diagnostics_channel subscriber hearing the closing message, and an application's logger writing the
 // closing line still run inside it.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import net from 'node:net';
-import path from 'node:path';
 import { type Identity, tryCurrentIdentity } from '@peerauth/identity';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CONNECTION_CHANNEL,
-  createPeerServer,
-  type PeerServer,
-  type PeerServerOptions,
-} from '../src/index.js';
-import { makeTempDir, removeDir, silentLogger, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { CONNECTION_CHANNEL } from '../src/index.js';
+import { silentLogger, waitFor } from './helpers.js';
+import { serverPerTest } from './server-per-test.js';
 
-const CONFIG = { trustDomain: 'example.org', fallbackRole: 'guest', people: [] };
-
-let dir: string;
-let server: PeerServer | null = null;
-const clients: net.Socket[] = [];
-
-beforeEach(() => {
-  dir = makeTempDir();
-});
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  const s = server;
-  server = null;
-  if (s?.listening) await new Promise<void>((resolve) => s.close(() => resolve()));
-  removeDir(dir);
-});
-
-async function start(options: PeerServerOptions, onPeer: (socket: net.Socket, identity: Identity) => void) {
-  const s = createPeerServer({ path: path.join(dir, 's.sock'), identity: CONFIG, ...options }, onPeer);
-  server = s;
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(() => resolve());
-  });
-  return s;
-}
+const fixture = serverPerTest();
+const start = fixture.start.bind(fixture);
 
 /**
  * Connects and ends once admitted (the server's 'peer' listener writes a byte): the server's socket sees
  * 'end', then (once it ends too) 'close'. Ending earlier could close it before its identity is resolved.
  */
 function connectAndEnd(): void {
-  const c = net.connect(path.join(dir, 's.sock'));
-  c.on('error', () => {});
+  const c = fixture.connect();
   c.once('data', () => c.end());
   c.resume();
-  clients.push(c);
 }
 
 describe.skipIf(process.platform !== 'linux' && process.platform !== 'darwin')(
