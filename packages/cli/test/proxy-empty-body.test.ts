@@ -8,24 +8,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCli, startCli, tempDir, waitFor } from './helpers.js';
 import { exchange, statusLines } from './raw-client.js';
+import { startByteUpstream } from './upstreams.js';
 
-/** Records every byte it receives; answers each request head with a fixed 200 (or 101 for an upgrade). */
-function startByteUpstream(socketPath: string): Promise<{ server: net.Server; received: () => string }> {
-  let received = '';
-  const server = net.createServer((c) => {
-    c.on('error', () => {});
-    c.setEncoding('latin1');
-    c.on('data', (d: string) => {
-      received += d;
-      if (!d.includes('\r\n\r\n')) return;
-      if (/\r\nUpgrade: /i.test(d))
-        c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      else c.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(socketPath, () => resolve({ server, received: () => received })),
-  );
+/** Answers each request head with a fixed 200 (or 101 for an upgrade). */
+function headAnswer(pending: string): string | null {
+  if (!pending.includes('\r\n\r\n')) return null;
+  if (/\r\nUpgrade: /i.test(pending))
+    return 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
+  return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 }
 
 describe('peerauth proxy: a request without a body goes upstream without one', () => {
@@ -34,7 +24,7 @@ describe('peerauth proxy: a request without a body goes upstream without one', (
   let proxy: RunningCli;
   beforeAll(async () => {
     dir = tempDir('pa23e-');
-    upstream = await startByteUpstream(path.join(dir, 'up.sock'));
+    upstream = await startByteUpstream(path.join(dir, 'up.sock'), headAnswer);
     proxy = await startCli(
       ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
       path.join(dir, 'p.sock'),

@@ -2,37 +2,24 @@
 // answered `Expect: 100-continue` itself), hop-by-hop answer headers are dropped whatever their case, and
 // the memo of client header verdicts stays right when clients send many distinct names.
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientHeaders, responseHeaderBuffers } from '../src/forwarded-headers.js';
 import { headerPolicy } from '../src/header-namespace.js';
 import { type RunningCli, startCli, tempDir } from './helpers.js';
 import { exchange, statusLines } from './raw-client.js';
+import { startByteUpstream } from './upstreams.js';
 
-/** Records every byte it receives; answers each request head with a 200 carrying hop-by-hop headers. */
-function startByteUpstream(socketPath: string): Promise<{ server: net.Server; received: () => string }> {
-  let received = '';
-  const server = net.createServer((c) => {
-    c.on('error', () => {});
-    c.setEncoding('latin1');
-    let pending = '';
-    c.on('data', (d: string) => {
-      received += d;
-      pending += d;
-      // A request with a body ends with it: here, the two bytes `hi`.
-      const end = pending.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      if (/\r\ncontent-length: 2\r\n/i.test(pending) && pending.length < end + 6) return;
-      pending = '';
-      c.write(
-        'HTTP/1.1 200 OK\r\nCONNECTION: keep-alive\r\nkeep-ALIVE: timeout=5\r\nTe: trailers\r\n' +
-          'X-Kept: 1\r\nContent-Length: 2\r\n\r\nok',
-      );
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(socketPath, () => resolve({ server, received: () => received })),
+/** Answers each request head (and its two-byte body, when it has one) with a 200 carrying hop-by-hop headers. */
+function hopByHopAnswer(pending: string): string | null {
+  // A request with a body ends with it: here, the two bytes `hi`.
+  const end = pending.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  if (/\r\ncontent-length: 2\r\n/i.test(pending) && pending.length < end + 6) return null;
+  return (
+    'HTTP/1.1 200 OK\r\nCONNECTION: keep-alive\r\nkeep-ALIVE: timeout=5\r\nTe: trailers\r\n' +
+    'X-Kept: 1\r\nContent-Length: 2\r\n\r\nok'
   );
 }
 
@@ -44,7 +31,7 @@ describe.skipIf(process.platform !== 'linux')(
     let proxy: RunningCli;
     beforeAll(async () => {
       dir = tempDir('pahp-');
-      upstream = await startByteUpstream(path.join(dir, 'up.sock'));
+      upstream = await startByteUpstream(path.join(dir, 'up.sock'), hopByHopAnswer);
       proxy = await startCli(
         ['proxy', '--upstream', `unix:${path.join(dir, 'up.sock')}`],
         path.join(dir, 'p.sock'),

@@ -1,10 +1,38 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * An upstream that parses nothing: it records every byte it receives (latin1) and, whenever `answer` returns
+ * a reply for what came since the last reply, writes it. For tests that must see the exact bytes the proxy
+ * sent.
+ */
+export function startByteUpstream(
+  socketPath: string,
+  answer: (pending: string) => string | null,
+): Promise<{ server: net.Server; received: () => string }> {
+  let received = '';
+  const server = net.createServer((c) => {
+    c.on('error', () => {});
+    c.setEncoding('latin1');
+    let pending = '';
+    c.on('data', (d: string) => {
+      received += d;
+      pending += d;
+      const reply = answer(pending);
+      if (reply === null) return;
+      pending = '';
+      c.write(reply);
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(socketPath, () => resolve({ server, received: () => received })),
+  );
+}
 
 /** One request as an upstream parsed it: header names as received, body length. */
 export interface ParsedRequest {
