@@ -399,7 +399,11 @@ describeAsRoot('--workers 2: the per-uid limit holds across workers', () => {
       audit(cli).filter(
         (l) => l.peerUid === NOBODY.uid && l.event === 'peerauth.connection' && l.decision === decision,
       );
-    for (let round = 1; round <= 4; round++) {
+    const processes = () => new Set(nobody('accepted').map((l) => l.pid)).size;
+    // At least 4 rounds, and more (up to 10) until every process has admitted some: which process accepts is
+    // the kernel's choice, and on a busy machine one process may take round after round. Every round is held
+    // to the same exact limit.
+    for (let round = 1; round <= 4 || (processes() < 3 && round <= 10); round++) {
       const holder = await hold(cli.socket, LIMIT + EXTRA);
       await waitFor(
         () => nobody('rejected').length === round * EXTRA && nobody('accepted').length >= round * LIMIT,
@@ -414,7 +418,7 @@ describeAsRoot('--workers 2: the per-uid limit holds across workers', () => {
       await waitFor(() => nobody('closed').length === round * LIMIT, 30_000);
     }
     // Over the rounds every process admitted some: the slots really moved between them.
-    expect(new Set(nobody('accepted').map((l) => l.pid)).size).toBe(3);
+    expect(processes()).toBe(3);
     expect(await cli.stop()).toBe(0);
   }, 180_000);
 });
